@@ -1,0 +1,52 @@
+"""gradpoly: fit polynomials by gradient descent on interchangeable engines, checked and timed.
+
+Public API: :func:`fit`, :func:`lstsq`, :class:`FitResult`, :func:`engines`, the seed's
+:func:`train`, :func:`poly`, :func:`dpoly_dw`, and the error family. ``import gradpoly``
+needs only NumPy; optional engines import their library when used.
+"""
+
+from gradpoly.api import fit, fit_problem
+from gradpoly.engines import EngineInfo, engines
+from gradpoly.errors import (
+    DataFileError,
+    DivergenceError,
+    EngineUnavailableError,
+    GradpolyError,
+    InvalidDataError,
+    InvalidOptionError,
+)
+from gradpoly.options import Device, DType, FitConfig, Gradient, Mode, Strategy
+from gradpoly.problem import FitProblem, lstsq, reference_gd
+from gradpoly.result import FitResult
+from gradpoly.seed import PRESETS, Preset, dpoly_dw, poly, train
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PRESETS",
+    "DType",
+    "DataFileError",
+    "Device",
+    "DivergenceError",
+    "EngineInfo",
+    "EngineUnavailableError",
+    "FitConfig",
+    "FitProblem",
+    "FitResult",
+    "Gradient",
+    "GradpolyError",
+    "InvalidDataError",
+    "InvalidOptionError",
+    "Mode",
+    "Preset",
+    "Strategy",
+    "__version__",
+    "dpoly_dw",
+    "engines",
+    "fit",
+    "fit_problem",
+    "lstsq",
+    "poly",
+    "reference_gd",
+    "train",
+]

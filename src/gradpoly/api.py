@@ -1,0 +1,69 @@
+"""``fit``: the one entry point that validates, picks the engine from the registry and runs it."""
+
+from __future__ import annotations
+
+import numpy.typing as npt
+
+from gradpoly.engines import get_engine
+from gradpoly.engines.base import Progress
+from gradpoly.options import Device, DType, FitConfig, Gradient, Mode, Strategy
+from gradpoly.problem import FitProblem
+from gradpoly.result import FitResult
+
+
+def fit(
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
+    degree: int = 4,
+    steps: int = 200_000,
+    lr: float = 1e-5,
+    engine: str = "numpy",
+    gradient: Gradient | str = "manual",
+    device: Device | str = "cpu",
+    mode: Mode | str = "eager",
+    dtype: DType | str = "float32",
+    strategy: Strategy | str = "per-sample",
+    weights: npt.ArrayLike | None = None,
+    progress: Progress | None = None,
+) -> FitResult:
+    """Fit a degree-``degree`` polynomial to ``(x, y)`` by full-batch gradient descent.
+
+    The defaults are the seed notebook's: w = 0, 200,000 steps, lr = 1e-5, float32, numpy.
+
+    Parameters
+    ----------
+    x, y : array_like, shape (N,)
+        The samples.
+    weights : array_like, shape (N,), optional
+        Non-negative per-point weights of the MSE.
+    progress : callable, optional
+        Called with the number of steps done after every chunk of steps.
+
+    Raises
+    ------
+    InvalidDataError, InvalidOptionError
+        Bad data or options, before anything runs.
+    EngineUnavailableError
+        The engine's library or the CUDA device is missing here.
+    DivergenceError
+        The loss blew up; the message names the largest stable learning rate.
+    """
+    config = FitConfig(
+        engine=engine,
+        gradient=Gradient.parse(gradient),
+        device=Device.parse(device),
+        mode=Mode.parse(mode),
+        strategy=Strategy.parse(strategy),
+        dtype=DType.parse(dtype),
+        steps=steps,
+        lr=lr,
+    )
+    problem = FitProblem.from_data(x, y, degree, weights)
+    return fit_problem(problem, config, progress)
+
+
+def fit_problem(
+    problem: FitProblem, config: FitConfig, progress: Progress | None = None
+) -> FitResult:
+    """Run ``config`` on an already validated problem (what the CLI and benchmarks call)."""
+    return get_engine(config.engine).fit(problem, config, progress)

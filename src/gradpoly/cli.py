@@ -1,0 +1,232 @@
+"""The ``gradpoly`` command line: thin commands that parse, call the public API and print.
+
+A GradpolyError becomes one line on stderr and exit code 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from gradpoly.api import fit_problem
+from gradpoly.engines import engine_names, engines
+from gradpoly.engines.base import Progress as ProgressCallback
+from gradpoly.errors import GradpolyError
+from gradpoly.io import read_xy_csv, write_text_atomic
+from gradpoly.options import Device, DType, FitConfig, Gradient, Mode, Strategy
+from gradpoly.problem import FitProblem, lstsq_problem
+
+app = typer.Typer(
+    help="Fit polynomials by gradient descent on interchangeable engines, checked and timed.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+EngineName = StrEnum("EngineName", {name: name for name in engine_names()})  # type: ignore[misc]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _one_line_errors(command: F) -> F:
+    """Turn a GradpolyError into ``error: <message>`` on stderr and exit code 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except GradpolyError as exc:
+            Console(stderr=True, highlight=False, soft_wrap=True).print(
+                f"[bold red]error:[/] {exc}"
+            )
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def _progress_bars() -> Iterator[Callable[[str, int], ProgressCallback]]:
+    """Yield a factory of per-run progress callbacks drawing rich bars on stderr."""
+    bars = Progress(
+        TextColumn("{task.description:<20}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+
+    def factory(name: str, total: int) -> ProgressCallback:
+        task = bars.add_task(name, total=total)
+        return lambda done: bars.update(task, completed=done)
+
+    with bars:
+        yield factory
+
+
+def _write_json(path: Path, data: Any) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
+
+
+@app.command()
+@_one_line_errors
+def demo(
+    steps: Annotated[
+        int, typer.Option(help="Gradient descent steps (the seed: 200000).")
+    ] = 200_000,
+    lr: Annotated[float, typer.Option(help="Learning rate (the seed: 1e-5).")] = 1e-5,
+    dtype: Annotated[DType, typer.Option(help="Precision (the seed: float32).")] = DType.FLOAT32,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the table and machine as JSON here.")
+    ] = None,
+    plots: Annotated[
+        Path | None, typer.Option(help="Folder for trace.png (MSE, log scale) and fit.png.")
+    ] = None,
+) -> None:
+    """Run the seed notebook end to end: five presets, timed and checked against lstsq."""
+    from gradpoly.demo import run_demo
+
+    with _progress_bars() as progress_for:
+        report = run_demo(steps=steps, lr=lr, dtype=dtype, progress_for=progress_for)
+    console = Console(highlight=False)
+    table = Table(
+        title=f"seed problem: sin(x) on [0, 5], 100 points, degree 4, {steps} steps, lr {lr:g}, "
+        f"{dtype}",
+        title_justify="left",
+    )
+    table.add_column("preset")
+    for column in ("seconds", "final error", "max |coef - lstsq|"):
+        table.add_column(column, justify="right")
+    for row in report.rows:
+        if row.result is None:
+            table.add_row(row.preset, "unavailable", "-", "-")
+        else:
+            result = row.result
+            seconds, final = f"{result.seconds:.2f}", f"{result.final_mse:.5f}"
+            table.add_row(row.preset, seconds, final, f"{row.max_coef_err:.3g}")
+    console.print(table)
+    for row in report.rows:
+        if row.result is None:
+            console.print(f"{row.preset} did not run: {row.reason}")
+    console.print(f"least-squares optimum (float64 lstsq): MSE {report.lstsq_mse:.6f}")
+    if json_path is not None:
+        _write_json(json_path, report.to_dict())
+        console.print(f"wrote {json_path}")
+    if plots is not None:
+        from gradpoly.plots import plot_fit, plot_traces
+
+        ran = {row.preset: row.result for row in report.rows if row.result is not None}
+        plot_traces(
+            ran,
+            plots / "trace.png",
+            optimum=report.lstsq_mse,
+            title=f"seed problem: MSE over {steps} steps of GD (lr {lr:g})",
+        )
+        x, y = report.problem.x, report.problem.y
+        curves = {f"{name} (GD)": result.coef for name, result in ran.items()}
+        plot_fit(
+            x,
+            y,
+            curves,
+            plots / "fit.png",
+            title="degree-4 fit to sin(x) on [0, 5]",
+            reference=("least squares (lstsq)", report.lstsq_coef),
+        )
+        console.print(f"wrote {plots / 'trace.png'} and {plots / 'fit.png'}")
+
+
+@app.command("fit")
+@_one_line_errors
+def fit_command(
+    data: Annotated[Path, typer.Argument(help="CSV file with x and y columns (header optional).")],
+    degree: Annotated[int, typer.Option(help="Polynomial degree.")] = 4,
+    steps: Annotated[int, typer.Option(help="Gradient descent steps.")] = 200_000,
+    lr: Annotated[float, typer.Option(help="Learning rate.")] = 1e-5,
+    engine: Annotated[EngineName, typer.Option(help="Engine that runs the loop.")] = "numpy",  # type: ignore[assignment]
+    gradient: Annotated[Gradient, typer.Option(help="Hand-written or autodiff.")] = Gradient.MANUAL,
+    device: Annotated[Device, typer.Option(help="cpu or cuda.")] = Device.CPU,
+    mode: Annotated[Mode, typer.Option(help="eager or compiled.")] = Mode.EAGER,
+    strategy: Annotated[Strategy, typer.Option(help="per-sample or gram.")] = Strategy.PER_SAMPLE,
+    dtype: Annotated[DType, typer.Option(help="Precision.")] = DType.FLOAT32,
+    x_col: Annotated[str, typer.Option(help="Name of the x column when there is a header.")] = "x",
+    y_col: Annotated[str, typer.Option(help="Name of the y column when there is a header.")] = "y",
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the full result (with trace) as JSON.")
+    ] = None,
+    plot: Annotated[Path | None, typer.Option(help="Write a PNG of the data and the fit.")] = None,
+) -> None:
+    """Fit a polynomial to the x, y columns of a CSV file by gradient descent."""
+    x, y = read_xy_csv(data, x_col=x_col, y_col=y_col)
+    problem = FitProblem.from_data(x, y, degree)
+    config = FitConfig(
+        engine=str(engine),
+        gradient=gradient,
+        device=device,
+        mode=mode,
+        strategy=strategy,
+        dtype=dtype,
+        steps=steps,
+        lr=lr,
+    )
+    with _progress_bars() as progress_for:
+        result = fit_problem(problem, config, progress_for(str(engine), steps))
+    best = lstsq_problem(problem)
+    console = Console(highlight=False)
+    console.print(f"ran: {config}  ({steps} steps, lr {lr:g}) in {result.seconds:.3f} s")
+    console.print("coefficients (x^0 .. x^D): " + "  ".join(f"{c:.6g}" for c in result.coef))
+    console.print(f"final MSE: {result.final_mse:.6g}   least-squares MSE: {problem.mse(best):.6g}")
+    if json_path is not None:
+        result.save(json_path)
+        console.print(f"wrote {json_path}")
+    if plot is not None:
+        from gradpoly.plots import plot_fit
+
+        plot_fit(
+            x,
+            y,
+            {f"{engine} GD, {steps} steps": result.coef},
+            plot,
+            title=f"degree-{degree} fit to {data.name}",
+            reference=("least squares (lstsq)", best),
+        )
+        console.print(f"wrote {plot}")
+
+
+@app.command("engines")
+@_one_line_errors
+def engines_command(
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print JSON instead of a table.")
+    ] = False,
+) -> None:
+    """List every engine and device, whether it runs here, and why not when it does not."""
+    infos = engines()
+    console = Console(highlight=False)
+    if json_out:
+        console.print_json(json.dumps([info.__dict__ for info in infos]))
+        return
+    table = Table(title="gradpoly engines", title_justify="left")
+    for column in ("engine", "device", "available", "version", "gradients", "modes", "strategies"):
+        table.add_column(column)
+    for info in infos:
+        available = "yes" if info.available else "no"
+        options = (", ".join(info.gradients), ", ".join(info.modes), ", ".join(info.strategies))
+        table.add_row(info.name, info.device, available, info.version, *options)
+    console.print(table)
+    for info in infos:
+        if not info.available:
+            console.print(f"{info.name} on {info.device} is unavailable: {info.reason}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,193 @@
+"""The Engine protocol and the loop every engine shares.
+
+An engine supplies only what differs: a :class:`Runner` that advances the GD loop by a
+chunk of steps on its own device. Everything else — option checks, the divergence check,
+timing with a device sync, the progress callback and assembling the FitResult — is written
+once here, in :func:`run_loop` and :class:`LoopEngine`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from gradpoly.errors import DivergenceError, EngineUnavailableError, InvalidOptionError
+from gradpoly.options import Device, FitConfig, Gradient, Mode, Strategy
+from gradpoly.problem import FitProblem
+from gradpoly.result import FitResult
+
+Progress = Callable[[int], None]
+"""Called with the number of steps done so far, after each chunk."""
+
+CHUNK_STEPS = 1000
+"""Steps between divergence checks and progress updates (one device sync each)."""
+
+RISE_TOLERANCE = 1e-3
+"""A loss above ``(1 + RISE_TOLERANCE) * mse(0)`` means divergence: stable GD never rises."""
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether a configuration can run here, and if not, why (a sentence a user can act on)."""
+
+    ok: bool
+    reason: str = ""
+
+
+class Runner(Protocol):
+    """One fit in progress, its state (w, trace) kept on the engine's device."""
+
+    def advance(self, start: int, stop: int) -> float:
+        """Run steps ``start..stop-1``, store their losses in the device trace, return the last."""
+        ...
+
+    def finish(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Synchronize and copy back ``(w, trace)`` once, as float64 arrays."""
+        ...
+
+
+class Engine(Protocol):
+    """What the registry, the CLI and the benchmarks know of an engine."""
+
+    name: ClassVar[str]
+    gradients: ClassVar[tuple[Gradient, ...]]
+    devices: ClassVar[tuple[Device, ...]]
+    modes: ClassVar[tuple[Mode, ...]]
+    strategies: ClassVar[tuple[Strategy, ...]]
+
+    def availability(self, config: FitConfig) -> Availability:
+        """Whether ``config`` can run on this machine, with the reason when it cannot."""
+        ...
+
+    def version(self) -> str:
+        """Version of the array library behind the engine."""
+        ...
+
+    def fit(
+        self, problem: FitProblem, config: FitConfig, progress: Progress | None = None
+    ) -> FitResult:
+        """Run the GD loop of DESIGN.md on ``problem`` as ``config`` says."""
+        ...
+
+
+class LoopEngine(ABC):
+    """Base of engines that run the GD loop in chunks through a :class:`Runner`."""
+
+    name: ClassVar[str]
+    gradients: ClassVar[tuple[Gradient, ...]] = (Gradient.MANUAL,)
+    devices: ClassVar[tuple[Device, ...]] = (Device.CPU,)
+    modes: ClassVar[tuple[Mode, ...]] = (Mode.EAGER,)
+    strategies: ClassVar[tuple[Strategy, ...]] = (Strategy.PER_SAMPLE,)
+
+    @abstractmethod
+    def start(self, problem: FitProblem, config: FitConfig) -> Runner:
+        """Put the data on the device and return a runner at step 0 (w = 0)."""
+
+    @abstractmethod
+    def version(self) -> str:
+        """Version of the array library behind the engine."""
+
+    def device_name(self, config: FitConfig) -> str:
+        """Human name of the device ``config`` runs on."""
+        return str(config.device)
+
+    def library_availability(self) -> Availability:
+        """Whether the engine's library imports; engines with optional libraries override."""
+        return Availability(True)
+
+    def device_availability(self, device: Device) -> Availability:
+        """Whether ``device`` exists here; CPU always does."""
+        if device is Device.CPU:
+            return Availability(True)
+        return Availability(False, f"engine {self.name} has no {device} device")
+
+    def unsupported(self, config: FitConfig) -> str | None:
+        """The first option of ``config`` this engine lacks, as a sentence, or None."""
+        for option, supported in (
+            ("gradient", self.gradients),
+            ("device", self.devices),
+            ("mode", self.modes),
+            ("strategy", self.strategies),
+        ):
+            value = getattr(config, option)
+            if value not in supported:
+                have = ", ".join(str(s) for s in supported)
+                return f"engine {self.name} does not support {option} {value!s} (it has: {have})"
+        return None
+
+    def availability(self, config: FitConfig) -> Availability:
+        """Options supported, library importable, device present — the first failure wins."""
+        problem = self.unsupported(config)
+        if problem:
+            return Availability(False, problem)
+        library = self.library_availability()
+        if not library.ok:
+            return library
+        return self.device_availability(config.device)
+
+    def check(self, config: FitConfig) -> None:
+        """Raise InvalidOptionError or EngineUnavailableError when ``config`` cannot run."""
+        problem = self.unsupported(config)
+        if problem:
+            raise InvalidOptionError(problem)
+        available = self.availability(config)
+        if not available.ok:
+            raise EngineUnavailableError(available.reason)
+
+    def fit(
+        self, problem: FitProblem, config: FitConfig, progress: Progress | None = None
+    ) -> FitResult:
+        """Check, then run the shared chunked loop with this engine's runner."""
+        self.check(config)
+        return run_loop(self, problem, config, progress)
+
+
+def run_loop(
+    engine: LoopEngine, problem: FitProblem, config: FitConfig, progress: Progress | None = None
+) -> FitResult:
+    """Drive a runner through ``config.steps`` in chunks, watching for divergence.
+
+    After each chunk the last loss is read (one device sync): a non-finite loss, or one above
+    the starting loss ``mse(0)``, stops the loop with a DivergenceError that names the largest
+    stable learning rate. The clock covers the loop and the single copy back of the trace.
+    """
+    t0 = time.perf_counter()
+    runner = engine.start(problem, config)
+    t1 = time.perf_counter()
+    limit = (1.0 + RISE_TOLERANCE) * problem.mse(np.zeros(problem.n_coef))
+    done = 0
+    while done < config.steps:
+        stop = min(done + CHUNK_STEPS, config.steps)
+        last = runner.advance(done, stop)
+        if not math.isfinite(last) or last > limit:
+            _, trace = runner.finish()
+            raise _divergence(trace[:stop], limit, config.lr, problem.lr_max)
+        done = stop
+        if progress is not None:
+            progress(done)
+    coef, trace = runner.finish()
+    seconds = time.perf_counter() - t1
+    return FitResult(
+        coef=coef,
+        trace=trace,
+        seconds=seconds,
+        setup_seconds=t1 - t0,
+        config=config,
+        environment={
+            "engine_version": engine.version(),
+            "device_name": engine.device_name(config),
+        },
+    )
+
+
+def _divergence(trace: np.ndarray, limit: float, lr: float, lr_max: float) -> DivergenceError:
+    bad = np.flatnonzero(~np.isfinite(trace) | (trace > limit))
+    step = int(bad[0]) if bad.size else int(trace.size - 1)
+    return DivergenceError(step=step, loss=float(trace[step]), lr=lr, lr_max=lr_max)

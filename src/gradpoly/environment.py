@@ -1,0 +1,33 @@
+"""What machine and which library versions ran: recorded with every demo and benchmark."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from importlib import metadata
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def describe_machine() -> dict[str, str]:
+    """Machine, OS, CPU count, and versions of Python and of each engine's library."""
+    info = {
+        "machine": platform.machine(),
+        "processor": platform.processor() or "unknown",
+        "system": f"{platform.system()} {platform.release()}",
+        "cpu_count": str(os.cpu_count()),
+        "python": sys.version.split()[0],
+        "gradpoly": _version("gradpoly"),
+        "numpy": _version("numpy"),
+        "torch": _version("torch"),
+    }
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        info["torch_threads"] = str(torch.get_num_threads())
+    return info

@@ -1,0 +1,50 @@
+"""The gradpoly exception family.
+
+Every error the library raises on purpose is a :class:`GradpolyError`; each subclass also
+inherits the builtin it refines, so existing ``except ValueError`` clauses keep working.
+"""
+
+from __future__ import annotations
+
+
+class GradpolyError(Exception):
+    """Base class of every error gradpoly raises on purpose; the message says what to do."""
+
+
+class InvalidDataError(GradpolyError, ValueError):
+    """The data cannot be fitted: empty, wrong shape, mismatched, non-finite, too few points."""
+
+
+class InvalidOptionError(GradpolyError, ValueError):
+    """An option is unknown, out of range, or not supported by the chosen engine."""
+
+
+class EngineUnavailableError(GradpolyError, RuntimeError):
+    """The engine or device exists in gradpoly but not on this machine (library or GPU missing)."""
+
+
+class DivergenceError(GradpolyError, FloatingPointError):
+    """Gradient descent diverged: the loss became non-finite or rose above its starting value.
+
+    Attributes
+    ----------
+    step : int
+        The first step whose loss was non-finite or above the starting loss.
+    loss : float
+        That loss.
+    lr : float
+        The learning rate that diverged.
+    lr_max : float
+        The largest stable learning rate for this data, ``2 / lambda_max`` of the loss Hessian.
+    """
+
+    def __init__(self, step: int, loss: float, lr: float, lr_max: float) -> None:
+        self.step, self.loss, self.lr, self.lr_max = step, loss, lr, lr_max
+        super().__init__(
+            f"loss became {loss:.3g} at step {step} with lr={lr:g}; "
+            f"the largest stable lr here is {lr_max:.3g} (try lr <= {0.9 * lr_max:.3g})"
+        )
+
+
+class DataFileError(GradpolyError, OSError):
+    """A data file is missing, unreadable, or its contents are not numeric columns."""

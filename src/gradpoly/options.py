@@ -1,0 +1,118 @@
+"""The choices of a fit (DESIGN.md vocabulary) as str Enums, and the frozen FitConfig.
+
+Enums are defined once here and imported by the engines, the CLI and the benchmarks, so a
+bad value is rejected in one place with the list of valid ones.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from enum import Enum, StrEnum
+from typing import Any, Self
+
+from gradpoly.errors import InvalidOptionError
+
+
+class Choice(StrEnum):
+    """A str Enum whose ``parse`` names the valid values when given a wrong one."""
+
+    @classmethod
+    def parse(cls, value: str | Self) -> Self:
+        """Return the member for ``value`` or raise InvalidOptionError listing the choices."""
+        try:
+            return cls(value)
+        except ValueError:
+            choices = ", ".join(m.value for m in cls)
+            raise InvalidOptionError(
+                f"unknown {cls.__name__.lower()} {value!r}; choose one of: {choices}"
+            ) from None
+
+
+class Gradient(Choice):
+    """How the gradient is obtained: hand-written or by the engine's autodiff."""
+
+    MANUAL = "manual"
+    AUTOGRAD = "autograd"
+
+
+class Device(Choice):
+    """Where the loop runs."""
+
+    CPU = "cpu"
+    CUDA = "cuda"
+
+
+class Mode(Choice):
+    """Eager (a Python loop of library calls) or compiled (the loop or a chunk compiled)."""
+
+    EAGER = "eager"
+    COMPILED = "compiled"
+
+
+class Strategy(Choice):
+    """Per-sample (touch all N points each step, as the seed) or via the Gram matrix."""
+
+    PER_SAMPLE = "per-sample"
+    GRAM = "gram"
+
+
+class DType(Choice):
+    """Floating point precision of the loop; float32 is the seed's."""
+
+    FLOAT32 = "float32"
+    FLOAT64 = "float64"
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """What to run: engine and its options, plus the loop's steps and learning rate."""
+
+    engine: str = "numpy"
+    gradient: Gradient = Gradient.MANUAL
+    device: Device = Device.CPU
+    mode: Mode = Mode.EAGER
+    strategy: Strategy = Strategy.PER_SAMPLE
+    dtype: DType = DType.FLOAT32
+    steps: int = 200_000
+    lr: float = 1e-5
+
+    def __post_init__(self) -> None:
+        for name, kind in (
+            ("gradient", Gradient),
+            ("device", Device),
+            ("mode", Mode),
+            ("strategy", Strategy),
+            ("dtype", DType),
+        ):
+            object.__setattr__(self, name, kind.parse(getattr(self, name)))
+        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps <= 0:
+            raise InvalidOptionError(f"steps must be a positive integer, got {self.steps!r}")
+        try:
+            lr = float(self.lr)
+        except (TypeError, ValueError):
+            raise InvalidOptionError(f"lr must be a positive number, got {self.lr!r}") from None
+        if not math.isfinite(lr) or lr <= 0:
+            raise InvalidOptionError(f"lr must be a positive finite number, got {self.lr!r}")
+        object.__setattr__(self, "lr", lr)
+
+    def __str__(self) -> str:
+        return "-".join(
+            [
+                self.engine,
+                str(self.gradient),
+                str(self.device),
+                str(self.mode),
+                str(self.strategy),
+                str(self.dtype),
+            ]
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict of the configuration."""
+        return {k: (str(v) if isinstance(v, Enum) else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FitConfig:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**data)

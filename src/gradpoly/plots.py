@@ -1,0 +1,121 @@
+"""Matplotlib figures (Agg backend, no screen needed), written atomically as PNG.
+
+``plot_traces`` shows the MSE trace of several runs on a log scale against the least-squares
+optimum; ``plot_fit`` shows the data, each fitted curve and the residuals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from gradpoly.io import atomic_path
+from gradpoly.result import FitResult
+
+_STYLE = {
+    "figure.dpi": 110,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_traces(
+    results: Mapping[str, FitResult],
+    path: str | Path,
+    optimum: float | None = None,
+    title: str = "MSE during gradient descent",
+) -> Path:
+    """Plot each run's MSE trace (log y) and the closed-form optimum as a dashed line."""
+    plt = _pyplot()
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(8, 4.8))
+        for i, (name, result) in enumerate(results.items()):
+            steps = np.arange(1, result.trace.size + 1)
+            ax.plot(
+                steps,
+                result.trace,
+                lw=2.2 - 0.3 * i,
+                alpha=0.85,
+                label=f"{name}: final {result.final_mse:.5f}",
+            )
+        if optimum is not None:
+            ax.axhline(
+                optimum, color="black", ls="--", lw=1, label=f"least-squares optimum {optimum:.6f}"
+            )
+        ax.set_yscale("log")
+        ax.set_xscale("log")
+        ax.set_xlabel("step")
+        ax.set_ylabel("mean squared error")
+        ax.set_title(title)
+        ax.legend(frameon=False, fontsize=9)
+        fig.tight_layout()
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, format="png")
+        plt.close(fig)
+    return Path(path)
+
+
+def plot_fit(
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
+    curves: Mapping[str, npt.ArrayLike],
+    path: str | Path,
+    title: str = "polynomial fit",
+    reference: tuple[str, npt.ArrayLike] | None = None,
+) -> Path:
+    """Plot the data, each curve given as monomial coefficients, and their residuals.
+
+    ``reference`` (a name and coefficients, e.g. the least-squares optimum) is drawn in black.
+    """
+    plt = _pyplot()
+    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    grid = np.linspace(xs.min(), xs.max(), 400)
+    with plt.rc_context(_STYLE):
+        fig, (top, bottom) = plt.subplots(
+            2, 1, figsize=(8, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1.3]}
+        )
+        top.plot(xs, ys, "o", ms=3.5, color="0.35", label="data")
+        for i, (name, coef) in enumerate(curves.items()):
+            c = np.asarray(coef, dtype=float)
+            style = "--" if i else "-"
+            top.plot(grid, np.polynomial.polynomial.polyval(grid, c), style, lw=2, label=name)
+            bottom.plot(xs, ys - np.polynomial.polynomial.polyval(xs, c), style, lw=1.5)
+        if reference is not None:
+            c = np.asarray(reference[1], dtype=float)
+            top.plot(
+                grid,
+                np.polynomial.polynomial.polyval(grid, c),
+                ":",
+                color="black",
+                lw=2,
+                label=reference[0],
+            )
+            bottom.plot(
+                xs, ys - np.polynomial.polynomial.polyval(xs, c), ":", color="black", lw=1.5
+            )
+        bottom.axhline(0, color="0.5", lw=0.8)
+        top.set_ylabel("y")
+        top.set_title(title)
+        top.legend(frameon=False, fontsize=9)
+        bottom.set_xlabel("x")
+        bottom.set_ylabel("residual")
+        fig.tight_layout()
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, format="png")
+        plt.close(fig)
+    return Path(path)

@@ -1,0 +1,218 @@
+"""The fitting problem, validated once, and the float64 references every engine is checked against.
+
+A :class:`FitProblem` holds the data as float64 arrays and builds the design matrix; engines
+never validate or rescale anything themselves. ``lstsq`` and ``reference_gd`` are the two
+float64 references of DESIGN.md: the closed-form optimum and the exact GD trajectory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from numpy.polynomial import Chebyshev, Polynomial
+
+from gradpoly.errors import InvalidDataError, InvalidOptionError
+
+ArrayLike = npt.ArrayLike
+FloatArray = npt.NDArray[np.float64]
+
+
+def _as_vector(name: str, values: Any) -> FloatArray:
+    """Convert to a finite 1-D float64 array or raise InvalidDataError naming the problem."""
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidDataError(f"{name} must be numeric; could not convert it to numbers") from None
+    if arr.ndim != 1:
+        raise InvalidDataError(
+            f"{name} must be 1-D, got shape {arr.shape}; pass a flat array (e.g. {name}.ravel())"
+        )
+    if arr.size == 0:
+        raise InvalidDataError(f"{name} is empty; a fit needs at least one point per coefficient")
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        raise InvalidDataError(
+            f"{name} has {bad.size} non-finite value(s) (NaN or inf), the first at index "
+            f"{bad[0]} ({arr[bad[0]]}); drop or fill them before fitting"
+        )
+    arr.setflags(write=False)
+    return arr
+
+
+def _as_degree(degree: Any) -> int:
+    if isinstance(degree, bool) or not isinstance(degree, int | np.integer) or degree < 0:
+        raise InvalidOptionError(f"degree must be a non-negative integer, got {degree!r}")
+    return int(degree)
+
+
+@dataclass(frozen=True, eq=False)
+class FitProblem:
+    """Validated 1-D data, degree and optional per-point weights of one polynomial fit.
+
+    Parameters
+    ----------
+    x, y : array_like, shape (N,)
+        Finite samples; converted to read-only float64 copies.
+    degree : int
+        Polynomial degree D; needs at least D + 1 distinct x values.
+    weights : array_like, shape (N,), optional
+        Non-negative per-point weights ``s`` of ``mse = mean(s * (y - X w)**2)``; default 1.
+    """
+
+    x: FloatArray
+    y: FloatArray
+    degree: int = 4
+    weights: FloatArray | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        x = _as_vector("x", self.x)
+        y = _as_vector("y", self.y)
+        if x.shape != y.shape:
+            raise InvalidDataError(
+                f"x and y must have the same length, got {x.size} and {y.size} points"
+            )
+        degree = _as_degree(self.degree)
+        distinct = np.unique(x).size
+        if degree >= distinct:
+            raise InvalidDataError(
+                f"degree {degree} needs at least {degree + 1} distinct x values, got {distinct}; "
+                f"use degree <= {distinct - 1} or more points"
+            )
+        weights = None
+        if self.weights is not None:
+            weights = _as_vector("weights", self.weights)
+            if weights.shape != x.shape:
+                raise InvalidDataError(
+                    f"weights must have one value per point: got {weights.size} for {x.size} points"
+                )
+            if np.any(weights < 0):
+                first = int(np.flatnonzero(weights < 0)[0])
+                raise InvalidDataError(
+                    f"weights must be non-negative; weights[{first}] = {weights[first]}"
+                )
+            if np.unique(x[weights > 0]).size < degree + 1:
+                raise InvalidDataError(
+                    f"degree {degree} needs at least {degree + 1} distinct x values with "
+                    "positive weight"
+                )
+        object.__setattr__(self, "x", x)
+        object.__setattr__(self, "y", y)
+        object.__setattr__(self, "degree", degree)
+        object.__setattr__(self, "weights", weights)
+
+    @classmethod
+    def from_data(
+        cls,
+        x: ArrayLike,
+        y: ArrayLike,
+        degree: int = 4,
+        weights: ArrayLike | None = None,
+    ) -> FitProblem:
+        """Validate array-likes (lists, numpy arrays, CPU tensors) into a problem."""
+        return cls(
+            _as_vector("x", x),
+            _as_vector("y", y),
+            degree,
+            None if weights is None else _as_vector("weights", weights),
+        )
+
+    @property
+    def n_points(self) -> int:
+        """Number of samples N."""
+        return int(self.x.size)
+
+    @property
+    def n_coef(self) -> int:
+        """Number of coefficients D + 1."""
+        return self.degree + 1
+
+    def design(self, dtype: npt.DTypeLike = np.float64) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(A, b)`` with ``A = sqrt(s) X`` (monomial Vandermonde) and ``b = sqrt(s) y``.
+
+        Folding the weights into the rows once means every engine runs the unweighted loop
+        ``mean((b - A w)**2)``, which equals ``mean(s * (y - X w)**2)``. Shapes (N, D+1), (N,).
+        """
+        a, b = self._design64
+        return a.astype(dtype), b.astype(dtype)
+
+    @cached_property
+    def _design64(self) -> tuple[FloatArray, FloatArray]:
+        a = np.vander(self.x, self.n_coef, increasing=True)
+        b = self.y.copy()
+        if self.weights is not None:
+            root = np.sqrt(self.weights)
+            a, b = a * root[:, None], b * root
+        return a, b
+
+    def mse(self, coef: ArrayLike) -> float:
+        """Weighted mean squared error of monomial coefficients ``coef`` (float64)."""
+        a, b = self._design64
+        r = b - a @ np.asarray(coef, dtype=np.float64)
+        return float(np.mean(r * r))
+
+    @cached_property
+    def hessian(self) -> FloatArray:
+        """The loss Hessian ``2/N X^T S X``, shape (D+1, D+1), float64."""
+        a, _ = self._design64
+        return 2.0 / self.n_points * (a.T @ a)
+
+    @cached_property
+    def lambda_max(self) -> float:
+        """Largest eigenvalue of the loss Hessian (its Lipschitz constant)."""
+        return float(np.linalg.eigvalsh(self.hessian)[-1])
+
+    @property
+    def lr_max(self) -> float:
+        """Largest stable GD learning rate ``2 / lambda_max``; any lr above it diverges."""
+        return 2.0 / self.lambda_max
+
+    @property
+    def condition_number(self) -> float:
+        """Condition number of the Hessian: why plain GD on monomials converges slowly."""
+        eig = np.linalg.eigvalsh(self.hessian)
+        return float(eig[-1] / max(eig[0], np.finfo(float).tiny))
+
+
+def lstsq(
+    x: ArrayLike, y: ArrayLike, degree: int = 4, weights: ArrayLike | None = None
+) -> FloatArray:
+    """Closed-form float64 least squares: monomial coefficients in increasing order.
+
+    The reference optimum of ``mean(s * (y - X w)**2)``. It is solved by SVD in a Chebyshev
+    basis on x mapped to [-1, 1] (never the raw normal equations, whose condition number is
+    squared), then converted to monomials in the original x.
+    """
+    problem = FitProblem.from_data(x, y, degree, weights)
+    return lstsq_problem(problem)
+
+
+def lstsq_problem(problem: FitProblem) -> FloatArray:
+    """:func:`lstsq` for an already validated problem."""
+    w = None if problem.weights is None else np.sqrt(problem.weights)
+    domain = [float(problem.x.min()), float(problem.x.max())]
+    series = Chebyshev.fit(problem.x, problem.y, problem.degree, w=w, domain=domain)
+    coef = series.convert(kind=Polynomial).coef
+    out = np.zeros(problem.n_coef)
+    out[: coef.size] = coef
+    return out
+
+
+def reference_gd(problem: FitProblem, steps: int, lr: float) -> tuple[FloatArray, FloatArray]:
+    """The float64 GD loop of DESIGN.md, written plainly: returns ``(coef, trace)``.
+
+    ``trace[k]`` is the MSE of ``w_k`` (before the k-th update), length ``steps``; every engine
+    must reproduce it within its dtype's tolerance.
+    """
+    a, b = problem.design(np.float64)
+    w = np.zeros(problem.n_coef)
+    trace = np.empty(steps)
+    scale = -2.0 / problem.n_points
+    for k in range(steps):
+        r = b - a @ w
+        trace[k] = np.mean(r * r)
+        w = w - lr * (scale * (a.T @ r))
+    return w, trace

@@ -1,0 +1,115 @@
+"""FitResult: the coefficients, the whole MSE trace, the time and what ran; JSON round trip."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from numpy.polynomial import Polynomial
+
+from gradpoly.options import FitConfig
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True, eq=False)
+class FitResult:
+    """The outcome of one fit.
+
+    Attributes
+    ----------
+    coef : ndarray, shape (D+1,), float64
+        Monomial coefficients in increasing order, ``coef[j]`` multiplies ``x**j``.
+    trace : ndarray, shape (steps,), float64
+        ``trace[k]`` is the MSE before update k, as the engine computed it (in its dtype).
+    seconds : float
+        Wall time of the loop, device synchronized, trace copied back included.
+    setup_seconds : float
+        Time to move the data to the engine's device and prepare it, reported apart.
+    config : FitConfig
+        What ran: engine, gradient, device, mode, strategy, dtype, steps, lr.
+    status : str
+        ``"completed"`` when all steps ran.
+    environment : dict
+        Versions and device name of what ran.
+    """
+
+    coef: npt.NDArray[np.float64]
+    trace: npt.NDArray[np.float64]
+    seconds: float
+    config: FitConfig
+    setup_seconds: float = 0.0
+    status: str = "completed"
+    environment: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def degree(self) -> int:
+        """Degree of the fitted polynomial."""
+        return int(self.coef.size - 1)
+
+    @property
+    def final_mse(self) -> float:
+        """The seed's "final error": the last trace entry."""
+        return float(self.trace[-1])
+
+    def predict(self, x: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Evaluate the fitted polynomial at ``x`` (any shape), in float64."""
+        values = np.polynomial.polynomial.polyval(np.asarray(x, dtype=np.float64), self.coef)
+        return np.asarray(values, dtype=np.float64)
+
+    def polynomial(self) -> Polynomial:
+        """The fit as a ``numpy.polynomial.Polynomial`` (monomial basis, original x)."""
+        return Polynomial(self.coef)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict; :meth:`from_dict` restores an equal result."""
+        return {
+            "format_version": FORMAT_VERSION,
+            "coef": self.coef.tolist(),
+            "final_mse": self.final_mse,
+            "seconds": self.seconds,
+            "setup_seconds": self.setup_seconds,
+            "status": self.status,
+            "config": self.config.to_dict(),
+            "environment": dict(self.environment),
+            "trace": self.trace.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FitResult:
+        """Rebuild a result written by :meth:`to_dict`."""
+        return cls(
+            coef=np.asarray(data["coef"], dtype=np.float64),
+            trace=np.asarray(data["trace"], dtype=np.float64),
+            seconds=float(data["seconds"]),
+            setup_seconds=float(data.get("setup_seconds", 0.0)),
+            config=FitConfig.from_dict(data["config"]),
+            status=str(data.get("status", "completed")),
+            environment=dict(data.get("environment", {})),
+        )
+
+    def to_json(self) -> str:
+        """Serialize to a JSON string (floats written with full precision)."""
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_json(cls, text: str) -> FitResult:
+        """Inverse of :meth:`to_json`."""
+        return cls.from_dict(json.loads(text))
+
+    def save(self, path: str | Path) -> Path:
+        """Write the result as JSON atomically (no truncated file if interrupted)."""
+        from gradpoly.io import write_text_atomic
+
+        return write_text_atomic(path, self.to_json())
+
+    @classmethod
+    def load(cls, path: str | Path) -> FitResult:
+        """Read a result saved by :meth:`save`."""
+        from gradpoly.io import read_text
+
+        return cls.from_json(read_text(path))
