@@ -28,10 +28,18 @@ from gradpoly.problem import FitProblem, lstsq_problem
 
 app = typer.Typer(
     help="Fit polynomials by gradient descent on interchangeable engines, checked and timed.",
-    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback(invoke_without_command=True)
+def _root(ctx: typer.Context) -> None:
+    """Fit polynomials by gradient descent on interchangeable engines, checked and timed."""
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+
+
 EngineName = StrEnum("EngineName", {name: name for name in engine_names()})  # type: ignore[misc]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -227,6 +235,24 @@ def engines_command(
             console.print(f"{info.name} on {info.device} is unavailable: {info.reason}")
 
 
-def main() -> None:
-    """Console-script entry point."""
-    app()
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit status; usage errors become one line on stderr."""
+    try:
+        result = app(args=argv, standalone_mode=False)
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.Abort:
+        return 130
+    except typer.TyperException as exc:
+        format_message = getattr(exc, "format_message", None)
+        message = format_message() if callable(format_message) else str(exc)
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            f"[bold red]error:[/] {message} (see --help)"
+        )
+        return int(getattr(exc, "exit_code", 2))
+    return result if isinstance(result, int) else 0
+
+
+def run() -> None:
+    """``gradpoly`` console script: exit with :func:`main`'s status."""
+    raise SystemExit(main())
