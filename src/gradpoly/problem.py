@@ -24,7 +24,7 @@ FloatArray = npt.NDArray[np.float64]
 def _as_vector(name: str, values: Any) -> FloatArray:
     """Convert to a finite 1-D float64 array or raise InvalidDataError naming the problem."""
     try:
-        arr = np.asarray(values, dtype=np.float64)
+        arr = np.array(values, dtype=np.float64)  # a copy: the caller keeps a writable array
     except (TypeError, ValueError):
         raise InvalidDataError(f"{name} must be numeric; could not convert it to numbers") from None
     if arr.ndim != 1:

@@ -33,10 +33,12 @@ class _NumpyRunner:
             self.lr,
             self.scale,
         )
-        for k in range(start, stop):
-            r = b - a @ w
-            trace[k] = np.mean(r * r)
-            w -= lr * (scale * (at @ r))
+        # Overflow is expected when lr is unstable; run_loop detects it and raises instead.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for k in range(start, stop):
+                r = b - a @ w
+                trace[k] = np.mean(r * r)
+                w -= lr * (scale * (at @ r))
         return float(trace[stop - 1])
 
     def finish(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:

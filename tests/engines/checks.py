@@ -1,0 +1,144 @@
+"""The engine contract: one rule per check, each run against every registered configuration.
+
+A new engine that registers itself gets all of these through ``test_contract.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+
+import numpy as np
+import pytest
+
+from gradpoly import DivergenceError, FitConfig, FitProblem, fit_problem, lstsq, reference_gd
+from gradpoly.engines import get_engine
+from gradpoly.options import DType
+from gradpoly.seed import seed_data
+from gradpoly.testing import tolerance
+
+
+def skip_unless_available(config: FitConfig) -> None:
+    """Skip with the registry's reason when ``config`` cannot run on this machine."""
+    available = get_engine(config.engine).availability(config)
+    if not available.ok:
+        pytest.skip(available.reason)
+
+
+@cache
+def small_problem() -> FitProblem:
+    """Thirty noisy points on [-1, 2], degree 3: quick, and not trivially conditioned."""
+    rng = np.random.default_rng(7)
+    x = np.linspace(-1.0, 2.0, 30)
+    y = np.cos(2 * x) + 0.05 * rng.standard_normal(x.size)
+    return FitProblem.from_data(x, y, 3)
+
+
+@cache
+def well_conditioned_problem() -> FitProblem:
+    """Chebyshev nodes on [-1, 1], degree 2: GD at lr = 1/L converges in a few hundred steps."""
+    x = np.cos(np.pi * (np.arange(40) + 0.5) / 40)
+    return FitProblem.from_data(x, np.exp(x), 2)
+
+
+@cache
+def seed_reference() -> tuple[np.ndarray, np.ndarray]:
+    """The float64 GD trajectory of the seed problem (200,000 steps, lr 1e-5)."""
+    x, y = seed_data()
+    return reference_gd(FitProblem.from_data(x, y, 4), 200_000, 1e-5)
+
+
+def _run(config: FitConfig, problem: FitProblem, steps: int, lr: float):
+    from dataclasses import replace
+
+    return fit_problem(problem, replace(config, steps=steps, lr=lr))
+
+
+def check_matches_float64_reference(config: FitConfig) -> None:
+    problem = small_problem()
+    lr = 0.5 * problem.lr_max
+    result = _run(config, problem, 300, lr)
+    ref_w, ref_trace = reference_gd(problem, 300, lr)
+    tol = tolerance(config.dtype)
+    assert tol.trace_close(result.trace, ref_trace)
+    assert tol.coef_close(result.coef, ref_w)
+
+
+def check_trace_length_is_steps(config: FitConfig) -> None:
+    for steps in (1, 7, 1234):
+        assert _run(config, small_problem(), steps, 1e-3).trace.shape == (steps,)
+
+
+def check_first_trace_entry_is_mse_at_zero(config: FitConfig) -> None:
+    problem = small_problem()
+    result = _run(config, problem, 5, 1e-3)
+    expected = problem.mse(np.zeros(problem.n_coef))
+    assert result.trace[0] == pytest.approx(expected, rel=tolerance(config.dtype).rtol)
+
+
+def check_inputs_not_mutated(config: FitConfig) -> None:
+    problem = small_problem()
+    x, y = problem.x.copy(), problem.y.copy()
+    _run(config, problem, 50, 1e-3)
+    np.testing.assert_array_equal(problem.x, x)
+    np.testing.assert_array_equal(problem.y, y)
+
+
+def check_result_says_what_ran(config: FitConfig) -> None:
+    result = _run(config, small_problem(), 10, 1e-3)
+    assert result.config.engine == config.engine
+    assert (result.config.gradient, result.config.device, result.config.dtype) == (
+        config.gradient,
+        config.device,
+        config.dtype,
+    )
+    assert result.config.steps == 10
+    assert result.environment["engine_version"]
+    assert result.seconds > 0
+    assert result.status == "completed"
+
+
+def check_deterministic(config: FitConfig) -> None:
+    first = _run(config, small_problem(), 200, 1e-2)
+    second = _run(config, small_problem(), 200, 1e-2)
+    np.testing.assert_array_equal(first.trace, second.trace)
+    np.testing.assert_array_equal(first.coef, second.coef)
+
+
+def check_divergence_raises_with_stable_rate(config: FitConfig) -> None:
+    problem = small_problem()
+    with pytest.raises(DivergenceError) as info:
+        _run(config, problem, 5000, 3 * problem.lr_max)
+    assert info.value.lr_max == pytest.approx(problem.lr_max)
+    assert "largest stable lr" in str(info.value)
+
+
+def check_converges_to_lstsq(config: FitConfig) -> None:
+    problem = well_conditioned_problem()
+    result = _run(config, problem, 3000, 1.0 / problem.lambda_max)
+    assert tolerance(config.dtype).coef_close(result.coef, lstsq(problem.x, problem.y, 2))
+
+
+def check_seed_problem_final_mse(config: FitConfig) -> None:
+    """The seed's 200,000 steps: float32 ends at 0.00791 (4 s.f.), float64 on the reference."""
+    x, y = seed_data()
+    ref_w, ref_trace = seed_reference()
+    result = _run(config, FitProblem.from_data(x, y, 4), 200_000, 1e-5)
+    if config.dtype is DType.FLOAT32:
+        assert f"{result.final_mse:.4g}" == "0.00791"
+    tol = tolerance(config.dtype)
+    assert tol.trace_close(result.trace, ref_trace)
+    assert tol.coef_close(result.coef, ref_w)
+
+
+CONTRACT_CHECKS: list[Callable[[FitConfig], None]] = [
+    check_matches_float64_reference,
+    check_trace_length_is_steps,
+    check_first_trace_entry_is_mse_at_zero,
+    check_inputs_not_mutated,
+    check_result_says_what_ran,
+    check_deterministic,
+    check_divergence_raises_with_stable_rate,
+    check_converges_to_lstsq,
+    check_seed_problem_final_mse,
+]

@@ -1,0 +1,59 @@
+"""The registry: every engine listed with availability, unknown names refused."""
+
+from __future__ import annotations
+
+import pytest
+
+import gradpoly
+from gradpoly import EngineUnavailableError, FitConfig, InvalidOptionError
+from gradpoly.engines import engine_names, get_engine
+
+
+def test_engines_returns_records_with_reason() -> None:
+    records = gradpoly.engines()
+    assert {(r.name, r.device) for r in records} >= {
+        ("numpy", "cpu"),
+        ("torch", "cpu"),
+        ("torch", "cuda"),
+    }
+    for record in records:
+        assert record.available or record.reason
+
+
+def test_numpy_is_always_available() -> None:
+    (numpy,) = [r for r in gradpoly.engines() if r.name == "numpy"]
+    assert numpy.available
+    assert numpy.version
+
+
+def test_unknown_engine_lists_known_ones() -> None:
+    with pytest.raises(InvalidOptionError, match="unknown engine 'fortran'; choose one of: numpy"):
+        get_engine("fortran")
+
+
+def test_unsupported_option_is_an_option_error_not_unavailability() -> None:
+    engine = get_engine("numpy")
+    assert not engine.availability(FitConfig(gradient="autograd")).ok  # type: ignore[arg-type]
+    with pytest.raises(InvalidOptionError, match="does not support gradient autograd"):
+        gradpoly.fit([0, 1, 2], [0, 1, 2], degree=1, gradient="autograd", steps=1)
+
+
+def test_cuda_without_gpu_is_engine_unavailable() -> None:
+    config = FitConfig(engine="torch", device="cuda")  # type: ignore[arg-type]
+    if get_engine("torch").availability(config).ok:
+        pytest.skip("a CUDA device is present: the error path cannot happen here")
+    with pytest.raises(EngineUnavailableError, match="no CUDA device"):
+        gradpoly.fit([0, 1, 2], [0, 1, 2], degree=1, engine="torch", device="cuda", steps=1)
+
+
+def test_registry_order_is_stable() -> None:
+    assert engine_names()[:2] == ["numpy", "torch"]
+
+
+def test_import_gradpoly_does_not_import_torch() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, gradpoly; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,143 @@
+"""The CLI in-process: --help everywhere, real runs, and one-line errors with exit code 1."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from gradpoly import FitResult
+from gradpoly.cli import main
+
+
+@pytest.fixture
+def data_csv(tmp_path):
+    x = np.linspace(0, 5, 100)
+    path = tmp_path / "data.csv"
+    path.write_text("x,y\n" + "".join(f"{a},{b}\n" for a, b in zip(x, np.sin(x), strict=True)))
+    return path
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("command", [[], ["demo"], ["fit"], ["engines"]])
+def test_help_everywhere(capsys, command) -> None:
+    code, out, _ = run(capsys, *command, "--help")
+    assert code == 0
+    assert "Usage" in out
+
+
+def test_bare_command_prints_help(capsys) -> None:
+    code, out, _ = run(capsys)
+    assert code == 0
+    assert "demo" in out
+    assert "engines" in out
+
+
+def test_engines_lists_every_engine_and_why(capsys) -> None:
+    code, out, _ = run(capsys, "engines", "--json")
+    assert code == 0
+    records = json.loads(out)
+    assert {r["name"] for r in records} >= {"numpy", "torch"}
+    assert all(r["available"] or r["reason"] for r in records)
+
+
+def test_demo_prints_the_seed_table_and_writes_outputs(capsys, tmp_path) -> None:
+    code, out, _ = run(
+        capsys,
+        "demo",
+        "--steps",
+        "2000",
+        "--json",
+        str(tmp_path / "d.json"),
+        "--plots",
+        str(tmp_path / "plots"),
+    )
+    assert code == 0, out
+    for preset in ("numpy", "torch", "torch-gpu", "torch-autograd", "torch-autograd-gpu"):
+        assert preset in out
+    report = json.loads((tmp_path / "d.json").read_text())
+    rows = {row["preset"]: row for row in report["presets"]}
+    assert rows["numpy"]["available"]
+    assert all(row["available"] or row["reason"] for row in rows.values())
+    finals = {row["final_mse"] for row in rows.values() if row["available"]}
+    assert max(finals) - min(finals) < 1e-6
+    for name in ("trace.png", "fit.png"):
+        assert (tmp_path / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_fit_prints_coefficients_and_writes_json_and_plot(capsys, data_csv, tmp_path) -> None:
+    code, out, _ = run(
+        capsys,
+        "fit",
+        str(data_csv),
+        "--steps",
+        "3000",
+        "--engine",
+        "torch",
+        "--gradient",
+        "autograd",
+        "--dtype",
+        "float64",
+        "--json",
+        str(tmp_path / "r.json"),
+        "--plot",
+        str(tmp_path / "fit.png"),
+    )
+    assert code == 0, out
+    assert "coefficients" in out
+    assert "final MSE" in out
+    assert "torch-autograd-cpu-eager-per-sample-float64" in out
+    result = FitResult.load(tmp_path / "r.json")
+    assert result.trace.size == 3000
+    assert (tmp_path / "fit.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["fit", "missing.csv"], "cannot read missing.csv"),
+        (["fit", "{csv}", "--degree", "200"], "degree 200 needs at least 201 distinct x values"),
+        (["fit", "{csv}", "--lr", "-1"], "lr must be a positive"),
+        (["fit", "{csv}", "--steps", "0"], "steps must be a positive integer"),
+        (["fit", "{csv}", "--lr", "1e-3", "--steps", "5000"], "largest stable lr here is 2.11e-05"),
+        (["fit", "{csv}", "--device", "cuda", "--engine", "torch"], "no CUDA device"),
+        (
+            ["fit", "{csv}", "--engine", "numpy", "--gradient", "autograd"],
+            "engine numpy does not support gradient autograd",
+        ),
+        (["fit", "{csv}", "--mode", "compiled"], "does not support mode compiled"),
+        (["fit", "{bad}"], "row 3, column 'y' is not a number"),
+        (["fit", "{empty}"], "has no rows"),
+    ],
+)
+def test_errors_are_one_line_with_exit_code_1(capsys, tmp_path, data_csv, args, message) -> None:
+    if "cuda" in args:
+        pytest.importorskip("torch")
+        from gradpoly.engines.torch_engine import cuda_availability
+
+        if cuda_availability().ok:
+            pytest.skip("a CUDA device is present: the error path cannot happen here")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y\n1,2\n3,??\n")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    args = [a.format(csv=data_csv, bad=bad, empty=empty) for a in args]
+    code, out, err = run(capsys, *args)
+    assert code == 1
+    assert message in err
+    assert err.strip().count("\n") == 0, err
+    assert "Traceback" not in err + out
+
+
+def test_unknown_choices_are_one_line_usage_errors(capsys, data_csv) -> None:
+    code, _, err = run(capsys, "fit", str(data_csv), "--engine", "fortran")
+    assert code == 2
+    assert "fortran" in err
+    assert "numpy" in err
+    assert err.strip().count("\n") == 0

@@ -1,0 +1,150 @@
+"""FitProblem validation, the lstsq reference and the float64 GD reference (with properties)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from gradpoly import FitProblem, InvalidDataError, InvalidOptionError, lstsq, reference_gd
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "degree", "match"),
+    [
+        ([], [], 1, "x is empty"),
+        (np.ones((3, 2)), np.ones(6), 1, "x must be 1-D"),
+        ([1, 2, 3], [1, 2], 1, "same length, got 3 and 2"),
+        ([1, np.nan, 3], [1, 2, 3], 1, "x has 1 non-finite value"),
+        (
+            [1, 2, 3],
+            [1, np.inf, 3],
+            1,
+            r"y has 1 non-finite value\(s\) \(NaN or inf\), the first at index 1",
+        ),
+        ([1, 2, 3], [1, 2, 3], 3, "degree 3 needs at least 4 distinct x values, got 3"),
+        ([1, 1, 1, 2], [1, 2, 3, 4], 2, "needs at least 3 distinct x values, got 2"),
+        (["a", "b"], [1, 2], 1, "x must be numeric"),
+    ],
+)
+def test_bad_data_is_refused_with_a_message(x, y, degree, match) -> None:
+    with pytest.raises(InvalidDataError, match=match):
+        FitProblem.from_data(x, y, degree)
+
+
+@pytest.mark.parametrize("degree", [-1, 2.5, True, "3"])
+def test_bad_degree_is_an_option_error(degree) -> None:
+    with pytest.raises(InvalidOptionError, match="degree must be a non-negative integer"):
+        FitProblem.from_data([1, 2, 3], [1, 2, 3], degree)
+
+
+@pytest.mark.parametrize(
+    ("weights", "match"),
+    [
+        ([1, 2], "one value per point"),
+        ([1, -1, 1], r"weights\[1\] = -1"),
+        ([1, np.nan, 1], "non-finite"),
+        ([0, 0, 1], "distinct x values with positive weight"),
+    ],
+)
+def test_bad_weights_are_refused(weights, match) -> None:
+    with pytest.raises(InvalidDataError, match=match):
+        FitProblem.from_data([1, 2, 3], [1, 2, 3], 1, weights)
+
+
+def test_errors_are_also_builtin_value_errors() -> None:
+    with pytest.raises(ValueError, match="empty"):
+        FitProblem.from_data([], [], 0)
+
+
+def test_problem_data_is_a_read_only_copy() -> None:
+    x = np.array([0.0, 1.0, 2.0])
+    problem = FitProblem.from_data(x, x, 1)
+    x[0] = 5.0
+    assert problem.x[0] == 0.0
+    with pytest.raises(ValueError, match="read-only"):
+        problem.x[0] = 1.0
+
+
+def test_lstsq_matches_numpy_polyfit(rng) -> None:
+    x = rng.uniform(-3, 3, 200)
+    y = np.sin(x) + 0.1 * rng.standard_normal(x.size)
+    expected = np.polynomial.polynomial.polyfit(x, y, 5)
+    np.testing.assert_allclose(lstsq(x, y, 5), expected, rtol=1e-9, atol=1e-12)
+
+
+def test_lstsq_recovers_an_exact_polynomial() -> None:
+    x = np.linspace(0, 5, 50)
+    coef = np.array([1.0, -2.0, 0.5, 0.25, -0.01])
+    y = np.polynomial.polynomial.polyval(x, coef)
+    np.testing.assert_allclose(lstsq(x, y, 4), coef, rtol=1e-10, atol=1e-11)
+
+
+def test_lstsq_on_seed_data_gives_the_known_optimum(seed_problem) -> None:
+    assert seed_problem.mse(lstsq(seed_problem.x, seed_problem.y, 4)) == pytest.approx(
+        0.000428, rel=1e-3
+    )
+
+
+def test_weighted_lstsq_equals_repeating_points() -> None:
+    x = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
+    y = np.array([1.0, 3.0, 2.0, 5.0, 4.0])
+    weights = np.array([1, 2, 1, 3, 1])
+    repeated = lstsq(np.repeat(x, weights), np.repeat(y, weights), 2)
+    np.testing.assert_allclose(lstsq(x, y, 2, weights), repeated, rtol=1e-10)
+
+
+def test_weighted_mse_is_the_weighted_mean() -> None:
+    problem = FitProblem.from_data([0.0, 1.0, 2.0], [1.0, 2.0, 4.0], 1, [1.0, 0.0, 2.0])
+    assert problem.mse([0.0, 0.0]) == pytest.approx((1 + 0 + 2 * 16) / 3)
+
+
+def test_seed_problem_conditioning_matches_the_design_notes(seed_problem) -> None:
+    assert seed_problem.condition_number == pytest.approx(1.5e7, rel=0.1)
+    assert 1e-5 < seed_problem.lr_max < 3e-5
+
+
+def test_reference_gd_on_seed_data_ends_at_the_notebook_figure(seed_problem) -> None:
+    _, trace = reference_gd(seed_problem, 200_000, 1e-5)
+    assert trace[-1] == pytest.approx(0.00790, abs=1e-5)
+
+
+# --- properties of the maths -------------------------------------------------------------
+
+finite = st.floats(-10, 10, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def problems(draw) -> FitProblem:
+    n = draw(st.integers(6, 40))
+    degree = draw(st.integers(0, 3))
+    x = np.linspace(draw(st.floats(-3, 0)), draw(st.floats(0.5, 3)), n)
+    y = draw(arrays(np.float64, n, elements=finite))
+    return FitProblem.from_data(x, y, degree)
+
+
+@given(problems(), st.floats(0.05, 0.95))
+def test_trace_never_rises_for_a_stable_rate(problem, fraction) -> None:
+    _, trace = reference_gd(problem, 200, fraction * problem.lr_max)
+    rounding = 1e-12 * (trace[0] + 1.0)
+    assert np.all(np.diff(trace) <= rounding)
+
+
+@given(problems(), st.floats(-5, 5).filter(lambda c: abs(c) > 1e-3))
+def test_coefficients_are_linear_in_y(problem, c) -> None:
+    lr = 0.5 * problem.lr_max
+    w, _ = reference_gd(problem, 50, lr)
+    scaled = FitProblem.from_data(problem.x, c * problem.y, problem.degree)
+    w_c, _ = reference_gd(scaled, 50, lr)
+    np.testing.assert_allclose(w_c, c * w, rtol=1e-9, atol=1e-9 * (1 + np.abs(w).max()))
+
+
+@given(problems())
+def test_reference_gd_converges_to_lstsq_when_well_conditioned(problem) -> None:
+    if problem.condition_number > 50:
+        return  # slow convergence is the point of issue "Fits that converge", not this test
+    w, _ = reference_gd(problem, 3000, 1.0 / problem.lambda_max)
+    best = lstsq(problem.x, problem.y, problem.degree)
+    np.testing.assert_allclose(w, best, rtol=1e-7, atol=1e-7 * (1 + np.abs(best).max()))

@@ -1,0 +1,54 @@
+"""FitResult: prediction, numpy.polynomial view, JSON round trip, atomic save."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from gradpoly import FitConfig, FitResult, fit
+
+
+@pytest.fixture
+def result() -> FitResult:
+    x = np.linspace(-1, 1, 20)
+    return fit(x, 1 + 2 * x, degree=1, steps=500, lr=0.4)
+
+
+def test_predict_and_polynomial_agree(result) -> None:
+    x = np.linspace(-1, 1, 7)
+    np.testing.assert_allclose(result.predict(x), result.polynomial()(x))
+    np.testing.assert_allclose(result.coef, [1.0, 2.0], atol=1e-5)
+    assert result.degree == 1
+
+
+def test_final_mse_is_the_last_trace_entry(result) -> None:
+    assert result.final_mse == result.trace[-1]
+    assert result.trace.size == 500
+
+
+def test_json_round_trip_is_exact(result) -> None:
+    again = FitResult.from_json(result.to_json())
+    np.testing.assert_array_equal(again.coef, result.coef)
+    np.testing.assert_array_equal(again.trace, result.trace)
+    assert again.config == result.config
+    assert again.seconds == result.seconds
+    assert again.environment == result.environment
+
+
+def test_save_and_load(result, tmp_path) -> None:
+    path = result.save(tmp_path / "out" / "fit.json")
+    assert json.loads(path.read_text())["config"]["engine"] == "numpy"
+    np.testing.assert_array_equal(FitResult.load(path).coef, result.coef)
+    assert [p.name for p in path.parent.iterdir()] == ["fit.json"]
+
+
+def test_result_is_immutable(result) -> None:
+    with pytest.raises(AttributeError):
+        result.seconds = 0.0  # type: ignore[misc]
+
+
+def test_from_dict_keeps_config_types() -> None:
+    data = {"coef": [1.0], "trace": [2.0], "seconds": 0.5, "config": FitConfig(steps=1).to_dict()}
+    assert FitResult.from_dict(data).config == FitConfig(steps=1)
