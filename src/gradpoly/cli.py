@@ -64,13 +64,15 @@ def _one_line_errors(command: F) -> F:
 @contextmanager
 def _progress_bars() -> Iterator[Callable[[str, int], ProgressCallback]]:
     """Yield a factory of per-run progress callbacks drawing rich bars on stderr."""
+    console = Console(stderr=True)
     bars = Progress(
         TextColumn("{task.description:<20}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=console,
         transient=True,
+        disable=not console.is_terminal,  # bars are for people; logs and pipes stay clean
     )
 
     def factory(name: str, total: int) -> ProgressCallback:

@@ -15,11 +15,23 @@ def _version(package: str) -> str:
         return "not installed"
 
 
+def _cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux), else what platform knows."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def describe_machine() -> dict[str, str]:
     """Machine, OS, CPU count, and versions of Python and of each engine's library."""
     info = {
         "machine": platform.machine(),
-        "processor": platform.processor() or "unknown",
+        "processor": _cpu_model(),
         "system": f"{platform.system()} {platform.release()}",
         "cpu_count": str(os.cpu_count()),
         "python": sys.version.split()[0],
