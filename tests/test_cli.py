@@ -141,3 +141,73 @@ def test_unknown_choices_are_one_line_usage_errors(capsys, data_csv) -> None:
     assert "fortran" in err
     assert "numpy" in err
     assert err.strip().count("\n") == 0
+
+
+def test_bench_writes_json_csv_and_plot(capsys, tmp_path) -> None:
+    code, out, _ = run(
+        capsys,
+        "bench",
+        "--steps",
+        "300",
+        "--repeats",
+        "1",
+        "--only",
+        "numpy",
+        "--only",
+        "numpy-spectral",
+        "--only",
+        "torch-gpu",
+        "--json",
+        str(tmp_path / "b.json"),
+        "--csv",
+        str(tmp_path / "b.csv"),
+        "--plot",
+        str(tmp_path / "b.png"),
+    )
+    assert code == 0, out
+    records = json.loads((tmp_path / "b.json").read_text())["results"]
+    assert [r["name"] for r in records] == ["numpy", "numpy-spectral", "torch-gpu"]
+    for key in (
+        "engine",
+        "gradient",
+        "device",
+        "mode",
+        "strategy",
+        "dtype",
+        "median_s",
+        "iqr_s",
+        "compile_s",
+        "final_mse",
+        "max_coef_err",
+    ):
+        assert key in records[0]
+    assert (tmp_path / "b.csv").read_text().count("\n") == 4
+    assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_bench_list_and_bad_names(capsys) -> None:
+    code, out, _ = run(capsys, "bench", "--list")
+    assert code == 0
+    assert "numba-gram" in out
+    code, _, err = run(capsys, "bench", "--only", "nope")
+    assert code == 1
+    assert "unknown benchmark configuration" in err
+
+
+def test_ladder_writes_markdown_and_plot(capsys, tmp_path) -> None:
+    pytest.importorskip("torch")
+    code, out, _ = run(
+        capsys,
+        "ladder",
+        "--steps",
+        "200",
+        "--repeats",
+        "1",
+        "--markdown",
+        str(tmp_path / "l.md"),
+        "--plot",
+        str(tmp_path / "l.png"),
+    )
+    assert code == 0, out
+    assert "0 seed" in (tmp_path / "l.md").read_text()
+    assert (tmp_path / "l.png").read_bytes()[:4] == b"\x89PNG"

@@ -6,7 +6,7 @@ import numpy.typing as npt
 
 from gradpoly.engines import get_engine
 from gradpoly.engines.base import Progress
-from gradpoly.options import Device, DType, FitConfig, Gradient, Mode, Strategy
+from gradpoly.options import Device, DType, FitConfig, Gradient, Mode, Strategy, make_config
 from gradpoly.problem import FitProblem
 from gradpoly.result import FitResult
 
@@ -48,16 +48,7 @@ def fit(
     DivergenceError
         The loss blew up; the message names the largest stable learning rate.
     """
-    config = FitConfig(
-        engine=engine,
-        gradient=Gradient.parse(gradient),
-        device=Device.parse(device),
-        mode=Mode.parse(mode),
-        strategy=Strategy.parse(strategy),
-        dtype=DType.parse(dtype),
-        steps=steps,
-        lr=lr,
-    )
+    config = make_config(engine, gradient, device, mode, strategy, dtype, steps, lr)
     problem = FitProblem.from_data(x, y, degree, weights)
     return fit_problem(problem, config, progress)
 

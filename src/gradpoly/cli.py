@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -21,7 +22,7 @@ from rich.table import Table
 from gradpoly.api import fit_problem
 from gradpoly.engines import engine_names, engines
 from gradpoly.engines.base import Progress as ProgressCallback
-from gradpoly.errors import GradpolyError
+from gradpoly.errors import EngineUnavailableError, GradpolyError, InvalidOptionError
 from gradpoly.io import read_xy_csv, write_text_atomic
 from gradpoly.options import Device, DType, FitConfig, Gradient, Mode, Strategy
 from gradpoly.problem import FitProblem, lstsq_problem
@@ -83,6 +84,11 @@ def _progress_bars() -> Iterator[Callable[[str, int], ProgressCallback]]:
         yield factory
 
 
+def _console() -> Console:
+    """stdout console; piped output gets a wide fixed width so tables are not squeezed."""
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+
+
 def _write_json(path: Path, data: Any) -> None:
     write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
@@ -107,7 +113,7 @@ def demo(
 
     with _progress_bars() as progress_for:
         report = run_demo(steps=steps, lr=lr, dtype=dtype, progress_for=progress_for)
-    console = Console(highlight=False)
+    console = _console()
     table = Table(
         title=f"seed problem: sin(x) on [0, 5], 100 points, degree 4, {steps} steps, lr {lr:g}, "
         f"{dtype}",
@@ -190,7 +196,7 @@ def fit_command(
     with _progress_bars() as progress_for:
         result = fit_problem(problem, config, progress_for(str(engine), steps))
     best = lstsq_problem(problem)
-    console = Console(highlight=False)
+    console = _console()
     console.print(f"ran: {config}  ({steps} steps, lr {lr:g}) in {result.seconds:.3f} s")
     console.print("coefficients (x^0 .. x^D): " + "  ".join(f"{c:.6g}" for c in result.coef))
     console.print(f"final MSE: {result.final_mse:.6g}   least-squares MSE: {problem.mse(best):.6g}")
@@ -211,6 +217,137 @@ def fit_command(
         console.print(f"wrote {plot}")
 
 
+@app.command()
+@_one_line_errors
+def bench(
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only", help="Configurations to run (repeatable); default: all. See --list."
+        ),
+    ] = None,
+    list_: Annotated[
+        bool, typer.Option("--list", help="List the configurations and exit.")
+    ] = False,
+    steps: Annotated[int, typer.Option(help="GD steps per fit (the seed: 200000).")] = 200_000,
+    repeats: Annotated[
+        int, typer.Option(help="Timed runs per configuration, after one warm-up.")
+    ] = 5,
+    threads: Annotated[int, typer.Option(help="Threads pinned for torch (recorded).")] = 1,
+    dtype: Annotated[DType, typer.Option(help="Precision of every configuration.")] = DType.FLOAT32,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write records as JSON.")] = None,
+    csv_path: Annotated[Path | None, typer.Option("--csv", help="Write records as CSV.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Write a bar chart (PNG, log scale).")] = None,
+) -> None:
+    """Time engine configurations on the seed problem: warm-up excluded, median and IQR, gated."""
+    from gradpoly.bench import report, suite
+
+    console = _console()
+    if list_:
+        for entry in suite.CATALOGUE:
+            console.print(
+                f"{entry.name:34} {entry.engine} {entry.gradient} {entry.device} "
+                f"{entry.mode} {entry.strategy}"
+            )
+        return
+    if repeats < 1:
+        raise InvalidOptionError(f"repeats must be at least 1, got {repeats}")
+    chosen = suite.entries(only)
+    with _progress_bars() as progress_for:
+        tick = progress_for("bench", len(chosen))
+        done: list[int] = []
+
+        def advance(_: object) -> None:
+            done.append(1)
+            tick(len(done))
+
+        measurements = suite.run_suite(
+            [e.name for e in chosen],
+            steps=steps,
+            dtype=str(dtype),
+            repeats=repeats,
+            threads=threads,
+            on_done=advance,
+        )
+    title = (
+        f"seed problem, {steps:,} steps, {dtype}, {threads} thread(s), median of {repeats} "
+        "after 1 warm-up"
+    )
+    console.print(report.bench_table(measurements, title))
+    for m in measurements:
+        if m.status == "unavailable":
+            console.print(f"{m.spec.name} did not run: {m.reason}")
+    settings = {"steps": steps, "repeats": repeats, "threads": threads, "dtype": str(dtype)}
+    if json_path is not None:
+        report.write_json(json_path, report.bench_document(measurements, **settings))
+        console.print(f"wrote {json_path}")
+    if csv_path is not None:
+        report.write_csv(csv_path, measurements)
+        console.print(f"wrote {csv_path}")
+    if plot is not None:
+        from gradpoly.plots import plot_bench
+
+        plot_bench(measurements, plot, title)
+        console.print(f"wrote {plot}")
+
+
+@app.command()
+@_one_line_errors
+def ladder(
+    steps: Annotated[int, typer.Option(help="GD steps per timed run.")] = 20_000,
+    repeats: Annotated[int, typer.Option(help="Timed runs per rung, after one warm-up.")] = 3,
+    threads: Annotated[int, typer.Option(help="Threads pinned for torch (recorded).")] = 1,
+    device: Annotated[Device, typer.Option(help="Device of the torch rungs.")] = Device.CPU,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the ladder as JSON.")
+    ] = None,
+    markdown: Annotated[
+        Path | None, typer.Option(help="Write the ladder as a markdown table.")
+    ] = None,
+    plot: Annotated[Path | None, typer.Option(help="Write a PNG of microseconds per step.")] = None,
+) -> None:
+    """The seed's torch loop, one remedy at a time: where autograd's time goes."""
+    from gradpoly.bench import report
+    from gradpoly.bench.ladder import RUNGS, run_ladder
+    from gradpoly.engines.torch_engine import cuda_availability, load_torch
+
+    load_torch()
+    if device is Device.CUDA and not cuda_availability().ok:
+        raise EngineUnavailableError(cuda_availability().reason)
+    if repeats < 1:
+        raise InvalidOptionError(f"repeats must be at least 1, got {repeats}")
+    console = _console()
+    with _progress_bars() as progress_for:
+        tick = progress_for("ladder", len(RUNGS))
+        done: list[int] = []
+
+        def advance(_: object) -> None:
+            done.append(1)
+            tick(len(done))
+
+        rows = run_ladder(
+            steps=steps, repeats=repeats, device=str(device), threads=threads, on_done=advance
+        )
+    text = report.ladder_markdown(rows, steps)
+    console.print(text, markup=False)
+    settings = {"steps": steps, "repeats": repeats, "threads": threads, "device": str(device)}
+    if json_path is not None:
+        report.write_json(json_path, report.ladder_document(rows, **settings))
+        console.print(f"wrote {json_path}")
+    if markdown is not None:
+        write_text_atomic(markdown, text)
+        console.print(f"wrote {markdown}")
+    if plot is not None:
+        from gradpoly.plots import plot_ladder
+
+        plot_ladder(
+            rows,
+            plot,
+            f"the ladder on {device}: seed problem, {steps:,} steps, float32, {threads} thread(s)",
+        )
+        console.print(f"wrote {plot}")
+
+
 @app.command("engines")
 @_one_line_errors
 def engines_command(
@@ -220,7 +357,7 @@ def engines_command(
 ) -> None:
     """List every engine and device, whether it runs here, and why not when it does not."""
     infos = engines()
-    console = Console(highlight=False)
+    console = _console()
     if json_out:
         console.print_json(json.dumps([info.__dict__ for info in infos]))
         return

@@ -51,10 +51,16 @@ class Mode(Choice):
 
 
 class Strategy(Choice):
-    """Per-sample (touch all N points each step, as the seed) or via the Gram matrix."""
+    """How each step touches the data: all N points (the seed's), the Gram matrix, or no loop.
+
+    ``per-sample`` costs O(N D) a step; ``gram`` builds ``X^T X, X^T y, y^T y`` once and costs
+    O(D^2) a step; ``spectral`` evaluates the whole GD trajectory in closed form from the Gram
+    matrix's eigendecomposition. All three follow the same trajectory in exact arithmetic.
+    """
 
     PER_SAMPLE = "per-sample"
     GRAM = "gram"
+    SPECTRAL = "spectral"
 
 
 class DType(Choice):
@@ -116,3 +122,26 @@ class FitConfig:
     def from_dict(cls, data: dict[str, Any]) -> FitConfig:
         """Inverse of :meth:`to_dict`."""
         return cls(**data)
+
+
+def make_config(
+    engine: str = "numpy",
+    gradient: Gradient | str = Gradient.MANUAL,
+    device: Device | str = Device.CPU,
+    mode: Mode | str = Mode.EAGER,
+    strategy: Strategy | str = Strategy.PER_SAMPLE,
+    dtype: DType | str = DType.FLOAT32,
+    steps: int = 200_000,
+    lr: float = 1e-5,
+) -> FitConfig:
+    """A FitConfig from strings or Enums; unknown values raise InvalidOptionError."""
+    return FitConfig(
+        engine=engine,
+        gradient=Gradient.parse(gradient),
+        device=Device.parse(device),
+        mode=Mode.parse(mode),
+        strategy=Strategy.parse(strategy),
+        dtype=DType.parse(dtype),
+        steps=steps,
+        lr=lr,
+    )

@@ -6,15 +6,19 @@ optimum; ``plot_fit`` shows the data, each fitted curve and the residuals.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from gradpoly.io import atomic_path
 from gradpoly.result import FitResult
+
+if TYPE_CHECKING:
+    from gradpoly.bench.harness import Measurement
+    from gradpoly.bench.ladder import LadderRow
 
 _STYLE = {
     "figure.dpi": 110,
@@ -114,6 +118,81 @@ def plot_fit(
         top.legend(frameon=False, fontsize=9)
         bottom.set_xlabel("x")
         bottom.set_ylabel("residual")
+        fig.tight_layout()
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, format="png")
+        plt.close(fig)
+    return Path(path)
+
+
+def _bar_color(m: Measurement) -> str:
+    """Red for a failed gate, blue for a Python loop of calls, green for compiled/vectorised."""
+    if m.status != "ok":
+        return "tab:red"
+    looped = m.spec.mode == "eager" and m.spec.strategy != "spectral"
+    return "tab:blue" if looped else "tab:green"
+
+
+def plot_bench(measurements: Sequence[Measurement], path: str | Path, title: str) -> Path:
+    """Horizontal bars of median seconds (log scale) with IQR whiskers; failures marked."""
+    plt = _pyplot()
+    ran = [m for m in measurements if m.status != "unavailable"]
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(8.5, 0.42 * len(ran) + 1.4))
+        names = [m.spec.name for m in ran]
+        medians = [m.median for m in ran]
+        colors = [_bar_color(m) for m in ran]
+        ypos = np.arange(len(ran))
+        ax.barh(ypos, medians, xerr=[m.iqr for m in ran], color=colors, alpha=0.85)
+        for y, m in zip(ypos, ran, strict=True):
+            label = f"{1e3 * m.median:,.1f} ms" + ("" if m.status == "ok" else f" ({m.status})")
+            ax.text((m.median + m.iqr) * 1.15, y, label, va="center", fontsize=8)
+        ax.set_yticks(ypos, names, fontsize=9)
+        ax.invert_yaxis()
+        ax.set_xscale("log")
+        ax.set_xlim(min(medians) / 2, max(medians) * 8)
+        ax.set_xlabel("seconds for the whole fit (median, log scale)")
+        ax.set_title(title, fontsize=10)
+        ax.grid(axis="y", visible=False)
+        from matplotlib.patches import Patch
+
+        ax.legend(
+            handles=[
+                Patch(color="tab:blue", label="eager"),
+                Patch(color="tab:green", label="compiled / vectorised"),
+            ],
+            frameon=False,
+            fontsize=8,
+            loc="lower right",
+        )
+        fig.tight_layout()
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, format="png")
+        plt.close(fig)
+    return Path(path)
+
+
+def plot_ladder(rows: Sequence[LadderRow], path: str | Path, title: str) -> Path:
+    """Grouped bars per rung: microseconds per step, manual vs autograd, log scale."""
+    plt = _pyplot()
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(9, 4.8))
+        xpos = np.arange(len(rows))
+        for offset, gradient, color in (
+            (-0.2, "manual", "tab:blue"),
+            (0.2, "autograd", "tab:orange"),
+        ):
+            values = [getattr(r, gradient) for r in rows]
+            heights = [
+                m.per_step_us if m is not None and m.status == "ok" else np.nan for m in values
+            ]
+            ax.bar(xpos + offset, heights, width=0.4, color=color, label=gradient)
+        ax.set_xticks(xpos, [r.rung.name for r in rows], rotation=30, ha="right", fontsize=9)
+        ax.set_yscale("log")
+        ax.set_ylabel("microseconds per GD step (median)")
+        ax.set_title(title, fontsize=10)
+        ax.grid(axis="x", visible=False)
+        ax.legend(frameon=False)
         fig.tight_layout()
         with atomic_path(path, suffix=".png") as tmp:
             fig.savefig(tmp, format="png")

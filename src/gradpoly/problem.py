@@ -148,6 +148,17 @@ class FitProblem:
             a, b = a * root[:, None], b * root
         return a, b
 
+    @cached_property
+    def gram(self) -> tuple[FloatArray, FloatArray, float]:
+        """One pass over the data: ``(G, c, s) = (A^T A / N, A^T b / N, b^T b / N)``, float64.
+
+        With these, ``mse(w) = s - 2 c.w + w.G w`` and ``grad = 2 (G w - c)``: every GD step
+        of the ``gram`` strategy costs O(D^2) instead of O(N D), on the same trajectory.
+        """
+        a, b = self._design64
+        n = self.n_points
+        return a.T @ a / n, a.T @ b / n, float(b @ b / n)
+
     def mse(self, coef: ArrayLike) -> float:
         """Weighted mean squared error of monomial coefficients ``coef`` (float64)."""
         a, b = self._design64
@@ -157,8 +168,7 @@ class FitProblem:
     @cached_property
     def hessian(self) -> FloatArray:
         """The loss Hessian ``2/N X^T S X``, shape (D+1, D+1), float64."""
-        a, _ = self._design64
-        return 2.0 / self.n_points * (a.T @ a)
+        return 2.0 * self.gram[0]
 
     @cached_property
     def lambda_max(self) -> float:

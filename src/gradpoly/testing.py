@@ -19,9 +19,10 @@ from gradpoly.options import DType, FitConfig, Strategy
 class Tolerance:
     """Relative tolerance of an engine's trace and coefficients against the float64 reference.
 
-    float32 carries ~1e-7 rounding per operation; over the seed's 200,000 ill-conditioned
-    steps (condition number 1.5e7) the float32 trace drifts up to 9e-4 relative from the
-    float64 one (measured), so float32 allows 2e-3. float64 engines agree to rounding.
+    float32 carries ~6e-8 rounding per operation, and GD does not damp it along slow modes:
+    over the seed's 200,000 steps (condition number 1.5e7) float32 trajectories drift from
+    the float64 one by up to 9e-4 (per-sample loops) and 3.1e-3 (gram loops, whose gradient
+    ``2 (G w - c)`` cancels), measured. float32 allows 5e-3; float64 agrees to 1e-9.
     """
 
     rtol: float
@@ -43,7 +44,7 @@ class Tolerance:
 
 def tolerance(dtype: DType | str) -> Tolerance:
     """The tolerance of an engine running in ``dtype`` against the float64 reference."""
-    return {DType.FLOAT32: Tolerance(2e-3), DType.FLOAT64: Tolerance(1e-9)}[DType.parse(dtype)]
+    return {DType.FLOAT32: Tolerance(5e-3), DType.FLOAT64: Tolerance(1e-9)}[DType.parse(dtype)]
 
 
 def all_configs(steps: int = 200, lr: float = 1e-5) -> list[FitConfig]:

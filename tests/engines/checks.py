@@ -13,7 +13,7 @@ import pytest
 
 from gradpoly import DivergenceError, FitConfig, FitProblem, fit_problem, lstsq, reference_gd
 from gradpoly.engines import get_engine
-from gradpoly.options import DType
+from gradpoly.options import DType, Strategy
 from gradpoly.seed import seed_data
 from gradpoly.testing import tolerance
 
@@ -120,11 +120,16 @@ def check_converges_to_lstsq(config: FitConfig) -> None:
 
 
 def check_seed_problem_final_mse(config: FitConfig) -> None:
-    """The seed's 200,000 steps: float32 ends at 0.00791 (4 s.f.), float64 on the reference."""
+    """The seed's 200,000 steps follow the float64 trajectory within the dtype's tolerance.
+
+    The notebook's float32 per-sample loop ends at 0.00791 (4 s.f.); the exact (float64)
+    trajectory ends at 0.007903; float32 gram and spectral loops round differently and end
+    between 0.007902 and 0.007916.
+    """
     x, y = seed_data()
     ref_w, ref_trace = seed_reference()
     result = _run(config, FitProblem.from_data(x, y, 4), 200_000, 1e-5)
-    if config.dtype is DType.FLOAT32:
+    if config.dtype is DType.FLOAT32 and config.strategy is Strategy.PER_SAMPLE:
         assert f"{result.final_mse:.4g}" == "0.00791"
     tol = tolerance(config.dtype)
     assert tol.trace_close(result.trace, ref_trace)

@@ -94,6 +94,11 @@ class LoopEngine(ABC):
     def version(self) -> str:
         """Version of the array library behind the engine."""
 
+    def chunk_steps(self, config: FitConfig) -> int:
+        """Steps per chunk between divergence checks; engines with costly calls raise it."""
+        del config
+        return CHUNK_STEPS
+
     def device_name(self, config: FitConfig) -> str:
         """Human name of the device ``config`` runs on."""
         return str(config.device)
@@ -162,9 +167,9 @@ def run_loop(
     runner = engine.start(problem, config)
     t1 = time.perf_counter()
     limit = (1.0 + RISE_TOLERANCE) * problem.mse(np.zeros(problem.n_coef))
-    done = 0
+    done, chunk = 0, engine.chunk_steps(config)
     while done < config.steps:
-        stop = min(done + CHUNK_STEPS, config.steps)
+        stop = min(done + chunk, config.steps)
         last = runner.advance(done, stop)
         if not math.isfinite(last) or last > limit:
             _, trace = runner.finish()

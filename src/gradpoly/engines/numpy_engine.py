@@ -1,4 +1,8 @@
-"""The numpy engine: the seed's loop on precomputed powers of x, manual gradient, eager."""
+"""The numpy engine: per-sample (the seed's loop), gram, or spectral (closed-form trajectory).
+
+Manual gradient, eager: a Python loop of numpy calls, except ``spectral``, which evaluates a
+whole chunk of the trajectory with a few vectorised calls.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +11,21 @@ import numpy.typing as npt
 
 from gradpoly.engines import register
 from gradpoly.engines.base import LoopEngine, Runner
-from gradpoly.options import FitConfig
+from gradpoly.options import FitConfig, Strategy
 from gradpoly.problem import FitProblem
 
+FloatArray = npt.NDArray[np.float64]
 
-class _NumpyRunner:
-    """w, the trace and the design matrix as numpy arrays of the configured dtype."""
+
+class _PerSampleRunner:
+    """The seed's step on precomputed powers of x: every step touches all N points."""
 
     def __init__(self, problem: FitProblem, config: FitConfig) -> None:
         dtype = np.dtype(str(config.dtype))
         self.a, self.b = problem.design(dtype)
         self.at = np.ascontiguousarray(self.a.T)
         self.w = np.zeros(problem.n_coef, dtype=dtype)
-        self.trace = np.empty(config.steps, dtype=dtype)
+        self.trace = np.full(config.steps, np.nan, dtype=dtype)  # unwritten steps stay NaN
         self.lr = dtype.type(config.lr)
         self.scale = dtype.type(-2.0 / problem.n_points)
 
@@ -41,8 +47,80 @@ class _NumpyRunner:
                 w -= lr * (scale * (at @ r))
         return float(trace[stop - 1])
 
-    def finish(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    def finish(self) -> tuple[FloatArray, FloatArray]:
         return self.w.astype(np.float64), self.trace.astype(np.float64)
+
+
+class _GramRunner(_PerSampleRunner):
+    """O(D^2) steps on ``(G, c, s)``: ``mse = s - 2 c.w + w.G w``, ``grad = 2 (G w - c)``."""
+
+    def __init__(self, problem: FitProblem, config: FitConfig) -> None:
+        super().__init__(problem, config)
+        dtype = self.w.dtype
+        g, c, s = problem.gram
+        self.g, self.c, self.s = g.astype(dtype), c.astype(dtype), dtype.type(s)
+
+    def advance(self, start: int, stop: int) -> float:
+        g, c, s, w, trace, lr = self.g, self.c, self.s, self.w, self.trace, self.lr
+        two = w.dtype.type(2.0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for k in range(start, stop):
+                gw = g @ w
+                trace[k] = s - two * (c @ w) + w @ gw
+                w -= lr * (two * (gw - c))
+        return float(trace[stop - 1])
+
+
+class _SpectralRunner:
+    """The GD trajectory in closed form, a chunk of steps per call, no loop over steps.
+
+    With ``H = 2 G = Q diag(lam) Q^T`` and ``w_0 = 0``, the eigen-coordinates ``z = Q^T w``
+    follow ``z_k = (1 - (1 - lr lam)^k) z*`` with ``z* = Q^T G^-1 c``, and
+    ``mse_k = s - 2 c.w_k + w_k.G w_k``. Powers are taken as ``expm1(k log1p(-lr lam))`` so
+    that slow modes (lr lam ~ 1e-8) keep their precision in float32.
+    """
+
+    def __init__(self, problem: FitProblem, config: FitConfig) -> None:
+        g, c, s = problem.gram
+        lam, q = np.linalg.eigh(2.0 * g)
+        self.q = q
+        self.dtype = np.dtype(str(config.dtype))
+        qc = q.T @ c  # c in eigen-coordinates
+        base = 1.0 - config.lr * lam  # per-mode contraction factor; |base| > 1 diverges
+        self.positive = base > 0
+        self.log_base = np.log(np.where(self.positive, base, 1.0))
+        self.other_base = np.where(self.positive, 0.0, base)
+        self.zstar = 2.0 * qc / lam
+        self.lam, self.qc, self.s = lam, qc, s
+        self.trace = np.full(config.steps, np.nan, dtype=self.dtype)
+        self.z = np.zeros_like(lam)
+
+    def _z(self, k: npt.NDArray[np.int64]) -> FloatArray:
+        """Eigen-coordinates after each step count in ``k``, shape (len(k), D+1)."""
+        dt = self.dtype
+        kk = k[:, None]
+        smooth = -np.expm1(kk.astype(dt) * self.log_base.astype(dt))  # 1 - base^k, base > 0
+        sharp = 1.0 - np.power(self.other_base, kk)  # base <= 0: oscillating or diverging
+        return (np.where(self.positive, smooth, sharp) * self.zstar).astype(dt)
+
+    def advance(self, start: int, stop: int) -> float:
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = self._z(np.arange(start, stop))
+            dt = self.dtype
+            lam, qc = self.lam.astype(dt), self.qc.astype(dt)
+            self.trace[start:stop] = dt.type(self.s) - 2 * (z @ qc) + 0.5 * ((z * z) @ lam)
+            self.z = self._z(np.array([stop]))[0]
+        return float(self.trace[stop - 1])
+
+    def finish(self) -> tuple[FloatArray, FloatArray]:
+        return self.q @ self.z.astype(np.float64), self.trace.astype(np.float64)
+
+
+_RUNNERS: dict[Strategy, type[_PerSampleRunner] | type[_SpectralRunner]] = {
+    Strategy.PER_SAMPLE: _PerSampleRunner,
+    Strategy.GRAM: _GramRunner,
+    Strategy.SPECTRAL: _SpectralRunner,
+}
 
 
 @register
@@ -50,9 +128,14 @@ class NumpyEngine(LoopEngine):
     """NumPy on the CPU; always available (gradpoly's only hard dependency)."""
 
     name = "numpy"
+    strategies = (Strategy.PER_SAMPLE, Strategy.GRAM, Strategy.SPECTRAL)
 
     def version(self) -> str:
         return np.__version__
 
+    def chunk_steps(self, config: FitConfig) -> int:
+        # A spectral chunk is a handful of vectorised calls: bigger chunks, fewer calls.
+        return 50_000 if config.strategy is Strategy.SPECTRAL else super().chunk_steps(config)
+
     def start(self, problem: FitProblem, config: FitConfig) -> Runner:
-        return _NumpyRunner(problem, config)
+        return _RUNNERS[config.strategy](problem, config)

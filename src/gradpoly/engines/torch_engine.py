@@ -1,12 +1,15 @@
-"""The torch engine: CPU or CUDA, manual gradient or autograd, eager.
+"""The torch engine: CPU or CUDA, manual or autograd, eager or compiled, per-sample or gram.
 
-The loop keeps w and the MSE trace on the device and never syncs inside a chunk; the
-trace is copied back once, at the end. torch is imported only when the engine is used.
+Every variant keeps w and the MSE trace on the device and never syncs inside a chunk; the
+trace is copied back once, at the end. ``compiled`` runs ``torch.compile`` over a block of
+steps (unrolled, masked so one compilation serves any step count); on CUDA the block is
+captured as a CUDA graph (``mode="reduce-overhead"``). torch is imported only when used.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from functools import cache
 from types import ModuleType
 from typing import Any
@@ -17,10 +20,15 @@ import numpy.typing as npt
 from gradpoly.engines import register
 from gradpoly.engines.base import Availability, LoopEngine, Runner
 from gradpoly.errors import EngineUnavailableError
-from gradpoly.options import Device, FitConfig, Gradient
+from gradpoly.options import Device, FitConfig, Gradient, Mode, Strategy
 from gradpoly.problem import FitProblem
 
 INSTALL_HINT = "pip install -c constraints.txt 'gradpoly[torch]'"
+BLOCK_STEPS = 20
+"""Steps unrolled into one compiled block: compile time grows with it, call overhead shrinks."""
+
+Step = Callable[..., tuple[Any, Any]]
+"""``step(w, *data) -> (loss, grad)``: one gradient evaluation, pure."""
 
 
 @cache
@@ -54,52 +62,170 @@ def cuda_availability() -> Availability:
     return Availability(True)
 
 
+# --- the losses and hand-written gradients, pure functions of (w, *data) --------------------
+
+
+def per_sample_loss(w: Any, a: Any, at: Any, b: Any) -> Any:
+    """``mean((b - A w)**2)``: touches all N points."""
+    del at
+    return ((b - a @ w) ** 2).mean()
+
+
+def per_sample_manual(w: Any, a: Any, at: Any, b: Any) -> tuple[Any, Any]:
+    """Loss and the hand-written gradient ``-2/N A^T (b - A w)``."""
+    r = b - a @ w
+    return (r * r).mean(), (-2.0 / a.shape[0]) * (at @ r)
+
+
+def gram_loss(w: Any, g: Any, c: Any, s: Any) -> Any:
+    """``s - 2 c.w + w.G w``; matvecs as multiply + sum so the compiler can fuse them."""
+    return s - 2 * (c * w).sum() + (w * (g * w).sum(-1)).sum()
+
+
+def gram_manual(w: Any, g: Any, c: Any, s: Any) -> tuple[Any, Any]:
+    """Loss and the hand-written gradient ``2 (G w - c)``."""
+    gw = (g * w).sum(-1)
+    return s - 2 * (c * w).sum() + (w * gw).sum(), 2 * (gw - c)
+
+
+_FUNCTIONS: dict[Strategy, tuple[Callable[..., Any], Step]] = {
+    Strategy.PER_SAMPLE: (per_sample_loss, per_sample_manual),
+    Strategy.GRAM: (gram_loss, gram_manual),
+}
+
+
+def _autograd_eager(loss: Callable[..., Any]) -> Step:
+    """The notebook's way, modernised: build the graph, ``torch.autograd.grad`` it."""
+    torch = load_torch()
+
+    def step(w: Any, *data: Any) -> tuple[Any, Any]:
+        with torch.enable_grad():
+            w = w.detach().requires_grad_(True)
+            value = loss(w, *data)
+            (grad,) = torch.autograd.grad(value, w)
+        return value.detach(), grad
+
+    return step
+
+
+def _autograd_functional(loss: Callable[..., Any]) -> Step:
+    """``torch.func.grad_and_value``: traceable, so torch.compile fuses forward and backward."""
+    grad_and_value = load_torch().func.grad_and_value(loss)
+
+    def step(w: Any, *data: Any) -> tuple[Any, Any]:
+        grad, value = grad_and_value(w, *data)
+        return value, grad
+
+    return step
+
+
+def make_step(strategy: Strategy, gradient: Gradient, mode: Mode) -> Step:
+    """The step function for one strategy x gradient x mode."""
+    loss, manual = _FUNCTIONS[strategy]
+    if gradient is Gradient.MANUAL:
+        return manual
+    return _autograd_eager(loss) if mode is Mode.EAGER else _autograd_functional(loss)
+
+
+def make_block(step: Step, steps: int) -> Callable[..., tuple[Any, Any]]:
+    """``block(w, n, lr, *data)``: ``steps`` unrolled GD steps, only the first ``n`` applied.
+
+    The mask lets one compiled block serve a last, shorter chunk without recompiling.
+    """
+    torch = load_torch()
+
+    def block(w: Any, n: Any, lr: Any, *data: Any) -> tuple[Any, Any]:
+        losses = []
+        for j in range(steps):
+            loss, grad = step(w, *data)
+            w = torch.where(n > j, w - lr * grad, w)
+            losses.append(loss)
+        return w, torch.stack(losses)
+
+    return block
+
+
+@cache
+def compiled_block(
+    strategy: Strategy, gradient: Gradient, device: Device
+) -> Callable[..., tuple[Any, Any]]:
+    """One torch.compile'd block per strategy x gradient x device, reused across fits."""
+    torch = load_torch()
+    block = make_block(make_step(strategy, gradient, Mode.COMPILED), BLOCK_STEPS)
+    if device is Device.CUDA:
+        return torch.compile(block, mode="reduce-overhead", fullgraph=True, dynamic=False)
+    return torch.compile(block, fullgraph=True, dynamic=False, options={"cpp_wrapper": True})
+
+
 class _TorchRunner:
-    """Tensors on the configured device and dtype; the step is manual or autograd."""
+    """Tensors on the configured device and dtype; steps eager or in compiled blocks."""
 
     def __init__(self, problem: FitProblem, config: FitConfig) -> None:
         torch = self.torch = load_torch()
         self.device = torch.device(str(config.device))
-        dtype = getattr(torch, str(config.dtype))
-        a, b = problem.design(np.float64)
-        self.a = torch.as_tensor(a, dtype=dtype, device=self.device)
-        self.at = self.a.T.contiguous()
-        self.b = torch.as_tensor(b, dtype=dtype, device=self.device)
-        self.w = torch.zeros(problem.n_coef, dtype=dtype, device=self.device)
-        self.trace = torch.empty(config.steps, dtype=dtype, device=self.device)
+        self.dtype = getattr(torch, str(config.dtype))
+        self.data = self._data(problem, config.strategy)
+        self.w = torch.zeros(problem.n_coef, dtype=self.dtype, device=self.device)
+        self.trace = torch.full((config.steps,), torch.nan, dtype=self.dtype, device=self.device)
         self.lr = config.lr
-        self.scale = -2.0 / problem.n_points
-        self.step = self._autograd if config.gradient is Gradient.AUTOGRAD else self._manual
+        self.compiled = config.mode is Mode.COMPILED
+        self.manual = config.gradient is Gradient.MANUAL
+        self.counts: dict[int, Any] = {}
+        if self.compiled:
+            self.block = compiled_block(config.strategy, config.gradient, config.device)
+            self.lr_tensor = torch.tensor(config.lr, dtype=self.dtype, device=self.device)
+        else:
+            self.step = make_step(config.strategy, config.gradient, config.mode)
 
-    def _manual(self, start: int, stop: int) -> None:
-        a, at, b, w, trace, lr, scale = (
-            self.a,
-            self.at,
-            self.b,
-            self.w,
-            self.trace,
-            self.lr,
-            self.scale,
-        )
-        with self.torch.inference_mode():
+    def _tensor(self, values: Any) -> Any:
+        return self.torch.as_tensor(np.asarray(values), dtype=self.dtype, device=self.device)
+
+    def _data(self, problem: FitProblem, strategy: Strategy) -> tuple[Any, ...]:
+        if strategy is Strategy.GRAM:
+            g, c, s = problem.gram
+            return self._tensor(g), self._tensor(c), self._tensor(s)
+        a, b = problem.design(np.float64)
+        a_t = self._tensor(a)
+        return a_t, a_t.T.contiguous(), self._tensor(b)
+
+    def _advance_eager(self, start: int, stop: int) -> None:
+        step, data, w, trace, lr = self.step, self.data, self.w, self.trace, self.lr
+        # inference_mode is cheaper than no_grad, but autograd steps need a graph inside.
+        context = self.torch.inference_mode if self.manual else self.torch.no_grad
+        with context():
             for k in range(start, stop):
-                r = b - a @ w
-                trace[k] = (r * r).mean()
-                w -= lr * (scale * (at @ r))
-
-    def _autograd(self, start: int, stop: int) -> None:
-        torch, a, b, trace, lr = self.torch, self.a, self.b, self.trace, self.lr
-        w = self.w.requires_grad_(True)
-        for k in range(start, stop):
-            loss = ((b - a @ w) ** 2).mean()
-            (grad,) = torch.autograd.grad(loss, w)
-            with torch.no_grad():
-                w -= lr * grad
+                loss, grad = step(w, *data)
+                w = w - lr * grad
                 trace[k] = loss
-        self.w = w.detach()
+        self.w = w
+
+    def _advance_compiled(self, start: int, stop: int) -> None:
+        torch, block, data, w, lr = self.torch, self.block, self.data, self.w, self.lr_tensor
+        cuda = self.device.type == "cuda"
+        losses = []
+        with torch._dynamo.config.patch(recompile_limit=256, fail_on_recompile_limit_hit=True):
+            for k in range(start, stop, BLOCK_STEPS):
+                n = min(BLOCK_STEPS, stop - k)
+                if cuda:
+                    torch.compiler.cudagraph_mark_step_begin()
+                w, block_losses = block(w, self._count(n), lr, *data)
+                if cuda:
+                    w, block_losses = w.clone(), block_losses.clone()  # replays overwrite outputs
+                losses.append(block_losses[:n] if n < BLOCK_STEPS else block_losses)
+        self.trace[start:stop] = torch.cat(losses)
+        self.w = w
+
+    def _count(self, n: int) -> Any:
+        """A cached 0-d tensor holding ``n``, the number of active steps of a block."""
+        if n not in self.counts:
+            self.counts[n] = self.torch.tensor(n, device=self.device)
+        return self.counts[n]
 
     def advance(self, start: int, stop: int) -> float:
-        self.step(start, stop)
+        if self.compiled:
+            self._advance_compiled(start, stop)
+        else:
+            self._advance_eager(start, stop)
         return float(self.trace[stop - 1].item())
 
     def finish(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -110,11 +236,13 @@ class _TorchRunner:
 
 @register
 class TorchEngine(LoopEngine):
-    """PyTorch eager loop; ``device="cuda"`` needs a CUDA build and a GPU."""
+    """PyTorch; ``device="cuda"`` needs a CUDA build and a GPU."""
 
     name = "torch"
     gradients = (Gradient.MANUAL, Gradient.AUTOGRAD)
     devices = (Device.CPU, Device.CUDA)
+    modes = (Mode.EAGER, Mode.COMPILED)
+    strategies = (Strategy.PER_SAMPLE, Strategy.GRAM)
 
     def version(self) -> str:
         torch = _import_torch()

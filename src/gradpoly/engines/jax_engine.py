@@ -1,0 +1,148 @@
+"""The jax engine: the whole loop compiled, ``jax.jit`` over ``lax.scan`` of a chunk of steps.
+
+Manual gradient or ``jax.grad``; per-sample or gram. A chunk is scanned at a fixed length
+with the steps past ``n`` masked, so one compilation serves every step count. float64 runs
+inside ``jax.enable_x64`` so the user's global jax setting is left alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from collections.abc import Callable
+from functools import cache
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from gradpoly.engines import register
+from gradpoly.engines.base import Availability, LoopEngine, Runner
+from gradpoly.errors import EngineUnavailableError
+from gradpoly.options import DType, FitConfig, Gradient, Mode, Strategy
+from gradpoly.problem import FitProblem
+
+INSTALL_HINT = "pip install -c constraints.txt 'gradpoly[jax]'"
+SCAN_STEPS = 10_000
+"""Steps per compiled scan (and per divergence check)."""
+
+
+@cache
+def _import_jax() -> ModuleType | str:
+    try:
+        return importlib.import_module("jax")
+    except ImportError as exc:
+        return f"jax is not installed ({exc}); install it with: {INSTALL_HINT}"
+
+
+def load_jax() -> Any:
+    """Import jax or raise EngineUnavailableError with the install command."""
+    jax = _import_jax()
+    if isinstance(jax, str):
+        raise EngineUnavailableError(jax)
+    return jax
+
+
+def _losses(jnp: Any) -> dict[Strategy, tuple[Callable[..., Any], Callable[..., Any]]]:
+    """Per strategy: ``loss(w, *data)`` and ``manual(w, *data) -> (loss, grad)``."""
+
+    def per_sample_loss(w: Any, a: Any, b: Any) -> Any:
+        r = b - a @ w
+        return jnp.mean(r * r)
+
+    def per_sample_manual(w: Any, a: Any, b: Any) -> tuple[Any, Any]:
+        r = b - a @ w
+        return jnp.mean(r * r), (-2.0 / a.shape[0]) * (r @ a)
+
+    def gram_loss(w: Any, g: Any, c: Any, s: Any) -> Any:
+        return s - 2 * (c @ w) + w @ (g @ w)
+
+    def gram_manual(w: Any, g: Any, c: Any, s: Any) -> tuple[Any, Any]:
+        gw = g @ w
+        return s - 2 * (c @ w) + w @ gw, 2 * (gw - c)
+
+    return {
+        Strategy.PER_SAMPLE: (per_sample_loss, per_sample_manual),
+        Strategy.GRAM: (gram_loss, gram_manual),
+    }
+
+
+@cache
+def compiled_chunk(strategy: Strategy, gradient: Gradient, length: int) -> Callable[..., Any]:
+    """``chunk(w, n, lr, *data) -> (w, losses)``: ``length`` scanned steps, first ``n`` applied."""
+    jax = load_jax()
+    jnp = jax.numpy
+    loss, manual = _losses(jnp)[strategy]
+    if gradient is Gradient.AUTOGRAD:
+        value_and_grad = jax.value_and_grad(loss)
+    else:
+        value_and_grad = manual
+
+    def chunk(w: Any, n: Any, lr: Any, *data: Any) -> tuple[Any, Any]:
+        def body(w: Any, j: Any) -> tuple[Any, Any]:
+            value, grad = value_and_grad(w, *data)
+            return jnp.where(j < n, w - lr * grad, w), value
+
+        return jax.lax.scan(body, w, jnp.arange(length))
+
+    return jax.jit(chunk)
+
+
+class _JaxRunner:
+    def __init__(self, problem: FitProblem, config: FitConfig) -> None:
+        self.jax = jax = load_jax()
+        self.x64 = config.dtype is DType.FLOAT64
+        with self._precision():
+            jnp = jax.numpy
+            dtype = jnp.dtype(str(config.dtype))
+            if config.strategy is Strategy.GRAM:
+                g, c, s = problem.gram
+                host: tuple[Any, ...] = (g, c, np.asarray(s))
+            else:
+                host = problem.design(np.float64)
+            self.data = tuple(jnp.asarray(np.asarray(v), dtype=dtype) for v in host)
+            self.w = jnp.zeros(problem.n_coef, dtype=dtype)
+            self.lr = jnp.asarray(config.lr, dtype=dtype)
+            self.chunk = compiled_chunk(config.strategy, config.gradient, SCAN_STEPS)
+        self.pieces: list[Any] = []
+
+    def _precision(self) -> contextlib.AbstractContextManager[Any]:
+        return self.jax.enable_x64(True) if self.x64 else contextlib.nullcontext()
+
+    def advance(self, start: int, stop: int) -> float:
+        with self._precision():
+            n = stop - start
+            self.w, losses = self.chunk(self.w, n, self.lr, *self.data)
+            self.pieces.append(losses[:n] if n < SCAN_STEPS else losses)
+            return float(losses[n - 1])
+
+    def finish(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        with self._precision():
+            trace = self.jax.numpy.concatenate(self.pieces)
+            return np.asarray(self.w, dtype=np.float64), np.asarray(trace, dtype=np.float64)
+
+
+@register
+class JaxEngine(LoopEngine):
+    """JAX on the CPU (the machine's jaxlib); the loop is one compiled scan per chunk."""
+
+    name = "jax"
+    gradients = (Gradient.MANUAL, Gradient.AUTOGRAD)
+    modes = (Mode.COMPILED,)
+    strategies = (Strategy.PER_SAMPLE, Strategy.GRAM)
+
+    def version(self) -> str:
+        jax = _import_jax()
+        return "" if isinstance(jax, str) else str(jax.__version__)
+
+    def library_availability(self) -> Availability:
+        jax = _import_jax()
+        return Availability(False, jax) if isinstance(jax, str) else Availability(True)
+
+    def chunk_steps(self, config: FitConfig) -> int:
+        del config
+        return SCAN_STEPS
+
+    def start(self, problem: FitProblem, config: FitConfig) -> Runner:
+        return _JaxRunner(problem, config)

@@ -1,0 +1,24 @@
+"""numba-engine specifics: manual only, loops really run in the requested dtype."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gradpoly import InvalidOptionError, fit
+
+pytest.importorskip("numba", reason="numba is an optional engine")
+
+
+def test_autograd_is_refused_with_the_reason() -> None:
+    with pytest.raises(InvalidOptionError, match="engine numba does not support gradient autograd"):
+        fit([0, 1, 2], [0, 1, 2], degree=1, engine="numba", mode="compiled", gradient="autograd")
+
+
+@pytest.mark.parametrize("strategy", ["per-sample", "gram"])
+def test_float32_loop_matches_numpy_float32_closely(strategy) -> None:
+    x = np.linspace(0, 5, 100)
+    kwargs = dict(degree=4, steps=3000, dtype="float32", strategy=strategy)
+    numba = fit(x, np.sin(x), engine="numba", mode="compiled", **kwargs)
+    numpy = fit(x, np.sin(x), engine="numpy", **kwargs)
+    np.testing.assert_allclose(numba.trace, numpy.trace, rtol=1e-5)
