@@ -17,6 +17,9 @@ from typing import Any
 import numpy as np
 
 from gradpoly.environment import describe_machine
+from gradpoly.options import FitConfig
+from gradpoly.problem import FitProblem, reference_gd
+from gradpoly.testing import tolerance
 
 NOISY_IQR = 0.10
 """A run whose IQR exceeds this fraction of its median is flagged noisy."""
@@ -167,3 +170,19 @@ def measure(
 def unavailable(spec: Spec, reason: str) -> Measurement:
     """A measurement that could not run here, kept in the report with its reason."""
     return Measurement(spec=spec, samples=(), status="unavailable", reason=reason)
+
+
+def reference_check(
+    problem: FitProblem, config: FitConfig
+) -> Callable[[Outcome], tuple[str, float]]:
+    """The correctness gate: the float64 GD trajectory's final MSE and coefficients."""
+    ref_w, ref_trace = reference_gd(problem, config.steps, config.lr)
+    tol = tolerance(config.dtype)
+
+    def check(outcome: Outcome) -> tuple[str, float]:
+        err = float(np.max(np.abs(outcome.coef - ref_w)))
+        final_ok = abs(outcome.final_mse - ref_trace[-1]) <= tol.rtol * abs(ref_trace[-1])
+        ok = final_ok and tol.coef_close(outcome.coef, ref_w)
+        return ("ok" if ok else "wrong"), err
+
+    return check

@@ -17,8 +17,7 @@ from typing import Any
 import numpy as np
 
 from gradpoly.api import fit_problem
-from gradpoly.bench.harness import Measurement, Outcome, Spec, measure, unavailable
-from gradpoly.bench.suite import reference_check
+from gradpoly.bench.harness import Measurement, Outcome, Spec, measure, reference_check, unavailable
 from gradpoly.engines import get_engine
 from gradpoly.engines.torch_engine import load_torch
 from gradpoly.options import FitConfig, make_config
@@ -50,6 +49,22 @@ def _outcome(torch: Any, start: float, device: str, trace: Any, w: Any) -> Outco
 
 
 # --- rung 0: the notebook's loops as written ------------------------------------------------
+
+
+def seed_numpy(problem: FitProblem, steps: int, lr: float, device: str) -> Outcome:
+    """The notebook's numpy cell as written (float64, (N, 1) columns, powers twice a step)."""
+    del device
+    x, y = problem.x.reshape(-1, 1), problem.y.reshape(-1, 1)
+    start = time.perf_counter()
+    n, d = problem.n_points, problem.n_coef
+    w = np.zeros((d, 1))
+    trace = np.zeros(steps)
+    for step in range(steps):
+        y_model = (x ** range(d)) @ w
+        grad = -2 / n * (x ** range(d)).T @ (y - y_model)
+        w -= lr * grad
+        trace[step] = ((y - y_model) ** 2).mean()
+    return Outcome(time.perf_counter() - start, float(trace[-1]), w.reshape(-1))
 
 
 def seed_manual(problem: FitProblem, steps: int, lr: float, device: str) -> Outcome:

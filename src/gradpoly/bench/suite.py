@@ -10,21 +10,30 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from gradpoly.api import fit_problem
-from gradpoly.bench.harness import Measurement, Outcome, Spec, measure, unavailable
+from gradpoly.bench.harness import (
+    Measurement,
+    Outcome,
+    Spec,
+    measure,
+    reference_check,
+    unavailable,
+)
+from gradpoly.bench.ladder import Loop, seed_autograd, seed_manual, seed_numpy
 from gradpoly.engines import get_engine
 from gradpoly.errors import InvalidOptionError
 from gradpoly.options import FitConfig, make_config
-from gradpoly.problem import FitProblem, reference_gd
+from gradpoly.problem import FitProblem
 from gradpoly.seed import PRESETS, seed_data
-from gradpoly.testing import tolerance
 
 
 @dataclass(frozen=True)
 class Entry:
-    """A named benchmark configuration (options of :func:`gradpoly.fit`)."""
+    """A named benchmark configuration (options of :func:`gradpoly.fit`).
+
+    With ``loop`` set, the entry times that hand-written loop (the notebook's code as
+    written) instead of a gradpoly engine, so ratios against it come from the same run.
+    """
 
     name: str
     engine: str
@@ -32,6 +41,7 @@ class Entry:
     device: str = "cpu"
     mode: str = "eager"
     strategy: str = "per-sample"
+    loop: Loop | None = None
 
     def config(self, steps: int, lr: float, dtype: str) -> FitConfig:
         """The FitConfig of this entry."""
@@ -41,6 +51,9 @@ class Entry:
 
 
 CATALOGUE: tuple[Entry, ...] = (
+    Entry("numpy-as-written", "numpy", loop=seed_numpy),
+    Entry("torch-as-written", "torch", loop=seed_manual),
+    Entry("torch-autograd-as-written", "torch", "autograd", loop=seed_autograd),
     *(Entry(p.name, p.engine, p.gradient, p.device) for p in PRESETS.values()),
     Entry("numpy-gram", "numpy", strategy="gram"),
     Entry("numpy-spectral", "numpy", strategy="spectral"),
@@ -73,22 +86,6 @@ def entries(names: Sequence[str] | None = None) -> list[Entry]:
     return [by_name[n] for n in names]
 
 
-def reference_check(
-    problem: FitProblem, config: FitConfig
-) -> Callable[[Outcome], tuple[str, float]]:
-    """The correctness gate: the float64 GD trajectory's final MSE and coefficients."""
-    ref_w, ref_trace = reference_gd(problem, config.steps, config.lr)
-    tol = tolerance(config.dtype)
-
-    def check(outcome: Outcome) -> tuple[str, float]:
-        err = float(np.max(np.abs(outcome.coef - ref_w)))
-        final_ok = abs(outcome.final_mse - ref_trace[-1]) <= tol.rtol * abs(ref_trace[-1])
-        ok = final_ok and tol.coef_close(outcome.coef, ref_w)
-        return ("ok" if ok else "wrong"), err
-
-    return check
-
-
 def run_entry(
     entry: Entry,
     problem: FitProblem,
@@ -108,14 +105,17 @@ def run_entry(
         str(config.device),
         str(config.mode),
         str(config.strategy),
-        str(config.dtype),
+        "float64" if entry.loop is seed_numpy else str(config.dtype),
         steps,
+        "the notebook's code as written" if entry.loop else "",
     )
     available = get_engine(config.engine).availability(config)
     if not available.ok:
         return unavailable(spec, available.reason)
 
     def run() -> Outcome:
+        if entry.loop is not None:
+            return entry.loop(problem, steps, lr, str(config.device))
         result = fit_problem(problem, config)
         return Outcome(result.seconds, result.final_mse, result.coef)
 

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Regenerate every figure and table in the README (takes ~10 minutes on 2 cores).
+# Run from the repository root after the README's set-up command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p docs/img
+
+# The notebook end to end: seed table, trace and fit plots.
+gradpoly demo --plots docs/img --json docs/seed_demo.json | tee docs/seed_demo.txt
+
+# Every engine configuration, 200,000 steps, one thread, median of 5 after a warm-up.
+gradpoly bench --steps 200000 --repeats 5 --threads 1 \
+  --json docs/bench.json --csv docs/bench.csv --plot docs/img/bench.png | tee docs/bench.txt
+
+# The ladder: one remedy at a time, 20,000 steps a run, median of 3.
+gradpoly ladder --steps 20000 --repeats 3 --threads 1 \
+  --json docs/ladder.json --markdown docs/ladder.md --plot docs/img/ladder.png
+
+# The issue's targets, as ratios measured side by side in the bench run above.
+python benchmarks/targets.py docs/bench.json | tee docs/targets.txt
