@@ -18,3 +18,6 @@ gradpoly ladder --steps 20000 --repeats 3 --threads 1 \
 
 # The targets, as ratios measured side by side in the bench run above.
 python benchmarks/targets.py docs/bench.json | tee docs/targets.txt
+
+# What bounds torch.compile here: a cold compile, and a profile of the warm per-call cost.
+python benchmarks/profile_torch_compiled.py --profile-lines 8 2>&1 | tee docs/profile_torch_compiled.txt

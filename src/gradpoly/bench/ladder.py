@@ -299,7 +299,6 @@ RUNGS: tuple[Rung, ...] = (
         _engine("numpy", "manual", "eager", "spectral"),
         None,
         engine="numpy",
-        mode="compiled",
     ),
 )
 """The ladder, bottom to top; the last three are other engines' endpoints."""

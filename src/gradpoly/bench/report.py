@@ -125,6 +125,10 @@ def _us(m: Measurement | None) -> str:
     return f"{m.per_step_us:.3g}"
 
 
+def _ratio(value: float) -> str:
+    return f"{value:.2f}" if value < 10 else f"{value:,.0f}"
+
+
 def ladder_markdown(rows: Sequence[LadderRow], steps: int) -> str:
     """The ladder as a markdown table: µs per step, autograd tax, ops and µs per op."""
     seed = rows[0].autograd
@@ -139,17 +143,14 @@ def ladder_markdown(rows: Sequence[LadderRow], steps: int) -> str:
         ops = (
             f"{row.manual_ops:.0f}, {row.autograd_ops:.0f}"
             if row.manual_ops == row.manual_ops
-            else "compiled"
+            else ("compiled" if row.rung.mode == "compiled" else "no loop")
         )
         per_op = "-"
         if row.manual_ops == row.manual_ops and m and a:
             per_op = f"{m.per_step_us / row.manual_ops:.2f}, {a.per_step_us / row.autograd_ops:.2f}"
-        best = min(
-            (x for x in (m, a) if x is not None and x.status == "ok"),
-            key=lambda x: x.median,
-            default=None,
-        )
-        speedup = f"{seed.median / best.median:,.0f}" if seed and best else "-"
+        ran = a if a is not None else m  # autograd where the rung has it
+        good = seed and ran and seed.status == ran.status == "ok"
+        speedup = _ratio(seed.median / ran.median) if good else "-"  # type: ignore[union-attr]
         lines.append(
             f"| {row.rung.name} | {row.rung.change} | {_us(m)} | {_us(a)} | {tax} | "
             f"{ops} | {per_op} | {speedup} |"
@@ -157,7 +158,8 @@ def ladder_markdown(rows: Sequence[LadderRow], steps: int) -> str:
     lines.append("")
     lines.append(
         f"{steps:,} steps per run, median of the repeats; float32; "
-        "'x seed autograd' uses the rung's faster gradient."
+        "'x seed autograd' compares the rung's autograd run (its manual one where it has "
+        "no autograd) with rung 0's autograd run."
     )
     return "\n".join(lines) + "\n"
 
