@@ -89,6 +89,17 @@ def _console() -> Console:
     return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
 
+def _one_per_item(progress: ProgressCallback) -> Callable[[object], None]:
+    """A callback that advances ``progress`` by one each time an item is done."""
+    done = [0]
+
+    def advance(_: object) -> None:
+        done[0] += 1
+        progress(done[0])
+
+    return advance
+
+
 def _write_json(path: Path, data: Any) -> None:
     write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
@@ -254,13 +265,7 @@ def bench(
         raise InvalidOptionError(f"repeats must be at least 1, got {repeats}")
     chosen = suite.entries(only)
     with _progress_bars() as progress_for:
-        tick = progress_for("bench", len(chosen))
-        done: list[int] = []
-
-        def advance(_: object) -> None:
-            done.append(1)
-            tick(len(done))
-
+        advance = _one_per_item(progress_for("bench", len(chosen)))
         measurements = suite.run_suite(
             [e.name for e in chosen],
             steps=steps,
@@ -318,13 +323,7 @@ def ladder(
         raise InvalidOptionError(f"repeats must be at least 1, got {repeats}")
     console = _console()
     with _progress_bars() as progress_for:
-        tick = progress_for("ladder", len(RUNGS))
-        done: list[int] = []
-
-        def advance(_: object) -> None:
-            done.append(1)
-            tick(len(done))
-
+        advance = _one_per_item(progress_for("ladder", len(RUNGS)))
         rows = run_ladder(
             steps=steps, repeats=repeats, device=str(device), threads=threads, on_done=advance
         )

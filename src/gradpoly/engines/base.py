@@ -8,12 +8,15 @@ once here, in :func:`run_loop` and :class:`LoopEngine`.
 
 from __future__ import annotations
 
+import importlib
 import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from functools import cache
+from types import ModuleType
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +42,45 @@ class Availability:
 
     ok: bool
     reason: str = ""
+
+
+@cache
+def _import_module(name: str, extra: str) -> ModuleType | str:
+    """The module, or a sentence saying it is missing and how to install it."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        hint = f"pip install -c constraints.txt 'gradpoly[{extra}]'"
+        return f"{name} is not installed ({exc}); install it with: {hint}"
+
+
+@dataclass(frozen=True)
+class OptionalLibrary:
+    """An engine's optional array library: imported on first use; its absence is a reason."""
+
+    name: str
+    extra: str
+
+    def module_or_reason(self) -> ModuleType | str:
+        """The imported module, or why it cannot be imported."""
+        return _import_module(self.name, self.extra)
+
+    def load(self) -> Any:
+        """The module, or EngineUnavailableError with the install command."""
+        module = self.module_or_reason()
+        if isinstance(module, str):
+            raise EngineUnavailableError(module)
+        return module
+
+    def availability(self) -> Availability:
+        """Available, or not with the reason."""
+        module = self.module_or_reason()
+        return Availability(False, module) if isinstance(module, str) else Availability(True)
+
+    def version(self) -> str:
+        """The installed version, empty when missing."""
+        module = self.module_or_reason()
+        return "" if isinstance(module, str) else str(module.__version__)
 
 
 class Runner(Protocol):
@@ -85,14 +127,16 @@ class LoopEngine(ABC):
     devices: ClassVar[tuple[Device, ...]] = (Device.CPU,)
     modes: ClassVar[tuple[Mode, ...]] = (Mode.EAGER,)
     strategies: ClassVar[tuple[Strategy, ...]] = (Strategy.PER_SAMPLE,)
+    library: ClassVar[OptionalLibrary | None] = None
+    """The optional library behind the engine; None when it needs only NumPy."""
 
     @abstractmethod
     def start(self, problem: FitProblem, config: FitConfig) -> Runner:
         """Put the data on the device and return a runner at step 0 (w = 0)."""
 
-    @abstractmethod
     def version(self) -> str:
         """Version of the array library behind the engine."""
+        return self.library.version() if self.library else np.__version__
 
     def chunk_steps(self, config: FitConfig) -> int:
         """Steps per chunk between divergence checks; engines with costly calls raise it."""
@@ -104,8 +148,8 @@ class LoopEngine(ABC):
         return str(config.device)
 
     def library_availability(self) -> Availability:
-        """Whether the engine's library imports; engines with optional libraries override."""
-        return Availability(True)
+        """Whether the engine's optional library imports."""
+        return self.library.availability() if self.library else Availability(True)
 
     def device_availability(self, device: Device) -> Availability:
         """Whether ``device`` exists here; CPU always does."""

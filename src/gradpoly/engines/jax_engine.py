@@ -8,40 +8,23 @@ inside ``jax.enable_x64`` so the user's global jax setting is left alone.
 from __future__ import annotations
 
 import contextlib
-import importlib
 from collections.abc import Callable
 from functools import cache
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from gradpoly.engines import register
-from gradpoly.engines.base import Availability, LoopEngine, Runner
-from gradpoly.errors import EngineUnavailableError
+from gradpoly.engines.base import LoopEngine, OptionalLibrary, Runner
 from gradpoly.options import DType, FitConfig, Gradient, Mode, Strategy
 from gradpoly.problem import FitProblem
 
-INSTALL_HINT = "pip install -c constraints.txt 'gradpoly[jax]'"
 SCAN_STEPS = 10_000
 """Steps per compiled scan (and per divergence check)."""
 
-
-@cache
-def _import_jax() -> ModuleType | str:
-    try:
-        return importlib.import_module("jax")
-    except ImportError as exc:
-        return f"jax is not installed ({exc}); install it with: {INSTALL_HINT}"
-
-
-def load_jax() -> Any:
-    """Import jax or raise EngineUnavailableError with the install command."""
-    jax = _import_jax()
-    if isinstance(jax, str):
-        raise EngineUnavailableError(jax)
-    return jax
+JAX = OptionalLibrary("jax", "jax")
+load_jax = JAX.load
 
 
 def _losses(jnp: Any) -> dict[Strategy, tuple[Callable[..., Any], Callable[..., Any]]]:
@@ -128,17 +111,10 @@ class JaxEngine(LoopEngine):
     """JAX on the CPU (the machine's jaxlib); the loop is one compiled scan per chunk."""
 
     name = "jax"
+    library = JAX
     gradients = (Gradient.MANUAL, Gradient.AUTOGRAD)
     modes = (Mode.COMPILED,)
     strategies = (Strategy.PER_SAMPLE, Strategy.GRAM)
-
-    def version(self) -> str:
-        jax = _import_jax()
-        return "" if isinstance(jax, str) else str(jax.__version__)
-
-    def library_availability(self) -> Availability:
-        jax = _import_jax()
-        return Availability(False, jax) if isinstance(jax, str) else Availability(True)
 
     def chunk_steps(self, config: FitConfig) -> int:
         del config

@@ -6,38 +6,20 @@ is refused with a clear error. One compilation per dtype, reused across fits.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from functools import cache
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from gradpoly.engines import register
-from gradpoly.engines.base import Availability, LoopEngine, Runner
-from gradpoly.errors import EngineUnavailableError
+from gradpoly.engines.base import LoopEngine, OptionalLibrary, Runner
 from gradpoly.options import FitConfig, Mode, Strategy
 from gradpoly.problem import FitProblem
 
-INSTALL_HINT = "pip install -c constraints.txt 'gradpoly[numba]'"
-
-
-@cache
-def _import_numba() -> ModuleType | str:
-    try:
-        return importlib.import_module("numba")
-    except ImportError as exc:
-        return f"numba is not installed ({exc}); install it with: {INSTALL_HINT}"
-
-
-def load_numba() -> Any:
-    """Import numba or raise EngineUnavailableError with the install command."""
-    numba = _import_numba()
-    if isinstance(numba, str):
-        raise EngineUnavailableError(numba)
-    return numba
+NUMBA = OptionalLibrary("numba", "numba")
+load_numba = NUMBA.load
 
 
 def _per_sample(a, b, w, lr, consts, trace, start, stop):
@@ -122,16 +104,9 @@ class NumbaEngine(LoopEngine):
     """Numba-compiled loops on the CPU; manual gradient only."""
 
     name = "numba"
+    library = NUMBA
     modes = (Mode.COMPILED,)
     strategies = (Strategy.PER_SAMPLE, Strategy.GRAM)
-
-    def version(self) -> str:
-        numba = _import_numba()
-        return "" if isinstance(numba, str) else str(numba.__version__)
-
-    def library_availability(self) -> Availability:
-        numba = _import_numba()
-        return Availability(False, numba) if isinstance(numba, str) else Availability(True)
 
     def chunk_steps(self, config: FitConfig) -> int:
         del config

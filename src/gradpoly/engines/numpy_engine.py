@@ -130,9 +130,6 @@ class NumpyEngine(LoopEngine):
     name = "numpy"
     strategies = (Strategy.PER_SAMPLE, Strategy.GRAM, Strategy.SPECTRAL)
 
-    def version(self) -> str:
-        return np.__version__
-
     def chunk_steps(self, config: FitConfig) -> int:
         # A spectral chunk is a handful of vectorised calls: bigger chunks, fewer calls.
         return 50_000 if config.strategy is Strategy.SPECTRAL else super().chunk_steps(config)

@@ -8,22 +8,18 @@ captured as a CUDA graph (``mode="reduce-overhead"``). torch is imported only wh
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from functools import cache
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from gradpoly.engines import register
-from gradpoly.engines.base import Availability, LoopEngine, Runner
-from gradpoly.errors import EngineUnavailableError
+from gradpoly.engines.base import Availability, LoopEngine, OptionalLibrary, Runner
 from gradpoly.options import Device, FitConfig, Gradient, Mode, Strategy
 from gradpoly.problem import FitProblem
 
-INSTALL_HINT = "pip install -c constraints.txt 'gradpoly[torch]'"
 BLOCK_STEPS = 20
 """Steps unrolled into one compiled block: compile time grows with it, call overhead shrinks."""
 
@@ -31,26 +27,13 @@ Step = Callable[..., tuple[Any, Any]]
 """``step(w, *data) -> (loss, grad)``: one gradient evaluation, pure."""
 
 
-@cache
-def _import_torch() -> ModuleType | str:
-    """The torch module, or the reason it cannot be imported."""
-    try:
-        return importlib.import_module("torch")
-    except ImportError as exc:
-        return f"torch is not installed ({exc}); install it with: {INSTALL_HINT}"
-
-
-def load_torch() -> Any:
-    """Import torch or raise EngineUnavailableError with the install command."""
-    torch = _import_torch()
-    if isinstance(torch, str):
-        raise EngineUnavailableError(torch)
-    return torch
+TORCH = OptionalLibrary("torch", "torch")
+load_torch = TORCH.load
 
 
 def cuda_availability() -> Availability:
     """Whether torch sees a CUDA device here, and if not, why."""
-    torch = _import_torch()
+    torch = TORCH.module_or_reason()
     if isinstance(torch, str):
         return Availability(False, torch)
     if not torch.cuda.is_available():
@@ -239,18 +222,11 @@ class TorchEngine(LoopEngine):
     """PyTorch; ``device="cuda"`` needs a CUDA build and a GPU."""
 
     name = "torch"
+    library = TORCH
     gradients = (Gradient.MANUAL, Gradient.AUTOGRAD)
     devices = (Device.CPU, Device.CUDA)
     modes = (Mode.EAGER, Mode.COMPILED)
     strategies = (Strategy.PER_SAMPLE, Strategy.GRAM)
-
-    def version(self) -> str:
-        torch = _import_torch()
-        return "" if isinstance(torch, str) else str(torch.__version__)
-
-    def library_availability(self) -> Availability:
-        torch = _import_torch()
-        return Availability(False, torch) if isinstance(torch, str) else Availability(True)
 
     def device_availability(self, device: Device) -> Availability:
         return cuda_availability() if device is Device.CUDA else Availability(True)
