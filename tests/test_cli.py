@@ -211,3 +211,38 @@ def test_ladder_writes_markdown_and_plot(capsys, tmp_path) -> None:
     assert code == 0, out
     assert "0 seed" in (tmp_path / "l.md").read_text()
     assert (tmp_path / "l.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_derivative_prints_error_and_writes_plot_and_json(capsys, tmp_path) -> None:
+    pytest.importorskip("torch")
+    code, out, _ = run(
+        capsys,
+        "derivative",
+        "--function",
+        "tanh",
+        "--method",
+        "onehot-loop",
+        "--points",
+        "50",
+        "--plot",
+        str(tmp_path / "d.png"),
+        "--json",
+        str(tmp_path / "d.json"),
+    )
+    assert code == 0, out
+    assert "max |error| vs analytic" in out
+    assert json.loads((tmp_path / "d.json").read_text())["max_abs_err"] < 1e-12
+    assert (tmp_path / "d.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_derivative_table_writes_markdown(capsys, tmp_path, monkeypatch) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("jax")
+    from gradpoly.bench import derivatives
+
+    monkeypatch.setattr(derivatives, "POINTS", (10, 100))
+    code, out, _ = run(
+        capsys, "derivative", "--table", "--repeats", "1", "--markdown", str(tmp_path / "t.md")
+    )
+    assert code == 0, out
+    assert "N=100" in (tmp_path / "t.md").read_text()

@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from gradpoly.api import fit_problem
+from gradpoly.derivative import FUNCTIONS, METHODS
 from gradpoly.engines import engine_names, engines
 from gradpoly.engines.base import Progress as ProgressCallback
 from gradpoly.errors import EngineUnavailableError, GradpolyError, InvalidOptionError
@@ -343,6 +344,113 @@ def ladder(
             rows,
             plot,
             f"the ladder on {device}: seed problem, {steps:,} steps, float32, {threads} thread(s)",
+        )
+        console.print(f"wrote {plot}")
+
+
+DerivativeFunction = StrEnum("DerivativeFunction", {n: n for n in FUNCTIONS})  # type: ignore[misc]
+DerivativeMethod = StrEnum("DerivativeMethod", {n: n for n in METHODS})  # type: ignore[misc]
+
+
+@app.command("derivative")
+@_one_line_errors
+def derivative_command(
+    function: Annotated[DerivativeFunction, typer.Option(help="The elementwise f.")] = "sin",  # type: ignore[assignment]
+    points: Annotated[int, typer.Option(help="Points on [-2 pi, 2 pi].")] = 100,
+    method: Annotated[
+        DerivativeMethod, typer.Option(help="How to differentiate.")
+    ] = "grad-outputs",  # type: ignore[assignment]
+    dtype: Annotated[DType, typer.Option(help="Precision.")] = DType.FLOAT64,
+    plot: Annotated[
+        Path | None, typer.Option(help="PNG of f, its derivative, the exact one.")
+    ] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the result (or table).")
+    ] = None,
+    table: Annotated[
+        bool, typer.Option(help="Time every method at N = 10 .. 1e6 instead.")
+    ] = False,
+    repeats: Annotated[int, typer.Option(help="Timed runs per cell with --table.")] = 3,
+    markdown: Annotated[
+        Path | None, typer.Option(help="With --table: write it as markdown.")
+    ] = None,
+) -> None:
+    """d f(x)/dx at many points by autograd (several ways) or finite differences, checked."""
+    import time
+
+    import numpy as np
+
+    from gradpoly.derivative import analytic, derivative
+
+    console = _console()
+    if table:
+        from gradpoly.bench import derivatives, report
+
+        with _progress_bars() as progress_for:
+            advance = _one_per_item(
+                progress_for("derivative", len(METHODS) * len(derivatives.POINTS))
+            )
+            rows = derivatives.run_derivative_bench(
+                str(function),
+                derivatives.POINTS,
+                dtype=str(dtype),
+                repeats=repeats,
+                on_done=advance,
+            )
+        text = derivatives.derivative_markdown(rows, str(function))
+        console.print(text, markup=False)
+        if markdown is not None:
+            write_text_atomic(markdown, text)
+            console.print(f"wrote {markdown}")
+        if json_path is not None:
+            report.write_json(
+                json_path, report.bench_document(rows, function=str(function), dtype=str(dtype))
+            )
+            console.print(f"wrote {json_path}")
+        return
+    if points < 1:
+        raise InvalidOptionError(f"points must be at least 1, got {points}")
+    x = np.linspace(-2 * np.pi, 2 * np.pi, points)
+    derivative(str(function), x, str(method), dtype)  # warm-up: imports, jax compilation
+    derivative(str(function), x, str(method), dtype)  # warm-up: imports, jax compilation
+    start = time.perf_counter()
+    d = derivative(str(function), x, str(method), dtype)
+    seconds = time.perf_counter() - start
+    exact = analytic(str(function), x)
+    err = float(np.max(np.abs(d - exact)))
+    console.print(
+        f"d {function}(x)/dx at {points:,} points on [-2 pi, 2 pi] by {method} "
+        f"({dtype}): max |error| vs analytic {err:.2e}, {1e3 * seconds:.2f} ms "
+        "(after a warm-up call)"
+    )
+    if json_path is not None:
+        _write_json(
+            json_path,
+            {
+                "function": str(function),
+                "method": str(method),
+                "dtype": str(dtype),
+                "x": x.tolist(),
+                "derivative": d.tolist(),
+                "max_abs_err": err,
+                "seconds": seconds,
+            },
+        )
+        console.print(f"wrote {json_path}")
+    if plot is not None:
+        from gradpoly.derivative import FUNCTIONS as named
+        from gradpoly.plots import plot_derivative
+
+        values = named[str(function)].get(np)(x)
+        labels = (f"{function}(x)", f"d {function}/dx by {method}", "analytic derivative")
+        plot_derivative(
+            x,
+            values,
+            d,
+            exact,
+            plot,
+            labels,
+            f"d {function}(x)/dx at {points:,} points, {method}, {dtype}",
         )
         console.print(f"wrote {plot}")
 

@@ -198,3 +198,51 @@ def plot_ladder(rows: Sequence[LadderRow], path: str | Path, title: str) -> Path
             fig.savefig(tmp, format="png")
         plt.close(fig)
     return Path(path)
+
+
+def plot_derivative(
+    x: npt.ArrayLike,
+    values: npt.ArrayLike,
+    derivative: npt.ArrayLike,
+    exact: npt.ArrayLike,
+    path: str | Path,
+    labels: tuple[str, str, str],
+    title: str,
+) -> Path:
+    """The notebook's first figure, checked: f, the computed derivative, the analytic one.
+
+    A lower panel shows the absolute error on a log scale.
+    """
+    plt = _pyplot()
+    xs = np.asarray(x, dtype=float)
+    d, e = np.asarray(derivative, dtype=float), np.asarray(exact, dtype=float)
+    with plt.rc_context(_STYLE):
+        fig, (top, bottom) = plt.subplots(
+            2, 1, figsize=(8, 5.6), sharex=True, gridspec_kw={"height_ratios": [3, 1.2]}
+        )
+        top.plot(xs, np.asarray(values, dtype=float), lw=2, label=labels[0])
+        top.plot(xs, d, lw=2, label=labels[1])
+        top.plot(xs, e, ":", color="black", lw=2, label=labels[2])
+        top.set_title(title, pad=28)
+        top.legend(frameon=False, fontsize=9, ncol=3, loc="lower center", bbox_to_anchor=(0.5, 1.0))
+        error = np.abs(d - e)
+        if np.any(error > 0):
+            bottom.semilogy(xs, np.where(error > 0, error, np.nan), ".", ms=3, color="tab:red")
+        else:
+            bottom.text(
+                0.5,
+                0.5,
+                "error 0 at every point: equal to the analytic value bit for bit",
+                transform=bottom.transAxes,
+                ha="center",
+                va="center",
+                fontsize=9,
+            )
+            bottom.set_yticks([])
+        bottom.set_ylabel("|error|")
+        bottom.set_xlabel("x")
+        fig.tight_layout()
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, format="png")
+        plt.close(fig)
+    return Path(path)

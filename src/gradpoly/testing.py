@@ -73,3 +73,15 @@ def all_configs(steps: int = 200, lr: float = 1e-5) -> list[FitConfig]:
                                 )
                             )
     return configs
+
+
+def derivative_tolerance(dtype: DType | str, method: str) -> float:
+    """Absolute error allowed for a derivative, relative to ``1 + max |f'|`` over the points.
+
+    Autodiff methods are exact up to the dtype's rounding of f's own derivative; central
+    differences add truncation (h^2) and cancellation (eps / h) error, ~eps^(2/3).
+    """
+    dtype = DType.parse(dtype)
+    if method == "finite-difference":
+        return {DType.FLOAT32: 1e-3, DType.FLOAT64: 1e-8}[dtype]
+    return {DType.FLOAT32: 1e-5, DType.FLOAT64: 1e-12}[dtype]
