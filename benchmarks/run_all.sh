@@ -21,3 +21,9 @@ python benchmarks/targets.py docs/bench.json | tee docs/targets.txt
 
 # What bounds torch.compile here: a cold compile, and a profile of the warm per-call cost.
 python benchmarks/profile_torch_compiled.py --profile-lines 8 2>&1 | tee docs/profile_torch_compiled.txt
+
+# The derivative demo: the notebook's first figure, checked, and every method timed.
+gradpoly derivative --function sin --points 100 --method onehot-loop --dtype float32 \
+  --plot docs/img/derivative.png
+gradpoly derivative --table --dtype float32 --repeats 3 \
+  --markdown docs/derivative_table.md --json docs/derivative_table.json

@@ -1,11 +1,13 @@
 """gradpoly: fit polynomials by gradient descent on interchangeable engines, checked and timed.
 
-Public API: :func:`fit`, :func:`lstsq`, :class:`FitResult`, :func:`engines`, the seed's
-:func:`train`, :func:`poly`, :func:`dpoly_dw`, and the error family. ``import gradpoly``
+Public API: :func:`fit`, :func:`lstsq`, :class:`FitResult`, :func:`engines`,
+:func:`derivative`, the seed's :func:`train`, :func:`poly`, :func:`dpoly_dw`, and the error
+family. ``import gradpoly``
 needs only NumPy; optional engines import their library when used.
 """
 
 from gradpoly.api import fit, fit_problem
+from gradpoly.derivative import NotElementwiseError, derivative
 from gradpoly.engines import EngineInfo, engines
 from gradpoly.errors import (
     DataFileError,
@@ -38,9 +40,11 @@ __all__ = [
     "InvalidDataError",
     "InvalidOptionError",
     "Mode",
+    "NotElementwiseError",
     "Preset",
     "Strategy",
     "__version__",
+    "derivative",
     "dpoly_dw",
     "engines",
     "fit",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -150,13 +151,18 @@ def torch_func(f: str | Callable[[Any], Any], x: FloatArray, dtype: DType) -> Fl
     return _to_numpy(torch.func.vmap(torch.func.grad(_function(f, torch)))(xt))
 
 
+@lru_cache(maxsize=64)
+def _jax_derivative(f: str | Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``jit(vmap(grad(f)))``, kept per f so that jax compiles once per f, shape and dtype."""
+    jax = JAX.load()
+    return jax.jit(jax.vmap(jax.grad(_function(f, jax.numpy))))
+
+
 def jax_vmap_grad(f: str | Callable[[Any], Any], x: FloatArray, dtype: DType) -> FloatArray:
     """``jax.vmap(jax.grad(f))``, jitted; float64 inside ``jax.enable_x64``."""
     jax = JAX.load()
-    x64 = dtype is DType.FLOAT64
-    with jax.enable_x64(x64):
-        xj = jax.numpy.asarray(x, dtype=str(dtype))
-        d = jax.jit(jax.vmap(jax.grad(_function(f, jax.numpy))))(xj)
+    with jax.enable_x64(dtype is DType.FLOAT64):
+        d = _jax_derivative(f)(jax.numpy.asarray(x, dtype=str(dtype)))
         return np.asarray(d, dtype=np.float64)
 
 
