@@ -246,3 +246,29 @@ def test_derivative_table_writes_markdown(capsys, tmp_path, monkeypatch) -> None
     )
     assert code == 0, out
     assert "N=100" in (tmp_path / "t.md").read_text()
+
+
+def test_fit_in_chebyshev_with_auto_lr_reaches_lstsq(capsys, data_csv) -> None:
+    code, out, _ = run(
+        capsys,
+        "fit",
+        str(data_csv),
+        "--basis",
+        "chebyshev",
+        "--lr",
+        "auto",
+        "--steps",
+        "100",
+        "--dtype",
+        "float64",
+    )
+    assert code == 0, out
+    assert "(auto)" in out
+    final, optimum = (float(v) for v in out.split("final MSE:")[1].split("least-squares MSE:"))
+    assert final == pytest.approx(optimum, rel=1e-8)
+
+
+def test_fit_refuses_a_non_numeric_lr(capsys, data_csv) -> None:
+    code, _, err = run(capsys, "fit", str(data_csv), "--lr", "fast")
+    assert code == 1
+    assert "lr must be a number or 'auto'" in err

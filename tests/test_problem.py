@@ -148,3 +148,43 @@ def test_reference_gd_converges_to_lstsq_when_well_conditioned(problem) -> None:
     w, _ = reference_gd(problem, 3000, 1.0 / problem.lambda_max)
     best = lstsq(problem.x, problem.y, problem.degree)
     np.testing.assert_allclose(w, best, rtol=1e-7, atol=1e-7 * (1 + np.abs(best).max()))
+
+
+@pytest.mark.parametrize("basis", ["chebyshev", "legendre"])
+def test_mapped_bases_are_well_conditioned_and_convert_exactly(seed_problem, basis) -> None:
+    problem = FitProblem.from_data(seed_problem.x, seed_problem.y, 4, basis=basis)
+    assert problem.condition_number < 10
+    assert problem.domain == (0.0, 5.0)
+    coef = np.array([0.5, -1.0, 0.25, 0.1, -0.05])
+    x = np.linspace(0, 5, 7)
+    np.testing.assert_allclose(
+        np.polynomial.polynomial.polyval(x, problem.to_monomial(coef)),
+        problem.series(coef)(x),
+        rtol=1e-12,
+        atol=1e-12,
+    )
+    assert problem.mse(coef) == pytest.approx(problem.mse_monomial(problem.to_monomial(coef)))
+
+
+def test_unknown_basis_is_refused() -> None:
+    with pytest.raises(InvalidOptionError, match="unknown basis 'fourier'"):
+        FitProblem.from_data([0, 1, 2], [0, 1, 2], 1, basis="fourier")
+
+
+def test_auto_lr_is_optimal_and_stable(seed_problem) -> None:
+    assert seed_problem.auto_lr() < seed_problem.lr_max
+    assert seed_problem.auto_lr() == pytest.approx(
+        2 / (seed_problem.lambda_max + seed_problem.lambda_min)
+    )
+
+
+@given(problems())
+def test_converged_coefficients_do_not_depend_on_the_basis(problem) -> None:
+    results = []
+    for basis in ("chebyshev", "legendre"):
+        mapped = FitProblem.from_data(problem.x, problem.y, problem.degree, basis=basis)
+        w, _ = reference_gd(mapped, 400, mapped.auto_lr())
+        results.append(mapped.to_monomial(w))
+    best = lstsq(problem.x, problem.y, problem.degree)
+    for coef in results:
+        np.testing.assert_allclose(coef, best, rtol=1e-6, atol=1e-6 * (1 + np.abs(best).max()))

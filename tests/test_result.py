@@ -52,3 +52,20 @@ def test_result_is_immutable(result) -> None:
 def test_from_dict_keeps_config_types() -> None:
     data = {"coef": [1.0], "trace": [2.0], "seconds": 0.5, "config": FitConfig(steps=1).to_dict()}
     assert FitResult.from_dict(data).config == FitConfig(steps=1)
+
+
+def test_chebyshev_result_gives_the_matching_numpy_series() -> None:
+    x = np.linspace(0, 5, 40)
+    result = fit(x, np.sin(x), degree=4, steps=200, lr="auto", basis="chebyshev", dtype="float64")
+    series = result.polynomial()
+    assert isinstance(series, np.polynomial.Chebyshev)
+    assert list(series.domain) == [0.0, 5.0]
+    np.testing.assert_allclose(
+        result.predict(x), np.polynomial.polynomial.polyval(x, result.coef), atol=1e-10
+    )
+    again = FitResult.from_json(result.to_json())
+    assert again.basis == result.basis
+    assert again.domain == result.domain
+    assert again.lr == result.lr
+    assert again.config.lr == "auto"
+    np.testing.assert_array_equal(again.basis_coef, result.basis_coef)

@@ -6,7 +6,16 @@ import numpy.typing as npt
 
 from gradpoly.engines import get_engine
 from gradpoly.engines.base import Progress
-from gradpoly.options import Device, DType, FitConfig, Gradient, Mode, Strategy, make_config
+from gradpoly.options import (
+    Basis,
+    Device,
+    DType,
+    FitConfig,
+    Gradient,
+    Mode,
+    Strategy,
+    make_config,
+)
 from gradpoly.problem import FitProblem
 from gradpoly.result import FitResult
 
@@ -16,7 +25,7 @@ def fit(
     y: npt.ArrayLike,
     degree: int = 4,
     steps: int = 200_000,
-    lr: float = 1e-5,
+    lr: float | str = 1e-5,
     engine: str = "numpy",
     gradient: Gradient | str = "manual",
     device: Device | str = "cpu",
@@ -24,6 +33,7 @@ def fit(
     dtype: DType | str = "float32",
     strategy: Strategy | str = "per-sample",
     weights: npt.ArrayLike | None = None,
+    basis: Basis | str = "monomial",
     progress: Progress | None = None,
 ) -> FitResult:
     """Fit a degree-``degree`` polynomial to ``(x, y)`` by full-batch gradient descent.
@@ -34,8 +44,14 @@ def fit(
     ----------
     x, y : array_like, shape (N,)
         The samples.
+    lr : float or "auto"
+        The learning rate; ``"auto"`` takes ``2 / (L + mu)`` from the loss Hessian's extreme
+        eigenvalues, the best constant step for this quadratic (``result.lr`` says which).
     weights : array_like, shape (N,), optional
         Non-negative per-point weights of the MSE.
+    basis : {"monomial", "chebyshev", "legendre"}
+        Features the loop runs in; non-monomial bases map x's domain to [-1, 1] and converge
+        far faster. ``result.coef`` is monomial in x whatever the basis.
     progress : callable, optional
         Called with the number of steps done after every chunk of steps.
 
@@ -49,7 +65,7 @@ def fit(
         The loss blew up; the message names the largest stable learning rate.
     """
     config = make_config(engine, gradient, device, mode, strategy, dtype, steps, lr)
-    problem = FitProblem.from_data(x, y, degree, weights)
+    problem = FitProblem.from_data(x, y, degree, weights, basis)
     return fit_problem(problem, config, progress)
 
 

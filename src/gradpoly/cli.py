@@ -25,7 +25,7 @@ from gradpoly.engines import engine_names, engines
 from gradpoly.engines.base import Progress as ProgressCallback
 from gradpoly.errors import EngineUnavailableError, GradpolyError, InvalidOptionError
 from gradpoly.io import read_xy_csv, write_text_atomic
-from gradpoly.options import Device, DType, FitConfig, Gradient, Mode, Strategy
+from gradpoly.options import Basis, Device, DType, FitConfig, Gradient, Mode, Strategy
 from gradpoly.problem import FitProblem, lstsq_problem
 
 app = typer.Typer(
@@ -99,6 +99,14 @@ def _one_per_item(progress: ProgressCallback) -> Callable[[object], None]:
         progress(done[0])
 
     return advance
+
+
+def _number(text: str, name: str) -> float:
+    """A float from the command line, or one readable InvalidOptionError."""
+    try:
+        return float(text)
+    except ValueError:
+        raise InvalidOptionError(f"{name} must be a number or 'auto', got {text!r}") from None
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -178,7 +186,15 @@ def fit_command(
     data: Annotated[Path, typer.Argument(help="CSV file with x and y columns (header optional).")],
     degree: Annotated[int, typer.Option(help="Polynomial degree.")] = 4,
     steps: Annotated[int, typer.Option(help="Gradient descent steps.")] = 200_000,
-    lr: Annotated[float, typer.Option(help="Learning rate.")] = 1e-5,
+    lr: Annotated[
+        str, typer.Option(help="Learning rate: a number, or 'auto' (2 / (L + mu) of the loss).")
+    ] = "1e-5",
+    basis: Annotated[
+        Basis,
+        typer.Option(
+            help="Features: monomial (the seed's) or chebyshev/legendre on x mapped to [-1, 1]."
+        ),
+    ] = Basis.MONOMIAL,
     engine: Annotated[EngineName, typer.Option(help="Engine that runs the loop.")] = "numpy",  # type: ignore[assignment]
     gradient: Annotated[Gradient, typer.Option(help="Hand-written or autodiff.")] = Gradient.MANUAL,
     device: Annotated[Device, typer.Option(help="cpu or cuda.")] = Device.CPU,
@@ -194,7 +210,7 @@ def fit_command(
 ) -> None:
     """Fit a polynomial to the x, y columns of a CSV file by gradient descent."""
     x, y = read_xy_csv(data, x_col=x_col, y_col=y_col)
-    problem = FitProblem.from_data(x, y, degree)
+    problem = FitProblem.from_data(x, y, degree, basis=basis)
     config = FitConfig(
         engine=str(engine),
         gradient=gradient,
@@ -203,15 +219,19 @@ def fit_command(
         strategy=strategy,
         dtype=dtype,
         steps=steps,
-        lr=lr,
+        lr=lr if lr == "auto" else _number(lr, "lr"),
     )
     with _progress_bars() as progress_for:
         result = fit_problem(problem, config, progress_for(str(engine), steps))
     best = lstsq_problem(problem)
     console = _console()
-    console.print(f"ran: {config}  ({steps} steps, lr {lr:g}) in {result.seconds:.3f} s")
+    lr_text = f"lr {result.lr:.4g}" + (" (auto)" if lr == "auto" else "")
+    console.print(
+        f"ran: {config} in the {basis} basis ({steps} steps, {lr_text}) in {result.seconds:.3f} s"
+    )
     console.print("coefficients (x^0 .. x^D): " + "  ".join(f"{c:.6g}" for c in result.coef))
-    console.print(f"final MSE: {result.final_mse:.6g}   least-squares MSE: {problem.mse(best):.6g}")
+    optimum = problem.mse_monomial(best)
+    console.print(f"final MSE: {result.final_mse:.6g}   least-squares MSE: {optimum:.6g}")
     if json_path is not None:
         result.save(json_path)
         console.print(f"wrote {json_path}")

@@ -97,4 +97,6 @@ def run_demo(
         result = fit_problem(problem, config, progress)
         err = float(np.max(np.abs(result.coef - best)))
         rows.append(DemoRow(preset.name, config, result, max_coef_err=err))
-    return DemoReport(problem, steps, lr, best, problem.mse(best), rows, describe_machine())
+    return DemoReport(
+        problem, steps, lr, best, problem.mse_monomial(best), rows, describe_machine()
+    )

@@ -13,6 +13,9 @@ from typing import Any, Self
 
 from gradpoly.errors import InvalidOptionError
 
+AUTO = "auto"
+"""``lr="auto"``: the learning rate that is optimal for the quadratic loss."""
+
 
 class Choice(StrEnum):
     """A str Enum whose ``parse`` names the valid values when given a wrong one."""
@@ -63,6 +66,18 @@ class Strategy(Choice):
     SPECTRAL = "spectral"
 
 
+class Basis(Choice):
+    """The polynomial basis of the features.
+
+    ``monomial`` (the seed's) uses x as given; ``chebyshev`` and ``legendre`` map x's domain
+    to [-1, 1] first, as numpy.polynomial does, which makes the Gram matrix well conditioned.
+    """
+
+    MONOMIAL = "monomial"
+    CHEBYSHEV = "chebyshev"
+    LEGENDRE = "legendre"
+
+
 class DType(Choice):
     """Floating point precision of the loop; float32 is the seed's."""
 
@@ -81,7 +96,8 @@ class FitConfig:
     strategy: Strategy = Strategy.PER_SAMPLE
     dtype: DType = DType.FLOAT32
     steps: int = 200_000
-    lr: float = 1e-5
+    lr: float | str = 1e-5
+    """A positive learning rate, or ``"auto"``: chosen from the loss Hessian's eigenvalues."""
 
     def __post_init__(self) -> None:
         for name, kind in (
@@ -94,13 +110,26 @@ class FitConfig:
             object.__setattr__(self, name, kind.parse(getattr(self, name)))
         if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps <= 0:
             raise InvalidOptionError(f"steps must be a positive integer, got {self.steps!r}")
+        if self.lr == AUTO:
+            return
         try:
             lr = float(self.lr)
         except (TypeError, ValueError):
-            raise InvalidOptionError(f"lr must be a positive number, got {self.lr!r}") from None
+            raise InvalidOptionError(
+                f"lr must be a positive number or 'auto', got {self.lr!r}"
+            ) from None
         if not math.isfinite(lr) or lr <= 0:
-            raise InvalidOptionError(f"lr must be a positive finite number, got {self.lr!r}")
+            raise InvalidOptionError(
+                f"lr must be a positive finite number or 'auto', got {self.lr!r}"
+            )
         object.__setattr__(self, "lr", lr)
+
+    @property
+    def lr_value(self) -> float:
+        """The numeric learning rate; ``"auto"`` must be resolved against a problem first."""
+        if isinstance(self.lr, str):
+            raise InvalidOptionError("lr='auto' is chosen per problem: resolve it before running")
+        return self.lr
 
     def __str__(self) -> str:
         return "-".join(
@@ -132,7 +161,7 @@ def make_config(
     strategy: Strategy | str = Strategy.PER_SAMPLE,
     dtype: DType | str = DType.FLOAT32,
     steps: int = 200_000,
-    lr: float = 1e-5,
+    lr: float | str = 1e-5,
 ) -> FitConfig:
     """A FitConfig from strings or Enums; unknown values raise InvalidOptionError."""
     return FitConfig(

@@ -13,12 +13,14 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from numpy.polynomial import Chebyshev, Polynomial
+from numpy.polynomial import Chebyshev, Legendre, Polynomial
 
 from gradpoly.errors import InvalidDataError, InvalidOptionError
+from gradpoly.options import Basis
 
 ArrayLike = npt.ArrayLike
 FloatArray = npt.NDArray[np.float64]
+Series = Polynomial | Chebyshev | Legendre
 
 
 def _as_vector(name: str, values: Any) -> FloatArray:
@@ -61,14 +63,20 @@ class FitProblem:
         Polynomial degree D; needs at least D + 1 distinct x values.
     weights : array_like, shape (N,), optional
         Non-negative per-point weights ``s`` of ``mse = mean(s * (y - X w)**2)``; default 1.
+    basis : Basis
+        Features ``X[:, j]``: ``x**j`` (monomial) or ``T_j(t)`` / ``P_j(t)`` with x's domain
+        mapped to t in [-1, 1]. Engines see only the features; coefficients come back in
+        this basis and are converted to monomials in x by :meth:`to_monomial`.
     """
 
     x: FloatArray
     y: FloatArray
     degree: int = 4
     weights: FloatArray | None = field(default=None)
+    basis: Basis = Basis.MONOMIAL
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "basis", Basis.parse(self.basis))
         x = _as_vector("x", self.x)
         y = _as_vector("y", self.y)
         if x.shape != y.shape:
@@ -111,6 +119,7 @@ class FitProblem:
         y: ArrayLike,
         degree: int = 4,
         weights: ArrayLike | None = None,
+        basis: Basis | str = Basis.MONOMIAL,
     ) -> FitProblem:
         """Validate array-likes (lists, numpy arrays, CPU tensors) into a problem."""
         return cls(
@@ -118,6 +127,7 @@ class FitProblem:
             _as_vector("y", y),
             degree,
             None if weights is None else _as_vector("weights", weights),
+            Basis.parse(basis),
         )
 
     @property
@@ -130,8 +140,34 @@ class FitProblem:
         """Number of coefficients D + 1."""
         return self.degree + 1
 
+    @property
+    def domain(self) -> tuple[float, float]:
+        """The x interval mapped to [-1, 1] by non-monomial bases: (min x, max x)."""
+        return float(self.x.min()), float(self.x.max())
+
+    def series(self, coef: ArrayLike) -> Series:
+        """Coefficients in this problem's basis as the matching numpy.polynomial object."""
+        c = np.asarray(coef, dtype=np.float64)
+        if self.basis is Basis.MONOMIAL:
+            return Polynomial(c)
+        return _SERIES[self.basis](c, domain=list(self.domain))
+
+    def to_monomial(self, coef: ArrayLike) -> FloatArray:
+        """Monomial coefficients in the original x (increasing) of basis coefficients."""
+        c = self.series(coef).convert(kind=Polynomial).coef
+        out = np.zeros(self.n_coef)
+        out[: min(c.size, self.n_coef)] = c[: self.n_coef]
+        return out
+
+    def mse_monomial(self, coef: ArrayLike) -> float:
+        """Weighted MSE of monomial coefficients in x, whatever the problem's basis."""
+        model = np.polynomial.polynomial.polyval(self.x, np.asarray(coef, dtype=np.float64))
+        r = self.y - model
+        s = 1.0 if self.weights is None else self.weights
+        return float(np.mean(s * r * r))
+
     def design(self, dtype: npt.DTypeLike = np.float64) -> tuple[np.ndarray, np.ndarray]:
-        """Return ``(A, b)`` with ``A = sqrt(s) X`` (monomial Vandermonde) and ``b = sqrt(s) y``.
+        """Return ``(A, b)`` with ``A = sqrt(s) X`` (features in the basis) and ``b = sqrt(s) y``.
 
         Folding the weights into the rows once means every engine runs the unweighted loop
         ``mean((b - A w)**2)``, which equals ``mean(s * (y - X w)**2)``. Shapes (N, D+1), (N,).
@@ -141,7 +177,7 @@ class FitProblem:
 
     @cached_property
     def _design64(self) -> tuple[FloatArray, FloatArray]:
-        a = np.vander(self.x, self.n_coef, increasing=True)
+        a = _features(self.basis, self.x, self.domain, self.degree)
         b = self.y.copy()
         if self.weights is not None:
             root = np.sqrt(self.weights)
@@ -160,7 +196,7 @@ class FitProblem:
         return a.T @ a / n, a.T @ b / n, float(b @ b / n)
 
     def mse(self, coef: ArrayLike) -> float:
-        """Weighted mean squared error of monomial coefficients ``coef`` (float64)."""
+        """Weighted mean squared error of coefficients in the problem's basis (float64)."""
         a, b = self._design64
         r = b - a @ np.asarray(coef, dtype=np.float64)
         return float(np.mean(r * r))
@@ -171,9 +207,27 @@ class FitProblem:
         return 2.0 * self.gram[0]
 
     @cached_property
+    def eigenvalues(self) -> FloatArray:
+        """Eigenvalues of the loss Hessian, ascending (float64, from the small Gram matrix)."""
+        return np.asarray(np.linalg.eigvalsh(self.hessian), dtype=np.float64)
+
+    @property
     def lambda_max(self) -> float:
-        """Largest eigenvalue of the loss Hessian (its Lipschitz constant)."""
-        return float(np.linalg.eigvalsh(self.hessian)[-1])
+        """Largest eigenvalue of the loss Hessian (its Lipschitz constant L)."""
+        return float(self.eigenvalues[-1])
+
+    @property
+    def lambda_min(self) -> float:
+        """Smallest eigenvalue of the loss Hessian (its strong convexity mu), at least 0."""
+        return max(float(self.eigenvalues[0]), 0.0)
+
+    def auto_lr(self) -> float:
+        """``2 / (L + mu)``: the constant GD step that is optimal for this quadratic loss.
+
+        It contracts every eigen-direction by at most ``(L - mu) / (L + mu)`` per step, and is
+        always below the stability limit ``2 / L``.
+        """
+        return 2.0 / (self.lambda_max + self.lambda_min)
 
     @property
     def lr_max(self) -> float:
@@ -183,8 +237,27 @@ class FitProblem:
     @property
     def condition_number(self) -> float:
         """Condition number of the Hessian: why plain GD on monomials converges slowly."""
-        eig = np.linalg.eigvalsh(self.hessian)
-        return float(eig[-1] / max(eig[0], np.finfo(float).tiny))
+        return self.lambda_max / max(self.lambda_min, np.finfo(float).tiny)
+
+
+_SERIES: dict[Basis, type[Polynomial] | type[Chebyshev] | type[Legendre]] = {
+    Basis.MONOMIAL: Polynomial,
+    Basis.CHEBYSHEV: Chebyshev,
+    Basis.LEGENDRE: Legendre,
+}
+
+
+def _features(basis: Basis, x: FloatArray, domain: tuple[float, float], degree: int) -> FloatArray:
+    """The (N, D+1) feature matrix: a Vandermonde matrix of the basis on the mapped x."""
+    if basis is Basis.MONOMIAL:
+        return np.vander(x, degree + 1, increasing=True)
+    lo, hi = domain
+    t = (2.0 * x - (lo + hi)) / (hi - lo)
+    vander = {
+        Basis.CHEBYSHEV: np.polynomial.chebyshev.chebvander,
+        Basis.LEGENDRE: np.polynomial.legendre.legvander,
+    }[basis]
+    return np.asarray(vander(t, degree), dtype=np.float64)
 
 
 def lstsq(

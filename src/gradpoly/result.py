@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from numpy.polynomial import Polynomial
+from numpy.polynomial import Chebyshev, Legendre, Polynomial
 
-from gradpoly.options import FitConfig
+from gradpoly.options import Basis, FitConfig
 
 FORMAT_VERSION = 1
 
@@ -33,9 +33,14 @@ class FitResult:
     config : FitConfig
         What ran: engine, gradient, device, mode, strategy, dtype, steps, lr.
     status : str
-        ``"completed"`` when all steps ran.
+        ``"completed"`` when all steps ran; ``"converged"`` when ``tol`` stopped it early.
     environment : dict
         Versions and device name of what ran.
+    basis, domain, basis_coef
+        The basis the loop ran in, the x interval it mapped to [-1, 1] (None for monomial),
+        and the coefficients in that basis (``coef`` is always monomial in x).
+    lr : float
+        The learning rate that ran: ``config.lr``, or the value ``lr="auto"`` chose.
     """
 
     coef: npt.NDArray[np.float64]
@@ -45,6 +50,17 @@ class FitResult:
     setup_seconds: float = 0.0
     status: str = "completed"
     environment: dict[str, str] = field(default_factory=dict)
+    basis: Basis = Basis.MONOMIAL
+    domain: tuple[float, float] | None = None
+    basis_coef: npt.NDArray[np.float64] | None = None
+    lr: float = float("nan")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "basis", Basis.parse(self.basis))
+        if self.basis_coef is None:
+            object.__setattr__(self, "basis_coef", self.coef)
+        if self.lr != self.lr and isinstance(self.config.lr, float):
+            object.__setattr__(self, "lr", self.config.lr)
 
     @property
     def degree(self) -> int:
@@ -57,13 +73,18 @@ class FitResult:
         return float(self.trace[-1])
 
     def predict(self, x: npt.ArrayLike) -> npt.NDArray[np.float64]:
-        """Evaluate the fitted polynomial at ``x`` (any shape), in float64."""
-        values = np.polynomial.polynomial.polyval(np.asarray(x, dtype=np.float64), self.coef)
+        """Evaluate the fitted polynomial at ``x`` (any shape), in float64, in its own basis."""
+        values = self.polynomial()(np.asarray(x, dtype=np.float64))
         return np.asarray(values, dtype=np.float64)
 
-    def polynomial(self) -> Polynomial:
-        """The fit as a ``numpy.polynomial.Polynomial`` (monomial basis, original x)."""
-        return Polynomial(self.coef)
+    def polynomial(self) -> Polynomial | Chebyshev | Legendre:
+        """The fit as the matching numpy.polynomial object (``Chebyshev`` with its domain, ...)."""
+        if self.basis is Basis.MONOMIAL or self.domain is None:
+            return Polynomial(self.coef)
+        coef = self.coef if self.basis_coef is None else self.basis_coef
+        if self.basis is Basis.CHEBYSHEV:
+            return Chebyshev(coef, domain=list(self.domain))
+        return Legendre(coef, domain=list(self.domain))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict; :meth:`from_dict` restores an equal result."""
@@ -76,6 +97,10 @@ class FitResult:
             "status": self.status,
             "config": self.config.to_dict(),
             "environment": dict(self.environment),
+            "basis": str(self.basis),
+            "domain": None if self.domain is None else list(self.domain),
+            "basis_coef": None if self.basis_coef is None else self.basis_coef.tolist(),
+            "lr": self.lr,
             "trace": self.trace.tolist(),
         }
 
@@ -90,6 +115,12 @@ class FitResult:
             config=FitConfig.from_dict(data["config"]),
             status=str(data.get("status", "completed")),
             environment=dict(data.get("environment", {})),
+            basis=data.get("basis", "monomial"),
+            domain=None if data.get("domain") is None else tuple(data["domain"]),
+            basis_coef=None
+            if data.get("basis_coef") is None
+            else np.asarray(data["basis_coef"], dtype=np.float64),
+            lr=float(data.get("lr", float("nan"))),
         )
 
     def to_json(self) -> str:

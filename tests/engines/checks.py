@@ -136,6 +136,33 @@ def check_seed_problem_final_mse(config: FitConfig) -> None:
     assert tol.coef_close(result.coef, ref_w)
 
 
+def check_every_basis_follows_its_reference(config: FitConfig) -> None:
+    """Chebyshev and Legendre features: same loop, reference in the same basis."""
+    base = small_problem()
+    for basis in ("chebyshev", "legendre"):
+        problem = FitProblem.from_data(base.x, base.y, base.degree, basis=basis)
+        lr = 0.5 * problem.lr_max
+        result = _run(config, problem, 300, lr)
+        ref_w, ref_trace = reference_gd(problem, 300, lr)
+        tol = tolerance(config.dtype)
+        assert tol.trace_close(result.trace, ref_trace)
+        assert tol.coef_close(result.basis_coef, ref_w)
+        np.testing.assert_allclose(result.coef, problem.to_monomial(result.basis_coef))
+
+
+def check_auto_lr_converges_in_a_mapped_basis(config: FitConfig) -> None:
+    """lr="auto" in the Chebyshev basis reaches the least-squares optimum of the seed data."""
+    x, y = seed_data()
+    problem = FitProblem.from_data(x, y, 4, basis="chebyshev")
+    from dataclasses import replace
+
+    result = fit_problem(problem, replace(config, steps=300, lr="auto"))
+    assert result.lr == pytest.approx(problem.auto_lr())
+    assert result.config.lr == "auto"
+    best = lstsq(x, y, 4)
+    assert tolerance(config.dtype).coef_close(result.coef, best)
+
+
 CONTRACT_CHECKS: list[Callable[[FitConfig], None]] = [
     check_matches_float64_reference,
     check_trace_length_is_steps,
@@ -146,4 +173,6 @@ CONTRACT_CHECKS: list[Callable[[FitConfig], None]] = [
     check_divergence_raises_with_stable_rate,
     check_converges_to_lstsq,
     check_seed_problem_final_mse,
+    check_every_basis_follows_its_reference,
+    check_auto_lr_converges_in_a_mapped_basis,
 ]

@@ -176,7 +176,7 @@ def reference_check(
     problem: FitProblem, config: FitConfig
 ) -> Callable[[Outcome], tuple[str, float]]:
     """The correctness gate: the float64 GD trajectory's final MSE and coefficients."""
-    ref_w, ref_trace = reference_gd(problem, config.steps, config.lr)
+    ref_w, ref_trace = reference_gd(problem, config.steps, config.lr_value)
     tol = tolerance(config.dtype)
 
     def check(outcome: Outcome) -> tuple[str, float]:

@@ -13,7 +13,7 @@ import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from types import ModuleType
 from typing import Any, ClassVar, Protocol
@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gradpoly.errors import DivergenceError, EngineUnavailableError, InvalidOptionError
-from gradpoly.options import Device, FitConfig, Gradient, Mode, Strategy
+from gradpoly.options import AUTO, Basis, Device, FitConfig, Gradient, Mode, Strategy
 from gradpoly.problem import FitProblem
 from gradpoly.result import FitResult
 
@@ -195,7 +195,11 @@ class LoopEngine(ABC):
     ) -> FitResult:
         """Check, then run the shared chunked loop with this engine's runner."""
         self.check(config)
-        return run_loop(self, problem, config, progress)
+        if config.lr != AUTO:
+            return run_loop(self, problem, config, progress)
+        lr = problem.auto_lr()
+        result = run_loop(self, problem, replace(config, lr=lr), progress)
+        return replace(result, config=config, lr=lr)
 
 
 def run_loop(
@@ -217,14 +221,14 @@ def run_loop(
         last = runner.advance(done, stop)
         if not math.isfinite(last) or last > limit:
             _, trace = runner.finish()
-            raise _divergence(trace[:stop], limit, config.lr, problem.lr_max)
+            raise _divergence(trace[:stop], limit, config.lr_value, problem.lr_max)
         done = stop
         if progress is not None:
             progress(done)
     coef, trace = runner.finish()
     seconds = time.perf_counter() - t1
     return FitResult(
-        coef=coef,
+        coef=problem.to_monomial(coef),
         trace=trace,
         seconds=seconds,
         setup_seconds=t1 - t0,
@@ -233,6 +237,9 @@ def run_loop(
             "engine_version": engine.version(),
             "device_name": engine.device_name(config),
         },
+        basis=problem.basis,
+        domain=None if problem.basis is Basis.MONOMIAL else problem.domain,
+        basis_coef=coef,
     )
 
 

@@ -86,7 +86,7 @@ class _JaxRunner:
                 host = problem.design(np.float64)
             self.data = tuple(jnp.asarray(np.asarray(v), dtype=dtype) for v in host)
             self.w = jnp.zeros(problem.n_coef, dtype=dtype)
-            self.lr = jnp.asarray(config.lr, dtype=dtype)
+            self.lr = jnp.asarray(config.lr_value, dtype=dtype)
             self.chunk = compiled_chunk(config.strategy, config.gradient, SCAN_STEPS)
         self.pieces: list[Any] = []
 

@@ -87,7 +87,7 @@ class _NumbaRunner:
         self.loop = compiled(config.strategy)
         self.w = np.zeros(problem.n_coef, dtype=dtype)
         self.trace = np.full(config.steps, np.nan, dtype=dtype)
-        self.lr = dtype.type(config.lr)
+        self.lr = dtype.type(config.lr_value)
         self.consts = np.array([0.0, 2.0, -2.0 / problem.n_points, problem.n_points], dtype=dtype)
 
     def advance(self, start: int, stop: int) -> float:

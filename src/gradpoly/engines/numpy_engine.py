@@ -26,7 +26,7 @@ class _PerSampleRunner:
         self.at = np.ascontiguousarray(self.a.T)
         self.w = np.zeros(problem.n_coef, dtype=dtype)
         self.trace = np.full(config.steps, np.nan, dtype=dtype)  # unwritten steps stay NaN
-        self.lr = dtype.type(config.lr)
+        self.lr = dtype.type(config.lr_value)
         self.scale = dtype.type(-2.0 / problem.n_points)
 
     def advance(self, start: int, stop: int) -> float:
@@ -86,7 +86,7 @@ class _SpectralRunner:
         self.q = q
         self.dtype = np.dtype(str(config.dtype))
         qc = q.T @ c  # c in eigen-coordinates
-        base = 1.0 - config.lr * lam  # per-mode contraction factor; |base| > 1 diverges
+        base = 1.0 - config.lr_value * lam  # per-mode contraction factor; |base| > 1 diverges
         self.positive = base > 0
         self.log_base = np.log(np.where(self.positive, base, 1.0))
         self.other_base = np.where(self.positive, 0.0, base)

@@ -150,13 +150,13 @@ class _TorchRunner:
         self.data = self._data(problem, config.strategy)
         self.w = torch.zeros(problem.n_coef, dtype=self.dtype, device=self.device)
         self.trace = torch.full((config.steps,), torch.nan, dtype=self.dtype, device=self.device)
-        self.lr = config.lr
+        self.lr = config.lr_value
         self.compiled = config.mode is Mode.COMPILED
         self.manual = config.gradient is Gradient.MANUAL
         self.counts: dict[int, Any] = {}
         if self.compiled:
             self.block = compiled_block(config.strategy, config.gradient, config.device)
-            self.lr_tensor = torch.tensor(config.lr, dtype=self.dtype, device=self.device)
+            self.lr_tensor = torch.tensor(config.lr_value, dtype=self.dtype, device=self.device)
         else:
             self.step = make_step(config.strategy, config.gradient, config.mode)
 
