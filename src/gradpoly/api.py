@@ -13,6 +13,7 @@ from gradpoly.options import (
     FitConfig,
     Gradient,
     Mode,
+    Optimizer,
     Strategy,
     make_config,
 )
@@ -34,6 +35,8 @@ def fit(
     strategy: Strategy | str = "per-sample",
     weights: npt.ArrayLike | None = None,
     basis: Basis | str = "monomial",
+    optimizer: Optimizer | str = "gd",
+    momentum: float | None = None,
     progress: Progress | None = None,
 ) -> FitResult:
     """Fit a degree-``degree`` polynomial to ``(x, y)`` by full-batch gradient descent.
@@ -52,6 +55,9 @@ def fit(
     basis : {"monomial", "chebyshev", "legendre"}
         Features the loop runs in; non-monomial bases map x's domain to [-1, 1] and converge
         far faster. ``result.coef`` is monomial in x whatever the basis.
+    optimizer : {"gd", "momentum", "nesterov"}
+        The update rule; with ``lr="auto"`` the step and ``momentum`` (beta) are the optimal
+        ones for the quadratic loss, else beta defaults to 0.9.
     progress : callable, optional
         Called with the number of steps done after every chunk of steps.
 
@@ -64,7 +70,9 @@ def fit(
     DivergenceError
         The loss blew up; the message names the largest stable learning rate.
     """
-    config = make_config(engine, gradient, device, mode, strategy, dtype, steps, lr)
+    config = make_config(
+        engine, gradient, device, mode, strategy, dtype, steps, lr, optimizer, momentum
+    )
     problem = FitProblem.from_data(x, y, degree, weights, basis)
     return fit_problem(problem, config, progress)
 

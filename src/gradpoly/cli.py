@@ -25,7 +25,16 @@ from gradpoly.engines import engine_names, engines
 from gradpoly.engines.base import Progress as ProgressCallback
 from gradpoly.errors import EngineUnavailableError, GradpolyError, InvalidOptionError
 from gradpoly.io import read_xy_csv, write_text_atomic
-from gradpoly.options import Basis, Device, DType, FitConfig, Gradient, Mode, Strategy
+from gradpoly.options import (
+    Basis,
+    Device,
+    DType,
+    FitConfig,
+    Gradient,
+    Mode,
+    Optimizer,
+    Strategy,
+)
 from gradpoly.problem import FitProblem, lstsq_problem
 
 app = typer.Typer(
@@ -195,6 +204,15 @@ def fit_command(
             help="Features: monomial (the seed's) or chebyshev/legendre on x mapped to [-1, 1]."
         ),
     ] = Basis.MONOMIAL,
+    optimizer: Annotated[
+        Optimizer, typer.Option(help="gd (the seed's), momentum or nesterov.")
+    ] = Optimizer.GD,
+    momentum: Annotated[
+        float | None,
+        typer.Option(
+            help="Beta for momentum/nesterov (default: optimal with --lr auto, else 0.9)."
+        ),
+    ] = None,
     engine: Annotated[EngineName, typer.Option(help="Engine that runs the loop.")] = "numpy",  # type: ignore[assignment]
     gradient: Annotated[Gradient, typer.Option(help="Hand-written or autodiff.")] = Gradient.MANUAL,
     device: Annotated[Device, typer.Option(help="cpu or cuda.")] = Device.CPU,
@@ -220,12 +238,16 @@ def fit_command(
         dtype=dtype,
         steps=steps,
         lr=lr if lr == "auto" else _number(lr, "lr"),
+        optimizer=optimizer,
+        momentum=momentum,
     )
     with _progress_bars() as progress_for:
         result = fit_problem(problem, config, progress_for(str(engine), steps))
     best = lstsq_problem(problem)
     console = _console()
     lr_text = f"lr {result.lr:.4g}" + (" (auto)" if lr == "auto" else "")
+    if optimizer is not Optimizer.GD:
+        lr_text += f", {optimizer} beta {result.momentum:.4g}"
     console.print(
         f"ran: {config} in the {basis} basis ({steps} steps, {lr_text}) in {result.seconds:.3f} s"
     )

@@ -78,6 +78,14 @@ class Basis(Choice):
     LEGENDRE = "legendre"
 
 
+class Optimizer(Choice):
+    """The update rule: plain GD (the seed's), heavy-ball momentum, or Nesterov's."""
+
+    GD = "gd"
+    MOMENTUM = "momentum"
+    NESTEROV = "nesterov"
+
+
 class DType(Choice):
     """Floating point precision of the loop; float32 is the seed's."""
 
@@ -98,6 +106,10 @@ class FitConfig:
     steps: int = 200_000
     lr: float | str = 1e-5
     """A positive learning rate, or ``"auto"``: chosen from the loss Hessian's eigenvalues."""
+    optimizer: Optimizer = Optimizer.GD
+    momentum: float | None = None
+    """Momentum coefficient beta in [0, 1) for momentum/nesterov; None: optimal with lr="auto",
+    else 0.9."""
 
     def __post_init__(self) -> None:
         for name, kind in (
@@ -106,10 +118,13 @@ class FitConfig:
             ("mode", Mode),
             ("strategy", Strategy),
             ("dtype", DType),
+            ("optimizer", Optimizer),
         ):
             object.__setattr__(self, name, kind.parse(getattr(self, name)))
         if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps <= 0:
             raise InvalidOptionError(f"steps must be a positive integer, got {self.steps!r}")
+        if self.momentum is not None and not 0.0 <= float(self.momentum) < 1.0:
+            raise InvalidOptionError(f"momentum must be in [0, 1), got {self.momentum!r}")
         if self.lr == AUTO:
             return
         try:
@@ -123,6 +138,13 @@ class FitConfig:
                 f"lr must be a positive finite number or 'auto', got {self.lr!r}"
             )
         object.__setattr__(self, "lr", lr)
+
+    @property
+    def momentum_value(self) -> float:
+        """Beta of the update: 0 for gd; the given value, else 0.9, for momentum/nesterov."""
+        if self.optimizer is Optimizer.GD:
+            return 0.0
+        return 0.9 if self.momentum is None else float(self.momentum)
 
     @property
     def lr_value(self) -> float:
@@ -141,6 +163,7 @@ class FitConfig:
                 str(self.strategy),
                 str(self.dtype),
             ]
+            + ([] if self.optimizer is Optimizer.GD else [str(self.optimizer)])
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -162,6 +185,8 @@ def make_config(
     dtype: DType | str = DType.FLOAT32,
     steps: int = 200_000,
     lr: float | str = 1e-5,
+    optimizer: Optimizer | str = Optimizer.GD,
+    momentum: float | None = None,
 ) -> FitConfig:
     """A FitConfig from strings or Enums; unknown values raise InvalidOptionError."""
     return FitConfig(
@@ -173,4 +198,6 @@ def make_config(
         dtype=DType.parse(dtype),
         steps=steps,
         lr=lr,
+        optimizer=Optimizer.parse(optimizer),
+        momentum=momentum,
     )

@@ -16,7 +16,7 @@ import numpy.typing as npt
 from numpy.polynomial import Chebyshev, Legendre, Polynomial
 
 from gradpoly.errors import InvalidDataError, InvalidOptionError
-from gradpoly.options import Basis
+from gradpoly.options import Basis, Optimizer
 
 ArrayLike = npt.ArrayLike
 FloatArray = npt.NDArray[np.float64]
@@ -229,6 +229,22 @@ class FitProblem:
         """
         return 2.0 / (self.lambda_max + self.lambda_min)
 
+    def auto_parameters(self, optimizer: Optimizer) -> tuple[float, float]:
+        """``(lr, beta)`` optimal for this quadratic loss under ``optimizer``.
+
+        gd: ``2 / (L + mu)``, rate ``(k - 1) / (k + 1)`` with ``k = L / mu``; heavy-ball
+        momentum: ``lr = 4 / (sqrt L + sqrt mu)^2``, ``beta = ((sqrt k - 1) / (sqrt k + 1))^2``;
+        Nesterov: ``lr = 1 / L``, ``beta = (sqrt k - 1) / (sqrt k + 1)``. The accelerated
+        rates depend on sqrt(k) instead of k.
+        """
+        big, small = np.sqrt(self.lambda_max), np.sqrt(self.lambda_min)
+        ratio = float((big - small) / (big + small))
+        if optimizer is Optimizer.MOMENTUM:
+            return float(4.0 / (big + small) ** 2), ratio**2
+        if optimizer is Optimizer.NESTEROV:
+            return 1.0 / self.lambda_max, ratio
+        return self.auto_lr(), 0.0
+
     @property
     def lr_max(self) -> float:
         """Largest stable GD learning rate ``2 / lambda_max``; any lr above it diverges."""
@@ -284,18 +300,37 @@ def lstsq_problem(problem: FitProblem) -> FloatArray:
     return out
 
 
-def reference_gd(problem: FitProblem, steps: int, lr: float) -> tuple[FloatArray, FloatArray]:
+def reference_gd(
+    problem: FitProblem,
+    steps: int,
+    lr: float,
+    optimizer: Optimizer | str = Optimizer.GD,
+    momentum: float = 0.0,
+) -> tuple[FloatArray, FloatArray]:
     """The float64 GD loop of DESIGN.md, written plainly: returns ``(coef, trace)``.
 
     ``trace[k]`` is the MSE of ``w_k`` (before the k-th update), length ``steps``; every engine
-    must reproduce it within its dtype's tolerance.
+    must reproduce it within its dtype's tolerance. With momentum (``v = w_k - w_{k-1}``):
+    heavy ball steps ``v = beta v - lr grad(w)``, Nesterov ``v = beta v - lr grad(w + beta v)``,
+    then ``w = w + v``.
     """
+    optimizer = Optimizer.parse(optimizer)
     a, b = problem.design(np.float64)
     w = np.zeros(problem.n_coef)
+    v = np.zeros(problem.n_coef)
     trace = np.empty(steps)
     scale = -2.0 / problem.n_points
+
+    def grad(point: FloatArray) -> FloatArray:
+        return scale * (a.T @ (b - a @ point))
+
     for k in range(steps):
         r = b - a @ w
         trace[k] = np.mean(r * r)
-        w = w - lr * (scale * (a.T @ r))
+        if optimizer is Optimizer.GD:
+            w = w - lr * (scale * (a.T @ r))
+            continue
+        point = w + momentum * v if optimizer is Optimizer.NESTEROV else w
+        v = momentum * v - lr * grad(point)
+        w = w + v
     return w, trace

@@ -39,8 +39,9 @@ class FitResult:
     basis, domain, basis_coef
         The basis the loop ran in, the x interval it mapped to [-1, 1] (None for monomial),
         and the coefficients in that basis (``coef`` is always monomial in x).
-    lr : float
-        The learning rate that ran: ``config.lr``, or the value ``lr="auto"`` chose.
+    lr, momentum : float
+        The learning rate and momentum beta that ran (0 for gd): as configured, or the
+        values ``lr="auto"`` chose.
     """
 
     coef: npt.NDArray[np.float64]
@@ -54,6 +55,7 @@ class FitResult:
     domain: tuple[float, float] | None = None
     basis_coef: npt.NDArray[np.float64] | None = None
     lr: float = float("nan")
+    momentum: float = float("nan")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "basis", Basis.parse(self.basis))
@@ -61,6 +63,8 @@ class FitResult:
             object.__setattr__(self, "basis_coef", self.coef)
         if self.lr != self.lr and isinstance(self.config.lr, float):
             object.__setattr__(self, "lr", self.config.lr)
+        if self.momentum != self.momentum and self.config.lr != "auto":
+            object.__setattr__(self, "momentum", self.config.momentum_value)
 
     @property
     def degree(self) -> int:
@@ -101,6 +105,7 @@ class FitResult:
             "domain": None if self.domain is None else list(self.domain),
             "basis_coef": None if self.basis_coef is None else self.basis_coef.tolist(),
             "lr": self.lr,
+            "momentum": self.momentum,
             "trace": self.trace.tolist(),
         }
 
@@ -121,6 +126,7 @@ class FitResult:
             if data.get("basis_coef") is None
             else np.asarray(data["basis_coef"], dtype=np.float64),
             lr=float(data.get("lr", float("nan"))),
+            momentum=float(data.get("momentum", float("nan"))),
         )
 
     def to_json(self) -> str:

@@ -163,6 +163,25 @@ def check_auto_lr_converges_in_a_mapped_basis(config: FitConfig) -> None:
     assert tolerance(config.dtype).coef_close(result.coef, best)
 
 
+def check_every_optimizer_follows_its_reference(config: FitConfig) -> None:
+    """Momentum and Nesterov, where the engine has them, against the float64 reference."""
+    from dataclasses import replace
+
+    problem = small_problem()
+    engine = get_engine(config.engine)
+    lr = 0.3 * problem.lr_max
+    for optimizer in ("momentum", "nesterov"):
+        variant = replace(config, steps=300, lr=lr, optimizer=optimizer, momentum=0.5)
+        if engine.unsupported(variant):
+            continue
+        result = fit_problem(problem, variant)
+        ref_w, ref_trace = reference_gd(problem, 300, lr, optimizer, 0.5)
+        tol = tolerance(config.dtype)
+        assert tol.trace_close(result.trace, ref_trace), optimizer
+        assert tol.coef_close(result.coef, ref_w), optimizer
+        assert result.momentum == 0.5
+
+
 CONTRACT_CHECKS: list[Callable[[FitConfig], None]] = [
     check_matches_float64_reference,
     check_trace_length_is_steps,
@@ -175,4 +194,5 @@ CONTRACT_CHECKS: list[Callable[[FitConfig], None]] = [
     check_seed_problem_final_mse,
     check_every_basis_follows_its_reference,
     check_auto_lr_converges_in_a_mapped_basis,
+    check_every_optimizer_follows_its_reference,
 ]

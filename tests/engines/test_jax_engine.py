@@ -22,12 +22,13 @@ def test_float64_leaves_the_global_x64_flag_alone() -> None:
 
 def test_one_compilation_serves_any_step_count() -> None:
     from gradpoly.engines.jax_engine import SCAN_STEPS, compiled_chunk
-    from gradpoly.options import Gradient, Strategy
+    from gradpoly.options import Gradient, Optimizer, Strategy
 
     x = np.linspace(-1, 1, 20)
-    chunk = compiled_chunk(Strategy.GRAM, Gradient.MANUAL, SCAN_STEPS)
+    chunk = compiled_chunk(Strategy.GRAM, Gradient.MANUAL, SCAN_STEPS, Optimizer.GD)
     fit(x, x, degree=1, steps=3, lr=0.3, engine="jax", mode="compiled", strategy="gram")
     compiled = chunk._cache_size()
+    assert compiled >= 1  # the runner used this very function
     for steps in (17, 250, SCAN_STEPS + 5):
         fit(x, x, degree=1, steps=steps, lr=0.3, engine="jax", mode="compiled", strategy="gram")
     assert chunk._cache_size() == compiled

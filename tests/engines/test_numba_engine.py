@@ -22,3 +22,10 @@ def test_float32_loop_matches_numpy_float32_closely(strategy) -> None:
     numba = fit(x, np.sin(x), engine="numba", mode="compiled", **kwargs)
     numpy = fit(x, np.sin(x), engine="numpy", **kwargs)
     np.testing.assert_allclose(numba.trace, numpy.trace, rtol=1e-5)
+
+
+def test_momentum_is_refused_with_the_reason() -> None:
+    with pytest.raises(
+        InvalidOptionError, match="engine numba does not support optimizer nesterov"
+    ):
+        fit([0, 1, 2], [0, 1, 2], degree=1, engine="numba", mode="compiled", optimizer="nesterov")

@@ -22,7 +22,16 @@ import numpy as np
 import numpy.typing as npt
 
 from gradpoly.errors import DivergenceError, EngineUnavailableError, InvalidOptionError
-from gradpoly.options import AUTO, Basis, Device, FitConfig, Gradient, Mode, Strategy
+from gradpoly.options import (
+    AUTO,
+    Basis,
+    Device,
+    FitConfig,
+    Gradient,
+    Mode,
+    Optimizer,
+    Strategy,
+)
 from gradpoly.problem import FitProblem
 from gradpoly.result import FitResult
 
@@ -127,6 +136,7 @@ class LoopEngine(ABC):
     devices: ClassVar[tuple[Device, ...]] = (Device.CPU,)
     modes: ClassVar[tuple[Mode, ...]] = (Mode.EAGER,)
     strategies: ClassVar[tuple[Strategy, ...]] = (Strategy.PER_SAMPLE,)
+    optimizers: ClassVar[tuple[Optimizer, ...]] = (Optimizer.GD,)
     library: ClassVar[OptionalLibrary | None] = None
     """The optional library behind the engine; None when it needs only NumPy."""
 
@@ -164,6 +174,7 @@ class LoopEngine(ABC):
             ("device", self.devices),
             ("mode", self.modes),
             ("strategy", self.strategies),
+            ("optimizer", self.optimizers),
         ):
             value = getattr(config, option)
             if value not in supported:
@@ -197,9 +208,10 @@ class LoopEngine(ABC):
         self.check(config)
         if config.lr != AUTO:
             return run_loop(self, problem, config, progress)
-        lr = problem.auto_lr()
-        result = run_loop(self, problem, replace(config, lr=lr), progress)
-        return replace(result, config=config, lr=lr)
+        lr, beta = problem.auto_parameters(config.optimizer)
+        momentum = beta if config.momentum is None else config.momentum
+        result = run_loop(self, problem, replace(config, lr=lr, momentum=momentum), progress)
+        return replace(result, config=config, lr=lr, momentum=momentum)
 
 
 def run_loop(

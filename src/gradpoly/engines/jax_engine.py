@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from gradpoly.engines import register
 from gradpoly.engines.base import LoopEngine, OptionalLibrary, Runner
-from gradpoly.options import DType, FitConfig, Gradient, Mode, Strategy
+from gradpoly.options import DType, FitConfig, Gradient, Mode, Optimizer, Strategy
 from gradpoly.problem import FitProblem
 
 SCAN_STEPS = 10_000
@@ -52,8 +52,14 @@ def _losses(jnp: Any) -> dict[Strategy, tuple[Callable[..., Any], Callable[..., 
 
 
 @cache
-def compiled_chunk(strategy: Strategy, gradient: Gradient, length: int) -> Callable[..., Any]:
-    """``chunk(w, n, lr, *data) -> (w, losses)``: ``length`` scanned steps, first ``n`` applied."""
+def compiled_chunk(
+    strategy: Strategy, gradient: Gradient, length: int, optimizer: Optimizer = Optimizer.GD
+) -> Callable[..., Any]:
+    """``chunk((w, v), n, lr, beta, *data) -> ((w, v), losses)``: ``length`` scanned steps.
+
+    Only the first ``n`` steps are applied. ``v = w_k - w_{k-1}`` carries the momentum of
+    heavy-ball and Nesterov updates; plain GD leaves it at zero.
+    """
     jax = load_jax()
     jnp = jax.numpy
     loss, manual = _losses(jnp)[strategy]
@@ -62,12 +68,26 @@ def compiled_chunk(strategy: Strategy, gradient: Gradient, length: int) -> Calla
     else:
         value_and_grad = manual
 
-    def chunk(w: Any, n: Any, lr: Any, *data: Any) -> tuple[Any, Any]:
-        def body(w: Any, j: Any) -> tuple[Any, Any]:
+    def update(w: Any, v: Any, lr: Any, beta: Any, data: tuple[Any, ...]) -> tuple[Any, Any, Any]:
+        if optimizer is Optimizer.GD:
             value, grad = value_and_grad(w, *data)
-            return jnp.where(j < n, w - lr * grad, w), value
+            return w - lr * grad, v, value
+        if optimizer is Optimizer.NESTEROV:
+            value = loss(w, *data)  # the trace records mse(w_k), not the lookahead's
+            _, grad = value_and_grad(w + beta * v, *data)
+        else:
+            value, grad = value_and_grad(w, *data)
+        v = beta * v - lr * grad
+        return w + v, v, value
 
-        return jax.lax.scan(body, w, jnp.arange(length))
+    def chunk(state: Any, n: Any, lr: Any, beta: Any, *data: Any) -> tuple[Any, Any]:
+        def body(state: Any, j: Any) -> tuple[Any, Any]:
+            w, v = state
+            w_next, v_next, value = update(w, v, lr, beta, data)
+            active = j < n
+            return (jnp.where(active, w_next, w), jnp.where(active, v_next, v)), value
+
+        return jax.lax.scan(body, state, jnp.arange(length))
 
     return jax.jit(chunk)
 
@@ -85,9 +105,12 @@ class _JaxRunner:
             else:
                 host = problem.design(np.float64)
             self.data = tuple(jnp.asarray(np.asarray(v), dtype=dtype) for v in host)
-            self.w = jnp.zeros(problem.n_coef, dtype=dtype)
+            self.state = (jnp.zeros(problem.n_coef, dtype=dtype),) * 2
             self.lr = jnp.asarray(config.lr_value, dtype=dtype)
-            self.chunk = compiled_chunk(config.strategy, config.gradient, SCAN_STEPS)
+            self.beta = jnp.asarray(config.momentum_value, dtype=dtype)
+            self.chunk = compiled_chunk(
+                config.strategy, config.gradient, SCAN_STEPS, config.optimizer
+            )
         self.pieces: list[Any] = []
 
     def _precision(self) -> contextlib.AbstractContextManager[Any]:
@@ -96,14 +119,15 @@ class _JaxRunner:
     def advance(self, start: int, stop: int) -> float:
         with self._precision():
             n = stop - start
-            self.w, losses = self.chunk(self.w, n, self.lr, *self.data)
+            self.state, losses = self.chunk(self.state, n, self.lr, self.beta, *self.data)
             self.pieces.append(losses[:n] if n < SCAN_STEPS else losses)
             return float(losses[n - 1])
 
     def finish(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         with self._precision():
             trace = self.jax.numpy.concatenate(self.pieces)
-            return np.asarray(self.w, dtype=np.float64), np.asarray(trace, dtype=np.float64)
+            w = self.state[0]
+            return np.asarray(w, dtype=np.float64), np.asarray(trace, dtype=np.float64)
 
 
 @register
@@ -113,6 +137,7 @@ class JaxEngine(LoopEngine):
     name = "jax"
     library = JAX
     gradients = (Gradient.MANUAL, Gradient.AUTOGRAD)
+    optimizers = (Optimizer.GD, Optimizer.MOMENTUM, Optimizer.NESTEROV)
     modes = (Mode.COMPILED,)
     strategies = (Strategy.PER_SAMPLE, Strategy.GRAM)
 

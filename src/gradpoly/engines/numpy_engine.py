@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from gradpoly.engines import register
 from gradpoly.engines.base import LoopEngine, Runner
-from gradpoly.options import FitConfig, Strategy
+from gradpoly.options import FitConfig, Optimizer, Strategy
 from gradpoly.problem import FitProblem
 
 FloatArray = npt.NDArray[np.float64]
@@ -28,8 +28,18 @@ class _PerSampleRunner:
         self.trace = np.full(config.steps, np.nan, dtype=dtype)  # unwritten steps stay NaN
         self.lr = dtype.type(config.lr_value)
         self.scale = dtype.type(-2.0 / problem.n_points)
+        self.optimizer = config.optimizer
+        self.beta = dtype.type(config.momentum_value)
+        self.v = np.zeros_like(self.w)
+
+    def loss_grad(self, point: np.ndarray) -> tuple[np.floating, np.ndarray]:
+        """The loss at ``point`` and its gradient."""
+        r = self.b - self.a @ point
+        return np.mean(r * r), self.scale * (self.at @ r)
 
     def advance(self, start: int, stop: int) -> float:
+        if self.optimizer is not Optimizer.GD:
+            return self.advance_momentum(start, stop)
         a, at, b, w, trace, lr, scale = (
             self.a,
             self.at,
@@ -47,6 +57,22 @@ class _PerSampleRunner:
                 w -= lr * (scale * (at @ r))
         return float(trace[stop - 1])
 
+    def advance_momentum(self, start: int, stop: int) -> float:
+        """Heavy ball or Nesterov: ``v = beta v - lr grad(point)``, ``w = w + v``."""
+        w, v, trace, lr, beta = self.w, self.v, self.trace, self.lr, self.beta
+        nesterov = self.optimizer is Optimizer.NESTEROV
+        with np.errstate(over="ignore", invalid="ignore"):
+            for k in range(start, stop):
+                if nesterov:
+                    trace[k] = self.loss_grad(w)[0]  # the trace records mse(w_k), not the lookahead
+                    _, grad = self.loss_grad(w + beta * v)
+                else:
+                    trace[k], grad = self.loss_grad(w)
+                v *= beta
+                v -= lr * grad
+                w += v
+        return float(trace[stop - 1])
+
     def finish(self) -> tuple[FloatArray, FloatArray]:
         return self.w.astype(np.float64), self.trace.astype(np.float64)
 
@@ -60,7 +86,14 @@ class _GramRunner(_PerSampleRunner):
         g, c, s = problem.gram
         self.g, self.c, self.s = g.astype(dtype), c.astype(dtype), dtype.type(s)
 
+    def loss_grad(self, point: np.ndarray) -> tuple[np.floating, np.ndarray]:
+        gw = self.g @ point
+        two = point.dtype.type(2.0)
+        return self.s - two * (self.c @ point) + point @ gw, two * (gw - self.c)
+
     def advance(self, start: int, stop: int) -> float:
+        if self.optimizer is not Optimizer.GD:
+            return self.advance_momentum(start, stop)
         g, c, s, w, trace, lr = self.g, self.c, self.s, self.w, self.trace, self.lr
         two = w.dtype.type(2.0)
         with np.errstate(over="ignore", invalid="ignore"):
@@ -129,6 +162,12 @@ class NumpyEngine(LoopEngine):
 
     name = "numpy"
     strategies = (Strategy.PER_SAMPLE, Strategy.GRAM, Strategy.SPECTRAL)
+    optimizers = (Optimizer.GD, Optimizer.MOMENTUM, Optimizer.NESTEROV)
+
+    def unsupported(self, config: FitConfig) -> str | None:
+        if config.strategy is Strategy.SPECTRAL and config.optimizer is not Optimizer.GD:
+            return "strategy spectral is the closed form of plain GD: use optimizer gd"
+        return super().unsupported(config)
 
     def chunk_steps(self, config: FitConfig) -> int:
         # A spectral chunk is a handful of vectorised calls: bigger chunks, fewer calls.

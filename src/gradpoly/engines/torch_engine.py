@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from gradpoly.engines import register
 from gradpoly.engines.base import Availability, LoopEngine, OptionalLibrary, Runner
-from gradpoly.options import Device, FitConfig, Gradient, Mode, Strategy
+from gradpoly.options import Device, FitConfig, Gradient, Mode, Optimizer, Strategy
 from gradpoly.problem import FitProblem
 
 BLOCK_STEPS = 20
@@ -153,6 +153,10 @@ class _TorchRunner:
         self.lr = config.lr_value
         self.compiled = config.mode is Mode.COMPILED
         self.manual = config.gradient is Gradient.MANUAL
+        self.optimizer = config.optimizer
+        self.beta = config.momentum_value
+        self.v = self.torch.zeros_like(self.w)
+        self.loss = _FUNCTIONS[config.strategy][0]
         self.counts: dict[int, Any] = {}
         if self.compiled:
             self.block = compiled_block(config.strategy, config.gradient, config.device)
@@ -182,6 +186,32 @@ class _TorchRunner:
                 trace[k] = loss
         self.w = w
 
+    def _advance_momentum(self, start: int, stop: int) -> None:
+        """Heavy ball or Nesterov, eager: ``v = beta v - lr grad(point)``, ``w = w + v``."""
+        step, data, w, v, trace, lr, beta = (
+            self.step,
+            self.data,
+            self.w,
+            self.v,
+            self.trace,
+            self.lr,
+            self.beta,
+        )
+        loss_only = self.loss
+        nesterov = self.optimizer is Optimizer.NESTEROV
+        context = self.torch.inference_mode if self.manual else self.torch.no_grad
+        with context():
+            for k in range(start, stop):
+                if nesterov:
+                    trace[k] = loss_only(w, *data)  # the trace records mse(w_k)
+                    _, grad = step(w + beta * v, *data)
+                else:
+                    loss, grad = step(w, *data)
+                    trace[k] = loss
+                v = beta * v - lr * grad
+                w = w + v
+        self.w, self.v = w, v
+
     def _advance_compiled(self, start: int, stop: int) -> None:
         torch, block, data, w, lr = self.torch, self.block, self.data, self.w, self.lr_tensor
         cuda = self.device.type == "cuda"
@@ -207,6 +237,8 @@ class _TorchRunner:
     def advance(self, start: int, stop: int) -> float:
         if self.compiled:
             self._advance_compiled(start, stop)
+        elif self.optimizer is not Optimizer.GD:
+            self._advance_momentum(start, stop)
         else:
             self._advance_eager(start, stop)
         return float(self.trace[stop - 1].item())
@@ -227,6 +259,12 @@ class TorchEngine(LoopEngine):
     devices = (Device.CPU, Device.CUDA)
     modes = (Mode.EAGER, Mode.COMPILED)
     strategies = (Strategy.PER_SAMPLE, Strategy.GRAM)
+    optimizers = (Optimizer.GD, Optimizer.MOMENTUM, Optimizer.NESTEROV)
+
+    def unsupported(self, config: FitConfig) -> str | None:
+        if config.mode is Mode.COMPILED and config.optimizer is not Optimizer.GD:
+            return "engine torch compiles only optimizer gd; use mode eager for momentum/nesterov"
+        return super().unsupported(config)
 
     def device_availability(self, device: Device) -> Availability:
         return cuda_availability() if device is Device.CUDA else Availability(True)

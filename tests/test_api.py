@@ -1,0 +1,57 @@
+"""fit(): the options that make fits converge, end to end."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gradpoly import InvalidOptionError, fit, lstsq
+from gradpoly.seed import seed_data
+
+
+@pytest.mark.parametrize(("optimizer", "steps"), [("gd", 100), ("momentum", 30), ("nesterov", 30)])
+def test_chebyshev_auto_reaches_the_optimum_within_the_target_steps(optimizer, steps) -> None:
+    x, y = seed_data()
+    result = fit(
+        x,
+        y,
+        degree=4,
+        steps=steps,
+        lr="auto",
+        basis="chebyshev",
+        optimizer=optimizer,
+        dtype="float64",
+    )
+    optimum = 0.000428109802875576
+    assert (result.final_mse - optimum) / optimum < 1e-8
+    # a relative MSE gap g leaves coefficients about sqrt(g) * scale away from the optimum
+    np.testing.assert_allclose(result.coef, lstsq(x, y, 4), rtol=1e-4, atol=1e-4)
+
+
+def test_degree_10_on_noisy_points_matches_lstsq() -> None:
+    rng = np.random.default_rng(3)
+    x = np.sort(rng.uniform(-2, 3, 1000))
+    y = np.exp(-x) * np.sin(2 * x) + 0.05 * rng.standard_normal(x.size)
+    result = fit(
+        x,
+        y,
+        degree=10,
+        steps=3000,
+        lr="auto",
+        basis="chebyshev",
+        optimizer="nesterov",
+        dtype="float64",
+    )
+    best = lstsq(x, y, 10)
+    np.testing.assert_allclose(result.coef, best, rtol=1e-6, atol=1e-6 * np.abs(best).max())
+
+
+def test_spectral_refuses_momentum() -> None:
+    with pytest.raises(InvalidOptionError, match="closed form of plain GD"):
+        fit([0, 1, 2], [0, 1, 2], degree=1, strategy="spectral", optimizer="momentum")
+
+
+@pytest.mark.parametrize("momentum", [-0.1, 1.0, 2])
+def test_momentum_out_of_range_is_refused(momentum) -> None:
+    with pytest.raises(InvalidOptionError, match=r"momentum must be in \[0, 1\)"):
+        fit([0, 1, 2], [0, 1, 2], degree=1, optimizer="momentum", momentum=momentum)
