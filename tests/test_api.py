@@ -55,3 +55,16 @@ def test_spectral_refuses_momentum() -> None:
 def test_momentum_out_of_range_is_refused(momentum) -> None:
     with pytest.raises(InvalidOptionError, match=r"momentum must be in \[0, 1\)"):
         fit([0, 1, 2], [0, 1, 2], degree=1, optimizer="momentum", momentum=momentum)
+
+
+@pytest.mark.parametrize("tol", [0, -1e-3, float("nan")])
+def test_tol_must_be_positive(tol) -> None:
+    with pytest.raises(InvalidOptionError, match="tol must be a positive number"):
+        fit([0, 1, 2], [0, 1, 2], degree=1, tol=tol)
+
+
+def test_without_tol_every_step_runs_and_the_result_says_so() -> None:
+    result = fit([0, 1, 2], [0, 1, 2], degree=1, steps=10, lr=0.1)
+    assert not result.converged
+    assert result.steps_run == 10
+    assert result.stop_reason == "ran all 10 steps"

@@ -37,6 +37,7 @@ def fit(
     basis: Basis | str = "monomial",
     optimizer: Optimizer | str = "gd",
     momentum: float | None = None,
+    tol: float | None = None,
     progress: Progress | None = None,
 ) -> FitResult:
     """Fit a degree-``degree`` polynomial to ``(x, y)`` by full-batch gradient descent.
@@ -58,6 +59,10 @@ def fit(
     optimizer : {"gd", "momentum", "nesterov"}
         The update rule; with ``lr="auto"`` the step and ``momentum`` (beta) are the optimal
         ones for the quadratic loss, else beta defaults to 0.9.
+    tol : float, optional
+        Stop once ``|grad(w)| / |grad(0)|`` is at most ``tol``, checked every 50 steps (every
+        10,000 on jax); ``result.converged``, ``result.steps_run`` and ``result.stop_reason``
+        say what happened.
     progress : callable, optional
         Called with the number of steps done after every chunk of steps.
 
@@ -71,7 +76,7 @@ def fit(
         The loss blew up; the message names the largest stable learning rate.
     """
     config = make_config(
-        engine, gradient, device, mode, strategy, dtype, steps, lr, optimizer, momentum
+        engine, gradient, device, mode, strategy, dtype, steps, lr, optimizer, momentum, tol
     )
     problem = FitProblem.from_data(x, y, degree, weights, basis)
     return fit_problem(problem, config, progress)

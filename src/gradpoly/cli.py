@@ -213,11 +213,17 @@ def fit_command(
             help="Beta for momentum/nesterov (default: optimal with --lr auto, else 0.9)."
         ),
     ] = None,
+    tol: Annotated[
+        float | None,
+        typer.Option(help="Stop once |grad| / |grad(0)| <= tol (checked every 50 steps)."),
+    ] = None,
     engine: Annotated[EngineName, typer.Option(help="Engine that runs the loop.")] = "numpy",  # type: ignore[assignment]
     gradient: Annotated[Gradient, typer.Option(help="Hand-written or autodiff.")] = Gradient.MANUAL,
     device: Annotated[Device, typer.Option(help="cpu or cuda.")] = Device.CPU,
     mode: Annotated[Mode, typer.Option(help="eager or compiled.")] = Mode.EAGER,
-    strategy: Annotated[Strategy, typer.Option(help="per-sample or gram.")] = Strategy.PER_SAMPLE,
+    strategy: Annotated[
+        Strategy, typer.Option(help="per-sample, gram or spectral.")
+    ] = Strategy.PER_SAMPLE,
     dtype: Annotated[DType, typer.Option(help="Precision.")] = DType.FLOAT32,
     x_col: Annotated[str, typer.Option(help="Name of the x column when there is a header.")] = "x",
     y_col: Annotated[str, typer.Option(help="Name of the y column when there is a header.")] = "y",
@@ -240,6 +246,7 @@ def fit_command(
         lr=lr if lr == "auto" else _number(lr, "lr"),
         optimizer=optimizer,
         momentum=momentum,
+        tol=tol,
     )
     with _progress_bars() as progress_for:
         result = fit_problem(problem, config, progress_for(str(engine), steps))
@@ -249,7 +256,8 @@ def fit_command(
     if optimizer is not Optimizer.GD:
         lr_text += f", {optimizer} beta {result.momentum:.4g}"
     console.print(
-        f"ran: {config} in the {basis} basis ({steps} steps, {lr_text}) in {result.seconds:.3f} s"
+        f"ran: {config} in the {basis} basis ({result.steps_run} steps, {lr_text}) "
+        f"in {result.seconds:.3f} s: {result.stop_reason}"
     )
     console.print("coefficients (x^0 .. x^D): " + "  ".join(f"{c:.6g}" for c in result.coef))
     optimum = problem.mse_monomial(best)

@@ -110,6 +110,8 @@ class FitConfig:
     momentum: float | None = None
     """Momentum coefficient beta in [0, 1) for momentum/nesterov; None: optimal with lr="auto",
     else 0.9."""
+    tol: float | None = None
+    """Stop once the relative gradient norm is at most tol (checked every chunk of steps)."""
 
     def __post_init__(self) -> None:
         for name, kind in (
@@ -125,6 +127,8 @@ class FitConfig:
             raise InvalidOptionError(f"steps must be a positive integer, got {self.steps!r}")
         if self.momentum is not None and not 0.0 <= float(self.momentum) < 1.0:
             raise InvalidOptionError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        if self.tol is not None and not (math.isfinite(float(self.tol)) and float(self.tol) > 0):
+            raise InvalidOptionError(f"tol must be a positive number, got {self.tol!r}")
         if self.lr == AUTO:
             return
         try:
@@ -187,6 +191,7 @@ def make_config(
     lr: float | str = 1e-5,
     optimizer: Optimizer | str = Optimizer.GD,
     momentum: float | None = None,
+    tol: float | None = None,
 ) -> FitConfig:
     """A FitConfig from strings or Enums; unknown values raise InvalidOptionError."""
     return FitConfig(
@@ -200,4 +205,5 @@ def make_config(
         lr=lr,
         optimizer=Optimizer.parse(optimizer),
         momentum=momentum,
+        tol=tol,
     )

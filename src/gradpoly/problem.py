@@ -195,6 +195,13 @@ class FitProblem:
         n = self.n_points
         return a.T @ a / n, a.T @ b / n, float(b @ b / n)
 
+    def relative_gradient_norm(self, coef: ArrayLike) -> float:
+        """``|grad mse(w)| / |grad mse(0)|`` in float64: 1 at the start, 0 at the optimum."""
+        g, c, _ = self.gram
+        grad = 2.0 * (g @ np.asarray(coef, dtype=np.float64) - c)
+        start = 2.0 * float(np.linalg.norm(c))
+        return float(np.linalg.norm(grad)) / (start if start > 0 else 1.0)
+
     def mse(self, coef: ArrayLike) -> float:
         """Weighted mean squared error of coefficients in the problem's basis (float64)."""
         a, b = self._design64

@@ -32,8 +32,11 @@ class FitResult:
         Time to move the data to the engine's device and prepare it, reported apart.
     config : FitConfig
         What ran: engine, gradient, device, mode, strategy, dtype, steps, lr.
-    status : str
-        ``"completed"`` when all steps ran; ``"converged"`` when ``tol`` stopped it early.
+    status, stop_reason : str
+        ``"completed"`` when all steps ran; ``"converged"`` when ``tol`` stopped it early;
+        ``stop_reason`` says why in words.
+    gradient_norm : float
+        The relative gradient norm ``|grad(w)| / |grad(0)|`` of the final coefficients.
     environment : dict
         Versions and device name of what ran.
     basis, domain, basis_coef
@@ -56,6 +59,8 @@ class FitResult:
     basis_coef: npt.NDArray[np.float64] | None = None
     lr: float = float("nan")
     momentum: float = float("nan")
+    stop_reason: str = ""
+    gradient_norm: float = float("nan")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "basis", Basis.parse(self.basis))
@@ -70,6 +75,16 @@ class FitResult:
     def degree(self) -> int:
         """Degree of the fitted polynomial."""
         return int(self.coef.size - 1)
+
+    @property
+    def converged(self) -> bool:
+        """True when ``tol`` stopped the loop (the gradient norm reached it)."""
+        return self.status == "converged"
+
+    @property
+    def steps_run(self) -> int:
+        """How many GD steps ran (``len(trace)``; fewer than asked when it converged)."""
+        return int(self.trace.size)
 
     @property
     def final_mse(self) -> float:
@@ -106,6 +121,8 @@ class FitResult:
             "basis_coef": None if self.basis_coef is None else self.basis_coef.tolist(),
             "lr": self.lr,
             "momentum": self.momentum,
+            "stop_reason": self.stop_reason,
+            "gradient_norm": self.gradient_norm,
             "trace": self.trace.tolist(),
         }
 
@@ -127,6 +144,8 @@ class FitResult:
             else np.asarray(data["basis_coef"], dtype=np.float64),
             lr=float(data.get("lr", float("nan"))),
             momentum=float(data.get("momentum", float("nan"))),
+            stop_reason=str(data.get("stop_reason", "")),
+            gradient_norm=float(data.get("gradient_norm", float("nan"))),
         )
 
     def to_json(self) -> str:

@@ -182,6 +182,21 @@ def check_every_optimizer_follows_its_reference(config: FitConfig) -> None:
         assert result.momentum == 0.5
 
 
+def check_tol_stops_once_converged(config: FitConfig) -> None:
+    """With tol, the loop stops at a chunk end where |grad| / |grad(0)| <= tol, and says so."""
+    from dataclasses import replace
+
+    x, y = seed_data()
+    problem = FitProblem.from_data(x, y, 4, basis="chebyshev")
+    tol = 1e-4 if config.dtype is DType.FLOAT32 else 1e-10
+    result = fit_problem(problem, replace(config, steps=100_000, lr="auto", tol=tol))
+    assert result.converged
+    assert result.steps_run < 100_000
+    assert result.trace.shape == (result.steps_run,)
+    assert result.gradient_norm <= tol
+    assert "relative gradient norm" in result.stop_reason
+
+
 CONTRACT_CHECKS: list[Callable[[FitConfig], None]] = [
     check_matches_float64_reference,
     check_trace_length_is_steps,
@@ -195,4 +210,5 @@ CONTRACT_CHECKS: list[Callable[[FitConfig], None]] = [
     check_every_basis_follows_its_reference,
     check_auto_lr_converges_in_a_mapped_basis,
     check_every_optimizer_follows_its_reference,
+    check_tol_stops_once_converged,
 ]

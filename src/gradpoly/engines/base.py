@@ -41,6 +41,9 @@ Progress = Callable[[int], None]
 CHUNK_STEPS = 1000
 """Steps between divergence checks and progress updates (one device sync each)."""
 
+TOL_CHUNK_STEPS = 50
+"""Steps between convergence checks when ``tol`` is set: the stop lands within 50 steps."""
+
 RISE_TOLERANCE = 1e-3
 """A loss above ``(1 + RISE_TOLERANCE) * mse(0)`` means divergence: stable GD never rises."""
 
@@ -99,6 +102,10 @@ class Runner(Protocol):
         """Run steps ``start..stop-1``, store their losses in the device trace, return the last."""
         ...
 
+    def current(self) -> npt.NDArray[np.float64]:
+        """The coefficients now (a small copy back), for the ``tol`` stopping test."""
+        ...
+
     def finish(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """Synchronize and copy back ``(w, trace)`` once, as float64 arrays."""
         ...
@@ -149,9 +156,8 @@ class LoopEngine(ABC):
         return self.library.version() if self.library else np.__version__
 
     def chunk_steps(self, config: FitConfig) -> int:
-        """Steps per chunk between divergence checks; engines with costly calls raise it."""
-        del config
-        return CHUNK_STEPS
+        """Steps per chunk between checks; engines with costly calls raise it."""
+        return TOL_CHUNK_STEPS if config.tol is not None else CHUNK_STEPS
 
     def device_name(self, config: FitConfig) -> str:
         """Human name of the device ``config`` runs on."""
@@ -221,13 +227,16 @@ def run_loop(
 
     After each chunk the last loss is read (one device sync): a non-finite loss, or one above
     the starting loss ``mse(0)``, stops the loop with a DivergenceError that names the largest
-    stable learning rate. The clock covers the loop and the single copy back of the trace.
+    stable learning rate. With ``tol`` set, the coefficients are read too and the loop stops
+    at the first chunk end where the relative gradient norm is at most ``tol``. The clock
+    covers the loop and the single copy back of the trace.
     """
     t0 = time.perf_counter()
     runner = engine.start(problem, config)
     t1 = time.perf_counter()
     limit = (1.0 + RISE_TOLERANCE) * problem.mse(np.zeros(problem.n_coef))
     done, chunk = 0, engine.chunk_steps(config)
+    status, reason = "completed", f"ran all {config.steps} steps"
     while done < config.steps:
         stop = min(done + chunk, config.steps)
         last = runner.advance(done, stop)
@@ -237,11 +246,22 @@ def run_loop(
         done = stop
         if progress is not None:
             progress(done)
+        if config.tol is not None:
+            norm = problem.relative_gradient_norm(runner.current())
+            if norm <= config.tol:
+                status = "converged"
+                reason = (
+                    f"relative gradient norm {norm:.3g} <= tol {config.tol:g} after {done} steps"
+                )
+                break
     coef, trace = runner.finish()
     seconds = time.perf_counter() - t1
     return FitResult(
         coef=problem.to_monomial(coef),
-        trace=trace,
+        trace=trace[:done],
+        status=status,
+        stop_reason=reason,
+        gradient_norm=problem.relative_gradient_norm(coef),
         seconds=seconds,
         setup_seconds=t1 - t0,
         config=config,

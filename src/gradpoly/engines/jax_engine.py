@@ -123,6 +123,9 @@ class _JaxRunner:
             self.pieces.append(losses[:n] if n < SCAN_STEPS else losses)
             return float(losses[n - 1])
 
+    def current(self) -> npt.NDArray[np.float64]:
+        return np.asarray(self.state[0], dtype=np.float64)
+
     def finish(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         with self._precision():
             trace = self.jax.numpy.concatenate(self.pieces)
@@ -142,6 +145,7 @@ class JaxEngine(LoopEngine):
     strategies = (Strategy.PER_SAMPLE, Strategy.GRAM)
 
     def chunk_steps(self, config: FitConfig) -> int:
+        # Every scan runs its full length (masked past n), so even with tol a chunk is a scan.
         del config
         return SCAN_STEPS
 

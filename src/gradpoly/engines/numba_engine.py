@@ -94,6 +94,9 @@ class _NumbaRunner:
         self.loop(*self.data, self.w, self.lr, self.consts, self.trace, start, stop)
         return float(self.trace[stop - 1])
 
+    def current(self) -> npt.NDArray[np.float64]:
+        return self.w.astype(np.float64)
+
     def finish(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         with np.errstate(invalid="ignore", over="ignore"):
             return self.w.astype(np.float64), self.trace.astype(np.float64)
@@ -109,8 +112,8 @@ class NumbaEngine(LoopEngine):
     strategies = (Strategy.PER_SAMPLE, Strategy.GRAM)
 
     def chunk_steps(self, config: FitConfig) -> int:
-        del config
-        return 10_000
+        # A compiled call is cheap to make: long chunks, unless tol asks for frequent checks.
+        return super().chunk_steps(config) if config.tol is not None else 10_000
 
     def start(self, problem: FitProblem, config: FitConfig) -> Runner:
         return _NumbaRunner(problem, config)

@@ -73,6 +73,9 @@ class _PerSampleRunner:
                 w += v
         return float(trace[stop - 1])
 
+    def current(self) -> FloatArray:
+        return self.w.astype(np.float64)
+
     def finish(self) -> tuple[FloatArray, FloatArray]:
         return self.w.astype(np.float64), self.trace.astype(np.float64)
 
@@ -145,8 +148,11 @@ class _SpectralRunner:
             self.z = self._z(np.array([stop]))[0]
         return float(self.trace[stop - 1])
 
+    def current(self) -> FloatArray:
+        return self.q @ self.z.astype(np.float64)
+
     def finish(self) -> tuple[FloatArray, FloatArray]:
-        return self.q @ self.z.astype(np.float64), self.trace.astype(np.float64)
+        return self.current(), self.trace.astype(np.float64)
 
 
 _RUNNERS: dict[Strategy, type[_PerSampleRunner] | type[_SpectralRunner]] = {
@@ -171,7 +177,9 @@ class NumpyEngine(LoopEngine):
 
     def chunk_steps(self, config: FitConfig) -> int:
         # A spectral chunk is a handful of vectorised calls: bigger chunks, fewer calls.
-        return 50_000 if config.strategy is Strategy.SPECTRAL else super().chunk_steps(config)
+        if config.strategy is Strategy.SPECTRAL and config.tol is None:
+            return 50_000
+        return super().chunk_steps(config)
 
     def start(self, problem: FitProblem, config: FitConfig) -> Runner:
         return _RUNNERS[config.strategy](problem, config)

@@ -243,6 +243,9 @@ class _TorchRunner:
             self._advance_eager(start, stop)
         return float(self.trace[stop - 1].item())
 
+    def current(self) -> npt.NDArray[np.float64]:
+        return np.asarray(self.w.detach().to("cpu", self.torch.float64).numpy())
+
     def finish(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         w = self.w.detach().to("cpu", self.torch.float64).numpy()
         trace = self.trace.to("cpu", self.torch.float64).numpy()
