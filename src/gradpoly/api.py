@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy.typing as npt
 
 from gradpoly.engines import get_engine
@@ -38,6 +41,8 @@ def fit(
     optimizer: Optimizer | str = "gd",
     momentum: float | None = None,
     tol: float | None = None,
+    loss: str | Callable[[Any], Any] = "mse",
+    huber_delta: float = 1.0,
     progress: Progress | None = None,
 ) -> FitResult:
     """Fit a degree-``degree`` polynomial to ``(x, y)`` by full-batch gradient descent.
@@ -63,6 +68,10 @@ def fit(
         Stop once ``|grad(w)| / |grad(0)|`` is at most ``tol``, checked every 50 steps (every
         10,000 on jax); ``result.converged``, ``result.steps_run`` and ``result.stop_reason``
         say what happened.
+    loss : {"mse", "huber", "l1"} or callable
+        The trace and the gradient's objective: ``mean(rho(b - A w))``. Anything but MSE needs
+        ``gradient="autograd"`` (torch or jax) and the per-sample strategy; a callable takes
+        the residuals in the engine's array type and returns a scalar.
     progress : callable, optional
         Called with the number of steps done after every chunk of steps.
 
@@ -76,7 +85,19 @@ def fit(
         The loss blew up; the message names the largest stable learning rate.
     """
     config = make_config(
-        engine, gradient, device, mode, strategy, dtype, steps, lr, optimizer, momentum, tol
+        engine,
+        gradient,
+        device,
+        mode,
+        strategy,
+        dtype,
+        steps,
+        lr,
+        optimizer,
+        momentum,
+        tol,
+        loss,
+        huber_delta,
     )
     problem = FitProblem.from_data(x, y, degree, weights, basis)
     return fit_problem(problem, config, progress)

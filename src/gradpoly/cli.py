@@ -25,6 +25,7 @@ from gradpoly.engines import engine_names, engines
 from gradpoly.engines.base import Progress as ProgressCallback
 from gradpoly.errors import EngineUnavailableError, GradpolyError, InvalidOptionError
 from gradpoly.io import read_xy_csv, write_text_atomic
+from gradpoly.losses import Loss
 from gradpoly.options import (
     Basis,
     Device,
@@ -213,6 +214,10 @@ def fit_command(
             help="Beta for momentum/nesterov (default: optimal with --lr auto, else 0.9)."
         ),
     ] = None,
+    loss: Annotated[
+        Loss, typer.Option(help="mse (the seed's), huber or l1; not mse needs --gradient autograd.")
+    ] = Loss.MSE,
+    huber_delta: Annotated[float, typer.Option(help="Huber's delta.")] = 1.0,
     tol: Annotated[
         float | None,
         typer.Option(help="Stop once |grad| / |grad(0)| <= tol (checked every 50 steps)."),
@@ -247,6 +252,8 @@ def fit_command(
         optimizer=optimizer,
         momentum=momentum,
         tol=tol,
+        loss=loss,
+        huber_delta=huber_delta,
     )
     with _progress_bars() as progress_for:
         result = fit_problem(problem, config, progress_for(str(engine), steps))

@@ -112,6 +112,9 @@ class FitConfig:
     else 0.9."""
     tol: float | None = None
     """Stop once the relative gradient norm is at most tol (checked every chunk of steps)."""
+    loss: Any = "mse"
+    """``"mse"`` (the seed's), ``"huber"``, ``"l1"``, or a callable residuals -> scalar."""
+    huber_delta: float = 1.0
 
     def __post_init__(self) -> None:
         for name, kind in (
@@ -127,6 +130,12 @@ class FitConfig:
             raise InvalidOptionError(f"steps must be a positive integer, got {self.steps!r}")
         if self.momentum is not None and not 0.0 <= float(self.momentum) < 1.0:
             raise InvalidOptionError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        if not callable(self.loss):
+            from gradpoly.losses import Loss
+
+            object.__setattr__(self, "loss", Loss.parse(self.loss))
+        if not (math.isfinite(float(self.huber_delta)) and float(self.huber_delta) > 0):
+            raise InvalidOptionError(f"huber_delta must be positive, got {self.huber_delta!r}")
         if self.tol is not None and not (math.isfinite(float(self.tol)) and float(self.tol) > 0):
             raise InvalidOptionError(f"tol must be a positive number, got {self.tol!r}")
         if self.lr == AUTO:
@@ -170,13 +179,31 @@ class FitConfig:
             + ([] if self.optimizer is Optimizer.GD else [str(self.optimizer)])
         )
 
+    @property
+    def is_mse(self) -> bool:
+        """True for the notebook's loss, the only one with hand-written gradients."""
+        return not callable(self.loss) and str(self.loss) == "mse"
+
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict of the configuration."""
-        return {k: (str(v) if isinstance(v, Enum) else v) for k, v in asdict(self).items()}
+        """Plain JSON-ready dict of the configuration (a callable loss is named, not kept)."""
+        from gradpoly.losses import describe
+
+        out = {k: (str(v) if isinstance(v, Enum) else v) for k, v in asdict(self).items()}
+        out["loss"] = describe(self.loss)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FitConfig:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`; a callable loss comes back as its ``callable:`` name."""
+        data = dict(data)
+        if str(data.get("loss", "mse")).startswith("callable:"):
+            name = data["loss"]
+
+            def unavailable(residuals: Any) -> Any:
+                raise InvalidOptionError(f"the {name} loss was not saved; pass the function")
+
+            unavailable.__name__ = name.split(":", 1)[1]
+            data["loss"] = unavailable
         return cls(**data)
 
 
@@ -192,6 +219,8 @@ def make_config(
     optimizer: Optimizer | str = Optimizer.GD,
     momentum: float | None = None,
     tol: float | None = None,
+    loss: Any = "mse",
+    huber_delta: float = 1.0,
 ) -> FitConfig:
     """A FitConfig from strings or Enums; unknown values raise InvalidOptionError."""
     return FitConfig(
@@ -206,4 +235,6 @@ def make_config(
         optimizer=Optimizer.parse(optimizer),
         momentum=momentum,
         tol=tol,
+        loss=loss,
+        huber_delta=huber_delta,
     )

@@ -202,6 +202,15 @@ class FitProblem:
         start = 2.0 * float(np.linalg.norm(c))
         return float(np.linalg.norm(grad)) / (start if start > 0 else 1.0)
 
+    def loss_at_zero(self, config: Any) -> float | None:
+        """The configured loss at w = 0 in float64 (None for a user callable)."""
+        if callable(config.loss):
+            return None
+        from gradpoly.losses import penalty
+
+        _, b = self._design64
+        return float(np.mean(penalty(config.loss, config.huber_delta, np.where)(b)))
+
     def mse(self, coef: ArrayLike) -> float:
         """Weighted mean squared error of coefficients in the problem's basis (float64)."""
         a, b = self._design64
@@ -313,15 +322,22 @@ def reference_gd(
     lr: float,
     optimizer: Optimizer | str = Optimizer.GD,
     momentum: float = 0.0,
+    loss: str = "mse",
+    huber_delta: float = 1.0,
 ) -> tuple[FloatArray, FloatArray]:
     """The float64 GD loop of DESIGN.md, written plainly: returns ``(coef, trace)``.
 
     ``trace[k]`` is the MSE of ``w_k`` (before the k-th update), length ``steps``; every engine
     must reproduce it within its dtype's tolerance. With momentum (``v = w_k - w_{k-1}``):
     heavy ball steps ``v = beta v - lr grad(w)``, Nesterov ``v = beta v - lr grad(w + beta v)``,
-    then ``w = w + v``.
+    then ``w = w + v``. ``loss`` (mse, huber, l1) sets the per-point penalty of the trace and
+    its analytic gradient.
     """
-    optimizer = Optimizer.parse(optimizer)
+    from gradpoly.losses import Loss
+
+    optimizer, kind = Optimizer.parse(optimizer), Loss.parse(loss)
+    if kind is not Loss.MSE:
+        return _reference_robust(problem, steps, lr, optimizer, momentum, kind, huber_delta)
     a, b = problem.design(np.float64)
     w = np.zeros(problem.n_coef)
     v = np.zeros(problem.n_coef)
@@ -337,6 +353,35 @@ def reference_gd(
         if optimizer is Optimizer.GD:
             w = w - lr * (scale * (a.T @ r))
             continue
+        point = w + momentum * v if optimizer is Optimizer.NESTEROV else w
+        v = momentum * v - lr * grad(point)
+        w = w + v
+    return w, trace
+
+
+def _reference_robust(
+    problem: FitProblem,
+    steps: int,
+    lr: float,
+    optimizer: Optimizer,
+    momentum: float,
+    loss: Any,
+    delta: float,
+) -> tuple[FloatArray, FloatArray]:
+    """reference_gd for huber and l1: ``mean(rho(b - A w))`` with the analytic d rho / d r."""
+    from gradpoly.losses import penalty, penalty_grad
+
+    a, b = problem.design(np.float64)
+    rho = penalty(loss, delta, np.where)
+    w, v = np.zeros(problem.n_coef), np.zeros(problem.n_coef)
+    trace = np.empty(steps)
+
+    def grad(point: FloatArray) -> FloatArray:
+        r = b - a @ point
+        return -(a.T @ penalty_grad(loss, delta, r)) / problem.n_points
+
+    for k in range(steps):
+        trace[k] = float(np.mean(rho(b - a @ w)))
         point = w + momentum * v if optimizer is Optimizer.NESTEROV else w
         v = momentum * v - lr * grad(point)
         w = w + v

@@ -11,7 +11,15 @@ from functools import cache
 import numpy as np
 import pytest
 
-from gradpoly import DivergenceError, FitConfig, FitProblem, fit_problem, lstsq, reference_gd
+from gradpoly import (
+    DivergenceError,
+    FitConfig,
+    FitProblem,
+    InvalidOptionError,
+    fit_problem,
+    lstsq,
+    reference_gd,
+)
 from gradpoly.engines import get_engine
 from gradpoly.options import DType, Strategy
 from gradpoly.seed import seed_data
@@ -197,6 +205,26 @@ def check_tol_stops_once_converged(config: FitConfig) -> None:
     assert "relative gradient norm" in result.stop_reason
 
 
+def check_losses_follow_their_reference(config: FitConfig) -> None:
+    """Huber and L1 (autograd engines, per-sample) against the float64 analytic reference."""
+    from dataclasses import replace
+
+    problem = small_problem()
+    engine = get_engine(config.engine)
+    lr = 0.3 * problem.lr_max
+    for loss in ("huber", "l1"):
+        variant = replace(config, steps=300, lr=lr, loss=loss, huber_delta=0.2)
+        if engine.unsupported(variant):
+            with pytest.raises(InvalidOptionError, match=loss):
+                fit_problem(problem, variant)
+            continue
+        result = fit_problem(problem, variant)
+        ref_w, ref_trace = reference_gd(problem, 300, lr, loss=loss, huber_delta=0.2)
+        tol = tolerance(config.dtype)
+        assert tol.trace_close(result.trace, ref_trace), loss
+        assert tol.coef_close(result.coef, ref_w), loss
+
+
 CONTRACT_CHECKS: list[Callable[[FitConfig], None]] = [
     check_matches_float64_reference,
     check_trace_length_is_steps,
@@ -211,4 +239,5 @@ CONTRACT_CHECKS: list[Callable[[FitConfig], None]] = [
     check_auto_lr_converges_in_a_mapped_basis,
     check_every_optimizer_follows_its_reference,
     check_tol_stops_once_converged,
+    check_losses_follow_their_reference,
 ]

@@ -22,10 +22,11 @@ def test_float64_leaves_the_global_x64_flag_alone() -> None:
 
 def test_one_compilation_serves_any_step_count() -> None:
     from gradpoly.engines.jax_engine import SCAN_STEPS, compiled_chunk
+    from gradpoly.losses import Loss
     from gradpoly.options import Gradient, Optimizer, Strategy
 
     x = np.linspace(-1, 1, 20)
-    chunk = compiled_chunk(Strategy.GRAM, Gradient.MANUAL, SCAN_STEPS, Optimizer.GD)
+    chunk = compiled_chunk(Strategy.GRAM, Gradient.MANUAL, SCAN_STEPS, Optimizer.GD, Loss.MSE, 1.0)
     fit(x, x, degree=1, steps=3, lr=0.3, engine="jax", mode="compiled", strategy="gram")
     compiled = chunk._cache_size()
     assert compiled >= 1  # the runner used this very function

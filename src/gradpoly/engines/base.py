@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gradpoly.errors import DivergenceError, EngineUnavailableError, InvalidOptionError
+from gradpoly.losses import describe
 from gradpoly.options import (
     AUTO,
     Basis,
@@ -186,6 +187,22 @@ class LoopEngine(ABC):
             if value not in supported:
                 have = ", ".join(str(s) for s in supported)
                 return f"engine {self.name} does not support {option} {value!s} (it has: {have})"
+        if not config.is_mse:
+            return self.unsupported_loss(config)
+        return None
+
+    def unsupported_loss(self, config: FitConfig) -> str | None:
+        """Why a loss other than MSE cannot run, or None: it needs autograd, per-sample."""
+        loss = describe(config.loss)
+        if Gradient.AUTOGRAD not in self.gradients:
+            return (
+                f"loss {loss} needs autograd, which engine {self.name} lacks: "
+                "use engine torch or jax with gradient autograd"
+            )
+        if config.gradient is not Gradient.AUTOGRAD:
+            return f"loss {loss} has no hand-written gradient: use gradient autograd"
+        if config.strategy is not Strategy.PER_SAMPLE:
+            return f"strategy {config.strategy} computes only the MSE: use per-sample for {loss}"
         return None
 
     def availability(self, config: FitConfig) -> Availability:
@@ -234,7 +251,8 @@ def run_loop(
     t0 = time.perf_counter()
     runner = engine.start(problem, config)
     t1 = time.perf_counter()
-    limit = (1.0 + RISE_TOLERANCE) * problem.mse(np.zeros(problem.n_coef))
+    start_loss = problem.loss_at_zero(config)
+    limit = math.inf if start_loss is None else (1.0 + RISE_TOLERANCE) * start_loss
     done, chunk = 0, engine.chunk_steps(config)
     status, reason = "completed", f"ran all {config.steps} steps"
     while done < config.steps:
@@ -242,6 +260,10 @@ def run_loop(
         last = runner.advance(done, stop)
         if not math.isfinite(last) or last > limit:
             _, trace = runner.finish()
+            if done == 0 and not math.isfinite(float(trace[0])) and callable(config.loss):
+                raise InvalidOptionError(
+                    f"loss {describe(config.loss)} returned {trace[0]} at w = 0; it must be finite"
+                )
             raise _divergence(trace[:stop], limit, config.lr_value, problem.lr_max)
         done = stop
         if progress is not None:

@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from gradpoly.engines import register
 from gradpoly.engines.base import LoopEngine, OptionalLibrary, Runner
+from gradpoly.losses import Loss, check_value, describe, penalty
 from gradpoly.options import DType, FitConfig, Gradient, Mode, Optimizer, Strategy
 from gradpoly.problem import FitProblem
 
@@ -51,9 +52,28 @@ def _losses(jnp: Any) -> dict[Strategy, tuple[Callable[..., Any], Callable[..., 
     }
 
 
+def objective(strategy: Strategy, loss: Any = Loss.MSE, delta: float = 1.0) -> Callable[..., Any]:
+    """``loss(w, *data)``: MSE for the strategy, or ``mean(rho(r))``, or a user's ``f(r)``."""
+    jnp = load_jax().numpy
+    if not callable(loss) and Loss.parse(loss) is Loss.MSE:
+        return _losses(jnp)[strategy][0]
+    rho = None if callable(loss) else penalty(Loss.parse(loss), delta, jnp.where)
+
+    def robust(w: Any, a: Any, b: Any) -> Any:
+        r = b - a @ w
+        return loss(r) if rho is None else jnp.mean(rho(r))
+
+    return robust
+
+
 @cache
 def compiled_chunk(
-    strategy: Strategy, gradient: Gradient, length: int, optimizer: Optimizer = Optimizer.GD
+    strategy: Strategy,
+    gradient: Gradient,
+    length: int,
+    optimizer: Optimizer = Optimizer.GD,
+    loss_kind: Any = Loss.MSE,
+    delta: float = 1.0,
 ) -> Callable[..., Any]:
     """``chunk((w, v), n, lr, beta, *data) -> ((w, v), losses)``: ``length`` scanned steps.
 
@@ -62,7 +82,8 @@ def compiled_chunk(
     """
     jax = load_jax()
     jnp = jax.numpy
-    loss, manual = _losses(jnp)[strategy]
+    manual = _losses(jnp)[strategy][1]
+    loss = objective(strategy, loss_kind, delta)
     if gradient is Gradient.AUTOGRAD:
         value_and_grad = jax.value_and_grad(loss)
     else:
@@ -109,8 +130,20 @@ class _JaxRunner:
             self.lr = jnp.asarray(config.lr_value, dtype=dtype)
             self.beta = jnp.asarray(config.momentum_value, dtype=dtype)
             self.chunk = compiled_chunk(
-                config.strategy, config.gradient, SCAN_STEPS, config.optimizer
+                config.strategy,
+                config.gradient,
+                SCAN_STEPS,
+                config.optimizer,
+                config.loss,
+                config.huber_delta,
             )
+            if callable(config.loss):
+                value = objective(config.strategy, config.loss)(self.state[0], *self.data)
+                check_value(
+                    tuple(getattr(value, "shape", ())),
+                    float(np.ravel(value)[0]),
+                    describe(config.loss),
+                )
         self.pieces: list[Any] = []
 
     def _precision(self) -> contextlib.AbstractContextManager[Any]:

@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from gradpoly.engines import register
 from gradpoly.engines.base import Availability, LoopEngine, OptionalLibrary, Runner
+from gradpoly.losses import Loss, check_value, describe, penalty
 from gradpoly.options import Device, FitConfig, Gradient, Mode, Optimizer, Strategy
 from gradpoly.problem import FitProblem
 
@@ -102,11 +103,32 @@ def _autograd_functional(loss: Callable[..., Any]) -> Step:
     return step
 
 
-def make_step(strategy: Strategy, gradient: Gradient, mode: Mode) -> Step:
-    """The step function for one strategy x gradient x mode."""
-    loss, manual = _FUNCTIONS[strategy]
+def objective(strategy: Strategy, loss: Any = Loss.MSE, delta: float = 1.0) -> Callable[..., Any]:
+    """``loss(w, *data)``: MSE for the strategy, or ``mean(rho(r))``, or a user's ``f(r)``."""
+    if not callable(loss) and Loss.parse(loss) is Loss.MSE:
+        return _FUNCTIONS[strategy][0]
+    torch = load_torch()
+    reduce = loss if callable(loss) else _mean_of(penalty(Loss.parse(loss), delta, torch.where))
+
+    def robust(w: Any, a: Any, at: Any, b: Any) -> Any:
+        del at
+        return reduce(b - a @ w)
+
+    return robust
+
+
+def _mean_of(rho: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda r: rho(r).mean()
+
+
+def make_step(
+    strategy: Strategy, gradient: Gradient, mode: Mode, loss: Any = Loss.MSE, delta: float = 1.0
+) -> Step:
+    """The step function for one strategy x gradient x mode (x loss, with autograd)."""
+    _, manual = _FUNCTIONS[strategy]
     if gradient is Gradient.MANUAL:
         return manual
+    loss = objective(strategy, loss, delta)
     return _autograd_eager(loss) if mode is Mode.EAGER else _autograd_functional(loss)
 
 
@@ -130,11 +152,15 @@ def make_block(step: Step, steps: int) -> Callable[..., tuple[Any, Any]]:
 
 @cache
 def compiled_block(
-    strategy: Strategy, gradient: Gradient, device: Device
+    strategy: Strategy,
+    gradient: Gradient,
+    device: Device,
+    loss: Any = Loss.MSE,
+    delta: float = 1.0,
 ) -> Callable[..., tuple[Any, Any]]:
-    """One torch.compile'd block per strategy x gradient x device, reused across fits."""
+    """One torch.compile'd block per strategy x gradient x device x loss, reused across fits."""
     torch = load_torch()
-    block = make_block(make_step(strategy, gradient, Mode.COMPILED), BLOCK_STEPS)
+    block = make_block(make_step(strategy, gradient, Mode.COMPILED, loss, delta), BLOCK_STEPS)
     if device is Device.CUDA:
         return torch.compile(block, mode="reduce-overhead", fullgraph=True, dynamic=False)
     return torch.compile(block, fullgraph=True, dynamic=False, options={"cpp_wrapper": True})
@@ -156,13 +182,24 @@ class _TorchRunner:
         self.optimizer = config.optimizer
         self.beta = config.momentum_value
         self.v = self.torch.zeros_like(self.w)
-        self.loss = _FUNCTIONS[config.strategy][0]
+        self.loss = objective(config.strategy, config.loss, config.huber_delta)
+        if callable(config.loss):
+            value = self.loss(self.w, *self.data)
+            check_value(
+                tuple(getattr(value, "shape", ())),
+                float(value.reshape(-1)[0]),
+                describe(config.loss),
+            )
         self.counts: dict[int, Any] = {}
         if self.compiled:
-            self.block = compiled_block(config.strategy, config.gradient, config.device)
+            self.block = compiled_block(
+                config.strategy, config.gradient, config.device, config.loss, config.huber_delta
+            )
             self.lr_tensor = torch.tensor(config.lr_value, dtype=self.dtype, device=self.device)
         else:
-            self.step = make_step(config.strategy, config.gradient, config.mode)
+            self.step = make_step(
+                config.strategy, config.gradient, config.mode, config.loss, config.huber_delta
+            )
 
     def _tensor(self, values: Any) -> Any:
         return self.torch.as_tensor(np.asarray(values), dtype=self.dtype, device=self.device)
