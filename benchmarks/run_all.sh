@@ -27,3 +27,6 @@ gradpoly derivative --function sin --points 100 --method onehot-loop --dtype flo
   --plot docs/img/derivative.png
 gradpoly derivative --table --dtype float32 --repeats 3 \
   --markdown docs/derivative_table.md --json docs/derivative_table.json
+
+# Fits that converge: steps to the least-squares optimum per basis and optimizer, and the plot.
+python benchmarks/convergence.py --plot docs/img/convergence.png | tee docs/convergence.txt

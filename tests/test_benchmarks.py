@@ -38,3 +38,22 @@ def test_targets_script_reads_a_bench_run(tmp_path, capsys) -> None:
 
 def test_run_all_script_is_valid_bash() -> None:
     subprocess.run(["bash", "-n", str(ROOT / "benchmarks" / "run_all.sh")], check=True)
+
+
+def test_convergence_script_runs(tmp_path) -> None:
+    out = tmp_path / "c.png"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "convergence.py"),
+            "--steps",
+            "300",
+            "--plot",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "chebyshev, lr auto, gd" in result.stdout
+    assert out.read_bytes()[:4] == b"\x89PNG"

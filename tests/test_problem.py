@@ -171,11 +171,9 @@ def test_unknown_basis_is_refused() -> None:
         FitProblem.from_data([0, 1, 2], [0, 1, 2], 1, basis="fourier")
 
 
-def test_auto_lr_is_optimal_and_stable(seed_problem) -> None:
-    assert seed_problem.auto_lr() < seed_problem.lr_max
-    assert seed_problem.auto_lr() == pytest.approx(
-        2 / (seed_problem.lambda_max + seed_problem.lambda_min)
-    )
+def test_auto_lr_is_one_over_the_lipschitz_constant(seed_problem) -> None:
+    assert seed_problem.auto_lr() == pytest.approx(1 / seed_problem.lambda_max)
+    assert seed_problem.auto_lr() == pytest.approx(seed_problem.lr_max / 2)
 
 
 @given(problems())

@@ -54,8 +54,9 @@ def fit(
     x, y : array_like, shape (N,)
         The samples.
     lr : float or "auto"
-        The learning rate; ``"auto"`` takes ``2 / (L + mu)`` from the loss Hessian's extreme
-        eigenvalues, the best constant step for this quadratic (``result.lr`` says which).
+        The learning rate; ``"auto"`` takes ``1 / L`` for gd, L the loss Hessian's largest
+        eigenvalue, and the optimal quadratic-case parameters for momentum and nesterov
+        (``result.lr`` and ``result.momentum`` say what ran).
     weights : array_like, shape (N,), optional
         Non-negative per-point weights of the MSE.
     basis : {"monomial", "chebyshev", "legendre"}

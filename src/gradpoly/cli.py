@@ -197,7 +197,11 @@ def fit_command(
     degree: Annotated[int, typer.Option(help="Polynomial degree.")] = 4,
     steps: Annotated[int, typer.Option(help="Gradient descent steps.")] = 200_000,
     lr: Annotated[
-        str, typer.Option(help="Learning rate: a number, or 'auto' (2 / (L + mu) of the loss).")
+        str,
+        typer.Option(
+            help="Learning rate: a number, or 'auto' (1 / L of the loss; optimal values for "
+            "momentum/nesterov)."
+        ),
     ] = "1e-5",
     basis: Annotated[
         Basis,

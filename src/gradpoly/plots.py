@@ -246,3 +246,30 @@ def plot_derivative(
             fig.savefig(tmp, format="png")
         plt.close(fig)
     return Path(path)
+
+
+def plot_gaps(
+    gaps: Mapping[str, npt.ArrayLike], path: str | Path, title: str, level: float | None = None
+) -> Path:
+    """Relative gap to the optimum per step, one line per run, log-log; ``level`` dashed."""
+    plt = _pyplot()
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(8, 4.8))
+        for name, gap in gaps.items():
+            values = np.asarray(gap, dtype=float)
+            steps = np.arange(1, values.size + 1)
+            floor = np.finfo(float).eps
+            ax.plot(steps, np.maximum(values, floor), lw=2, label=name)
+        if level is not None:
+            ax.axhline(level, color="black", ls="--", lw=1, label=f"target gap {level:g}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_ylabel("(MSE - least-squares MSE) / least-squares MSE")
+        ax.set_title(title, fontsize=10)
+        ax.legend(frameon=False, fontsize=8, loc="lower left")
+        fig.tight_layout()
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, format="png")
+        plt.close(fig)
+    return Path(path)
