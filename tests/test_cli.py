@@ -272,3 +272,64 @@ def test_fit_refuses_a_non_numeric_lr(capsys, data_csv) -> None:
     code, _, err = run(capsys, "fit", str(data_csv), "--lr", "fast")
     assert code == 1
     assert "lr must be a number or 'auto'" in err
+
+
+@pytest.fixture
+def weighted_csv(tmp_path):
+    x = np.linspace(0, 5, 50)
+    w = np.where(x > 2.5, 2.0, 1.0)
+    path = tmp_path / "w.csv"
+    path.write_text(
+        "x,y,w\n" + "".join(f"{a},{b},{c}\n" for a, b, c in zip(x, np.sin(x), w, strict=True))
+    )
+    return path
+
+
+def test_fit_reads_weights_from_a_column(capsys, weighted_csv) -> None:
+    code, out, _ = run(
+        capsys,
+        "fit",
+        str(weighted_csv),
+        "--weights-col",
+        "w",
+        "--basis",
+        "chebyshev",
+        "--lr",
+        "auto",
+        "--tol",
+        "1e-10",
+        "--dtype",
+        "float64",
+    )
+    assert code == 0, out
+    assert "relative gradient norm" in out
+    final, optimum = (float(v) for v in out.split("final MSE:")[1].split("least-squares MSE:"))
+    assert final == pytest.approx(optimum, rel=1e-8)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--tol", "0"], "tol must be a positive number"),
+        (["--weights-col", "nope"], "no column named 'nope'"),
+        (["--loss", "huber"], "loss huber needs autograd"),
+        (["--optimizer", "nesterov", "--momentum", "1.5"], "momentum must be in [0, 1)"),
+        (
+            ["--engine", "numba", "--mode", "compiled", "--optimizer", "momentum"],
+            "does not support optimizer momentum",
+        ),
+    ],
+)
+def test_convergence_options_fail_in_one_line(capsys, weighted_csv, args, message) -> None:
+    code, _, err = run(capsys, "fit", str(weighted_csv), *args)
+    assert code == 1
+    assert message in err
+    assert err.strip().count("\n") == 0
+
+
+def test_negative_weights_fail_in_one_line(capsys, tmp_path) -> None:
+    path = tmp_path / "neg.csv"
+    path.write_text("x,y,w\n0,0,1\n1,1,-2\n2,4,1\n3,9,1\n")
+    code, _, err = run(capsys, "fit", str(path), "--weights-col", "w", "--degree", "1")
+    assert code == 1
+    assert "weights must be non-negative; weights[1] = -2.0" in err

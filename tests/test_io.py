@@ -81,3 +81,13 @@ def test_unwritable_target_is_a_data_file_error(tmp_path) -> None:
     blocker.write_text("")
     with pytest.raises(DataFileError, match="cannot write"):
         write_text_atomic(blocker / "sub" / "out.txt", "x")
+
+
+def test_reads_any_named_columns(tmp_path) -> None:
+    from gradpoly.io import read_csv_columns
+
+    path = tmp_path / "d.csv"
+    path.write_text("w,x,y\n2,0.5,10\n3,1.5,20\n")
+    w, y = read_csv_columns(path, ("w", "y"))
+    np.testing.assert_array_equal(w, [2, 3])
+    np.testing.assert_array_equal(y, [10, 20])

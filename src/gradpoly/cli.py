@@ -24,7 +24,7 @@ from gradpoly.derivative import FUNCTIONS, METHODS
 from gradpoly.engines import engine_names, engines
 from gradpoly.engines.base import Progress as ProgressCallback
 from gradpoly.errors import EngineUnavailableError, GradpolyError, InvalidOptionError
-from gradpoly.io import read_xy_csv, write_text_atomic
+from gradpoly.io import read_csv_columns, write_text_atomic
 from gradpoly.losses import Loss
 from gradpoly.options import (
     Basis,
@@ -236,14 +236,18 @@ def fit_command(
     dtype: Annotated[DType, typer.Option(help="Precision.")] = DType.FLOAT32,
     x_col: Annotated[str, typer.Option(help="Name of the x column when there is a header.")] = "x",
     y_col: Annotated[str, typer.Option(help="Name of the y column when there is a header.")] = "y",
+    weights_col: Annotated[
+        str | None, typer.Option(help="Column of non-negative per-point weights (needs a header).")
+    ] = None,
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Write the full result (with trace) as JSON.")
     ] = None,
     plot: Annotated[Path | None, typer.Option(help="Write a PNG of the data and the fit.")] = None,
 ) -> None:
     """Fit a polynomial to the x, y columns of a CSV file by gradient descent."""
-    x, y = read_xy_csv(data, x_col=x_col, y_col=y_col)
-    problem = FitProblem.from_data(x, y, degree, basis=basis)
+    names = (x_col, y_col) if weights_col is None else (x_col, y_col, weights_col)
+    x, y, *weights = read_csv_columns(data, names)
+    problem = FitProblem.from_data(x, y, degree, weights[0] if weights else None, basis)
     config = FitConfig(
         engine=str(engine),
         gradient=gradient,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -76,45 +76,50 @@ def _parse_float(text: str, path: str | Path, row: int, column: str) -> float:
         ) from None
 
 
-def read_xy_csv(
-    path: str | Path, x_col: str = "x", y_col: str = "y"
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Read two numeric columns from a CSV file.
+def read_csv_columns(path: str | Path, names: Sequence[str]) -> list[npt.NDArray[np.float64]]:
+    """Read numeric columns from a CSV file, by header name.
 
-    With a header row the columns named ``x_col`` and ``y_col`` are used; without one (first
-    row numeric) the first two columns are. Non-numeric cells raise DataFileError naming the
-    row and column.
+    Without a header (first row numeric) the first ``len(names)`` columns are taken in order.
+    Missing columns and non-numeric cells raise DataFileError naming the row and column.
     """
     rows = [row for row in csv.reader(read_text(path).splitlines()) if any(c.strip() for c in row)]
     if not rows:
         raise DataFileError(f"{path}: the file has no rows")
     header = [c.strip() for c in rows[0]]
     try:
-        [float(c) for c in header[:2]]
+        [float(c) for c in header[: len(names)]]
         has_header = False
     except ValueError:
         has_header = True
     if has_header:
-        missing = [c for c in (x_col, y_col) if c not in header]
+        missing = [c for c in names if c not in header]
         if missing:
             raise DataFileError(
                 f"{path}: no column named {missing[0]!r}; the header has {', '.join(header)}"
             )
-        ix, iy = header.index(x_col), header.index(y_col)
-        body, first_row, names = rows[1:], 2, (x_col, y_col)
+        index = [header.index(c) for c in names]
+        body, first_row, labels = rows[1:], 2, list(names)
     else:
-        ix, iy = 0, 1
-        body, first_row, names = rows, 1, ("1", "2")
+        index = list(range(len(names)))
+        body, first_row, labels = rows, 1, [str(i + 1) for i in index]
     if not body:
         raise DataFileError(f"{path}: the file has a header but no data rows")
-    x = np.empty(len(body))
-    y = np.empty(len(body))
+    columns = [np.empty(len(body)) for _ in names]
+    needed = max(index) + 1
     for i, row in enumerate(body):
         line = first_row + i
-        if len(row) <= max(ix, iy):
+        if len(row) < needed:
             raise DataFileError(
-                f"{path}: row {line} has {len(row)} column(s), expected at least {max(ix, iy) + 1}"
+                f"{path}: row {line} has {len(row)} column(s), expected at least {needed}"
             )
-        x[i] = _parse_float(row[ix], path, line, names[0])
-        y[i] = _parse_float(row[iy], path, line, names[1])
+        for column, j, label in zip(columns, index, labels, strict=True):
+            column[i] = _parse_float(row[j], path, line, label)
+    return columns
+
+
+def read_xy_csv(
+    path: str | Path, x_col: str = "x", y_col: str = "y"
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Read the x and y columns of a CSV file (by name, or the first two without a header)."""
+    x, y = read_csv_columns(path, (x_col, y_col))
     return x, y
