@@ -38,6 +38,16 @@ def _pyplot() -> Any:
     return plt
 
 
+def _save(plt: Any, fig: Any, path: str | Path) -> Path:
+    """Write ``fig`` as a PNG atomically (temp file + rename) and free it."""
+    try:
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, format="png")
+    finally:
+        plt.close(fig)
+    return Path(path)
+
+
 def plot_traces(
     results: Mapping[str, FitResult],
     path: str | Path,
@@ -68,10 +78,7 @@ def plot_traces(
         ax.set_title(title)
         ax.legend(frameon=False, fontsize=9)
         fig.tight_layout()
-        with atomic_path(path, suffix=".png") as tmp:
-            fig.savefig(tmp, format="png")
-        plt.close(fig)
-    return Path(path)
+        return _save(plt, fig, path)
 
 
 def plot_fit(
@@ -119,10 +126,7 @@ def plot_fit(
         bottom.set_xlabel("x")
         bottom.set_ylabel("residual")
         fig.tight_layout()
-        with atomic_path(path, suffix=".png") as tmp:
-            fig.savefig(tmp, format="png")
-        plt.close(fig)
-    return Path(path)
+        return _save(plt, fig, path)
 
 
 def _bar_color(m: Measurement) -> str:
@@ -166,10 +170,7 @@ def plot_bench(measurements: Sequence[Measurement], path: str | Path, title: str
             loc="lower right",
         )
         fig.tight_layout()
-        with atomic_path(path, suffix=".png") as tmp:
-            fig.savefig(tmp, format="png")
-        plt.close(fig)
-    return Path(path)
+        return _save(plt, fig, path)
 
 
 def plot_ladder(rows: Sequence[LadderRow], path: str | Path, title: str) -> Path:
@@ -194,10 +195,7 @@ def plot_ladder(rows: Sequence[LadderRow], path: str | Path, title: str) -> Path
         ax.grid(axis="x", visible=False)
         ax.legend(frameon=False)
         fig.tight_layout()
-        with atomic_path(path, suffix=".png") as tmp:
-            fig.savefig(tmp, format="png")
-        plt.close(fig)
-    return Path(path)
+        return _save(plt, fig, path)
 
 
 def plot_derivative(
@@ -242,10 +240,7 @@ def plot_derivative(
         bottom.set_ylabel("|error|")
         bottom.set_xlabel("x")
         fig.tight_layout()
-        with atomic_path(path, suffix=".png") as tmp:
-            fig.savefig(tmp, format="png")
-        plt.close(fig)
-    return Path(path)
+        return _save(plt, fig, path)
 
 
 def plot_gaps(
@@ -269,7 +264,4 @@ def plot_gaps(
         ax.set_title(title, fontsize=10)
         ax.legend(frameon=False, fontsize=8, loc="lower left")
         fig.tight_layout()
-        with atomic_path(path, suffix=".png") as tmp:
-            fig.savefig(tmp, format="png")
-        plt.close(fig)
-    return Path(path)
+        return _save(plt, fig, path)
