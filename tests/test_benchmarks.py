@@ -57,3 +57,23 @@ def test_convergence_script_runs(tmp_path) -> None:
     )
     assert "chebyshev, lr auto, gd" in result.stdout
     assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_many_script_runs() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "many.py"),
+            "--series",
+            "50",
+            "--points",
+            "40",
+            "--repeats",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "lstsq_many" in result.stdout
+    assert "fit_many" in result.stdout

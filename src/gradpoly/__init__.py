@@ -17,6 +17,7 @@ from gradpoly.errors import (
     InvalidDataError,
     InvalidOptionError,
 )
+from gradpoly.many import ManyResult, fit_many, lstsq_many
 from gradpoly.options import Device, DType, FitConfig, Gradient, Mode, Strategy
 from gradpoly.problem import FitProblem, lstsq, reference_gd
 from gradpoly.result import FitResult
@@ -39,6 +40,7 @@ __all__ = [
     "GradpolyError",
     "InvalidDataError",
     "InvalidOptionError",
+    "ManyResult",
     "Mode",
     "NotElementwiseError",
     "Preset",
@@ -48,8 +50,10 @@ __all__ = [
     "dpoly_dw",
     "engines",
     "fit",
+    "fit_many",
     "fit_problem",
     "lstsq",
+    "lstsq_many",
     "poly",
     "reference_gd",
     "train",

@@ -1,0 +1,137 @@
+"""Batched fits: equal to per-series fit/lstsq, ragged input, invalid series, NaN handling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gradpoly import InvalidDataError, InvalidOptionError, fit, fit_many, lstsq, lstsq_many
+
+
+def series(count: int, points: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = np.sort(rng.uniform(-3, 7, (count, points)), axis=1)
+    y = np.cos(x) + 0.1 * rng.standard_normal(x.shape)
+    return x, y
+
+
+def relative(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.max(np.abs(a - b) / np.abs(b).max(axis=1, keepdims=True)))
+
+
+@pytest.mark.parametrize("basis", ["chebyshev", "legendre", "monomial"])
+def test_lstsq_many_equals_per_series_lstsq(basis) -> None:
+    x, y = series(40, 60)
+    expected = np.array([lstsq(a, b, 4) for a, b in zip(x, y, strict=True)])
+    tol = 1e-9 if basis != "monomial" else 1e-5  # raw monomial normal equations lose digits
+    assert relative(lstsq_many(x, y, 4, basis=basis).coef, expected) < tol
+
+
+@pytest.mark.parametrize("optimizer", ["gd", "momentum", "nesterov"])
+def test_fit_many_converges_to_each_series_lstsq(optimizer) -> None:
+    x, y = series(30, 80, seed=1)
+    result = fit_many(x, y, 4, steps=20_000, tol=1e-12, optimizer=optimizer)
+    expected = np.array([lstsq(a, b, 4) for a, b in zip(x, y, strict=True)])
+    assert result.converged.all()
+    assert relative(result.coef, expected) < 1e-8
+    assert result.steps_run.max() < 20_000
+
+
+def test_fit_many_follows_fit_step_for_step() -> None:
+    x, y = series(5, 50, seed=2)
+    many = fit_many(x, y, 3, steps=40, traces=True)
+    for b in range(5):
+        one = fit(
+            x[b],
+            y[b],
+            degree=3,
+            steps=40,
+            lr="auto",
+            basis="chebyshev",
+            strategy="gram",
+            dtype="float64",
+        )
+        np.testing.assert_allclose(many.traces[b], one.trace, rtol=1e-10)
+        np.testing.assert_allclose(many.coef[b], one.coef, rtol=1e-9, atol=1e-12)
+
+
+@given(st.integers(1, 6), st.integers(0, 3))
+def test_ragged_series_equal_their_own_fits(count, degree) -> None:
+    rng = np.random.default_rng(count)
+    xs = [np.sort(rng.uniform(0, 5, n)) for n in rng.integers(degree + 2, 40, count)]
+    ys = [np.sin(a) for a in xs]
+    result = lstsq_many(xs, ys, degree)
+    for b in range(count):
+        np.testing.assert_allclose(
+            result.coef[b], lstsq(xs[b], ys[b], degree), rtol=1e-7, atol=1e-8
+        )
+
+
+def test_too_short_series_are_reported_and_the_others_fitted() -> None:
+    xs = [np.linspace(0, 1, 10), np.array([0.0, 1.0]), np.linspace(0, 2, 20)]
+    ys = [np.exp(a) for a in xs]
+    result = fit_many(xs, ys, 3, steps=100)
+    assert result.valid.tolist() == [True, False, True]
+    assert "series 1 has 2 distinct x values" in result.problems[1]
+    assert np.isnan(result.coef[1]).all()
+    assert np.isfinite(result.coef[[0, 2]]).all()
+
+
+def test_nan_rows_are_an_error_unless_dropped() -> None:
+    x, y = series(4, 30, seed=3)
+    y[2, 5] = np.nan
+    with pytest.raises(InvalidDataError, match=r"series \[2\].*points \[5\].*drop_nan=True"):
+        lstsq_many(x, y, 3)
+    kept = np.delete(np.arange(30), 5)
+    result = lstsq_many(x, y, 3, drop_nan=True)
+    np.testing.assert_allclose(result.coef[2], lstsq(x[2, kept], y[2, kept], 3), rtol=1e-8)
+
+
+def test_weights_match_weighted_lstsq() -> None:
+    x, y = series(3, 40, seed=4)
+    w = np.random.default_rng(4).uniform(0, 2, x.shape)
+    result = lstsq_many(x, y, 2, weights=w)
+    for b in range(3):
+        np.testing.assert_allclose(result.coef[b], lstsq(x[b], y[b], 2, w[b]), rtol=1e-8)
+
+
+def test_predict_evaluates_each_series() -> None:
+    x, y = series(3, 40, seed=5)
+    result = lstsq_many(x, y, 3)
+    np.testing.assert_allclose(
+        result.predict(x)[1], np.polynomial.polynomial.polyval(x[1], result.coef[1])
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"x": np.ones((2, 3)), "y": np.ones((2, 4))}, InvalidDataError, "same shape"),
+        ({"x": [np.ones(3)], "y": [np.ones(4)]}, InvalidDataError, "series 0"),
+        ({"x": np.ones((0, 3)), "y": np.ones((0, 3))}, InvalidDataError, r"\(B, N\)"),
+        ({"weights": -np.ones((2, 5))}, InvalidDataError, "non-negative"),
+        ({"degree": -1}, InvalidOptionError, "degree"),
+        ({"basis": "fourier"}, InvalidOptionError, "unknown basis"),
+    ],
+)
+def test_bad_batches_are_refused(kwargs, error, match) -> None:
+    args = {"x": np.tile(np.linspace(0, 1, 5), (2, 1)), "y": np.ones((2, 5)), "degree": 1}
+    with pytest.raises(error, match=match):
+        lstsq_many(**(args | kwargs))
+
+
+def test_fit_many_option_errors() -> None:
+    x, y = series(2, 10)
+    with pytest.raises(InvalidOptionError, match="tol must be a positive"):
+        fit_many(x, y, 2, tol=0)
+    with pytest.raises(InvalidOptionError, match="steps must be a positive integer"):
+        fit_many(x, y, 2, steps=0)
+
+
+def test_ill_conditioned_monomial_series_stay_valid() -> None:
+    x = np.tile(np.linspace(0, 10, 50), (2, 1))
+    result = lstsq_many(x, np.sin(x), 8, basis="monomial")
+    assert result.valid.all()
+    assert not result.problems
