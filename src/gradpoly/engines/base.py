@@ -120,6 +120,7 @@ class Engine(Protocol):
     devices: ClassVar[tuple[Device, ...]]
     modes: ClassVar[tuple[Mode, ...]]
     strategies: ClassVar[tuple[Strategy, ...]]
+    optimizers: ClassVar[tuple[Optimizer, ...]]
 
     def availability(self, config: FitConfig) -> Availability:
         """Whether ``config`` can run on this machine, with the reason when it cannot."""
