@@ -333,3 +333,80 @@ def test_negative_weights_fail_in_one_line(capsys, tmp_path) -> None:
     code, _, err = run(capsys, "fit", str(path), "--weights-col", "w", "--degree", "1")
     assert code == 1
     assert "weights must be non-negative; weights[1] = -2.0" in err
+
+
+@pytest.fixture
+def long_csv(tmp_path):
+    rng = np.random.default_rng(0)
+    lines = ["sensor,t,value"]
+    for name, count in (("a", 30), ("b", 3), ("c", 50)):
+        for t in np.sort(rng.uniform(0, 4, count)):
+            lines.append(f"{name},{t},{np.sin(t)}")
+    path = tmp_path / "long.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json", ".npz"])
+def test_fit_a_long_table_one_row_per_series(capsys, tmp_path, long_csv, suffix) -> None:
+    out = tmp_path / f"coef{suffix}"
+    code, text, _ = run(
+        capsys,
+        "fit",
+        str(long_csv),
+        "--series-col",
+        "sensor",
+        "--x-col",
+        "t",
+        "--y-col",
+        "value",
+        "--degree",
+        "3",
+        "--basis",
+        "chebyshev",
+        "--lr",
+        "auto",
+        "--tol",
+        "1e-12",
+        "--steps",
+        "5000",
+        "--out",
+        str(out),
+    )
+    assert code == 0, text
+    assert "fitted 2 of 3 series" in text
+    assert "series 'b' not fitted: 3 distinct x values" in text
+    if suffix == ".csv":
+        rows = out.read_text().splitlines()
+        assert rows[0].startswith("series,valid,coef_0")
+        assert len(rows) == 4
+    elif suffix == ".json":
+        records = json.loads(out.read_text())
+        assert [r["series"] for r in records] == ["a", "b", "c"]
+        assert records[0]["converged"]
+    else:
+        arrays = np.load(out)
+        assert list(arrays["series"]) == ["a", "b", "c"]
+        assert np.isnan(arrays["coef_0"][1])
+
+
+def test_long_table_errors_are_one_line(capsys, tmp_path, long_csv) -> None:
+    code, _, err = run(capsys, "fit", str(long_csv), "--series-col", "nope")
+    assert code == 1
+    assert "no column named 'nope'" in err
+    code, _, err = run(
+        capsys,
+        "fit",
+        str(long_csv),
+        "--series-col",
+        "sensor",
+        "--x-col",
+        "t",
+        "--y-col",
+        "value",
+        "--out",
+        str(tmp_path / "x.txt"),
+    )
+    assert code == 1
+    assert "use a .csv, .json or .npz file name" in err
+    assert not (tmp_path / "x.txt").exists()

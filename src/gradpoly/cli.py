@@ -243,8 +243,31 @@ def fit_command(
         Path | None, typer.Option("--json", help="Write the full result (with trace) as JSON.")
     ] = None,
     plot: Annotated[Path | None, typer.Option(help="Write a PNG of the data and the fit.")] = None,
+    series_col: Annotated[
+        str | None,
+        typer.Option(help="Long table: fit one polynomial per value of this column (batched)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="With --series-col: one row per series (.csv/.json/.npz).")
+    ] = None,
 ) -> None:
     """Fit a polynomial to the x, y columns of a CSV file by gradient descent."""
+    if series_col is not None:
+        _fit_series(
+            data,
+            series_col,
+            x_col,
+            y_col,
+            weights_col,
+            degree,
+            steps,
+            lr,
+            basis,
+            optimizer,
+            tol,
+            out,
+        )
+        return
     names = (x_col, y_col) if weights_col is None else (x_col, y_col, weights_col)
     x, y, *weights = read_csv_columns(data, names)
     problem = FitProblem.from_data(x, y, degree, weights[0] if weights else None, basis)
@@ -292,6 +315,58 @@ def fit_command(
             reference=("least squares (lstsq)", best),
         )
         console.print(f"wrote {plot}")
+
+
+def _fit_series(
+    data: Path,
+    series_col: str,
+    x_col: str,
+    y_col: str,
+    weights_col: str | None,
+    degree: int,
+    steps: int,
+    lr: str,
+    basis: Basis,
+    optimizer: Optimizer,
+    tol: float | None,
+    out: Path | None,
+) -> None:
+    """``fit --series-col``: every series of a long table in one batched fit_many."""
+    from gradpoly.io import ROW_FORMATS, read_long_csv, write_rows
+    from gradpoly.many import fit_many
+
+    if out is not None and out.suffix.lower() not in ROW_FORMATS:
+        raise InvalidOptionError(f"--out {out}: use a .csv, .json or .npz file name")
+    ids, xs, ys, ws = read_long_csv(data, series_col, x_col, y_col, weights_col)
+    result = fit_many(
+        xs,
+        ys,
+        degree,
+        steps=steps,
+        lr=lr if lr == "auto" else _number(lr, "lr"),
+        basis=basis,
+        optimizer=optimizer,
+        tol=tol,
+        weights=ws,
+    )
+    console = _console()
+    console.print(
+        f"fitted {int(result.valid.sum())} of {len(ids)} series from {data.name} "
+        f"(degree {degree}, {basis}, {optimizer}) in {result.seconds:.3f} s; "
+        f"{int(result.converged.sum())} reached tol"
+    )
+    for b, reason in result.problems.items():
+        console.print(f"series {ids[b]!r} not fitted: {reason}")
+    table = Table(title="first series (monomial coefficients, increasing)", title_justify="left")
+    for column in ("series", "coefficients", "final MSE", "steps"):
+        table.add_column(column)
+    for row in result.to_rows(ids)[:10]:
+        coef = "  ".join(f"{row[f'coef_{j}']:.5g}" for j in range(degree + 1))
+        table.add_row(str(row["series"]), coef, f"{row['final_loss']:.4g}", str(row["steps_run"]))
+    console.print(table)
+    if out is not None:
+        write_rows(out, result.to_rows(ids))
+        console.print(f"wrote {out}")
 
 
 @app.command()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import io
+import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -123,3 +125,69 @@ def read_xy_csv(
     """Read the x and y columns of a CSV file (by name, or the first two without a header)."""
     x, y = read_csv_columns(path, (x_col, y_col))
     return x, y
+
+
+def read_long_csv(
+    path: str | Path,
+    series_col: str,
+    x_col: str = "x",
+    y_col: str = "y",
+    weights_col: str | None = None,
+) -> tuple[list[str], list[np.ndarray], list[np.ndarray], list[np.ndarray] | None]:
+    """A long table (one row per point, a series id column) split into per-series arrays.
+
+    Series keep the order in which their ids first appear; ids are read as text.
+    """
+    text = read_text(path)
+    rows = [row for row in csv.reader(text.splitlines()) if any(c.strip() for c in row)]
+    if not rows:
+        raise DataFileError(f"{path}: the file has no rows")
+    header = [c.strip() for c in rows[0]]
+    wanted = [series_col, x_col, y_col] + ([weights_col] if weights_col else [])
+    missing = [c for c in wanted if c not in header]
+    if missing:
+        raise DataFileError(
+            f"{path}: no column named {missing[0]!r}; the header has {', '.join(header)}"
+        )
+    index = [header.index(c) for c in wanted]
+    groups: dict[str, list[list[float]]] = {}
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) <= max(index):
+            raise DataFileError(
+                f"{path}: row {line} has {len(row)} column(s), expected at least {max(index) + 1}"
+            )
+        values = [
+            _parse_float(row[j], path, line, name)
+            for j, name in zip(index[1:], wanted[1:], strict=True)
+        ]
+        groups.setdefault(row[index[0]].strip(), []).append(values)
+    if not groups:
+        raise DataFileError(f"{path}: the file has a header but no data rows")
+    ids = list(groups)
+    tables = [np.asarray(groups[i], dtype=np.float64) for i in ids]
+    weights = [t[:, 2] for t in tables] if weights_col else None
+    return ids, [t[:, 0] for t in tables], [t[:, 1] for t in tables], weights
+
+
+ROW_FORMATS = (".csv", ".json", ".npz")
+"""File types :func:`write_rows` writes, by suffix."""
+
+
+def write_rows(path: str | Path, rows: Sequence[dict[str, object]]) -> Path:
+    """Write records atomically as CSV, JSON or NPZ (one array per column), by suffix."""
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix == ".csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else [])
+        writer.writeheader()
+        writer.writerows(rows)
+        return write_text_atomic(target, buffer.getvalue())
+    if suffix == ".json":
+        return write_text_atomic(target, json.dumps(list(rows), indent=1) + "\n")
+    if suffix == ".npz":
+        columns = {k: np.asarray([r[k] for r in rows]) for k in (rows[0] if rows else {})}
+        with atomic_path(target, suffix=".npz") as tmp:
+            np.savez(tmp, **columns)  # type: ignore[arg-type]
+        return target
+    raise DataFileError(f"cannot write {target}: use a .csv, .json or .npz file name")

@@ -62,6 +62,22 @@ class ManyResult:
     problems: dict[int, str] = field(default_factory=dict)
     traces: FloatArray | None = None
 
+    def to_rows(self, ids: Sequence[str] | None = None) -> list[dict[str, object]]:
+        """One record per series: id, validity, monomial coefficients, loss, convergence."""
+        names = list(ids) if ids is not None else [str(b) for b in range(self.coef.shape[0])]
+        rows: list[dict[str, object]] = []
+        for b, name in enumerate(names):
+            row: dict[str, object] = {"series": name, "valid": bool(self.valid[b])}
+            row |= {f"coef_{j}": float(c) for j, c in enumerate(self.coef[b])}
+            row |= {
+                "final_loss": float(self.final_loss[b]),
+                "converged": bool(self.converged[b]),
+                "steps_run": int(self.steps_run[b]),
+                "problem": self.problems.get(b, ""),
+            }
+            rows.append(row)
+        return rows
+
     def predict(self, x: npt.ArrayLike) -> FloatArray:
         """Evaluate every series' polynomial at ``x`` of shape (B, M) (or (M,) for all)."""
         xs = np.asarray(x, dtype=np.float64)
@@ -190,8 +206,8 @@ def _statistics(
                 continue  # ill-conditioned (e.g. high-degree monomials) but not singular
             valid[b] = False
             problems[b] = (
-                f"series {b} has {found} distinct x values with positive weight; "
-                f"degree {degree} needs {degree + 1}"
+                f"{found} distinct x values with positive weight; degree {degree} needs "
+                f"{degree + 1}"
             )
     return g, c, s, domains, valid, problems
 
