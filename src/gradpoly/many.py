@@ -367,16 +367,19 @@ def fit_many(
     steps_run = np.zeros(count, dtype=np.int64)
     start_norm = np.maximum(2 * np.linalg.norm(c, axis=1), np.finfo(float).tiny)
     trace = np.full((count, steps), np.nan) if traces else None
+    nesterov = rule is Optimizer.NESTEROV
+    grad_w = 2 * (_matvec(g, w) - c)  # the gradient at w: reused by the next step and by tol
     for k in range(steps):
         if trace is not None:
             trace[:, k] = _loss(g, c, s, w)
-        point = w + beta[:, None] * v if rule is Optimizer.NESTEROV else w
-        grad = 2 * (_matvec(g, point) - c)
+        grad = 2 * (_matvec(g, w + beta[:, None] * v) - c) if nesterov else grad_w
         v = np.where(active[:, None], beta[:, None] * v - rate[:, None] * grad, v)
         w = w + v
         steps_run += active
+        if tol is not None or not nesterov:
+            grad_w = 2 * (_matvec(g, w) - c)
         if tol is not None:
-            norm = np.linalg.norm(2 * (_matvec(g, w) - c), axis=1)
+            norm = np.linalg.norm(grad_w, axis=1)
             active &= norm / start_norm > tol
             if not active.any():
                 break
