@@ -38,11 +38,13 @@ class DivergenceError(GradpolyError, FloatingPointError):
         The largest stable learning rate for this data, ``2 / lambda_max`` of the loss Hessian.
     """
 
-    def __init__(self, step: int, loss: float, lr: float, lr_max: float) -> None:
+    def __init__(
+        self, step: int, loss: float, lr: float, lr_max: float, detail: str | None = None
+    ) -> None:
         self.step, self.loss, self.lr, self.lr_max = step, loss, lr, lr_max
+        what = detail or f"loss became {loss:.3g} at step {step} with lr={lr:g}"
         super().__init__(
-            f"loss became {loss:.3g} at step {step} with lr={lr:g}; "
-            f"the largest stable lr here is {lr_max:.3g} (try lr <= {0.9 * lr_max:.3g})"
+            f"{what}; the largest stable lr here is {lr_max:.3g} (try lr <= {0.9 * lr_max:.3g})"
         )
 
 

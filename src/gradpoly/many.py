@@ -5,13 +5,14 @@ gradient descent on all of them together, each with its own learning rate and st
 Both work on the Gram statistics of each series in a basis mapped to its own x-domain, built
 in chunks of series so memory stays bounded. Ragged input is padded with zero weights; a
 series with too few points is reported and left out while the others are fitted.
-(NumPy only for now; batched torch/jax engines are a later step.)
+The statistics and the descent run on a batched backend (:mod:`gradpoly.batched`):
+numpy, numba, torch (cpu, cuda) or jax.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from math import comb
 from typing import Any
@@ -19,12 +20,20 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradpoly.errors import InvalidDataError, InvalidOptionError
-from gradpoly.options import AUTO, Basis, Optimizer
+from gradpoly.batched import backend_names, get_backend
+from gradpoly.batched.base import Batch, BatchBackend, Descent, GramBatch, Plan
+from gradpoly.errors import (
+    DivergenceError,
+    EngineUnavailableError,
+    InvalidDataError,
+    InvalidOptionError,
+)
+from gradpoly.losses import Loss
+from gradpoly.options import AUTO, Basis, Device, Optimizer
 
 FloatArray = npt.NDArray[np.float64]
-CHUNK_SERIES = 256
-"""Series per chunk when building features: bounds memory at CHUNK_SERIES x N x (D+1)."""
+Progress = Callable[[int, int], None]
+"""Called as ``progress(series_done, series_total)``."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,6 +70,8 @@ class ManyResult:
     seconds: float
     problems: dict[int, str] = field(default_factory=dict)
     traces: FloatArray | None = None
+    engine: str = "numpy"
+    loss: str = "mse"
 
     def to_rows(self, ids: Sequence[str] | None = None) -> list[dict[str, object]]:
         """One record per series: id, validity, monomial coefficients, loss, convergence."""
@@ -86,19 +97,16 @@ class ManyResult:
         return np.asarray(np.einsum("bmj,bj->bm", powers, self.coef), dtype=np.float64)
 
 
-def _as_batch(
-    x: Any, y: Any, weights: Any, drop_nan: bool
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """(B, N) arrays of x, y and weights; ragged series padded with zero weight."""
+def _as_batch(x: Any, y: Any, weights: Any, drop_nan: bool) -> Batch:
+    """Checked (B, N) arrays; ragged series padded with zero weight. No copy when clean."""
     if isinstance(x, np.ndarray) and x.ndim == 2:
-        xs, ys = [np.asarray(x, dtype=np.float64)], [np.asarray(y, dtype=np.float64)]
-        if ys[0].shape != xs[0].shape:
+        xb, yb = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        if yb.shape != xb.shape:
             raise InvalidDataError(
-                f"x and y must have the same shape, got {x.shape} and {np.shape(y)}"
+                f"x and y must have the same shape, got {xb.shape} and {np.shape(y)}"
             )
-        xb, yb = xs[0].copy(), ys[0].copy()
-        wb = np.ones_like(xb) if weights is None else np.array(weights, dtype=np.float64)
-        if wb.shape != xb.shape:
+        wb = None if weights is None else np.asarray(weights, dtype=np.float64)
+        if wb is not None and wb.shape != xb.shape:
             raise InvalidDataError(f"weights must have shape {xb.shape}, got {wb.shape}")
     else:
         xb, yb, wb = _pad(x, y, weights)
@@ -106,30 +114,65 @@ def _as_batch(
         raise InvalidDataError(
             f"x must be a (B, N) array or a list of 1-D arrays, got shape {xb.shape}"
         )
-    bad = ~(np.isfinite(xb) & np.isfinite(yb) & np.isfinite(wb))
-    if bad.any():
-        if not drop_nan:
-            rows = np.flatnonzero(bad.any(axis=1))
-            first = int(rows[0])
-            points = np.flatnonzero(bad[first])[:5].tolist()
-            raise InvalidDataError(
-                f"{rows.size} series have NaN or inf values (series {rows[:5].tolist()}"
-                f"{'...' if rows.size > 5 else ''}; in series {first}, points {points}); "
-                "clean them or pass drop_nan=True to give those points zero weight"
-            )
-        xb[bad], yb[bad], wb[bad] = 0.0, 0.0, 0.0
-    if np.any(wb < 0):
+    if drop_nan:
+        bad = ~np.isfinite(xb) | ~np.isfinite(yb)
+        if wb is not None:
+            bad |= ~np.isfinite(wb)
+        if bad.any():
+            xb, yb = np.where(bad, 0.0, xb), np.where(bad, 0.0, yb)
+            wb = np.where(bad, 0.0, 1.0 if wb is None else wb)
+    # Without drop_nan, NaN/inf are caught after the statistics pass (they make that series'
+    # statistics non-finite), which spares a pass over the data; see _check_finite.
+    if wb is not None and np.any(wb < 0):
         row, col = (int(v[0]) for v in np.nonzero(wb < 0))
         raise InvalidDataError(
             f"weights must be non-negative; series {row}, point {col} is {wb[row, col]}"
         )
-    return xb, yb, wb
+    if wb is None:
+        counts = np.full(xb.shape[0], float(xb.shape[1]))
+    else:
+        counts = np.maximum(np.count_nonzero(wb > 0, axis=1), 1).astype(np.float64)
+    return Batch(xb, yb, wb, counts)
+
+
+def _check_finite(batch: Batch, gram: GramBatch) -> None:
+    """Raise, naming series and points, when a series' statistics are not finite.
+
+    NaN or inf anywhere in a series' x, y or weights propagates into its statistics, so only
+    those series are searched; finite values too large to square overflow instead.
+    """
+    broken = ~(
+        np.isfinite(gram.g).all(axis=(1, 2)) & np.isfinite(gram.c).all(axis=1) & np.isfinite(gram.s)
+    )
+    if not broken.any():
+        return
+    rows = np.flatnonzero(broken)
+    bad = ~np.isfinite(batch.x[rows]) | ~np.isfinite(batch.y[rows])
+    if batch.w is not None:
+        bad |= ~np.isfinite(batch.w[rows])
+    first = int(rows[0])
+    if not bad.any():
+        raise InvalidDataError(
+            f"{rows.size} series overflow float64 when squared (series {rows[:5].tolist()}); "
+            "rescale x and y"
+        )
+    rows = rows[bad.any(axis=1)]
+    first = int(rows[0])
+    points = np.flatnonzero(bad[bad.any(axis=1)][0])[:5].tolist()
+    raise InvalidDataError(
+        f"{rows.size} series have NaN or inf values (series {rows[:5].tolist()}"
+        f"{'...' if rows.size > 5 else ''}; in series {first}, points {points}); "
+        "clean them or pass drop_nan=True to give those points zero weight"
+    )
 
 
 def _pad(x: Any, y: Any, weights: Any) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Ragged lists of 1-D series -> padded (B, N) arrays with zero weight on the padding."""
     if not isinstance(x, Sequence) or not isinstance(y, Sequence) or len(x) != len(y):
-        raise InvalidDataError("x and y must be (B, N) arrays or lists of equally many series")
+        raise InvalidDataError(
+            "x and y must be (B, N) arrays or lists of equally many 1-D series "
+            "(for a long table, group it by its series id first: gradpoly.io.read_long)"
+        )
     series = [
         (np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
         for a, b in zip(x, y, strict=True)
@@ -149,58 +192,42 @@ def _pad(x: Any, y: Any, weights: Any) -> tuple[FloatArray, FloatArray, FloatArr
     return xb, yb, wb
 
 
-def _features(basis: Basis, t: FloatArray, degree: int) -> FloatArray:
-    """(B, D+1, N) features of mapped points t (B, N) by the basis' three-term recurrence."""
-    v = np.empty((t.shape[0], degree + 1, t.shape[1]))
-    v[:, 0] = 1.0
-    if degree >= 1:
-        v[:, 1] = t
-    for j in range(2, degree + 1):
-        if basis is Basis.CHEBYSHEV:
-            v[:, j] = 2.0 * t * v[:, j - 1] - v[:, j - 2]
-        elif basis is Basis.LEGENDRE:
-            v[:, j] = ((2 * j - 1) * t * v[:, j - 1] - (j - 1) * v[:, j - 2]) / j
-        else:
-            v[:, j] = t * v[:, j - 1]
-    return v
+BLOCK_SERIES = 65_536
+"""Series handed to a backend at once: the unit of progress, and of memory for its scratch."""
 
 
 def _statistics(
-    xb: FloatArray, yb: FloatArray, wb: FloatArray, degree: int, basis: Basis
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, npt.NDArray[np.bool_], dict[int, str]]:
-    """Per series: Gram ``G`` (B, D+1, D+1), ``c`` (B, D+1), ``s`` (B,), domains, validity."""
-    count = xb.shape[0]
-    g = np.zeros((count, degree + 1, degree + 1))
-    c = np.zeros((count, degree + 1))
-    s = np.zeros(count)
-    domains = np.zeros((count, 2))
-    valid = np.ones(count, dtype=bool)
+    batch: Batch,
+    degree: int,
+    basis: Basis,
+    backend: BatchBackend,
+    device: Device,
+    progress: Progress | None,
+) -> tuple[GramBatch, npt.NDArray[np.bool_], dict[int, str]]:
+    """Gram statistics of every series, block by block, and which series can be fitted."""
+    parts = []
+    for start in range(0, batch.size, BLOCK_SERIES):
+        part = slice(start, min(start + BLOCK_SERIES, batch.size))
+        parts.append(backend.statistics(batch.rows(part), degree, basis, device))
+        if progress is not None:
+            progress(part.stop, batch.size)
+    gram = parts[0] if len(parts) == 1 else _concatenate(parts)
+    _check_finite(batch, gram)
+    valid = np.ones(batch.size, dtype=bool)
     problems: dict[int, str] = {}
-    for start in range(0, count, CHUNK_SERIES):
-        part = slice(start, min(start + CHUNK_SERIES, count))
-        x, y, w = xb[part], yb[part], wb[part]
-        used = w > 0
-        lo = np.where(used, x, np.inf).min(axis=1)
-        hi = np.where(used, x, -np.inf).max(axis=1)
-        span = np.where(hi > lo, hi - lo, 1.0)
-        lo = np.where(np.isfinite(lo), lo, 0.0)
-        domains[part] = np.stack([lo, lo + span], axis=1)
-        if basis is Basis.MONOMIAL:
-            t, domains[part] = x, np.nan
-        else:
-            t = (2.0 * x - (2 * lo[:, None] + span[:, None])) / span[:, None]
-        n = np.maximum(used.sum(axis=1), 1)[:, None]
-        v = _features(basis, t, degree)
-        vw = v if bool(np.all(w == 1.0)) else v * w[:, None, :]
-        g[part] = np.matmul(vw, v.transpose(0, 2, 1)) / n[:, :, None]
-        c[part] = np.matmul(vw, y[:, :, None])[:, :, 0] / n
-        s[part] = (w * y * y).sum(axis=1) / n[:, 0]
-    # A series with fewer than D+1 distinct x values has a singular Gram matrix; counting
-    # distinct values needs a sort, so it is done only for the series that look singular.
-    eig = np.linalg.eigvalsh(g)
-    suspect = np.flatnonzero(~(eig[:, 0] > 1e-12 * np.maximum(eig[:, -1], np.finfo(float).tiny)))
+    # A series with fewer than D+1 distinct x values has a singular Gram matrix. Counting
+    # distinct values needs a sort, so it is done only for the series that look singular:
+    # det(G) / prod(diag G) (1 for orthogonal columns, 0 for singular G) below 1e-12.
+    sign, logdet = np.linalg.slogdet(gram.g)
+    diagonal = np.einsum("bii->bi", gram.g)
+    with np.errstate(divide="ignore"):
+        ratio = logdet - np.log(diagonal).sum(axis=1)
+    suspect = np.flatnonzero(~((sign > 0) & (ratio > np.log(1e-12))))
     if suspect.size:
-        distinct = _distinct_counts(np.where(wb[suspect] > 0, xb[suspect], np.nan))
+        used = (
+            np.ones_like(batch.x[suspect], dtype=bool) if batch.w is None else batch.w[suspect] > 0
+        )
+        distinct = _distinct_counts(np.where(used, batch.x[suspect], np.nan))
         for b, found in zip(suspect.tolist(), distinct.tolist(), strict=True):
             if found > degree:
                 continue  # ill-conditioned (e.g. high-degree monomials) but not singular
@@ -209,7 +236,15 @@ def _statistics(
                 f"{found} distinct x values with positive weight; degree {degree} needs "
                 f"{degree + 1}"
             )
-    return g, c, s, domains, valid, problems
+    return gram, valid, problems
+
+
+def _concatenate(parts: list[GramBatch]) -> GramBatch:
+    """One GramBatch from the blocks' statistics, in order."""
+    g, c, s, domains = (
+        np.concatenate([getattr(p, f) for p in parts]) for f in ("g", "c", "s", "domains")
+    )
+    return GramBatch(g, c, s, domains)
 
 
 def _distinct_counts(x: FloatArray) -> npt.NDArray[np.int64]:
@@ -254,46 +289,63 @@ def _padded(values: npt.ArrayLike, size: int) -> FloatArray:
     return out
 
 
-def _matvec(g: FloatArray, w: FloatArray) -> FloatArray:
-    """Batched ``G_b w_b`` (a matmul: much faster than einsum for small matrices)."""
-    return np.asarray(np.matmul(g, w[:, :, None])[:, :, 0], dtype=np.float64)
-
-
-def _loss(g: FloatArray, c: FloatArray, s: FloatArray, w: FloatArray) -> FloatArray:
-    gw = _matvec(g, w)
-    return np.asarray(s - 2 * (c * w).sum(axis=1) + (w * gw).sum(axis=1))
+def _mse(gram: GramBatch, w: FloatArray) -> FloatArray:
+    """Weighted MSE of each series at w: ``s - 2 c.w + w.G.w``."""
+    gw = np.matmul(gram.g, w[:, :, None])[:, :, 0]
+    return np.asarray(gram.s - 2 * (gram.c * w).sum(axis=1) + (w * gw).sum(axis=1))
 
 
 def _finish(
     w: FloatArray,
-    stats: tuple[
-        FloatArray, FloatArray, FloatArray, FloatArray, npt.NDArray[np.bool_], dict[int, str]
-    ],
-    basis: Basis,
-    method: str,
+    gram: GramBatch,
+    valid: npt.NDArray[np.bool_],
+    problems: dict[int, str],
+    how: tuple[Basis, str, str, str],
     seconds: float,
-    converged: npt.NDArray[np.bool_],
-    steps_run: npt.NDArray[np.int64],
-    traces: FloatArray | None,
+    descent: Descent | None = None,
 ) -> ManyResult:
-    g, c, s, domains, valid, problems = stats
+    basis, method, engine, loss_name = how
+    count = w.shape[0]
     w = np.where(valid[:, None], w, np.nan)
-    coef = _to_monomial(w, domains, basis)
-    loss = np.where(valid, _loss(g, c, s, np.nan_to_num(w)), np.nan)
+    coef = _to_monomial(w, gram.domains, basis)
+    if descent is not None and descent.final is not None:
+        final = descent.final
+    else:
+        final = _mse(gram, np.nan_to_num(w))
+    converged = np.ones(count, dtype=bool) if descent is None else np.zeros(count, dtype=bool)
+    steps_run = np.zeros(count, dtype=np.int64)
+    trace = None
+    if descent is not None:
+        steps_run = np.where(valid, descent.steps_run, 0)
+        converged = valid & ~descent.active if method == "gd-tol" else converged
+        if descent.trace is not None:
+            trace = descent.trace[:, : int(steps_run.max(initial=0))]
+            trace[~valid] = np.nan
     return ManyResult(
         coef,
         w,
-        domains,
-        loss,
+        gram.domains,
+        np.where(valid, final, np.nan),
         converged,
         steps_run,
         valid,
         basis,
-        method,
+        "gd" if method == "gd-tol" else method,
         seconds,
         problems,
-        traces,
+        trace,
+        engine,
+        loss_name,
     )
+
+
+def _backend(engine: str, device: Device | str) -> tuple[BatchBackend, Device]:
+    """The batched backend for ``engine`` on ``device``, or EngineUnavailableError with why."""
+    backend, where = get_backend(engine), Device.parse(device)
+    available = backend.availability(where)
+    if not available.ok:
+        raise EngineUnavailableError(available.reason)
+    return backend, where
 
 
 def lstsq_many(
@@ -303,6 +355,9 @@ def lstsq_many(
     weights: Any = None,
     basis: Basis | str = Basis.CHEBYSHEV,
     drop_nan: bool = False,
+    engine: str = "numpy",
+    device: Device | str = Device.CPU,
+    progress: Progress | None = None,
 ) -> ManyResult:
     """Closed-form least squares of B series at once (each with its own x).
 
@@ -313,24 +368,19 @@ def lstsq_many(
         Non-negative per-point weights; padding and dropped NaN points get zero.
     basis : solve in this basis on each series' mapped domain (chebyshev by default: the
         Gram matrix stays well conditioned, so solving its normal equations is accurate).
+    engine, device : the batched backend that builds the statistics (``numpy``, ``numba``,
+        ``torch`` on cpu or cuda, ``jax``); all give the same numbers to rounding.
+    progress : called as ``progress(series_done, series_total)`` after each block.
     """
     start = time.perf_counter()
     chosen = Basis.parse(basis)
-    stats = _statistics(*_as_batch(x, y, weights, drop_nan), _degree(degree), chosen)
-    g, c, _, _, valid, _ = stats
-    safe = np.where(valid[:, None, None], g, np.eye(g.shape[1]))
-    w = np.asarray(np.linalg.solve(safe, c[:, :, None])[:, :, 0], dtype=np.float64)
-    count = g.shape[0]
-    return _finish(
-        w,
-        stats,
-        chosen,
-        "lstsq",
-        time.perf_counter() - start,
-        np.ones(count, dtype=bool),
-        np.zeros(count, dtype=np.int64),
-        None,
-    )
+    backend, where = _backend(engine, device)
+    batch = _as_batch(x, y, weights, drop_nan)
+    gram, valid, problems = _statistics(batch, _degree(degree), chosen, backend, where, progress)
+    safe = np.where(valid[:, None, None], gram.g, np.eye(gram.g.shape[1]))
+    w = np.asarray(np.linalg.solve(safe, gram.c[:, :, None])[:, :, 0], dtype=np.float64)
+    how = (chosen, "lstsq", backend.name, str(Loss.MSE))
+    return _finish(w, gram, valid, problems, how, time.perf_counter() - start)
 
 
 def fit_many(
@@ -345,12 +395,19 @@ def fit_many(
     weights: Any = None,
     drop_nan: bool = False,
     traces: bool = False,
+    loss: Loss | str = Loss.MSE,
+    huber_delta: float = 1.0,
+    engine: str = "numpy",
+    device: Device | str = Device.CPU,
+    progress: Progress | None = None,
 ) -> ManyResult:
     """Gradient descent on B series at once, each with its own lr (``"auto"``) and stop test.
 
-    Every series follows exactly the GD (or momentum/Nesterov) trajectory that
+    With the MSE, every series follows exactly the GD (or momentum/Nesterov) trajectory that
     :func:`gradpoly.fit` would give it in float64 with the gram strategy; a series stops
     updating once ``|grad| / |grad(0)| <= tol``. ``traces=True`` keeps every step's loss.
+    ``loss="huber"`` or ``"l1"`` runs per point with autograd (engines ``torch``, ``jax``);
+    ``lr="auto"`` is then the MSE's ``1/L``, which is stable for both.
     """
     start = time.perf_counter()
     chosen, rule = Basis.parse(basis), Optimizer.parse(optimizer)
@@ -358,35 +415,48 @@ def fit_many(
         raise InvalidOptionError(f"steps must be a positive integer, got {steps!r}")
     if tol is not None and not tol > 0:
         raise InvalidOptionError(f"tol must be a positive number, got {tol!r}")
-    stats = _statistics(*_as_batch(x, y, weights, drop_nan), _degree(degree), chosen)
-    g, c, s, _, valid, _ = stats
-    rate, beta = _parameters(g, valid, lr, rule)
-    count, size = c.shape
-    w, v = np.zeros((count, size)), np.zeros((count, size))
-    active = valid.copy()
-    steps_run = np.zeros(count, dtype=np.int64)
-    start_norm = np.maximum(2 * np.linalg.norm(c, axis=1), np.finfo(float).tiny)
-    trace = np.full((count, steps), np.nan) if traces else None
-    nesterov = rule is Optimizer.NESTEROV
-    grad_w = 2 * (_matvec(g, w) - c)  # the gradient at w: reused by the next step and by tol
-    for k in range(steps):
-        if trace is not None:
-            trace[:, k] = _loss(g, c, s, w)
-        grad = 2 * (_matvec(g, w + beta[:, None] * v) - c) if nesterov else grad_w
-        v = np.where(active[:, None], beta[:, None] * v - rate[:, None] * grad, v)
-        w = w + v
-        steps_run += active
-        if tol is not None or not nesterov:
-            grad_w = 2 * (_matvec(g, w) - c)
-        if tol is not None:
-            norm = np.linalg.norm(grad_w, axis=1)
-            active &= norm / start_norm > tol
-            if not active.any():
-                break
-    converged = valid & ~active if tol is not None else np.zeros(count, dtype=bool)
-    if trace is not None:
-        trace = trace[:, : int(steps_run.max(initial=0))]
-    return _finish(w, stats, chosen, "gd", time.perf_counter() - start, converged, steps_run, trace)
+    if callable(loss):
+        raise InvalidOptionError(
+            "fit_many takes a named loss (mse, huber, l1); fit a custom loss callable with "
+            "gradpoly.fit, one series at a time"
+        )
+    objective = Loss.parse(loss)
+    backend, where = _backend(engine, device)
+    if objective is not Loss.MSE and not backend.robust_losses:
+        robust = ", ".join(n for n in backend_names() if get_backend(n).robust_losses)
+        raise InvalidOptionError(
+            f"loss {objective} needs autograd, which batched engine {backend.name} lacks; "
+            f"use engine={robust.split(', ')[0]!r} (engines with autograd: {robust})"
+        )
+    batch = _as_batch(x, y, weights, drop_nan)
+    gram, valid, problems = _statistics(batch, _degree(degree), chosen, backend, where, progress)
+    safe = np.where(valid[:, None, None], gram.g, np.eye(gram.g.shape[1]))
+    eig = np.asarray(np.linalg.eigvalsh(safe), dtype=np.float64)
+    rate, beta = _parameters(eig, valid, lr, rule)
+    plan = Plan(
+        steps,
+        np.where(valid, rate, np.nan),
+        beta,
+        tol,
+        rule is Optimizer.NESTEROV,
+        traces,
+        objective,
+        float(huber_delta),
+    )
+    descent = backend.descend(batch, gram, chosen, plan, where)
+    w = descent.w
+    if not np.isfinite(w[valid]).all():
+        bad = int(np.flatnonzero(valid & ~np.isfinite(w).all(axis=1))[0])
+        rate_bad = float(plan.rate[bad])
+        raise DivergenceError(
+            steps,
+            float("inf"),
+            rate_bad,
+            float(1 / eig[bad, -1]),
+            f"series {bad} diverged with lr={rate_bad:g}",
+        )
+    how = (chosen, "gd-tol" if tol is not None else "gd", backend.name, str(objective))
+    return _finish(w, gram, valid, problems, how, time.perf_counter() - start, descent)
 
 
 def _degree(degree: Any) -> int:
@@ -396,21 +466,40 @@ def _degree(degree: Any) -> int:
 
 
 def _parameters(
-    g: FloatArray, valid: npt.NDArray[np.bool_], lr: float | str, rule: Optimizer
+    eig: FloatArray, valid: npt.NDArray[np.bool_], lr: float | str, rule: Optimizer
 ) -> tuple[FloatArray, FloatArray]:
-    """Per-series (lr, beta): from each Hessian ``2 G``'s extreme eigenvalues when auto."""
-    safe = np.where(valid[:, None, None], g, np.eye(g.shape[1]))
-    eig = np.linalg.eigvalsh(2 * safe)
-    big, small = np.sqrt(eig[:, -1]), np.sqrt(np.maximum(eig[:, 0], 0.0))
+    """Per-series (lr, beta): from each Hessian ``2 G``'s extreme eigenvalues when auto.
+
+    A fixed lr is checked against every valid series' stability limit before any step:
+    ``2/L`` for GD, ``2(1+b)/L`` for momentum, ``2(1+b)/((1+2b) L)`` for Nesterov (on a
+    quadratic these are exact), and refused with the largest rate that every series takes.
+    """
+    hess = 2 * np.where(valid[:, None], eig, 1.0)
+    big, small = np.sqrt(hess[:, -1]), np.sqrt(np.maximum(hess[:, 0], 0.0))
     ratio = (big - small) / (big + small)
     if lr != AUTO:
         value = float(lr)
         if not (np.isfinite(value) and value > 0):
             raise InvalidOptionError(f"lr must be a positive number or 'auto', got {lr!r}")
-        beta = np.zeros_like(big) if rule is Optimizer.GD else np.full_like(big, 0.9)
-        return np.full_like(big, value), beta
+        b = 0.0 if rule is Optimizer.GD else 0.9
+        limit = 2 * (1 + b) / hess[:, -1]
+        if rule is Optimizer.NESTEROV:
+            limit /= 1 + 2 * b
+        unstable = valid & (value >= limit)
+        if unstable.any():
+            first = int(np.flatnonzero(unstable)[0])
+            stable = float(limit[valid].min())
+            raise DivergenceError(
+                0,
+                float("inf"),
+                value,
+                stable,
+                f"lr={value:g} diverges on {int(unstable.sum())} of {int(valid.sum())} series "
+                f"(the first is series {first}, stable below {float(limit[first]):.3g})",
+            )
+        return np.full_like(big, value), np.full_like(big, b)
     if rule is Optimizer.MOMENTUM:
         return 4.0 / (big + small) ** 2, ratio**2
     if rule is Optimizer.NESTEROV:
-        return 1.0 / eig[:, -1], ratio
-    return 1.0 / eig[:, -1], np.zeros_like(big)
+        return 1.0 / hess[:, -1], ratio
+    return 1.0 / hess[:, -1], np.zeros_like(big)

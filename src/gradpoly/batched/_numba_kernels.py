@@ -1,0 +1,126 @@
+"""Numba kernels of the batched backend; imported only when that backend first runs.
+
+Each series' points are read once: its basis functions are built in a small scratch block
+that stays in cache, then reduced into G, c and s. Series run in parallel (``prange``).
+"""
+
+import numpy as np
+from numba import njit, prange
+
+FAST = {"reassoc", "contract"}
+"""Let LLVM reorder the sums (SIMD lanes) and fuse multiply-adds; inputs are checked finite."""
+
+
+@njit(cache=True, parallel=True, fastmath=FAST)
+def statistics(x, y, w, weighted, counts, domains, degree, kind, g, c, s):
+    """Fill g (B, D+1, D+1), c (B, D+1), s (B,) for every series; one pass over its points."""
+    count, points = x.shape
+    size = degree + 1
+    for b in prange(count):
+        v = np.empty((size, points))
+        lo, hi = domains[b, 0], domains[b, 1]
+        scale, shift = 2.0 / (hi - lo), -(lo + hi) / (hi - lo)
+        for n in range(points):
+            v[0, n] = 1.0
+            if size > 1:
+                v[1, n] = x[b, n] if kind == 0 else x[b, n] * scale + shift
+        for j in range(2, size):
+            for n in range(points):
+                t = v[1, n]
+                if kind == 1:
+                    v[j, n] = 2.0 * t * v[j - 1, n] - v[j - 2, n]
+                elif kind == 2:
+                    v[j, n] = ((2 * j - 1) * t * v[j - 1, n] - (j - 1) * v[j - 2, n]) / j
+                else:
+                    v[j, n] = t * v[j - 1, n]
+        if weighted:
+            for j in range(size):
+                for n in range(points):
+                    v[j, n] *= np.sqrt(w[b, n])
+        inv = 1.0 / counts[b]
+        acc = 0.0
+        for n in range(points):
+            yn = y[b, n] * v[0, n]  # sqrt(weight) * y
+            acc += yn * yn
+        s[b] = acc * inv
+        for j in range(size):
+            acc = 0.0
+            for n in range(points):
+                acc += v[j, n] * y[b, n] * v[0, n]
+            c[b, j] = acc * inv
+            for k in range(j, size):
+                acc = 0.0
+                for n in range(points):
+                    acc += v[j, n] * v[k, n]
+                g[b, j, k] = acc * inv
+                g[b, k, j] = acc * inv
+
+
+@njit(cache=True, parallel=True, fastmath=FAST)
+def descend(
+    g, c, s, rate, beta, nesterov, steps, use_tol, tol, keep, w_out, steps_run, active, trace
+):
+    """GD / momentum / Nesterov on every series' Gram system, each stopping at its own tol."""
+    count, size = c.shape
+    for b in prange(count):
+        if not active[b]:
+            continue
+        w = np.zeros(size)
+        v = np.zeros(size)
+        look = np.zeros(size)
+        grad = np.empty(size)
+        gw = np.empty(size)
+        norm0 = 0.0
+        for j in range(size):
+            gw[j] = -2.0 * c[b, j]
+            norm0 += gw[j] * gw[j]
+        limit = tol * tol * norm0
+        done = 0
+        for k in range(steps):
+            if keep:
+                trace[b, k] = _value(g, c, s, b, w)
+            if nesterov:
+                for j in range(size):
+                    look[j] = w[j] + beta[b] * v[j]
+                for j in range(size):
+                    acc = 0.0
+                    for i in range(size):
+                        acc += g[b, j, i] * look[i]
+                    grad[j] = 2.0 * (acc - c[b, j])
+            else:
+                for j in range(size):
+                    grad[j] = gw[j]
+            for j in range(size):
+                v[j] = beta[b] * v[j] - rate[b] * grad[j]
+                w[j] += v[j]
+            done = k + 1
+            norm = 0.0
+            for j in range(size):
+                acc = 0.0
+                for i in range(size):
+                    acc += g[b, j, i] * w[i]
+                gw[j] = 2.0 * (acc - c[b, j])
+                norm += gw[j] * gw[j]
+            if use_tol and not norm > limit:
+                active[b] = False
+                break
+        if keep:
+            last = _value(g, c, s, b, w)
+            for k in range(done, steps):
+                trace[b, k] = last
+        steps_run[b] = done
+        for j in range(size):
+            w_out[b, j] = w[j]
+
+
+@njit(cache=True)
+def _value(g, c, s, b, w):
+    """Weighted MSE of series b at w: s - 2 c.w + w.G.w."""
+    size = w.shape[0]
+    total = s[b]
+    for j in range(size):
+        acc = 0.0
+        for i in range(size):
+            acc += g[b, j, i] * w[i]
+        total += w[j] * (acc - 2.0 * c[b, j])
+    return total

@@ -1,0 +1,249 @@
+"""What a batched backend supplies, and the descent step every backend shares.
+
+``fit_many`` / ``lstsq_many`` talk only to a :class:`BatchBackend`: it builds B series' Gram
+statistics on its own device and runs their gradient descent. The GD update itself is
+written once, in :func:`step`, against the array namespace (``numpy``, ``torch``,
+``jax.numpy``) each backend passes in, so every backend follows the same trajectory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from gradpoly.engines.base import Availability
+from gradpoly.losses import Loss
+from gradpoly.options import Basis, Device
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, eq=False)
+class Batch:
+    """B series of N points, already checked: finite, weights non-negative.
+
+    ``w`` is None when every point has weight 1 (the common case, kept free of a copy);
+    ``counts`` holds each series' number of points with positive weight, the MSE's divisor.
+    """
+
+    x: FloatArray
+    y: FloatArray
+    w: FloatArray | None
+    counts: FloatArray
+
+    @property
+    def size(self) -> int:
+        """Number of series, B."""
+        return int(self.x.shape[0])
+
+    def rows(self, part: slice) -> Batch:
+        """The series in ``part`` (views, no copy)."""
+        w = None if self.w is None else self.w[part]
+        return Batch(self.x[part], self.y[part], w, self.counts[part])
+
+
+@dataclass(frozen=True, eq=False)
+class GramBatch:
+    """Per series: ``G = X'SX/n`` (B, D+1, D+1), ``c = X'Sy/n`` (B, D+1), ``s = y'Sy/n`` (B,).
+
+    X holds the basis functions at each series' points mapped from ``domains`` (B, 2) to
+    [-1, 1] (monomial: unmapped, domains NaN). The weighted MSE of w is ``s - 2c.w + w.Gw``.
+    """
+
+    g: FloatArray
+    c: FloatArray
+    s: FloatArray
+    domains: FloatArray
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """How to descend: per-series rate and momentum, steps, the stop test, the loss."""
+
+    steps: int
+    rate: FloatArray
+    beta: FloatArray
+    tol: float | None
+    nesterov: bool
+    traces: bool
+    loss: Loss = Loss.MSE
+    delta: float = 1.0
+
+    @property
+    def is_mse(self) -> bool:
+        """True when the loss is the MSE, which the Gram statistics give exactly."""
+        return self.loss is Loss.MSE
+
+
+@dataclass(frozen=True, eq=False)
+class Descent:
+    """Where the descent ended: coefficients, steps each series ran, still-active flags."""
+
+    w: FloatArray
+    steps_run: npt.NDArray[np.int64]
+    active: npt.NDArray[np.bool_]
+    trace: FloatArray | None
+    final: FloatArray | None = None
+    """Each series' loss at ``w`` when it is not the MSE (the MSE comes from the Gram stats)."""
+
+
+class BatchBackend(Protocol):
+    """One array library's batched statistics and descent; see :mod:`gradpoly.batched`."""
+
+    name: ClassVar[str]
+    devices: ClassVar[tuple[Device, ...]]
+    robust_losses: ClassVar[bool]
+    """Whether losses other than the MSE run (they need autograd over the points)."""
+
+    def availability(self, device: Device) -> Availability:
+        """Whether this backend runs on ``device`` here, with the reason when it cannot."""
+        ...
+
+    def version(self) -> str:
+        """Version of the array library behind the backend."""
+        ...
+
+    def statistics(self, batch: Batch, degree: int, basis: Basis, device: Device) -> GramBatch:
+        """Domains and Gram statistics of every series in ``batch``, as float64 NumPy arrays."""
+        ...
+
+    def descend(
+        self, batch: Batch, gram: GramBatch, basis: Basis, plan: Plan, device: Device
+    ) -> Descent:
+        """Run ``plan`` from w = 0 for every series; MSE on ``gram``, other losses on ``batch``."""
+        ...
+
+
+def domains_of(x: FloatArray, w: FloatArray | None) -> FloatArray:
+    """(B, 2) interval of each series' x over points with positive weight ([lo, lo+1] if one)."""
+    if w is None:
+        lo, hi = x.min(axis=1), x.max(axis=1)
+    else:
+        used = w > 0
+        lo = np.where(used, x, np.inf).min(axis=1)
+        hi = np.where(used, x, -np.inf).max(axis=1)
+        lo = np.where(np.isfinite(lo), lo, 0.0)
+        hi = np.where(np.isfinite(hi), hi, lo)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    return np.stack([lo, lo + span], axis=1)
+
+
+def features(xp: Any, basis: Basis, t: Any, degree: int) -> list[Any]:
+    """Basis functions 0..D at mapped points ``t`` by the basis' three-term recurrence."""
+    cols = [xp.ones_like(t)]
+    if degree >= 1:
+        cols.append(t)
+    for j in range(2, degree + 1):
+        if basis is Basis.CHEBYSHEV:
+            cols.append(2.0 * t * cols[j - 1] - cols[j - 2])
+        elif basis is Basis.LEGENDRE:
+            cols.append(((2 * j - 1) * t * cols[j - 1] - (j - 1) * cols[j - 2]) / j)
+        else:
+            cols.append(t * cols[j - 1])
+    return cols
+
+
+def mapped(x: Any, domains: Any, basis: Basis) -> Any:
+    """x mapped from each series' domain to [-1, 1]; monomials keep x as it is."""
+    if basis is Basis.MONOMIAL:
+        return x
+    lo, hi = domains[:, 0:1], domains[:, 1:2]
+    return (2.0 * x - (lo + hi)) / (hi - lo)
+
+
+class State(NamedTuple):
+    """The descent's state for all series: position, velocity, gradient at w, who still runs."""
+
+    w: Any
+    v: Any
+    grad_w: Any
+    active: Any
+    steps_run: Any
+
+
+class Objective(NamedTuple):
+    """Per-series loss values (B,) and gradients (B, D+1) of a batch of coefficients."""
+
+    value: Callable[[Any], Any]
+    gradient: Callable[[Any], Any]
+
+
+def gram_objective(g: Any, c: Any, s: Any, matvec: Callable[[Any, Any], Any]) -> Objective:
+    """The MSE of every series from its Gram statistics: O(D^2) per series and step."""
+
+    def value(w: Any) -> Any:
+        return s - 2.0 * (c * w).sum(-1) + (w * matvec(g, w)).sum(-1)
+
+    def gradient(w: Any) -> Any:
+        return 2.0 * (matvec(g, w) - c)
+
+    return Objective(value, gradient)
+
+
+class Rates(NamedTuple):
+    """Per-series step size and momentum as (B, 1) arrays in the backend's type."""
+
+    rate: Any
+    beta: Any
+    nesterov: bool
+
+
+def start_state(xp: Any, objective: Objective, zeros: Any, active: Any) -> State:
+    """w = v = 0 for every series, with the gradient at 0 and no steps run."""
+    return State(zeros, zeros, objective.gradient(zeros), active, xp.zeros_like(active, dtype=int))
+
+
+def step(xp: Any, state: State, objective: Objective, plan: Rates, tol2: Any) -> State:
+    """One GD / momentum / Nesterov step for every active series.
+
+    ``tol2`` is
+    ``(tol |grad(0)|)^2`` per series, or None for no stop test. A series whose gradient norm
+    has fallen to tol stops updating; its ``steps_run`` stops counting.
+    """
+    w, v, grad_w, active, steps_run = state
+    grad = objective.gradient(w + plan.beta * v) if plan.nesterov else grad_w
+    moving = active[:, None]
+    v = xp.where(moving, plan.beta * v - plan.rate * grad, v)
+    w = xp.where(moving, w + v, w)  # a stopped series keeps its w (and v)
+    steps_run = steps_run + active
+    grad_w = objective.gradient(w)
+    if tol2 is not None:
+        active = active & ((grad_w * grad_w).sum(-1) > tol2)
+    return State(w, v, grad_w, active, steps_run)
+
+
+def robust_objective(
+    v: Any,
+    y: Any,
+    sw: Any,
+    counts: Any,
+    rho: Callable[[Any], Any],
+    grad_of: Callable[[Callable[[Any], Any]], Callable[[Any], Any]],
+) -> Objective:
+    """``mean(rho(sqrt(s) r))`` per series over its points; the gradient by the library's autograd.
+
+    ``v`` (B, D+1, N) holds the basis functions, ``sw`` the square roots of the weights (zero on
+    padding, and rho(0) = 0 for every named loss). The series are independent, so the
+    gradient of the sum of their losses is each series' own gradient.
+    """
+
+    def value(w: Any) -> Any:
+        r = sw * ((w[:, None, :] @ v)[:, 0, :] - y)
+        return rho(r).sum(-1) / counts
+
+    return Objective(value, grad_of(lambda w: value(w).sum()))
+
+
+def tol_squared(plan: Plan, state: State) -> Any:
+    """``(tol |grad(0)|)^2`` per series, or None when there is no stop test."""
+    if plan.tol is None:
+        return None
+    return plan.tol**2 * (state.grad_w * state.grad_w).sum(-1)
+
+
+CHECK_STEPS = 50
+"""Steps between "has every series stopped?" checks on devices where each check syncs."""

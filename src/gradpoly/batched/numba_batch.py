@@ -1,0 +1,84 @@
+"""The Numba batched backend: one fused pass per series for the statistics, compiled descent.
+
+MSE only: Numba has no autograd for other losses. The kernels live in ``_numba_kernels``.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any, ClassVar
+
+import numpy as np
+
+from gradpoly.batched import register
+from gradpoly.batched.base import Batch, Descent, GramBatch, Plan, domains_of
+from gradpoly.engines.base import Availability, OptionalLibrary
+from gradpoly.options import Basis, Device
+
+NUMBA = OptionalLibrary("numba", "numba")
+_KIND = {Basis.MONOMIAL: 0, Basis.CHEBYSHEV: 1, Basis.LEGENDRE: 2}
+
+
+@cache
+def _kernels() -> tuple[Any, Any]:
+    """The two kernels (compiled on first call, cached on disk by numba)."""
+    NUMBA.load()
+    from gradpoly.batched import _numba_kernels
+
+    return _numba_kernels.statistics, _numba_kernels.descend
+
+
+@register
+class NumbaBatch:
+    """Numba on the CPU, all cores; MSE only."""
+
+    name: ClassVar[str] = "numba"
+    devices: ClassVar[tuple[Device, ...]] = (Device.CPU,)
+    robust_losses: ClassVar[bool] = False
+
+    def availability(self, device: Device) -> Availability:
+        if device is not Device.CPU:
+            return Availability(False, f"backend numba has no {device} device")
+        return NUMBA.availability()
+
+    def version(self) -> str:
+        return NUMBA.version()
+
+    def statistics(self, batch: Batch, degree: int, basis: Basis, device: Device) -> GramBatch:
+        kernel, _ = _kernels()
+        count, size = batch.size, degree + 1
+        g, c, s = np.empty((count, size, size)), np.empty((count, size)), np.empty(count)
+        domains = domains_of(batch.x, batch.w)
+        w = np.empty((1, 1)) if batch.w is None else batch.w
+        x, y = np.ascontiguousarray(batch.x), np.ascontiguousarray(batch.y)
+        kernel(x, y, w, batch.w is not None, batch.counts, domains, degree, _KIND[basis], g, c, s)
+        if basis is Basis.MONOMIAL:
+            domains[:] = np.nan
+        return GramBatch(g, c, s, domains)
+
+    def descend(
+        self, batch: Batch, gram: GramBatch, basis: Basis, plan: Plan, device: Device
+    ) -> Descent:
+        _, kernel = _kernels()
+        count, size = gram.c.shape
+        active = np.isfinite(plan.rate)
+        w = np.zeros((count, size))
+        steps_run = np.zeros(count, dtype=np.int64)
+        trace = np.full((count, plan.steps), np.nan) if plan.traces else np.empty((1, 1))
+        kernel(
+            gram.g,
+            gram.c,
+            gram.s,
+            np.nan_to_num(plan.rate),
+            np.nan_to_num(plan.beta),
+            plan.nesterov,
+            plan.steps,
+            plan.tol is not None,
+            0.0 if plan.tol is None else plan.tol,
+            plan.traces,
+            w,
+            steps_run,
+            active,
+            trace,
+        )
+        return Descent(w, steps_run, active, trace if plan.traces else None)

@@ -1,0 +1,139 @@
+"""The PyTorch batched backend: statistics by ``bmm`` on CPU or CUDA; descent in eager torch.
+
+Losses other than the MSE run per-sample with ``torch.func.grad``. On CUDA the data moves to
+the GPU once per chunk of series; the descent checks "all stopped?" every 50 steps (one sync).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from gradpoly.batched import register
+from gradpoly.batched.base import (
+    CHECK_STEPS,
+    Batch,
+    Descent,
+    GramBatch,
+    Objective,
+    Plan,
+    Rates,
+    domains_of,
+    features,
+    gram_objective,
+    mapped,
+    robust_objective,
+    start_state,
+    step,
+    tol_squared,
+)
+from gradpoly.engines.base import Availability, OptionalLibrary
+from gradpoly.engines.torch_engine import cuda_availability
+from gradpoly.losses import penalty
+from gradpoly.options import Basis, Device
+
+TORCH = OptionalLibrary("torch", "torch")
+CHUNK_SERIES = {Device.CPU: 256, Device.CUDA: 16384}
+"""Series per chunk of the statistics pass: cache-sized on the CPU, large on a GPU."""
+
+
+def matvec(g: Any, w: Any) -> Any:
+    """Batched ``G_b w_b``."""
+    return (g @ w[..., None])[..., 0]
+
+
+@register
+class TorchBatch:
+    """PyTorch, CPU or CUDA, float64; MSE by the Gram statistics, other losses by autograd."""
+
+    name: ClassVar[str] = "torch"
+    devices: ClassVar[tuple[Device, ...]] = (Device.CPU, Device.CUDA)
+    robust_losses: ClassVar[bool] = True
+
+    def availability(self, device: Device) -> Availability:
+        library = TORCH.availability()
+        if not library.ok or device is Device.CPU:
+            return library
+        return cuda_availability()
+
+    def version(self) -> str:
+        return TORCH.version()
+
+    def _tensor(self, values: Any, device: Device) -> Any:
+        torch = TORCH.load()
+        return torch.as_tensor(np.ascontiguousarray(values), dtype=torch.float64).to(str(device))
+
+    def _rows(self, batch: Batch, domains: Any, degree: int, basis: Basis, device: Device) -> Any:
+        """(features (b, D+1, N), y, weights or None, counts) of ``batch`` on ``device``."""
+        torch = TORCH.load()
+        x = self._tensor(batch.x, device)
+        t = mapped(x, self._tensor(domains, device), basis)
+        v = torch.stack(features(torch, basis, t, degree), 1)
+        w = None if batch.w is None else self._tensor(batch.w, device)
+        return v, self._tensor(batch.y, device), w, self._tensor(batch.counts, device)
+
+    def statistics(self, batch: Batch, degree: int, basis: Basis, device: Device) -> GramBatch:
+        count, size = batch.size, degree + 1
+        g, c, s = np.empty((count, size, size)), np.empty((count, size)), np.empty(count)
+        domains = domains_of(batch.x, batch.w)
+        chunk = CHUNK_SERIES[device]
+        for start in range(0, count, chunk):
+            part = slice(start, min(start + chunk, count))
+            v, y, w, n = self._rows(batch.rows(part), domains[part], degree, basis, device)
+            vw = v if w is None else v * w[:, None, :]
+            g[part] = (vw @ v.mT / n[:, None, None]).cpu().numpy()
+            c[part] = ((vw @ y[:, :, None])[:, :, 0] / n[:, None]).cpu().numpy()
+            yy = y * y if w is None else w * y * y
+            s[part] = (yy.sum(-1) / n).cpu().numpy()
+        if basis is Basis.MONOMIAL:
+            domains[:] = np.nan
+        return GramBatch(g, c, s, domains)
+
+    def _objective(
+        self, batch: Batch, gram: GramBatch, basis: Basis, plan: Plan, device: Device
+    ) -> Objective:
+        torch = TORCH.load()
+        if plan.is_mse:
+            g, c, s = (self._tensor(a, device) for a in (gram.g, gram.c, gram.s))
+            return gram_objective(g, c, s, matvec)
+        degree = gram.c.shape[1] - 1
+        domains = np.nan_to_num(gram.domains)
+        v, y, w, n = self._rows(batch, domains, degree, basis, device)
+        sw = torch.ones_like(y) if w is None else torch.sqrt(w)
+        rho = penalty(plan.loss, plan.delta, torch.where)
+        return robust_objective(v, y, sw, n, rho, torch.func.grad)
+
+    def descend(
+        self, batch: Batch, gram: GramBatch, basis: Basis, plan: Plan, device: Device
+    ) -> Descent:
+        torch = TORCH.load()
+        objective = self._objective(batch, gram, basis, plan, device)
+        active = torch.as_tensor(np.isfinite(plan.rate), device=str(device))
+        state = start_state(torch, objective, self._tensor(np.zeros_like(gram.c), device), active)
+        rates = Rates(
+            self._tensor(np.nan_to_num(plan.rate)[:, None], device),
+            self._tensor(np.nan_to_num(plan.beta)[:, None], device),
+            plan.nesterov,
+        )
+        tol2 = tol_squared(plan, state)
+        losses = []
+        with torch.no_grad() if plan.is_mse else torch.enable_grad():
+            for k in range(plan.steps):
+                if plan.traces:
+                    losses.append(objective.value(state.w).detach())
+                state = step(torch, state, objective, rates, tol2)
+                if tol2 is not None and (k + 1) % CHECK_STEPS == 0 and not state.active.any():
+                    break
+        trace = None
+        if plan.traces:
+            trace = np.full((gram.c.shape[0], plan.steps), np.nan)
+            trace[:, : len(losses)] = torch.stack(losses, 1).cpu().numpy()
+        final = None if plan.is_mse else objective.value(state.w).detach().cpu().numpy()
+        return Descent(
+            state.w.detach().cpu().numpy(),
+            state.steps_run.cpu().numpy().astype(np.int64),
+            state.active.cpu().numpy(),
+            trace,
+            final,
+        )
