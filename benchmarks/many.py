@@ -1,32 +1,41 @@
 """Many curves: a Python loop of np.polyfit against lstsq_many and fit_many, side by side.
 
-Usage: python benchmarks/many.py [--series 10000] [--points 1000] [--repeats 3]
+Usage: python benchmarks/many.py [--series 10000] [--points 1000] [--repeats 3] [--json F]
 
-Each of B series has its own sorted x on [0, 10] and y = sin(x) + noise (seeded). Times are
-medians of the repeats after a warm-up; coefficients are compared with np.polyfit's.
+Each of B series has its own sorted x on [0, 10] and y = sin(x) + noise (seeded). Every
+batched engine available here runs the closed form and GD (chebyshev, lr auto, tol 1e-12).
+Times are medians of the repeats after a warm-up (which also compiles); coefficients are
+compared with np.polyfit's. The ratios come from this one run, on this one machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
 from gradpoly import fit_many, lstsq_many
+from gradpoly.batched import backend_names, get_backend
+from gradpoly.environment import describe_machine
+from gradpoly.io import write_text_atomic
+from gradpoly.options import Device
 
 
-def median_seconds(run: Callable[[], np.ndarray], repeats: int) -> tuple[float, np.ndarray]:
-    """Median wall time of ``run`` over ``repeats`` after one warm-up, and its last output."""
+def timed(run: Callable[[], np.ndarray], repeats: int) -> tuple[float, float, np.ndarray]:
+    """Median and spread (max - min) of ``run``'s wall time after one warm-up, and its output."""
     out = run()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         out = run()
         times.append(time.perf_counter() - start)
-    return statistics.median(times), out
+    return statistics.median(times), max(times) - min(times), out
 
 
 def main() -> None:
@@ -35,6 +44,7 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=1_000)
     parser.add_argument("--degree", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args()
     rng = np.random.default_rng(7)
     x = np.sort(rng.uniform(0, 10, (args.series, args.points)), axis=1)
@@ -44,29 +54,47 @@ def main() -> None:
     def loop() -> np.ndarray:
         return np.array([np.polyfit(a, b, d)[::-1] for a, b in zip(x, y, strict=True)])
 
-    def closed() -> np.ndarray:
-        return lstsq_many(x, y, d).coef
-
-    def descent() -> np.ndarray:
-        return fit_many(x, y, d, steps=5_000, lr="auto", basis="chebyshev", tol=1e-12).coef
-
-    base, expected = median_seconds(loop, args.repeats)
+    base, base_spread, expected = timed(loop, args.repeats)
     scale = np.abs(expected).max(axis=1, keepdims=True)
     print(
-        f"{args.series:,} series x {args.points:,} points, degree {d}, float64, "
-        f"median of {args.repeats}"
+        f"{args.series:,} series x {args.points:,} points, degree {d}, float64, median of "
+        f"{args.repeats} after a warm-up; {describe_machine()['processor']}, "
+        f"{os.cpu_count()} cores"
     )
-    print(f"{'np.polyfit loop':34} {base:8.3f} s")
-    for name, run in (
-        ("lstsq_many (closed form)", closed),
-        ("fit_many (chebyshev, lr auto, GD)", descent),
-    ):
-        seconds, coef = median_seconds(run, args.repeats)
-        err = float(np.max(np.abs(coef - expected) / scale))
-        print(
-            f"{name:34} {seconds:8.3f} s  {base / seconds:5.1f}x faster  "
-            f"max relative coefficient difference {err:.1e}"
-        )
+    print(f"{'method':44} {'seconds':>8} {'spread':>7} {'vs loop':>8}  max rel. coef diff")
+    print(f"{'np.polyfit, Python loop':44} {base:8.3f} {base_spread:7.3f} {1:7.1f}x")
+    rows = [{"method": "np.polyfit loop", "seconds": base, "spread": base_spread}]
+    for engine in backend_names():
+        if not get_backend(engine).availability(Device.CPU).ok:
+            print(f"{engine}: unavailable ({get_backend(engine).availability(Device.CPU).reason})")
+            continue
+        for label, run in (
+            ("lstsq_many", lambda e=engine: lstsq_many(x, y, d, engine=e).coef),
+            (
+                "fit_many GD",
+                lambda e=engine: fit_many(x, y, d, steps=5_000, tol=1e-12, engine=e).coef,
+            ),
+        ):
+            seconds, spread, coef = timed(run, args.repeats)
+            err = float(np.max(np.abs(coef - expected) / scale))
+            name = f"{label} (engine={engine})"
+            print(f"{name:44} {seconds:8.3f} {spread:7.3f} {base / seconds:7.1f}x  {err:.1e}")
+            rows.append(
+                {
+                    "method": name,
+                    "seconds": seconds,
+                    "spread": spread,
+                    "speedup": base / seconds,
+                    "max_relative_difference": err,
+                }
+            )
+    if args.json:
+        payload = {
+            "rows": rows,
+            "machine": describe_machine(),
+            "args": vars(args) | {"json": str(args.json)},
+        }
+        write_text_atomic(args.json, json.dumps(payload, indent=2, default=str))
 
 
 if __name__ == "__main__":

@@ -205,13 +205,18 @@ def _statistics(
     progress: Progress | None,
 ) -> tuple[GramBatch, npt.NDArray[np.bool_], dict[int, str]]:
     """Gram statistics of every series, block by block, and which series can be fitted."""
-    parts = []
+    gram: GramBatch | None = None
     for start in range(0, batch.size, BLOCK_SERIES):
         part = slice(start, min(start + BLOCK_SERIES, batch.size))
-        parts.append(backend.statistics(batch.rows(part), degree, basis, device))
+        block = backend.statistics(batch.rows(part), degree, basis, device)
+        if gram is None:
+            gram = block if part.stop == batch.size else _empty_like(block, batch.size)
+        if gram is not block:
+            for name in ("g", "c", "s", "domains"):
+                getattr(gram, name)[part] = getattr(block, name)
         if progress is not None:
             progress(part.stop, batch.size)
-    gram = parts[0] if len(parts) == 1 else _concatenate(parts)
+    assert gram is not None  # a batch has at least one series
     _check_finite(batch, gram)
     valid = np.ones(batch.size, dtype=bool)
     problems: dict[int, str] = {}
@@ -239,10 +244,10 @@ def _statistics(
     return gram, valid, problems
 
 
-def _concatenate(parts: list[GramBatch]) -> GramBatch:
-    """One GramBatch from the blocks' statistics, in order."""
+def _empty_like(block: GramBatch, count: int) -> GramBatch:
+    """Room for ``count`` series' statistics shaped like ``block``'s."""
     g, c, s, domains = (
-        np.concatenate([getattr(p, f) for p in parts]) for f in ("g", "c", "s", "domains")
+        np.empty((count, *getattr(block, f).shape[1:])) for f in ("g", "c", "s", "domains")
     )
     return GramBatch(g, c, s, domains)
 
@@ -275,11 +280,13 @@ def _to_monomial(coef: FloatArray, domains: FloatArray, basis: Basis) -> FloatAr
     alpha = 2.0 / (hi - lo)
     beta = -(hi + lo) / (hi - lo)
     # t = alpha x + beta, so t^j = sum_k C(j, k) alpha^k beta^(j-k) x^k
+    alpha_k = np.cumprod(np.column_stack([np.ones_like(alpha)] + [alpha] * (size - 1)), axis=1)
+    beta_k = np.cumprod(np.column_stack([np.ones_like(beta)] + [beta] * (size - 1)), axis=1)
     out = np.zeros_like(coef)
     for j in range(size):
         for k in range(j + 1):
-            out[:, k] += in_t[:, j] * comb(j, k) * alpha**k * beta ** (j - k)
-    return out
+            out[:, k] += comb(j, k) * in_t[:, j] * beta_k[:, j - k]
+    return np.asarray(out * alpha_k, dtype=np.float64)
 
 
 def _padded(values: npt.ArrayLike, size: int) -> FloatArray:
