@@ -347,7 +347,7 @@ def long_csv(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".json", ".npz"])
+@pytest.mark.parametrize("suffix", [".csv", ".json", ".npz", ".parquet"])
 def test_fit_a_long_table_one_row_per_series(capsys, tmp_path, long_csv, suffix) -> None:
     out = tmp_path / f"coef{suffix}"
     code, text, _ = run(
@@ -384,10 +384,16 @@ def test_fit_a_long_table_one_row_per_series(capsys, tmp_path, long_csv, suffix)
         records = json.loads(out.read_text())
         assert [r["series"] for r in records] == ["a", "b", "c"]
         assert records[0]["converged"]
-    else:
+    elif suffix == ".npz":
         arrays = np.load(out)
         assert list(arrays["series"]) == ["a", "b", "c"]
         assert np.isnan(arrays["coef_0"][1])
+    else:
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(out).to_pydict()
+        assert table["series"] == ["a", "b", "c"]
+        assert table["valid"] == [True, False, True]
 
 
 def test_long_table_errors_are_one_line(capsys, tmp_path, long_csv) -> None:
@@ -408,5 +414,76 @@ def test_long_table_errors_are_one_line(capsys, tmp_path, long_csv) -> None:
         str(tmp_path / "x.txt"),
     )
     assert code == 1
-    assert "use a .csv, .json or .npz file name" in err
+    assert "use one of .csv, .json, .npz, .parquet" in err
     assert not (tmp_path / "x.txt").exists()
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".npz"])
+def test_long_tables_from_parquet_and_npz_match_csv(capsys, tmp_path, long_csv, suffix) -> None:
+    from gradpoly.io import read_long, write_rows
+
+    ids, xs, ys, _ = read_long(long_csv, "sensor", "t", "value")
+    rows = [
+        {"sensor": i, "t": float(a), "value": float(b)}
+        for i, xa, ya in zip(ids, xs, ys, strict=True)
+        for a, b in zip(xa, ya, strict=True)
+    ]
+    other = tmp_path / f"long{suffix}"
+    if suffix == ".parquet":
+        write_rows(other, rows)
+    else:
+        np.savez(other, **{k: np.array([r[k] for r in rows]) for k in rows[0]})
+    outputs = []
+    for path in (long_csv, other):
+        out = tmp_path / f"from_{path.suffix[1:]}.json"
+        args = ["--series-col", "sensor", "--x-col", "t", "--y-col", "value", "--out", str(out)]
+        code, text, _ = run(capsys, "fit", str(path), *args, "--lr", "auto", "--basis", "chebyshev")
+        assert code == 0, text
+        outputs.append(json.loads(out.read_text()))
+    assert outputs[0] == outputs[1]
+
+
+def test_nan_rows_are_named_unless_dropped(capsys, tmp_path, long_csv) -> None:
+    lines = long_csv.read_text().splitlines()
+    name, t, _ = lines[5].split(",")
+    lines[5] = f"{name},{t},nan"
+    path = tmp_path / "with_nan.csv"
+    path.write_text("\n".join(lines) + "\n")
+    args = ["--series-col", "sensor", "--x-col", "t", "--y-col", "value", "--lr", "auto"]
+    code, _, err = run(capsys, "fit", str(path), *args)
+    assert code == 1
+    assert "1 row(s) have NaN or inf (data rows 5; row 5 in column 'value')" in err
+    assert "--drop-nan" in err
+    assert len(err.strip().splitlines()) == 1
+    code, text, _ = run(capsys, "fit", str(path), *args, "--drop-nan", "--basis", "chebyshev")
+    assert code == 0, text
+    assert "fitted 2 of 3 series" in text
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".npz", ".parquet"])
+def test_fit_one_curve_from_npy_npz_parquet(capsys, tmp_path, suffix) -> None:
+    from gradpoly.io import write_rows
+
+    x = np.linspace(0, 5, 100)
+    path = tmp_path / f"data{suffix}"
+    if suffix == ".npy":
+        np.save(path, np.column_stack([x, np.sin(x)]))
+    elif suffix == ".npz":
+        np.savez(path, x=x, y=np.sin(x))
+    else:
+        write_rows(path, [{"x": float(a), "y": float(np.sin(a))} for a in x])
+    code, text, _ = run(
+        capsys,
+        "fit",
+        str(path),
+        "--lr",
+        "auto",
+        "--basis",
+        "chebyshev",
+        "--steps",
+        "2000",
+        "--dtype",
+        "float64",
+    )
+    assert code == 0, text
+    assert "final MSE: 0.000428" in text

@@ -91,3 +91,106 @@ def test_reads_any_named_columns(tmp_path) -> None:
     w, y = read_csv_columns(path, ("w", "y"))
     np.testing.assert_array_equal(w, [2, 3])
     np.testing.assert_array_equal(y, [10, 20])
+
+
+def _table(tmp_path, suffix: str):
+    """x, y, w and a text id column written in the given format."""
+    from gradpoly.io import write_rows
+
+    x = np.array([0.5, 1.5, 2.5])
+    y = np.array([1.0, -2.0, 3.5])
+    ids = ["a", "b", "a"]
+    path = tmp_path / f"t{suffix}"
+    rows = [{"id": i, "x": float(a), "y": float(b)} for i, a, b in zip(ids, x, y, strict=True)]
+    if suffix == ".npz":
+        np.savez(path, id=np.array(ids), x=x, y=y)
+    elif suffix == ".npy":
+        structured = np.zeros(3, dtype=[("id", "U4"), ("x", "f8"), ("y", "f8")])
+        structured["id"], structured["x"], structured["y"] = ids, x, y
+        np.save(path, structured)
+    else:
+        write_rows(path, rows)
+    return path, x, y, ids
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".npy", ".npz"])
+def test_read_table_round_trips_every_format(tmp_path, suffix) -> None:
+    from gradpoly.io import read_long, read_table
+
+    path, x, y, ids = _table(tmp_path, suffix)
+    table = read_table(path, ["x", "y"], text=["id"])
+    np.testing.assert_array_equal(table["x"], x)
+    np.testing.assert_array_equal(table["y"], y)
+    assert table["id"].tolist() == ids
+    names, xs, ys, _ = read_long(path, "id")
+    assert names == ["a", "b"]
+    np.testing.assert_array_equal(xs[0], [0.5, 2.5])
+    np.testing.assert_array_equal(ys[1], [-2.0])
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".npy", ".npz"])
+def test_a_missing_column_is_named_with_what_is_there(tmp_path, suffix) -> None:
+    from gradpoly.io import read_table
+
+    path, *_ = _table(tmp_path, suffix)
+    with pytest.raises(DataFileError, match=r"no column named 'v'; it has .*x"):
+        read_table(path, ["x", "v"], text=["id"])
+
+
+def test_unreadable_and_unknown_files(tmp_path) -> None:
+    from gradpoly.io import read_table
+
+    for name, content, match in (
+        ("bad.parquet", b"not parquet", "cannot read"),
+        ("bad.npz", b"garbage", "cannot read"),
+        ("d.xlsx", b"", "unknown file type .xlsx"),
+    ):
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(DataFileError, match=match):
+            read_table(path, ["x", "y"])
+    plain = tmp_path / "one.npy"
+    np.save(plain, np.arange(5.0))
+    with pytest.raises(DataFileError, match=r"must have shape \(N, 2\)"):
+        read_table(plain, ["x", "y"])
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json", ".npz", ".parquet"])
+def test_write_rows_round_trips(tmp_path, suffix) -> None:
+    import json
+
+    from gradpoly.io import read_table, write_rows
+
+    rows = [
+        {"series": "a", "coef_0": 1.5, "valid": True},
+        {"series": "b", "coef_0": float("nan"), "valid": False},
+    ]
+    path = write_rows(tmp_path / f"rows{suffix}", rows)
+    if suffix == ".json":
+        back = json.loads(path.read_text())
+        assert back[0] == rows[0]
+        return
+    table = read_table(path, ["coef_0"], text=["series"])
+    assert table["series"].tolist() == ["a", "b"]
+    assert table["coef_0"][0] == 1.5
+    assert np.isnan(table["coef_0"][1])
+
+
+def test_an_interrupted_parquet_write_leaves_the_old_file(tmp_path, monkeypatch) -> None:
+    import pyarrow.parquet as pq
+
+    from gradpoly.io import write_rows
+
+    path = write_rows(tmp_path / "rows.parquet", [{"a": 1.0}])
+
+    def broken(table, where):
+        with open(where, "wb") as handle:
+            handle.write(b"PAR1 partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pq, "write_table", broken)
+    with pytest.raises(KeyboardInterrupt):
+        write_rows(path, [{"a": 2.0}])
+    monkeypatch.undo()
+    assert pq.read_table(path).to_pydict() == {"a": [1.0]}
+    assert [p.name for p in tmp_path.iterdir()] == ["rows.parquet"]

@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -24,7 +25,7 @@ from gradpoly.derivative import FUNCTIONS, METHODS
 from gradpoly.engines import engine_names, engines
 from gradpoly.engines.base import Progress as ProgressCallback
 from gradpoly.errors import EngineUnavailableError, GradpolyError, InvalidOptionError
-from gradpoly.io import read_csv_columns, write_text_atomic
+from gradpoly.io import read_xy, write_text_atomic
 from gradpoly.losses import Loss
 from gradpoly.options import (
     Basis,
@@ -193,7 +194,12 @@ def demo(
 @app.command("fit")
 @_one_line_errors
 def fit_command(
-    data: Annotated[Path, typer.Argument(help="CSV file with x and y columns (header optional).")],
+    data: Annotated[
+        Path,
+        typer.Argument(
+            help="Data file: CSV (header optional), Parquet, NPY or NPZ with x and y columns."
+        ),
+    ],
     degree: Annotated[int, typer.Option(help="Polynomial degree.")] = 4,
     steps: Annotated[int, typer.Option(help="Gradient descent steps.")] = 200_000,
     lr: Annotated[
@@ -248,29 +254,35 @@ def fit_command(
         typer.Option(help="Long table: fit one polynomial per value of this column (batched)."),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option(help="With --series-col: one row per series (.csv/.json/.npz).")
+        Path | None,
+        typer.Option(help="With --series-col: one row per series (.csv/.json/.npz/.parquet)."),
     ] = None,
+    drop_nan: Annotated[
+        bool, typer.Option("--drop-nan", help="Drop rows with NaN/inf instead of stopping.")
+    ] = False,
 ) -> None:
-    """Fit a polynomial to the x, y columns of a CSV file by gradient descent."""
+    """Fit a polynomial to the x, y columns of a data file by gradient descent.
+
+    With --series-col, fit one polynomial per series of a long table, all in one batched
+    computation (gradpoly.fit_many) on --engine, and write one row per series with --out.
+    """
     if series_col is not None:
         _fit_series(
-            data,
-            series_col,
-            x_col,
-            y_col,
-            weights_col,
+            SeriesJob(data, series_col, x_col, y_col, weights_col, drop_nan, out),
             degree,
             steps,
             lr,
             basis,
             optimizer,
             tol,
-            out,
+            loss,
+            huber_delta,
+            str(engine),
+            device,
         )
         return
-    names = (x_col, y_col) if weights_col is None else (x_col, y_col, weights_col)
-    x, y, *weights = read_csv_columns(data, names)
-    problem = FitProblem.from_data(x, y, degree, weights[0] if weights else None, basis)
+    x, y, weights = read_xy(data, x_col, y_col, weights_col, drop_nan)
+    problem = FitProblem.from_data(x, y, degree, weights, basis)
     config = FitConfig(
         engine=str(engine),
         gradient=gradient,
@@ -317,56 +329,77 @@ def fit_command(
         console.print(f"wrote {plot}")
 
 
+@dataclass(frozen=True)
+class SeriesJob:
+    """Where a batched fit's long table comes from and where its rows go."""
+
+    data: Path
+    series_col: str
+    x_col: str
+    y_col: str
+    weights_col: str | None
+    drop_nan: bool
+    out: Path | None
+
+
 def _fit_series(
-    data: Path,
-    series_col: str,
-    x_col: str,
-    y_col: str,
-    weights_col: str | None,
+    job: SeriesJob,
     degree: int,
     steps: int,
     lr: str,
     basis: Basis,
     optimizer: Optimizer,
     tol: float | None,
-    out: Path | None,
+    loss: Loss,
+    huber_delta: float,
+    engine: str,
+    device: Device,
 ) -> None:
     """``fit --series-col``: every series of a long table in one batched fit_many."""
-    from gradpoly.io import ROW_FORMATS, read_long_csv, write_rows
+    from gradpoly.io import ROW_FORMATS, read_long, write_rows
     from gradpoly.many import fit_many
 
-    if out is not None and out.suffix.lower() not in ROW_FORMATS:
-        raise InvalidOptionError(f"--out {out}: use a .csv, .json or .npz file name")
-    ids, xs, ys, ws = read_long_csv(data, series_col, x_col, y_col, weights_col)
-    result = fit_many(
-        xs,
-        ys,
-        degree,
-        steps=steps,
-        lr=lr if lr == "auto" else _number(lr, "lr"),
-        basis=basis,
-        optimizer=optimizer,
-        tol=tol,
-        weights=ws,
+    if job.out is not None and job.out.suffix.lower() not in ROW_FORMATS:
+        raise InvalidOptionError(f"--out {job.out}: use one of {', '.join(ROW_FORMATS)}")
+    ids, xs, ys, ws = read_long(
+        job.data, job.series_col, job.x_col, job.y_col, job.weights_col, job.drop_nan
     )
+    with _progress_bars() as progress_for:
+        bar = progress_for("statistics", len(ids))
+        result = fit_many(
+            xs,
+            ys,
+            degree,
+            steps=steps,
+            lr=lr if lr == "auto" else _number(lr, "lr"),
+            basis=basis,
+            optimizer=optimizer,
+            tol=tol,
+            weights=ws,
+            loss=loss,
+            huber_delta=huber_delta,
+            engine=engine,
+            device=device,
+            progress=lambda done, total: bar(done),
+        )
     console = _console()
     console.print(
-        f"fitted {int(result.valid.sum())} of {len(ids)} series from {data.name} "
-        f"(degree {degree}, {basis}, {optimizer}) in {result.seconds:.3f} s; "
-        f"{int(result.converged.sum())} reached tol"
+        f"fitted {int(result.valid.sum())} of {len(ids)} series from {job.data.name} "
+        f"(degree {degree}, {basis}, {optimizer}, loss {loss}, engine {engine}) in "
+        f"{result.seconds:.3f} s; {int(result.converged.sum())} reached tol"
     )
     for b, reason in result.problems.items():
         console.print(f"series {ids[b]!r} not fitted: {reason}")
     table = Table(title="first series (monomial coefficients, increasing)", title_justify="left")
-    for column in ("series", "coefficients", "final MSE", "steps"):
+    for column in ("series", "coefficients", f"final {loss}", "steps"):
         table.add_column(column)
     for row in result.to_rows(ids)[:10]:
         coef = "  ".join(f"{row[f'coef_{j}']:.5g}" for j in range(degree + 1))
         table.add_row(str(row["series"]), coef, f"{row['final_loss']:.4g}", str(row["steps_run"]))
     console.print(table)
-    if out is not None:
-        write_rows(out, result.to_rows(ids))
-        console.print(f"wrote {out}")
+    if job.out is not None:
+        write_rows(job.out, result.to_rows(ids))
+        console.print(f"wrote {job.out}")
 
 
 @app.command()

@@ -15,6 +15,7 @@ from typing import IO
 import numpy as np
 import numpy.typing as npt
 
+from gradpoly.engines.base import OptionalLibrary
 from gradpoly.errors import DataFileError
 
 
@@ -127,6 +128,204 @@ def read_xy_csv(
     return x, y
 
 
+PYARROW = OptionalLibrary("pyarrow", "files")
+TABLE_FORMATS = (".csv", ".parquet", ".npy", ".npz")
+"""File types :func:`read_table` reads, by suffix."""
+
+
+def read_table(
+    path: str | Path, numeric: Sequence[str], text: Sequence[str] = ()
+) -> dict[str, np.ndarray]:
+    """Named columns of a CSV, Parquet, NPY or NPZ file: ``numeric`` as float64, ``text`` as str.
+
+    A missing file or column, a non-numeric cell or an unknown suffix is a DataFileError that
+    names the file and what is there. NaN cells are kept (see :func:`finite_rows`). An .npy
+    file is a structured array (columns by field name) or a plain (N, k) array whose columns
+    are taken in the order of ``numeric``.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix == ".csv":
+        return _read_csv_table(path, numeric, text)
+    if suffix == ".parquet":
+        return _read_parquet(path, numeric, text)
+    if suffix in (".npy", ".npz"):
+        return _read_numpy(path, numeric, text)
+    raise DataFileError(
+        f"cannot read {path}: unknown file type {suffix or '(none)'}; use one of "
+        + ", ".join(TABLE_FORMATS)
+    )
+
+
+def _missing(path: str | Path, wanted: Sequence[str], have: Sequence[str]) -> None:
+    gone = [c for c in wanted if c not in have]
+    if gone:
+        raise DataFileError(
+            f"{path}: no column named {gone[0]!r}; it has {', '.join(map(str, have)) or 'none'}"
+        )
+
+
+def _read_csv_table(
+    path: str | Path, numeric: Sequence[str], text: Sequence[str]
+) -> dict[str, np.ndarray]:
+    if not text:
+        return dict(zip(numeric, read_csv_columns(path, numeric), strict=True))
+    rows = [row for row in csv.reader(read_text(path).splitlines()) if any(c.strip() for c in row)]
+    if not rows:
+        raise DataFileError(f"{path}: the file has no rows")
+    header = [c.strip() for c in rows[0]]
+    _missing(path, [*text, *numeric], header)
+    body = rows[1:]
+    if not body:
+        raise DataFileError(f"{path}: the file has a header but no data rows")
+    needed = max(header.index(c) for c in [*text, *numeric]) + 1
+    for line, row in enumerate(body, start=2):
+        if len(row) < needed:
+            raise DataFileError(
+                f"{path}: row {line} has {len(row)} column(s), expected at least {needed}"
+            )
+    out: dict[str, np.ndarray] = {}
+    for name in text:
+        j = header.index(name)
+        out[name] = np.array([row[j].strip() for row in body], dtype=str)
+    for name in numeric:
+        j = header.index(name)
+        out[name] = np.array(
+            [_parse_float(row[j], path, line, name) for line, row in enumerate(body, start=2)]
+        )
+    return out
+
+
+def _read_parquet(
+    path: str | Path, numeric: Sequence[str], text: Sequence[str]
+) -> dict[str, np.ndarray]:
+    PYARROW.load()
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.read_schema(path).names
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise DataFileError(f"cannot read {path}: {exc}") from None
+    _missing(path, [*text, *numeric], names)
+    try:
+        table = pq.read_table(path, columns=list(dict.fromkeys([*text, *numeric])))
+    except (OSError, ValueError) as exc:
+        raise DataFileError(f"cannot read {path}: {exc}") from None
+    out: dict[str, np.ndarray] = {}
+    for name in text:
+        out[name] = np.array([str(v) for v in table.column(name).to_pylist()], dtype=str)
+    for name in numeric:
+        column = table.column(name)
+        try:
+            out[name] = np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DataFileError(
+                f"{path}: column {name!r} is not numeric (it holds {column.type})"
+            ) from None
+    return out
+
+
+def _read_numpy(
+    path: str | Path, numeric: Sequence[str], text: Sequence[str]
+) -> dict[str, np.ndarray]:
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise DataFileError(f"cannot read {path}: {exc}") from None
+    if isinstance(loaded, np.lib.npyio.NpzFile):
+        with loaded:
+            _missing(path, [*text, *numeric], loaded.files)
+            columns = {name: loaded[name] for name in [*text, *numeric]}
+    elif loaded.dtype.names:
+        _missing(path, [*text, *numeric], loaded.dtype.names)
+        columns = {name: loaded[name] for name in [*text, *numeric]}
+    else:
+        if text or loaded.ndim != 2 or loaded.shape[1] < len(numeric):
+            raise DataFileError(
+                f"{path}: a plain .npy array must have shape (N, {len(numeric)}) with columns "
+                f"{', '.join(numeric)} in that order (got {loaded.shape}); for named columns "
+                "or series ids use .npz or a structured array"
+            )
+        columns = {name: loaded[:, j] for j, name in enumerate(numeric)}
+    out: dict[str, np.ndarray] = {name: np.asarray(columns[name]).astype(str) for name in text}
+    for name in numeric:
+        try:
+            out[name] = np.asarray(columns[name], dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            raise DataFileError(f"{path}: column {name!r} is not numeric") from None
+    lengths = {v.shape[0] for v in out.values()}
+    if len(lengths) > 1:
+        raise DataFileError(f"{path}: the columns have different lengths {sorted(lengths)}")
+    return out
+
+
+def finite_rows(
+    path: str | Path, columns: dict[str, np.ndarray], numeric: Sequence[str], drop_nan: bool
+) -> dict[str, np.ndarray]:
+    """The table without rows holding NaN/inf in ``numeric`` when ``drop_nan``; else an error.
+
+    The error names the first rows (data rows, counted from 1) and the column.
+    """
+    bad = np.zeros(len(next(iter(columns.values()))), dtype=bool)
+    for name in numeric:
+        bad |= ~np.isfinite(columns[name])
+    if not bad.any():
+        return columns
+    if drop_nan:
+        return {name: values[~bad] for name, values in columns.items()}
+    rows = np.flatnonzero(bad)
+    first = int(rows[0])
+    column = next(n for n in numeric if not np.isfinite(columns[n][first]))
+    shown = ", ".join(str(r + 1) for r in rows[:5]) + (" ..." if rows.size > 5 else "")
+    raise DataFileError(
+        f"{path}: {rows.size} row(s) have NaN or inf (data rows {shown}; row {first + 1} "
+        f"in column {column!r}); clean them or pass --drop-nan to drop those rows"
+    )
+
+
+def read_xy(
+    path: str | Path,
+    x_col: str = "x",
+    y_col: str = "y",
+    weights_col: str | None = None,
+    drop_nan: bool = False,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64] | None]:
+    """x, y (and weights) of one curve from a CSV, Parquet, NPY or NPZ file."""
+    numeric = [x_col, y_col] + ([weights_col] if weights_col else [])
+    table = finite_rows(path, read_table(path, numeric), numeric, drop_nan)
+    return table[x_col], table[y_col], table[weights_col] if weights_col else None
+
+
+def read_long(
+    path: str | Path,
+    series_col: str,
+    x_col: str = "x",
+    y_col: str = "y",
+    weights_col: str | None = None,
+    drop_nan: bool = False,
+) -> tuple[list[str], list[np.ndarray], list[np.ndarray], list[np.ndarray] | None]:
+    """A long table (one row per point, a series id column) split into per-series arrays.
+
+    Any format :func:`read_table` reads. Series keep the order in which their ids first
+    appear; ids are read as text.
+    """
+    numeric = [x_col, y_col] + ([weights_col] if weights_col else [])
+    table = finite_rows(path, read_table(path, numeric, text=[series_col]), numeric, drop_nan)
+    if table[series_col].size == 0:
+        raise DataFileError(f"{path}: no rows left to fit")
+    ids, first, inverse = np.unique(table[series_col], return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")  # first-appearance order
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    label = rank[inverse.reshape(-1)]
+    sort = np.argsort(label, kind="stable")
+    bounds = np.searchsorted(label[sort], np.arange(order.size + 1))
+    pieces = [sort[bounds[k] : bounds[k + 1]] for k in range(order.size)]
+    xs = [table[x_col][p] for p in pieces]
+    ys = [table[y_col][p] for p in pieces]
+    ws = [table[weights_col][p] for p in pieces] if weights_col else None
+    return [str(ids[k]) for k in order], xs, ys, ws
+
+
 def read_long_csv(
     path: str | Path,
     series_col: str,
@@ -134,47 +333,16 @@ def read_long_csv(
     y_col: str = "y",
     weights_col: str | None = None,
 ) -> tuple[list[str], list[np.ndarray], list[np.ndarray], list[np.ndarray] | None]:
-    """A long table (one row per point, a series id column) split into per-series arrays.
-
-    Series keep the order in which their ids first appear; ids are read as text.
-    """
-    text = read_text(path)
-    rows = [row for row in csv.reader(text.splitlines()) if any(c.strip() for c in row)]
-    if not rows:
-        raise DataFileError(f"{path}: the file has no rows")
-    header = [c.strip() for c in rows[0]]
-    wanted = [series_col, x_col, y_col] + ([weights_col] if weights_col else [])
-    missing = [c for c in wanted if c not in header]
-    if missing:
-        raise DataFileError(
-            f"{path}: no column named {missing[0]!r}; the header has {', '.join(header)}"
-        )
-    index = [header.index(c) for c in wanted]
-    groups: dict[str, list[list[float]]] = {}
-    for line, row in enumerate(rows[1:], start=2):
-        if len(row) <= max(index):
-            raise DataFileError(
-                f"{path}: row {line} has {len(row)} column(s), expected at least {max(index) + 1}"
-            )
-        values = [
-            _parse_float(row[j], path, line, name)
-            for j, name in zip(index[1:], wanted[1:], strict=True)
-        ]
-        groups.setdefault(row[index[0]].strip(), []).append(values)
-    if not groups:
-        raise DataFileError(f"{path}: the file has a header but no data rows")
-    ids = list(groups)
-    tables = [np.asarray(groups[i], dtype=np.float64) for i in ids]
-    weights = [t[:, 2] for t in tables] if weights_col else None
-    return ids, [t[:, 0] for t in tables], [t[:, 1] for t in tables], weights
+    """:func:`read_long` of a CSV file (kept for callers of the first release)."""
+    return read_long(path, series_col, x_col, y_col, weights_col)
 
 
-ROW_FORMATS = (".csv", ".json", ".npz")
+ROW_FORMATS = (".csv", ".json", ".npz", ".parquet")
 """File types :func:`write_rows` writes, by suffix."""
 
 
 def write_rows(path: str | Path, rows: Sequence[dict[str, object]]) -> Path:
-    """Write records atomically as CSV, JSON or NPZ (one array per column), by suffix."""
+    """Write records atomically as CSV, JSON, NPZ or Parquet (one array per column), by suffix."""
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix == ".csv":
@@ -190,4 +358,12 @@ def write_rows(path: str | Path, rows: Sequence[dict[str, object]]) -> Path:
         with atomic_path(target, suffix=".npz") as tmp:
             np.savez(tmp, **columns)  # type: ignore[arg-type]
         return target
-    raise DataFileError(f"cannot write {target}: use a .csv, .json or .npz file name")
+    if suffix == ".parquet":
+        PYARROW.load()
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        with atomic_path(target) as tmp:
+            pq.write_table(pa.Table.from_pylist(list(rows)), tmp)
+        return target
+    raise DataFileError(f"cannot write {target}: use a .csv, .json, .npz or .parquet file name")
