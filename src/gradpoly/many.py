@@ -29,7 +29,7 @@ from gradpoly.errors import (
     InvalidOptionError,
 )
 from gradpoly.losses import Loss
-from gradpoly.options import AUTO, Basis, Device, Optimizer
+from gradpoly.options import AUTO, Basis, Device, Gradient, Optimizer
 
 FloatArray = npt.NDArray[np.float64]
 Progress = Callable[[int, int], None]
@@ -404,6 +404,7 @@ def fit_many(
     traces: bool = False,
     loss: Loss | str = Loss.MSE,
     huber_delta: float = 1.0,
+    gradient: Gradient | str = Gradient.MANUAL,
     engine: str = "numpy",
     device: Device | str = Device.CPU,
     progress: Progress | None = None,
@@ -418,10 +419,6 @@ def fit_many(
     """
     start = time.perf_counter()
     chosen, rule = Basis.parse(basis), Optimizer.parse(optimizer)
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
-        raise InvalidOptionError(f"steps must be a positive integer, got {steps!r}")
-    if tol is not None and not tol > 0:
-        raise InvalidOptionError(f"tol must be a positive number, got {tol!r}")
     if callable(loss):
         raise InvalidOptionError(
             "fit_many takes a named loss (mse, huber, l1); fit a custom loss callable with "
@@ -429,41 +426,103 @@ def fit_many(
         )
     objective = Loss.parse(loss)
     backend, where = _backend(engine, device)
-    if objective is not Loss.MSE and not backend.robust_losses:
-        robust = ", ".join(n for n in backend_names() if get_backend(n).robust_losses)
-        raise InvalidOptionError(
-            f"loss {objective} needs autograd, which batched engine {backend.name} lacks; "
-            f"use engine={robust.split(', ')[0]!r} (engines with autograd: {robust})"
-        )
+    autograd = _needs_autograd(backend, Gradient.parse(gradient), objective)
     batch = _as_batch(x, y, weights, drop_nan)
     gram, valid, problems = _statistics(batch, _degree(degree), chosen, backend, where, progress)
+    plan = _plan(gram, valid, steps, lr, rule, tol, traces, objective, huber_delta, autograd)
+    descent = backend.descend(batch, gram, chosen, plan, where)
+    _check_descent(descent, valid, plan, gram)
+    w = descent.w
+    how = (chosen, "gd-tol" if tol is not None else "gd", backend.name, str(objective))
+    return _finish(w, gram, valid, problems, how, time.perf_counter() - start, descent)
+
+
+def _needs_autograd(backend: BatchBackend, gradient: Gradient, loss: Loss) -> bool:
+    """Whether the descent differentiates by autograd; refused where the backend has none."""
+    autograd = gradient is Gradient.AUTOGRAD or loss is not Loss.MSE
+    if autograd and not backend.autograd:
+        have = [n for n in backend_names() if get_backend(n).autograd]
+        why = f"loss {loss}" if loss is not Loss.MSE else "gradient autograd"
+        raise InvalidOptionError(
+            f"{why} needs autograd, which batched engine {backend.name} lacks; "
+            f"use engine={have[0]!r} (engines with autograd: {', '.join(have)})"
+        )
+    return autograd
+
+
+def _plan(
+    gram: GramBatch,
+    valid: npt.NDArray[np.bool_],
+    steps: int,
+    lr: float | str,
+    rule: Optimizer,
+    tol: float | None,
+    traces: bool,
+    loss: Loss = Loss.MSE,
+    huber_delta: float = 1.0,
+    autograd: bool = False,
+) -> Plan:
+    """Per-series rates (auto, or a fixed lr checked for stability) and the stop test."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
+        raise InvalidOptionError(f"steps must be a positive integer, got {steps!r}")
+    if tol is not None and not tol > 0:
+        raise InvalidOptionError(f"tol must be a positive number, got {tol!r}")
     safe = np.where(valid[:, None, None], gram.g, np.eye(gram.g.shape[1]))
     eig = np.asarray(np.linalg.eigvalsh(safe), dtype=np.float64)
     rate, beta = _parameters(eig, valid, lr, rule)
-    plan = Plan(
+    return Plan(
         steps,
         np.where(valid, rate, np.nan),
         beta,
         tol,
         rule is Optimizer.NESTEROV,
         traces,
-        objective,
+        loss,
         float(huber_delta),
+        autograd,
     )
-    descent = backend.descend(batch, gram, chosen, plan, where)
+
+
+def _check_descent(
+    descent: Descent, valid: npt.NDArray[np.bool_], plan: Plan, gram: GramBatch
+) -> None:
+    """A non-finite result is divergence: name the series and its stable rate."""
     w = descent.w
-    if not np.isfinite(w[valid]).all():
-        bad = int(np.flatnonzero(valid & ~np.isfinite(w).all(axis=1))[0])
-        rate_bad = float(plan.rate[bad])
-        raise DivergenceError(
-            steps,
-            float("inf"),
-            rate_bad,
-            float(1 / eig[bad, -1]),
-            f"series {bad} diverged with lr={rate_bad:g}",
-        )
-    how = (chosen, "gd-tol" if tol is not None else "gd", backend.name, str(objective))
-    return _finish(w, gram, valid, problems, how, time.perf_counter() - start, descent)
+    if np.isfinite(w[valid]).all():
+        return
+    bad = int(np.flatnonzero(valid & ~np.isfinite(w).all(axis=1))[0])
+    stable = 1.0 / float(np.linalg.eigvalsh(gram.g[bad])[-1])
+    raise DivergenceError(
+        plan.steps,
+        float("inf"),
+        float(plan.rate[bad]),
+        stable,
+        f"series {bad} diverged with lr={float(plan.rate[bad]):g}",
+    )
+
+
+def descend_gram(
+    gram: GramBatch,
+    steps: int = 1000,
+    lr: float | str = AUTO,
+    optimizer: Optimizer | str = Optimizer.GD,
+    tol: float | None = None,
+    gradient: Gradient | str = Gradient.MANUAL,
+    engine: str = "numpy",
+    device: Device | str = Device.CPU,
+) -> Descent:
+    """GD on Gram statistics built elsewhere (any design, e.g. scikit-learn's features), MSE.
+
+    Every series of ``gram`` must be fittable; the options mean what they mean in fit_many.
+    """
+    backend, where = _backend(engine, device)
+    autograd = _needs_autograd(backend, Gradient.parse(gradient), Loss.MSE)
+    valid = np.ones(gram.c.shape[0], dtype=bool)
+    plan = _plan(gram, valid, steps, lr, Optimizer.parse(optimizer), tol, False, autograd=autograd)
+    empty = np.empty((gram.c.shape[0], 0))
+    descent = backend.descend(Batch(empty, empty, None, gram.s), gram, Basis.MONOMIAL, plan, where)
+    _check_descent(descent, valid, plan, gram)
+    return descent
 
 
 def _degree(degree: Any) -> int:

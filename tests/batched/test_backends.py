@@ -102,7 +102,7 @@ def test_robust_losses_follow_fit_or_are_refused(engine, device, loss) -> None:
     x, y = series(3, 40, seed=4)
     y[:, ::9] += 3.0  # outliers
     options = {"steps": 30, "loss": loss, "huber_delta": 0.2}
-    if not get_backend(engine).robust_losses:
+    if not get_backend(engine).autograd:
         with pytest.raises(InvalidOptionError, match="needs autograd"):
             fit_many(x, y, 3, engine=engine, device=device, **options)
         return
@@ -176,3 +176,18 @@ def test_a_stopped_series_stays_where_it_stopped(engine, device) -> None:
             device=device,
         )
         np.testing.assert_allclose(stopped.basis_coef[b], again.basis_coef[0], rtol=1e-12)
+
+
+@pytest.mark.parametrize(("engine", "device"), BACKENDS)
+def test_autograd_gives_the_written_gradient_or_is_refused(engine, device) -> None:
+    x, y = series(6, 40, seed=6)
+    if not get_backend(engine).autograd:
+        with pytest.raises(InvalidOptionError, match="gradient autograd needs autograd"):
+            fit_many(x, y, 3, gradient="autograd", engine=engine, device=device)
+        return
+    manual = fit_many(x, y, 3, steps=60, traces=True, engine=engine, device=device)
+    auto = fit_many(
+        x, y, 3, steps=60, traces=True, gradient="autograd", engine=engine, device=device
+    )
+    np.testing.assert_allclose(auto.traces, manual.traces, rtol=1e-12)
+    np.testing.assert_allclose(auto.basis_coef, manual.basis_coef, rtol=1e-10, atol=1e-13)

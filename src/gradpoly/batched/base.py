@@ -72,6 +72,8 @@ class Plan:
     traces: bool
     loss: Loss = Loss.MSE
     delta: float = 1.0
+    autograd: bool = False
+    """Differentiate the loss with the library's autograd instead of the written gradient."""
 
     @property
     def is_mse(self) -> bool:
@@ -96,8 +98,8 @@ class BatchBackend(Protocol):
 
     name: ClassVar[str]
     devices: ClassVar[tuple[Device, ...]]
-    robust_losses: ClassVar[bool]
-    """Whether losses other than the MSE run (they need autograd over the points)."""
+    autograd: ClassVar[bool]
+    """Whether the library differentiates: gradient="autograd" and losses other than MSE."""
 
     def availability(self, device: Device) -> Availability:
         """Whether this backend runs on ``device`` here, with the reason when it cannot."""
@@ -172,8 +174,18 @@ class Objective(NamedTuple):
     gradient: Callable[[Any], Any]
 
 
-def gram_objective(g: Any, c: Any, s: Any, matvec: Callable[[Any, Any], Any]) -> Objective:
-    """The MSE of every series from its Gram statistics: O(D^2) per series and step."""
+def gram_objective(
+    g: Any,
+    c: Any,
+    s: Any,
+    matvec: Callable[[Any, Any], Any],
+    grad_of: Callable[[Callable[[Any], Any]], Callable[[Any], Any]] | None = None,
+) -> Objective:
+    """The MSE of every series from its Gram statistics: O(D^2) per series and step.
+
+    The gradient is the written ``2 (G w - c)``, or ``grad_of`` (the library's autograd)
+    applied to the summed losses when given.
+    """
 
     def value(w: Any) -> Any:
         return s - 2.0 * (c * w).sum(-1) + (w * matvec(g, w)).sum(-1)
@@ -181,6 +193,8 @@ def gram_objective(g: Any, c: Any, s: Any, matvec: Callable[[Any, Any], Any]) ->
     def gradient(w: Any) -> Any:
         return 2.0 * (matvec(g, w) - c)
 
+    if grad_of is not None:
+        return Objective(value, grad_of(lambda w: value(w).sum()))
     return Objective(value, gradient)
 
 

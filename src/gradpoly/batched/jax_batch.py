@@ -61,7 +61,7 @@ def _functions() -> tuple[Any, Any]:
         c = (vw @ y[:, :, None])[:, :, 0] / n[:, None]
         return g, c, (w * y * y).sum(-1) / n
 
-    @partial(jax.jit, static_argnames=("length", "nesterov", "loss", "delta", "keep"))
+    @partial(jax.jit, static_argnames=("length", "nesterov", "loss", "delta", "keep", "autograd"))
     def block(
         state: State,
         rate: Any,
@@ -73,8 +73,9 @@ def _functions() -> tuple[Any, Any]:
         loss: Loss,
         delta: float,
         keep: bool,
+        autograd: bool,
     ) -> tuple[State, Any]:
-        objective = _objective(jax, data, loss, delta)
+        objective = _objective(jax, data, loss, delta, autograd)
         rates = Rates(rate, beta, nesterov)
 
         def body(state: State, _: Any) -> tuple[State, Any]:
@@ -86,11 +87,13 @@ def _functions() -> tuple[Any, Any]:
     return chunk_statistics, block
 
 
-def _objective(jax: Any, data: tuple[Any, ...], loss: Loss, delta: float) -> Objective:
+def _objective(
+    jax: Any, data: tuple[Any, ...], loss: Loss, delta: float, autograd: bool
+) -> Objective:
     """The MSE from (g, c, s), or a named loss from (v, y, sw, counts) by ``jax.grad``."""
     if loss is Loss.MSE:
         g, c, s = data
-        return gram_objective(g, c, s, matvec)
+        return gram_objective(g, c, s, matvec, jax.grad if autograd else None)
     v, y, sw, counts = data
     return robust_objective(v, y, sw, counts, penalty(loss, delta, jax.numpy.where), jax.grad)
 
@@ -101,7 +104,7 @@ class JaxBatch:
 
     name: ClassVar[str] = "jax"
     devices: ClassVar[tuple[Device, ...]] = (Device.CPU,)
-    robust_losses: ClassVar[bool] = True
+    autograd: ClassVar[bool] = True
 
     def availability(self, device: Device) -> Availability:
         if device is not Device.CPU:
@@ -149,7 +152,7 @@ class JaxBatch:
         loss = plan.loss
         with jax.enable_x64(True):
             data = self._data(batch, gram, basis, loss)
-            objective = _objective(jax, data, loss, plan.delta)
+            objective = _objective(jax, data, loss, plan.delta, plan.autograd)
             active = jnp.asarray(np.isfinite(plan.rate))
             state = start_state(jnp, objective, jnp.zeros(gram.c.shape), active)
             rate = jnp.asarray(np.nan_to_num(plan.rate)[:, None])
@@ -170,6 +173,7 @@ class JaxBatch:
                     loss,
                     plan.delta,
                     plan.traces,
+                    plan.autograd,
                 )
                 values.append(losses)
                 done += length

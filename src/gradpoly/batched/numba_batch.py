@@ -34,7 +34,7 @@ class NumbaBatch:
 
     name: ClassVar[str] = "numba"
     devices: ClassVar[tuple[Device, ...]] = (Device.CPU,)
-    robust_losses: ClassVar[bool] = False
+    autograd: ClassVar[bool] = False
 
     def availability(self, device: Device) -> Availability:
         if device is not Device.CPU:

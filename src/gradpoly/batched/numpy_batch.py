@@ -39,7 +39,7 @@ class NumpyBatch:
 
     name: ClassVar[str] = "numpy"
     devices: ClassVar[tuple[Device, ...]] = (Device.CPU,)
-    robust_losses: ClassVar[bool] = False
+    autograd: ClassVar[bool] = False
 
     def availability(self, device: Device) -> Availability:
         return Availability(device is Device.CPU, f"backend numpy has no {device} device")

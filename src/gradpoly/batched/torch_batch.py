@@ -49,7 +49,7 @@ class TorchBatch:
 
     name: ClassVar[str] = "torch"
     devices: ClassVar[tuple[Device, ...]] = (Device.CPU, Device.CUDA)
-    robust_losses: ClassVar[bool] = True
+    autograd: ClassVar[bool] = True
 
     def availability(self, device: Device) -> Availability:
         library = TORCH.availability()
@@ -96,7 +96,7 @@ class TorchBatch:
         torch = TORCH.load()
         if plan.is_mse:
             g, c, s = (self._tensor(a, device) for a in (gram.g, gram.c, gram.s))
-            return gram_objective(g, c, s, matvec)
+            return gram_objective(g, c, s, matvec, torch.func.grad if plan.autograd else None)
         degree = gram.c.shape[1] - 1
         domains = np.nan_to_num(gram.domains)
         v, y, w, n = self._rows(batch, domains, degree, basis, device)
@@ -118,7 +118,7 @@ class TorchBatch:
         )
         tol2 = tol_squared(plan, state)
         losses = []
-        with torch.no_grad() if plan.is_mse else torch.enable_grad():
+        with torch.no_grad() if plan.is_mse and not plan.autograd else torch.enable_grad():
             for k in range(plan.steps):
                 if plan.traces:
                     losses.append(objective.value(state.w).detach())
