@@ -1,0 +1,172 @@
+"""``PolynomialRegressor``: gradpoly's fit as a scikit-learn estimator (Pipeline, GridSearchCV).
+
+One feature is the usual case: ``y = p(x)``, exactly the trajectory of ``gradpoly.fit`` with
+the gram strategy in float64. With F > 1 features the model is *additive*,
+``y = b + p_1(x_1) + ... + p_F(x_F)``, one polynomial of ``degree`` per feature and no
+interaction terms (put ``PolynomialFeatures(interaction_only=True)`` in front for those).
+Each feature is mapped from its training range to [-1, 1] and expanded in ``basis``; the
+coefficients come from gradient descent on the Gram statistics (``solver="gd"``, run by a
+batched ``engine``) or from least squares (``solver="lstsq"``).
+
+Needs scikit-learn: ``pip install -c constraints.txt 'gradpoly[sklearn]'``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from gradpoly.batched.base import GramBatch, features, mapped
+from gradpoly.engines.base import OptionalLibrary
+from gradpoly.errors import InvalidDataError, InvalidOptionError
+from gradpoly.many import _to_monomial, descend_gram
+from gradpoly.options import AUTO, Basis
+
+SKLEARN = OptionalLibrary("sklearn", "sklearn")
+SKLEARN.load()
+
+from sklearn.base import BaseEstimator, RegressorMixin  # noqa: E402
+from sklearn.utils.validation import (  # noqa: E402
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+
+FloatArray = npt.NDArray[np.float64]
+SOLVERS = ("gd", "lstsq")
+
+
+class PolynomialRegressor(RegressorMixin, BaseEstimator):
+    """A polynomial of ``degree`` in each feature, fitted by gradient descent (or lstsq).
+
+    Parameters
+    ----------
+    degree : int
+        Degree of each feature's polynomial.
+    basis : {"chebyshev", "legendre", "monomial"}
+        Features the descent runs on; chebyshev/legendre on each feature's mapped range.
+    solver : {"gd", "lstsq"}
+        Gradient descent on the Gram statistics, or closed-form least squares.
+    engine, device : batched engine that runs the descent (numpy, numba, torch, jax) and
+        where (cpu, cuda for torch).
+    gradient : {"manual", "autograd"}
+        The written gradient ``2 (G w - c)`` or the engine's autograd (torch, jax).
+    optimizer : {"gd", "momentum", "nesterov"}
+    lr : float or "auto"
+        Step size; "auto" is 1/L of the loss (and the optimal momentum for the others).
+    steps : int
+        Most descent steps.
+    tol : float or None
+        Stop when ``|grad| / |grad(0)| <= tol``.
+
+    Attributes
+    ----------
+    intercept_ : float
+        Constant term of the model in the original units.
+    coef_ : ndarray of shape (n_features, degree)
+        Monomial coefficients of x_f^1 .. x_f^degree, per feature.
+    basis_coef_ : ndarray of shape (1 + n_features * degree,)
+        What was fitted: the constant, then each feature's basis coefficients 1..degree.
+    domains_ : ndarray of shape (n_features, 2)
+        Each feature's training range (mapped to [-1, 1]).
+    n_iter_ : int
+        Descent steps run (0 for lstsq).
+    converged_ : bool
+        Whether ``tol`` was reached (True for lstsq).
+    """
+
+    def __init__(
+        self,
+        degree: int = 4,
+        basis: str = "chebyshev",
+        solver: str = "gd",
+        engine: str = "numpy",
+        device: str = "cpu",
+        gradient: str = "manual",
+        optimizer: str = "gd",
+        lr: float | str = AUTO,
+        steps: int = 10_000,
+        tol: float | None = 1e-10,
+    ) -> None:
+        self.degree = degree
+        self.basis = basis
+        self.solver = solver
+        self.engine = engine
+        self.device = device
+        self.gradient = gradient
+        self.optimizer = optimizer
+        self.lr = lr
+        self.steps = steps
+        self.tol = tol
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> PolynomialRegressor:
+        """Fit every feature's polynomial to (X, y); ``sample_weight`` weights the squares."""
+        X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
+        weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        degree, basis = self._options()
+        used = weight > 0
+        if int(used.sum()) <= degree:
+            raise InvalidDataError(
+                f"n_samples = {int(used.sum())} (with positive weight) is too few for degree "
+                f"{degree}: need at least {degree + 1}"
+            )
+        lo, hi = X[used].min(axis=0), X[used].max(axis=0)
+        self.domains_ = np.column_stack([lo, np.where(hi > lo, hi, lo + 1.0)])
+        design = self._design(X, basis, degree)
+        if self.solver == "lstsq":
+            root = np.sqrt(weight)[:, None]
+            coef = np.linalg.lstsq(design * root, y * root[:, 0], rcond=None)[0]
+            self.n_iter_, self.converged_ = 0, True
+        else:
+            total = weight.sum()
+            g = (design * weight[:, None]).T @ design / total
+            c = design.T @ (weight * y) / total
+            s = np.array([weight @ (y * y) / total])
+            gram = GramBatch(g[None], c[None], s, np.full((1, 2), np.nan))
+            descent = descend_gram(
+                gram,
+                steps=self.steps,
+                lr=self.lr,
+                optimizer=self.optimizer,
+                tol=self.tol,
+                gradient=self.gradient,
+                engine=self.engine,
+                device=self.device,
+            )
+            coef = descent.w[0]
+            self.n_iter_ = int(descent.steps_run[0])
+            self.converged_ = bool(self.tol is not None and not descent.active[0])
+        self.basis_coef_ = np.asarray(coef, dtype=np.float64)
+        per_feature = np.zeros((X.shape[1], degree + 1))
+        per_feature[:, 1:] = self.basis_coef_[1:].reshape(X.shape[1], degree)
+        monomial = _to_monomial(per_feature, self.domains_, basis)
+        self.intercept_ = float(self.basis_coef_[0] + monomial[:, 0].sum())
+        self.coef_ = monomial[:, 1:]
+        return self
+
+    def predict(self, X: Any) -> FloatArray:
+        """The fitted model at each row of X (evaluated in the basis, not from ``coef_``)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        degree, basis = self._options()
+        return np.asarray(self._design(X, basis, degree) @ self.basis_coef_, dtype=np.float64)
+
+    def _options(self) -> tuple[int, Basis]:
+        degree = self.degree
+        if isinstance(degree, bool) or not isinstance(degree, int | np.integer) or degree < 1:
+            raise InvalidOptionError(f"degree must be a positive integer, got {degree!r}")
+        if self.solver not in SOLVERS:
+            raise InvalidOptionError(
+                f"solver must be one of {', '.join(SOLVERS)}, got {self.solver!r}"
+            )
+        return int(degree), Basis.parse(self.basis)
+
+    def _design(self, X: FloatArray, basis: Basis, degree: int) -> FloatArray:
+        """Columns: 1, then for each feature its basis functions 1..degree."""
+        t = mapped(X.T, self.domains_, basis)  # (n_features, n_samples)
+        columns = features(np, basis, t, degree)[1:]  # each (n_features, n_samples)
+        stacked = np.stack(columns, axis=2)  # (n_features, n_samples, degree)
+        per_feature = stacked.transpose(1, 0, 2).reshape(X.shape[0], -1)
+        return np.column_stack([np.ones(X.shape[0]), per_feature])

@@ -1,0 +1,87 @@
+"""PolynomialRegressor: scikit-learn's own estimator checks, and the same numbers as fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from gradpoly import fit, lstsq
+from gradpoly.batched import get_backend
+from gradpoly.errors import InvalidDataError
+from gradpoly.options import Device
+from gradpoly.sklearn import PolynomialRegressor
+
+
+def _estimators() -> list[PolynomialRegressor]:
+    chosen = [
+        PolynomialRegressor(),
+        PolynomialRegressor(solver="lstsq", basis="legendre"),
+        PolynomialRegressor(degree=2, optimizer="momentum", engine="numba"),
+        PolynomialRegressor(engine="torch", optimizer="nesterov", gradient="autograd"),
+        PolynomialRegressor(engine="jax", optimizer="nesterov"),
+    ]
+    return [e for e in chosen if get_backend(e.engine).availability(Device.CPU).ok]
+
+
+@parametrize_with_checks(_estimators())
+def test_scikit_learn_estimator_checks(estimator, check) -> None:
+    check(estimator)
+
+
+def test_one_feature_is_gradpoly_fit_step_for_step() -> None:
+    x = np.linspace(0, 5, 100)
+    y = np.sin(x)
+    model = PolynomialRegressor(degree=4, steps=300, tol=None).fit(x[:, None], y)
+    one = fit(x, y, 4, steps=300, lr="auto", basis="chebyshev", strategy="gram", dtype="float64")
+    np.testing.assert_allclose(np.r_[model.intercept_, model.coef_[0]], one.coef, rtol=1e-9)
+    np.testing.assert_allclose(model.predict(x[:, None]), one.predict(x), rtol=1e-9, atol=1e-12)
+    assert model.n_iter_ == 300
+
+
+def test_converges_to_least_squares_with_weights() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-2, 3, 80)
+    y = np.exp(-x) + 0.05 * rng.standard_normal(80)
+    w = rng.uniform(0.1, 3, 80)
+    model = PolynomialRegressor(degree=3, optimizer="nesterov").fit(x[:, None], y, sample_weight=w)
+    assert model.converged_
+    expected = lstsq(x, y, 3, weights=w)
+    np.testing.assert_allclose(np.r_[model.intercept_, model.coef_[0]], expected, rtol=1e-7)
+
+
+def test_several_features_make_an_additive_model() -> None:
+    rng = np.random.default_rng(1)
+    X = rng.uniform(-1, 2, (300, 2))
+    y = 1.0 + X[:, 0] ** 3 - 2 * X[:, 1] ** 2
+    model = PolynomialRegressor(degree=3, optimizer="nesterov", tol=1e-12).fit(X, y)
+    assert model.score(X, y) > 1 - 1e-10
+    np.testing.assert_allclose(model.intercept_, 1.0, atol=1e-6)
+    np.testing.assert_allclose(model.coef_, [[0, 0, 1], [0, -2, 0]], atol=1e-6)
+    monomial = model.intercept_ + sum(
+        (X[:, [f]] ** np.arange(1, 4)) @ model.coef_[f] for f in range(2)
+    )
+    np.testing.assert_allclose(monomial, model.predict(X), atol=1e-9)
+
+
+def test_pipeline_and_grid_search_pick_the_degree() -> None:
+    rng = np.random.default_rng(2)
+    x = rng.uniform(0, 4, (200, 1))
+    y = x[:, 0] ** 3 - 4 * x[:, 0] + 0.01 * rng.standard_normal(200)
+    pipe = make_pipeline(FunctionTransformer(lambda a: a - 2.0), PolynomialRegressor())
+    search = GridSearchCV(pipe, {"polynomialregressor__degree": [1, 2, 3]}, cv=3)
+    search.fit(x, y)
+    assert search.best_params_ == {"polynomialregressor__degree": 3}
+    assert search.best_score_ > 0.999
+
+
+def test_too_few_samples_and_bad_options_are_clear() -> None:
+    with pytest.raises(InvalidDataError, match=r"n_samples = 3 .* too few for degree 4"):
+        PolynomialRegressor(degree=4).fit(np.arange(3.0)[:, None], np.arange(3.0))
+    with pytest.raises(ValueError, match="solver must be one of gd, lstsq"):
+        PolynomialRegressor(solver="newton").fit(np.arange(9.0)[:, None], np.arange(9.0))
+    with pytest.raises(ValueError, match="gradient autograd needs autograd"):
+        PolynomialRegressor(gradient="autograd").fit(np.arange(9.0)[:, None], np.arange(9.0))
