@@ -32,4 +32,5 @@ gradpoly derivative --table --dtype float32 --repeats 3 \
 python benchmarks/convergence.py --plot docs/img/convergence.png | tee docs/convergence.txt
 
 # Many curves at once: 10,000 series x 1,000 points against a loop of np.polyfit.
-python benchmarks/many.py --repeats 3 | tee docs/many.txt
+python benchmarks/many.py --repeats 3 --json docs/many.json | tee docs/many.txt
+python benchmarks/many_large.py | grep -v '^$' | tee docs/many_large.txt
