@@ -1,8 +1,8 @@
 """gradpoly: fit polynomials by gradient descent on interchangeable engines, checked and timed.
 
 Public API: :func:`fit`, :func:`lstsq`, :class:`FitResult`, :func:`engines`,
-:func:`derivative`, the seed's :func:`train`, :func:`poly`, :func:`dpoly_dw`, and the error
-family. ``import gradpoly``
+:func:`derivative`, :func:`fit_many`, :func:`lstsq_many`, :func:`read_xy`, the seed's
+:func:`train`, :func:`poly`, :func:`dpoly_dw`, and the error family. ``import gradpoly``
 needs only NumPy; optional engines import their library when used.
 """
 
@@ -17,6 +17,7 @@ from gradpoly.errors import (
     InvalidDataError,
     InvalidOptionError,
 )
+from gradpoly.io import read_xy
 from gradpoly.many import ManyResult, fit_many, lstsq_many
 from gradpoly.options import Device, DType, FitConfig, Gradient, Mode, Strategy
 from gradpoly.problem import FitProblem, lstsq, reference_gd
@@ -55,6 +56,7 @@ __all__ = [
     "lstsq",
     "lstsq_many",
     "poly",
+    "read_xy",
     "reference_gd",
     "train",
 ]

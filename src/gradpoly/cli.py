@@ -277,6 +277,7 @@ def fit_command(
             tol,
             loss,
             huber_delta,
+            gradient,
             str(engine),
             device,
         )
@@ -352,6 +353,7 @@ def _fit_series(
     tol: float | None,
     loss: Loss,
     huber_delta: float,
+    gradient: Gradient,
     engine: str,
     device: Device,
 ) -> None:
@@ -378,6 +380,7 @@ def _fit_series(
             weights=ws,
             loss=loss,
             huber_delta=huber_delta,
+            gradient=gradient,
             engine=engine,
             device=device,
             progress=lambda done, total: bar(done),

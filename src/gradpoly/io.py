@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -288,8 +288,17 @@ def read_xy(
     y_col: str = "y",
     weights_col: str | None = None,
     drop_nan: bool = False,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64] | None]:
-    """x, y (and weights) of one curve from a CSV, Parquet, NPY or NPZ file."""
+    lazy: bool = False,
+) -> tuple[Any, Any, Any]:
+    """x, y (and weights, else None) of one curve from a CSV, Parquet, NPY or NPZ file.
+
+    ``lazy=True`` reads nothing yet: it returns dask arrays over Parquet/CSV files matching
+    ``path`` (a glob such as ``data/*.parquet``) for ``fit(..., engine="dask")``.
+    """
+    if lazy:
+        from gradpoly.dask import read_xy as read_lazy
+
+        return read_lazy(path, x_col, y_col, weights_col, drop_nan)
     numeric = [x_col, y_col] + ([weights_col] if weights_col else [])
     table = finite_rows(path, read_table(path, numeric), numeric, drop_nan)
     return table[x_col], table[y_col], table[weights_col] if weights_col else None
