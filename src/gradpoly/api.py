@@ -100,6 +100,11 @@ def fit(
         loss,
         huber_delta,
     )
+    chosen = get_engine(config.engine)
+    fit_data = getattr(chosen, "fit_data", None)
+    if fit_data is not None:  # an out-of-core engine: it must not gather the data here
+        result: FitResult = fit_data(x, y, degree, weights, basis, config, progress)
+        return result
     problem = FitProblem.from_data(x, y, degree, weights, basis)
     return fit_problem(problem, config, progress)
 

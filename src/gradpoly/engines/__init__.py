@@ -15,7 +15,7 @@ from gradpoly.errors import InvalidOptionError
 from gradpoly.options import Device, FitConfig
 
 _REGISTRY: dict[str, Engine] = {}
-_BUILTIN = ("numpy_engine", "torch_engine", "jax_engine", "numba_engine")
+_BUILTIN = ("numpy_engine", "torch_engine", "jax_engine", "numba_engine", "dask_engine")
 
 E = TypeVar("E", bound=type)
 

@@ -6,6 +6,8 @@ whole chunk of the trajectory with a few vectorised calls.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -17,13 +19,12 @@ from gradpoly.problem import FitProblem
 FloatArray = npt.NDArray[np.float64]
 
 
-class _PerSampleRunner:
+class PerSampleRunner:
     """The seed's step on precomputed powers of x: every step touches all N points."""
 
     def __init__(self, problem: FitProblem, config: FitConfig) -> None:
         dtype = np.dtype(str(config.dtype))
-        self.a, self.b = problem.design(dtype)
-        self.at = np.ascontiguousarray(self.a.T)
+        self._load(problem, dtype)
         self.w = np.zeros(problem.n_coef, dtype=dtype)
         self.trace = np.full(config.steps, np.nan, dtype=dtype)  # unwritten steps stay NaN
         self.lr = dtype.type(config.lr_value)
@@ -31,6 +32,11 @@ class _PerSampleRunner:
         self.optimizer = config.optimizer
         self.beta = dtype.type(config.momentum_value)
         self.v = np.zeros_like(self.w)
+
+    def _load(self, problem: FitProblem, dtype: np.dtype[Any]) -> None:
+        """Keep what each step reads: here the design ``A`` (and its transpose) and ``b``."""
+        self.a, self.b = problem.design(dtype)
+        self.at = np.ascontiguousarray(self.a.T)
 
     def loss_grad(self, point: np.ndarray) -> tuple[np.floating, np.ndarray]:
         """The loss at ``point`` and its gradient."""
@@ -80,13 +86,11 @@ class _PerSampleRunner:
         return self.w.astype(np.float64), self.trace.astype(np.float64)
 
 
-class _GramRunner(_PerSampleRunner):
+class GramRunner(PerSampleRunner):
     """O(D^2) steps on ``(G, c, s)``: ``mse = s - 2 c.w + w.G w``, ``grad = 2 (G w - c)``."""
 
-    def __init__(self, problem: FitProblem, config: FitConfig) -> None:
-        super().__init__(problem, config)
-        dtype = self.w.dtype
-        g, c, s = problem.gram
+    def _load(self, problem: FitProblem, dtype: np.dtype[Any]) -> None:
+        g, c, s = problem.gram  # the points themselves are not needed (nor, on dask, in memory)
         self.g, self.c, self.s = g.astype(dtype), c.astype(dtype), dtype.type(s)
 
     def loss_grad(self, point: np.ndarray) -> tuple[np.floating, np.ndarray]:
@@ -155,9 +159,9 @@ class _SpectralRunner:
         return self.current(), self.trace.astype(np.float64)
 
 
-_RUNNERS: dict[Strategy, type[_PerSampleRunner] | type[_SpectralRunner]] = {
-    Strategy.PER_SAMPLE: _PerSampleRunner,
-    Strategy.GRAM: _GramRunner,
+_RUNNERS: dict[Strategy, type[PerSampleRunner] | type[_SpectralRunner]] = {
+    Strategy.PER_SAMPLE: PerSampleRunner,
+    Strategy.GRAM: GramRunner,
     Strategy.SPECTRAL: _SpectralRunner,
 }
 
