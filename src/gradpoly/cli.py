@@ -5,6 +5,7 @@ A GradpolyError becomes one line on stderr and exit code 1, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
@@ -260,12 +261,57 @@ def fit_command(
     drop_nan: Annotated[
         bool, typer.Option("--drop-nan", help="Drop rows with NaN/inf instead of stopping.")
     ] = False,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="With --engine dask: a dask.distributed scheduler address (tcp://host:port); "
+            "default: Dask's local threads."
+        ),
+    ] = None,
 ) -> None:
     """Fit a polynomial to the x, y columns of a data file by gradient descent.
 
     With --series-col, fit one polynomial per series of a long table, all in one batched
     computation (gradpoly.fit_many) on --engine, and write one row per series with --out.
+    With --engine dask, DATA may be a glob of Parquet/CSV files ('data/*.parquet') read
+    chunk by chunk, never whole.
     """
+    lazy = str(engine) == DASK_ENGINE
+    if scheduler is not None and not lazy:
+        raise InvalidOptionError("--scheduler needs --engine dask")
+    with _dask_context(scheduler) if lazy else contextlib.nullcontext():
+        _fit_any(**locals())
+
+
+def _fit_any(
+    data: Path,
+    degree: int,
+    steps: int,
+    lr: str,
+    basis: Basis,
+    optimizer: Optimizer,
+    momentum: float | None,
+    loss: Loss,
+    huber_delta: float,
+    tol: float | None,
+    engine: str,
+    gradient: Gradient,
+    device: Device,
+    mode: Mode,
+    strategy: Strategy,
+    dtype: DType,
+    x_col: str,
+    y_col: str,
+    weights_col: str | None,
+    json_path: Path | None,
+    plot: Path | None,
+    series_col: str | None,
+    out: Path | None,
+    drop_nan: bool,
+    lazy: bool,
+    scheduler: str | None,
+) -> None:
+    """The body of ``fit`` (one curve or many, in memory or on Dask)."""
     if series_col is not None:
         _fit_series(
             SeriesJob(data, series_col, x_col, y_col, weights_col, drop_nan, out),
@@ -282,8 +328,6 @@ def fit_command(
             device,
         )
         return
-    x, y, weights = read_xy(data, x_col, y_col, weights_col, drop_nan)
-    problem = FitProblem.from_data(x, y, degree, weights, basis)
     config = FitConfig(
         engine=str(engine),
         gradient=gradient,
@@ -299,6 +343,13 @@ def fit_command(
         loss=loss,
         huber_delta=huber_delta,
     )
+    if lazy:
+        _fit_out_of_core(
+            data, x_col, y_col, weights_col, drop_nan, degree, basis, config, plot, json_path
+        )
+        return
+    x, y, weights = read_xy(data, x_col, y_col, weights_col, drop_nan)
+    problem = FitProblem.from_data(x, y, degree, weights, basis)
     with _progress_bars() as progress_for:
         result = fit_problem(problem, config, progress_for(str(engine), steps))
     best = lstsq_problem(problem)
@@ -328,6 +379,110 @@ def fit_command(
             reference=("least squares (lstsq)", best),
         )
         console.print(f"wrote {plot}")
+
+
+DASK_ENGINE = "dask"
+
+
+@contextmanager
+def _dask_context(scheduler: str | None) -> Iterator[None]:
+    """Run Dask work on a distributed scheduler if given, else locally with a progress bar."""
+    from gradpoly.engines.dask_engine import DASK
+
+    DASK.load()
+    if scheduler is None:
+        from dask.diagnostics import ProgressBar
+
+        if sys.stderr.isatty():
+            with ProgressBar(out=sys.stderr):
+                yield
+        else:
+            yield
+        return
+    try:
+        from distributed import Client
+    except ImportError:
+        raise EngineUnavailableError(
+            "--scheduler needs dask.distributed: pip install -c constraints.txt 'gradpoly[dask]'"
+        ) from None
+    try:
+        client = Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise EngineUnavailableError(
+            f"cannot reach the Dask scheduler at {scheduler}: {exc}"
+        ) from None
+    with client:
+        yield
+
+
+def _fit_out_of_core(
+    data: Path,
+    x_col: str,
+    y_col: str,
+    weights_col: str | None,
+    drop_nan: bool,
+    degree: int,
+    basis: Basis,
+    config: FitConfig,
+    plot: Path | None,
+    json_path: Path | None,
+) -> None:
+    """``fit --engine dask``: files read chunk by chunk, Gram statistics, then the loop."""
+    import numpy as np
+
+    from gradpoly.dask import read_xy as read_lazy
+    from gradpoly.engines.dask_engine import DaskEngine, DaskProblem
+
+    if plot is not None:
+        raise InvalidOptionError("--plot needs the points in memory: not with --engine dask")
+    x, y, weights = read_lazy(data, x_col, y_col, weights_col, drop_nan)
+    problem = DaskProblem.build(x, y, degree, weights, basis)
+    result = DaskEngine().fit_lazy(problem, config)
+    g, c, _ = problem.gram
+    optimum = problem.mse(np.linalg.solve(g, c))
+    console = _console()
+    console.print(
+        f"read {problem.n_points:,} points in {problem.chunks} chunks from {data}; two passes "
+        f"(range and checks, Gram statistics) took {problem.seconds:.3f} s"
+    )
+    console.print(
+        f"ran: {config} in the {basis} basis ({result.steps_run} steps, lr {result.lr:.4g}) "
+        f"in {result.seconds:.3f} s: {result.stop_reason}"
+    )
+    console.print("coefficients (x^0 .. x^D): " + "  ".join(f"{v:.6g}" for v in result.coef))
+    console.print(f"final MSE: {result.final_mse:.6g}   least-squares MSE: {optimum:.6g}")
+    if json_path is not None:
+        result.save(json_path)
+        console.print(f"wrote {json_path}")
+
+
+def _fit_series_on_dask(job: SeriesJob, degree: int, options: dict[str, Any]) -> None:
+    """``fit --series-col --engine dask``: shuffle by series, fit_many per partition."""
+    from gradpoly.dask import fit_series_frame, read_frame
+    from gradpoly.io import write_rows
+
+    numeric = [job.x_col, job.y_col] + ([job.weights_col] if job.weights_col else [])
+    frame = read_frame(job.data, [job.series_col, *numeric])
+    if job.drop_nan:
+        from gradpoly.dask import keep_finite
+
+        frame = frame.map_partitions(keep_finite, numeric, meta=frame._meta)
+    rows_frame = fit_series_frame(
+        frame, job.series_col, job.x_col, job.y_col, job.weights_col, degree, **options
+    )
+    rows = rows_frame.compute().sort_values("series").to_dict("records")
+    fitted = sum(bool(r["valid"]) for r in rows)
+    console = _console()
+    console.print(
+        f"fitted {fitted} of {len(rows)} series from {job.data} on dask "
+        f"({rows_frame.npartitions} partitions, fit_many in each)"
+    )
+    for row in rows:
+        if row["problem"]:
+            console.print(f"series {row['series']!r} not fitted: {row['problem']}")
+    if job.out is not None:
+        write_rows(job.out, rows)
+        console.print(f"wrote {job.out}")
 
 
 @dataclass(frozen=True)
@@ -363,6 +518,19 @@ def _fit_series(
 
     if job.out is not None and job.out.suffix.lower() not in ROW_FORMATS:
         raise InvalidOptionError(f"--out {job.out}: use one of {', '.join(ROW_FORMATS)}")
+    options = {
+        "steps": steps,
+        "lr": lr if lr == "auto" else _number(lr, "lr"),
+        "basis": basis,
+        "optimizer": optimizer,
+        "tol": tol,
+        "loss": loss,
+        "huber_delta": huber_delta,
+        "gradient": gradient,
+    }
+    if engine == DASK_ENGINE:
+        _fit_series_on_dask(job, degree, options)
+        return
     ids, xs, ys, ws = read_long(
         job.data, job.series_col, job.x_col, job.y_col, job.weights_col, job.drop_nan
     )

@@ -295,7 +295,7 @@ def read_xy(
     ``lazy=True`` reads nothing yet: it returns dask arrays over Parquet/CSV files matching
     ``path`` (a glob such as ``data/*.parquet``) for ``fit(..., engine="dask")``.
     """
-    if lazy:
+    if lazy:  # path may also be a glob or a list of files here
         from gradpoly.dask import read_xy as read_lazy
 
         return read_lazy(path, x_col, y_col, weights_col, drop_nan)

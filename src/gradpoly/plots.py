@@ -265,3 +265,32 @@ def plot_gaps(
         ax.legend(frameon=False, fontsize=8, loc="lower left")
         fig.tight_layout()
         return _save(plt, fig, path)
+
+
+def plot_scaling(
+    sizes: Sequence[int],
+    series: Mapping[str, Sequence[float]],
+    path: str | Path,
+    title: str,
+) -> Path:
+    """Seconds against N on log-log axes, one line per method, with a slope-1 guide.
+
+    A method whose points follow the dotted guide grows linearly in N.
+    """
+    plt = _pyplot()
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(7.5, 4.8))
+        n = np.asarray(sizes, dtype=np.float64)
+        for (name, seconds), marker in zip(series.items(), "osD^v", strict=False):
+            t = np.asarray(seconds, dtype=np.float64)
+            shown = np.isfinite(t)
+            ax.loglog(n[shown], t[shown], marker=marker, label=name)
+        first = next(iter(series.values()))
+        if len(first) and np.isfinite(first[0]):
+            ax.loglog(n, first[0] * n / n[0], ":", color="0.5", label="linear in N (guide)")
+        ax.set_xlabel("points N")
+        ax.set_ylabel("seconds (median)")
+        ax.set_title(title)
+        ax.legend()
+        fig.tight_layout()
+        return _save(plt, fig, path)

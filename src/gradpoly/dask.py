@@ -1,0 +1,152 @@
+"""Dask front door: read data lazily, and fit many series of a dask dataframe partition-wise.
+
+``read_xy(pattern, lazy=True)`` gives dask arrays for ``gradpoly.fit(x, y, engine="dask")``;
+``fit_series_frame`` fits every series of a long dask dataframe with ``fit_many``, one
+partition at a time after a shuffle that puts each series in one partition. Both run on
+whatever scheduler is active: Dask's threads, or a ``distributed.Client`` when one is open.
+Needs ``pip install -c constraints.txt 'gradpoly[dask]'``.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gradpoly.engines.base import OptionalLibrary
+from gradpoly.errors import DataFileError
+
+DASK = OptionalLibrary("dask", "dask")
+LAZY_FORMATS = (".parquet", ".csv")
+
+
+def read_frame(pattern: str | Path | Sequence[str | Path], columns: list[str]) -> Any:
+    """A dask dataframe of ``columns`` from Parquet or CSV files: a glob, a path or a list."""
+    DASK.load()
+    import dask.dataframe as dd
+
+    if isinstance(pattern, str | Path):
+        text = str(pattern)
+        matches = sorted(glob.glob(text)) if any(c in text for c in "*?[") else [text]
+    else:
+        matches = [str(p) for p in pattern]
+        text = f"{len(matches)} files" if matches else "an empty list of files"
+    if not matches or not all(Path(m).exists() for m in matches):
+        raise DataFileError(f"cannot read {text}: no such file")
+    suffix = Path(matches[0]).suffix.lower()
+    if suffix not in LAZY_FORMATS:
+        raise DataFileError(
+            f"cannot read {text} lazily: use {' or '.join(LAZY_FORMATS)} files "
+            "(or read it in memory)"
+        )
+    try:
+        frame = dd.read_parquet(matches) if suffix == ".parquet" else dd.read_csv(matches)
+    except (OSError, ValueError) as exc:
+        raise DataFileError(f"cannot read {text}: {exc}") from None
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataFileError(
+            f"{text}: no column named {missing[0]!r}; it has {', '.join(map(str, frame.columns))}"
+        )
+    return frame[columns]
+
+
+def keep_finite(part: Any, numeric: list[str]) -> Any:
+    """The rows of a pandas partition whose ``numeric`` columns are all finite."""
+    keep = np.isfinite(part[numeric].to_numpy(dtype=np.float64)).all(axis=1)
+    return part[keep]
+
+
+def read_xy(
+    pattern: str | Path | Sequence[str | Path],
+    x_col: str = "x",
+    y_col: str = "y",
+    weights_col: str | None = None,
+    drop_nan: bool = False,
+) -> tuple[Any, Any, Any]:
+    """Lazy x, y (and weights) dask arrays from Parquet/CSV files; nothing is read yet.
+
+    NaN/inf rows are found by the dask engine's first pass (an error) unless ``drop_nan``
+    filters them chunk by chunk.
+    """
+    numeric = [x_col, y_col] + ([weights_col] if weights_col else [])
+    frame = read_frame(pattern, numeric)
+    if drop_nan:
+        frame = frame.map_partitions(keep_finite, numeric, meta=frame._meta)
+    values = frame.to_dask_array().astype(np.float64)
+    columns = [values[:, j] for j in range(len(numeric))]
+    return columns[0], columns[1], columns[2] if weights_col else None
+
+
+def fit_series_frame(
+    frame: Any,
+    series_col: str,
+    x_col: str = "x",
+    y_col: str = "y",
+    weights_col: str | None = None,
+    degree: int = 4,
+    closed_form: bool = False,
+    **options: Any,
+) -> Any:
+    """One row of coefficients per series of a long dask dataframe, as a dask dataframe.
+
+    The frame is shuffled on ``series_col`` so that each series lies in one partition; each
+    partition is then fitted by one batched ``fit_many`` (or ``lstsq_many`` when
+    ``closed_form``) with ``options``. Rows are those of :meth:`ManyResult.to_rows`.
+    """
+    DASK.load()
+    meta = _empty_rows(degree)
+    shuffled = frame.shuffle(on=series_col)
+    return shuffled.map_partitions(
+        _fit_partition,
+        series_col,
+        x_col,
+        y_col,
+        weights_col,
+        degree,
+        closed_form,
+        options,
+        meta=meta,
+    )
+
+
+def _empty_rows(degree: int) -> Any:
+    """An empty frame with the columns and dtypes of ``ManyResult.to_rows``."""
+    import pandas as pd
+
+    names = ["series", "valid"] + [f"coef_{j}" for j in range(degree + 1)]
+    names += ["final_loss", "converged", "steps_run", "problem"]
+    kinds = ["object", "bool"] + ["float64"] * (degree + 2) + ["bool", "int64", "object"]
+    return pd.DataFrame({n: pd.Series(dtype=k) for n, k in zip(names, kinds, strict=True)})
+
+
+def _fit_partition(
+    part: Any,
+    series_col: str,
+    x_col: str,
+    y_col: str,
+    weights_col: str | None,
+    degree: int,
+    closed_form: bool,
+    options: dict[str, Any],
+) -> Any:
+    """fit_many over the series of one pandas partition."""
+    import pandas as pd
+
+    from gradpoly.many import fit_many, lstsq_many
+
+    if part.empty:
+        return _empty_rows(degree)
+    groups = part.groupby(series_col, sort=True)
+    ids = [str(k) for k in groups.groups]
+    xs = [g[x_col].to_numpy(dtype=np.float64) for _, g in groups]
+    ys = [g[y_col].to_numpy(dtype=np.float64) for _, g in groups]
+    ws = [g[weights_col].to_numpy(dtype=np.float64) for _, g in groups] if weights_col else None
+    if closed_form:
+        result = lstsq_many(xs, ys, degree, weights=ws)
+    else:
+        result = fit_many(xs, ys, degree, weights=ws, **options)
+    return pd.DataFrame(result.to_rows(ids))

@@ -1,0 +1,156 @@
+"""gradpoly.dask: lazy readers, many series on a dask dataframe, and the CLI on Dask."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from gradpoly import DataFileError, fit_many, lstsq_many
+from gradpoly.cli import main
+
+dd = pytest.importorskip("dask.dataframe")
+pd = pytest.importorskip("pandas")
+pytest.importorskip("pyarrow")
+
+
+@pytest.fixture
+def long_parquet(tmp_path):
+    """Three files of a long table: 12 series spread over every file, one too short."""
+    rng = np.random.default_rng(4)
+    rows = []
+    for s in range(12):
+        count = 3 if s == 5 else 60
+        t = rng.uniform(0, 3, count)
+        rows += [(f"s{s:02d}", a, np.exp(-a) * (1 + s) + 0.01 * rng.standard_normal()) for a in t]
+    frame = pd.DataFrame(rows, columns=["id", "t", "v"]).sample(frac=1.0, random_state=1)
+    third = len(frame) // 3
+    for k in range(3):
+        part = frame.iloc[k * third : (k + 1) * third if k < 2 else len(frame)]
+        part.to_parquet(tmp_path / f"part{k}.parquet")
+    return tmp_path, frame
+
+
+def test_fit_series_frame_equals_fit_many(long_parquet) -> None:
+    from gradpoly.dask import fit_series_frame, read_frame
+
+    folder, frame = long_parquet
+    lazy = read_frame(folder / "*.parquet", ["id", "t", "v"])
+    rows = (
+        fit_series_frame(lazy, "id", "t", "v", degree=3, steps=3_000, tol=1e-12, lr="auto")
+        .compute()
+        .sort_values("series")
+    )
+    groups = frame.groupby("id", sort=True)
+    xs = [g["t"].to_numpy() for _, g in groups]
+    ys = [g["v"].to_numpy() for _, g in groups]
+    expected = fit_many(xs, ys, 3, steps=3_000, tol=1e-12)
+    assert rows["series"].tolist() == [str(k) for k in groups.groups]
+    assert rows["valid"].tolist() == expected.valid.tolist()
+    coef = rows[[f"coef_{j}" for j in range(4)]].to_numpy()
+    np.testing.assert_allclose(coef[expected.valid], expected.coef[expected.valid], rtol=1e-9)
+    closed = fit_series_frame(lazy, "id", "t", "v", degree=3, closed_form=True).compute()
+    closed = closed.sort_values("series")[[f"coef_{j}" for j in range(4)]].to_numpy()
+    np.testing.assert_allclose(
+        closed[expected.valid], lstsq_many(xs, ys, 3).coef[expected.valid], rtol=1e-9
+    )
+
+
+def test_read_frame_errors(tmp_path, long_parquet) -> None:
+    from gradpoly.dask import read_frame
+
+    folder, _ = long_parquet
+    with pytest.raises(DataFileError, match="no such file"):
+        read_frame(tmp_path / "none" / "*.parquet", ["x"])
+    with pytest.raises(DataFileError, match="no column named 'x'; it has id, t, v"):
+        read_frame(folder / "*.parquet", ["x"])
+    (tmp_path / "a.npz").write_bytes(b"")
+    with pytest.raises(DataFileError, match="lazily"):
+        read_frame(tmp_path / "a.npz", ["x"])
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_fits_parquet_files_on_dask(capsys, tmp_path, long_parquet) -> None:
+    folder, frame = long_parquet
+    pattern = str(folder / "*.parquet")
+    out = tmp_path / "r.json"
+    code, text, err = run(
+        capsys,
+        "fit",
+        pattern,
+        "--engine",
+        "dask",
+        "--x-col",
+        "t",
+        "--y-col",
+        "v",
+        "--strategy",
+        "gram",
+        "--dtype",
+        "float64",
+        "--basis",
+        "chebyshev",
+        "--lr",
+        "auto",
+        "--steps",
+        "2000",
+        "--tol",
+        "1e-12",
+        "--degree",
+        "3",
+        "--json",
+        str(out),
+    )
+    assert code == 0, err
+    assert f"read {len(frame):,} points in " in text
+    saved = json.loads(out.read_text())
+    assert saved["config"]["engine"] == "dask"
+    memory = np.polynomial.polynomial.polyfit(frame["t"], frame["v"], 3)
+    np.testing.assert_allclose(saved["coef"], memory, rtol=1e-7)
+
+    rows = tmp_path / "rows.csv"
+    code, text, err = run(
+        capsys,
+        "fit",
+        pattern,
+        "--engine",
+        "dask",
+        "--series-col",
+        "id",
+        "--x-col",
+        "t",
+        "--y-col",
+        "v",
+        "--degree",
+        "3",
+        "--lr",
+        "auto",
+        "--basis",
+        "chebyshev",
+        "--out",
+        str(rows),
+    )
+    assert code == 0, err
+    assert "fitted 11 of 12 series" in text
+    assert "series 's05' not fitted" in text
+    assert len(rows.read_text().splitlines()) == 13
+
+
+def test_cli_dask_errors_are_one_line(capsys, long_parquet) -> None:
+    folder, _ = long_parquet
+    pattern = str(folder / "*.parquet")
+    for args, message in (
+        (["--scheduler", "tcp://127.0.0.1:9"], "--scheduler needs --engine dask"),
+        (["--engine", "dask", "--x-col", "t", "--y-col", "v", "--plot", "p.png"], "--plot needs"),
+        (["--engine", "dask"], "no column named 'x'"),
+    ):
+        code, _, err = run(capsys, "fit", pattern, *args)
+        assert code == 1, err
+        assert message in err
+        assert len(err.strip().splitlines()) == 1
