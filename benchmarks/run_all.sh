@@ -34,3 +34,7 @@ python benchmarks/convergence.py --plot docs/img/convergence.png | tee docs/conv
 # Many curves at once: 10,000 series x 1,000 points against a loop of np.polyfit.
 python benchmarks/many.py --repeats 3 --json docs/many.json | tee docs/many.txt
 python benchmarks/many_large.py | grep -v '^$' | tee docs/many_large.txt
+
+# Out of core on Dask: 10^8 float32 pairs in 100 Parquet files, time and peak RSS vs N.
+python benchmarks/dask_scaling.py make --dir /tmp/gradpoly-parquet --files 100
+python benchmarks/dask_scaling.py run --dir /tmp/gradpoly-parquet --sizes 1e6 3e6 1e7 3e7 1e8 --repeats 3

@@ -77,3 +77,43 @@ def test_many_script_runs() -> None:
     )
     assert "lstsq_many" in result.stdout
     assert "fit_many" in result.stdout
+
+
+def _script(name: str, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / name), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
+
+
+def test_many_large_script_runs() -> None:
+    out = _script("many_large.py", "--series", "2000", "--points", "30", "--engine", "numpy")
+    assert "2,000 series fitted" in out
+    assert "peak RSS" in out
+
+
+def test_dask_scaling_script_makes_runs_and_plots(tmp_path) -> None:
+    data, docs = tmp_path / "data", tmp_path / "docs"
+    (docs / "img").mkdir(parents=True)
+    _script("dask_scaling.py", "make", "--dir", str(data), "--files", "2", "--rows", "5000")
+    out = _script(
+        "dask_scaling.py",
+        "run",
+        "--dir",
+        str(data),
+        "--rows",
+        "5000",
+        "--sizes",
+        "5000",
+        "10000",
+        "--repeats",
+        "1",
+        "--docs",
+        str(docs),
+    )
+    assert "dask/numpy" in out
+    assert (docs / "dask_scaling.json").exists()
+    assert (docs / "img" / "dask_scaling.png").read_bytes()[:4] == b"\x89PNG"

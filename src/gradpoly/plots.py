@@ -285,9 +285,11 @@ def plot_scaling(
             t = np.asarray(seconds, dtype=np.float64)
             shown = np.isfinite(t)
             ax.loglog(n[shown], t[shown], marker=marker, label=name)
-        first = next(iter(series.values()))
-        if len(first) and np.isfinite(first[0]):
-            ax.loglog(n, first[0] * n / n[0], ":", color="0.5", label="linear in N (guide)")
+        first = np.asarray(next(iter(series.values())), dtype=np.float64)
+        if np.isfinite(first).any():  # through the largest N, where fixed costs matter least
+            last = int(np.flatnonzero(np.isfinite(first))[-1])
+            guide = first[last] * n / n[last]
+            ax.loglog(n, guide, ":", color="0.5", label="linear in N (guide)")
         ax.set_xlabel("points N")
         ax.set_ylabel("seconds (median)")
         ax.set_title(title)
