@@ -154,3 +154,39 @@ def test_cli_dask_errors_are_one_line(capsys, long_parquet) -> None:
         assert code == 1, err
         assert message in err
         assert len(err.strip().splitlines()) == 1
+
+
+def test_cli_runs_on_a_scheduler_address(capsys, long_parquet) -> None:
+    distributed = pytest.importorskip("distributed")
+    folder, frame = long_parquet
+    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster:
+        code, text, err = run(
+            capsys,
+            "fit",
+            str(folder / "*.parquet"),
+            "--engine",
+            "dask",
+            "--scheduler",
+            cluster.scheduler_address,
+            "--x-col",
+            "t",
+            "--y-col",
+            "v",
+            "--strategy",
+            "gram",
+            "--dtype",
+            "float64",
+            "--basis",
+            "chebyshev",
+            "--lr",
+            "auto",
+            "--degree",
+            "3",
+            "--steps",
+            "2000",
+            "--tol",
+            "1e-12",
+        )
+    assert code == 0, err
+    assert f"read {len(frame):,} points" in text
+    assert "relative gradient norm" in text

@@ -280,7 +280,7 @@ def fit_command(
     if scheduler is not None and not lazy:
         raise InvalidOptionError("--scheduler needs --engine dask")
     with _dask_context(scheduler) if lazy else contextlib.nullcontext():
-        _fit_any(**locals())
+        _fit_any(**locals())  # every option above, by name, plus ``lazy``
 
 
 def _fit_any(
