@@ -518,7 +518,7 @@ def _fit_series(
 
     if job.out is not None and job.out.suffix.lower() not in ROW_FORMATS:
         raise InvalidOptionError(f"--out {job.out}: use one of {', '.join(ROW_FORMATS)}")
-    options = {
+    options: dict[str, Any] = {
         "steps": steps,
         "lr": lr if lr == "auto" else _number(lr, "lr"),
         "basis": basis,
@@ -540,18 +540,11 @@ def _fit_series(
             xs,
             ys,
             degree,
-            steps=steps,
-            lr=lr if lr == "auto" else _number(lr, "lr"),
-            basis=basis,
-            optimizer=optimizer,
-            tol=tol,
             weights=ws,
-            loss=loss,
-            huber_delta=huber_delta,
-            gradient=gradient,
             engine=engine,
             device=device,
             progress=lambda done, total: bar(done),
+            **options,
         )
     console = _console()
     console.print(

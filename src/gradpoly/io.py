@@ -335,17 +335,6 @@ def read_long(
     return [str(ids[k]) for k in order], xs, ys, ws
 
 
-def read_long_csv(
-    path: str | Path,
-    series_col: str,
-    x_col: str = "x",
-    y_col: str = "y",
-    weights_col: str | None = None,
-) -> tuple[list[str], list[np.ndarray], list[np.ndarray], list[np.ndarray] | None]:
-    """:func:`read_long` of a CSV file (kept for callers of the first release)."""
-    return read_long(path, series_col, x_col, y_col, weights_col)
-
-
 ROW_FORMATS = (".csv", ".json", ".npz", ".parquet")
 """File types :func:`write_rows` writes, by suffix."""
 

@@ -8,6 +8,7 @@ written once, in :func:`step`, against the array namespace (``numpy``, ``torch``
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple, Protocol
@@ -15,7 +16,7 @@ from typing import Any, ClassVar, NamedTuple, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from gradpoly.engines.base import Availability
+from gradpoly.engines.base import Availability, OptionalLibrary
 from gradpoly.losses import Loss
 from gradpoly.options import Basis, Device
 
@@ -120,6 +121,70 @@ class BatchBackend(Protocol):
         ...
 
 
+class BatchEngine(ABC):
+    """What every batched backend shares: availability, version, the statistics' bookkeeping.
+
+    A backend names its library and devices and writes two methods: :meth:`fill` (the
+    statistics of a batch, into arrays allocated here) and :meth:`descend`.
+    """
+
+    name: ClassVar[str]
+    devices: ClassVar[tuple[Device, ...]] = (Device.CPU,)
+    autograd: ClassVar[bool] = False
+    library: ClassVar[OptionalLibrary | None] = None
+    """The optional library behind the backend; None when it needs only NumPy."""
+
+    def availability(self, device: Device) -> Availability:
+        """Device declared, library importable, device present: the first failure wins."""
+        if device not in self.devices:
+            have = ", ".join(str(d) for d in self.devices)
+            return Availability(
+                False, f"batched engine {self.name} has no {device} device (it has: {have})"
+            )
+        if self.library is not None:
+            library = self.library.availability()
+            if not library.ok:
+                return library
+        return self.device_availability(device)
+
+    def device_availability(self, device: Device) -> Availability:
+        """Whether a declared device exists here; the CPU always does."""
+        return Availability(True)
+
+    def version(self) -> str:
+        """Version of the array library behind the backend."""
+        return self.library.version() if self.library is not None else np.__version__
+
+    def statistics(self, batch: Batch, degree: int, basis: Basis, device: Device) -> GramBatch:
+        """Each series' domain, then its G, c, s written by :meth:`fill`."""
+        count, size = batch.size, degree + 1
+        out = GramBatch(
+            np.empty((count, size, size)),
+            np.empty((count, size)),
+            np.empty(count),
+            domains_of(batch.x, batch.w),
+        )
+        self.fill(batch, degree, basis, device, out)
+        if basis is Basis.MONOMIAL:
+            out.domains[:] = np.nan  # monomials are not mapped
+        return out
+
+    @abstractmethod
+    def fill(self, batch: Batch, degree: int, basis: Basis, device: Device, out: GramBatch) -> None:
+        """Write every series' ``G``, ``c``, ``s`` into ``out`` (its domains are set)."""
+
+    @abstractmethod
+    def descend(
+        self, batch: Batch, gram: GramBatch, basis: Basis, plan: Plan, device: Device
+    ) -> Descent:
+        """Run ``plan`` from w = 0 for every series; MSE on ``gram``, other losses on ``batch``."""
+
+
+def matvec(g: Any, w: Any) -> Any:
+    """Batched ``G_b w_b`` as a matmul (much faster than einsum for small matrices)."""
+    return (g @ w[..., None])[..., 0]
+
+
 def domains_of(x: FloatArray, w: FloatArray | None) -> FloatArray:
     """(B, 2) interval of each series' x over points with positive weight ([lo, lo+1] if one)."""
     if w is None:
@@ -209,6 +274,30 @@ class Rates(NamedTuple):
 def start_state(xp: Any, objective: Objective, zeros: Any, active: Any) -> State:
     """w = v = 0 for every series, with the gradient at 0 and no steps run."""
     return State(zeros, zeros, objective.gradient(zeros), active, xp.zeros_like(active, dtype=int))
+
+
+def eager_descent(
+    xp: Any,
+    state: State,
+    objective: Objective,
+    rates: Rates,
+    tol2: Any,
+    plan: Plan,
+    check_every: int = 1,
+) -> tuple[State, list[Any]]:
+    """The descent as a Python loop of library calls; stops once every series has stopped.
+
+    ``check_every`` spaces the "all stopped?" test, which syncs a device. Returns the final
+    state and, with ``plan.traces``, the per-step losses (B,) before each step.
+    """
+    losses = []
+    for k in range(plan.steps):
+        if plan.traces:
+            losses.append(objective.value(state.w))
+        state = step(xp, state, objective, rates, tol2)
+        if tol2 is not None and (k + 1) % check_every == 0 and not bool(state.active.any()):
+            break
+    return state, losses
 
 
 def step(xp: Any, state: State, objective: Objective, plan: Rates, tol2: Any) -> State:

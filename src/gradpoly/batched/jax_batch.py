@@ -17,32 +17,28 @@ from gradpoly.batched import register
 from gradpoly.batched.base import (
     CHECK_STEPS,
     Batch,
+    BatchEngine,
     Descent,
     GramBatch,
     Objective,
     Plan,
     Rates,
     State,
-    domains_of,
     features,
     gram_objective,
     mapped,
+    matvec,
     robust_objective,
     start_state,
     step,
     tol_squared,
 )
-from gradpoly.engines.base import Availability, OptionalLibrary
+from gradpoly.engines.base import OptionalLibrary
 from gradpoly.losses import Loss, penalty
 from gradpoly.options import Basis, Device
 
 JAX = OptionalLibrary("jax", "jax")
 CHUNK_SERIES = 256
-
-
-def matvec(g: Any, w: Any) -> Any:
-    """Batched ``G_b w_b``."""
-    return (g @ w[..., None])[..., 0]
 
 
 @cache
@@ -99,30 +95,19 @@ def _objective(
 
 
 @register
-class JaxBatch:
+class JaxBatch(BatchEngine):
     """JAX on its default CPU backend, float64; MSE by the Gram statistics, others by autograd."""
 
     name: ClassVar[str] = "jax"
-    devices: ClassVar[tuple[Device, ...]] = (Device.CPU,)
     autograd: ClassVar[bool] = True
+    library: ClassVar[OptionalLibrary | None] = JAX
 
-    def availability(self, device: Device) -> Availability:
-        if device is not Device.CPU:
-            return Availability(False, f"backend jax runs on the cpu here, not on {device}")
-        return JAX.availability()
-
-    def version(self) -> str:
-        return JAX.version()
-
-    def statistics(self, batch: Batch, degree: int, basis: Basis, device: Device) -> GramBatch:
+    def fill(self, batch: Batch, degree: int, basis: Basis, device: Device, out: GramBatch) -> None:
         jax = JAX.load()
         compute, _ = _functions()
-        count, size = batch.size, degree + 1
-        g, c, s = np.empty((count, size, size)), np.empty((count, size)), np.empty(count)
-        domains = domains_of(batch.x, batch.w)
         with jax.enable_x64(True):
-            for start in range(0, count, CHUNK_SERIES):
-                stop = min(start + CHUNK_SERIES, count)
+            for start in range(0, batch.size, CHUNK_SERIES):
+                stop = min(start + CHUNK_SERIES, batch.size)
                 rows = batch.rows(slice(start, stop))
                 w = np.ones_like(rows.x) if rows.w is None else rows.w
                 args = [
@@ -132,16 +117,12 @@ class JaxBatch:
                         (rows.y, 0.0),
                         (w, 0.0),
                         (rows.counts, 1.0),
-                        (domains[start:stop], np.array([0.0, 1.0])),
+                        (out.domains[start:stop], np.array([0.0, 1.0])),
                     )
                 ]
                 parts = compute(*args, degree=degree, basis=basis)
-                used = stop - start
-                for out, part in zip((g, c, s), parts, strict=True):
-                    out[start:stop] = np.asarray(part)[:used]
-        if basis is Basis.MONOMIAL:
-            domains[:] = np.nan
-        return GramBatch(g, c, s, domains)
+                for array, part in zip((out.g, out.c, out.s), parts, strict=True):
+                    array[start:stop] = np.asarray(part)[: stop - start]
 
     def descend(
         self, batch: Batch, gram: GramBatch, basis: Basis, plan: Plan, device: Device

@@ -11,8 +11,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from gradpoly.batched import register
-from gradpoly.batched.base import Batch, Descent, GramBatch, Plan, domains_of
-from gradpoly.engines.base import Availability, OptionalLibrary
+from gradpoly.batched.base import Batch, BatchEngine, Descent, GramBatch, Plan
+from gradpoly.engines.base import OptionalLibrary
 from gradpoly.options import Basis, Device
 
 NUMBA = OptionalLibrary("numba", "numba")
@@ -29,32 +29,20 @@ def _kernels() -> tuple[Any, Any]:
 
 
 @register
-class NumbaBatch:
+class NumbaBatch(BatchEngine):
     """Numba on the CPU, all cores; MSE only."""
 
     name: ClassVar[str] = "numba"
-    devices: ClassVar[tuple[Device, ...]] = (Device.CPU,)
-    autograd: ClassVar[bool] = False
+    library: ClassVar[OptionalLibrary | None] = NUMBA
 
-    def availability(self, device: Device) -> Availability:
-        if device is not Device.CPU:
-            return Availability(False, f"backend numba has no {device} device")
-        return NUMBA.availability()
-
-    def version(self) -> str:
-        return NUMBA.version()
-
-    def statistics(self, batch: Batch, degree: int, basis: Basis, device: Device) -> GramBatch:
+    def fill(self, batch: Batch, degree: int, basis: Basis, device: Device, out: GramBatch) -> None:
         kernel, _ = _kernels()
-        count, size = batch.size, degree + 1
-        g, c, s = np.empty((count, size, size)), np.empty((count, size)), np.empty(count)
-        domains = domains_of(batch.x, batch.w)
         w = np.empty((1, 1)) if batch.w is None else batch.w
         x, y = np.ascontiguousarray(batch.x), np.ascontiguousarray(batch.y)
-        kernel(x, y, w, batch.w is not None, batch.counts, domains, degree, _KIND[basis], g, c, s)
-        if basis is Basis.MONOMIAL:
-            domains[:] = np.nan
-        return GramBatch(g, c, s, domains)
+        weighted = batch.w is not None
+        kernel(
+            x, y, w, weighted, batch.counts, out.domains, degree, _KIND[basis], out.g, out.c, out.s
+        )
 
     def descend(
         self, batch: Batch, gram: GramBatch, basis: Basis, plan: Plan, device: Device

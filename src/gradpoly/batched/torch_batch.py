@@ -14,18 +14,19 @@ from gradpoly.batched import register
 from gradpoly.batched.base import (
     CHECK_STEPS,
     Batch,
+    BatchEngine,
     Descent,
     GramBatch,
     Objective,
     Plan,
     Rates,
-    domains_of,
+    eager_descent,
     features,
     gram_objective,
     mapped,
+    matvec,
     robust_objective,
     start_state,
-    step,
     tol_squared,
 )
 from gradpoly.engines.base import Availability, OptionalLibrary
@@ -38,27 +39,17 @@ CHUNK_SERIES = {Device.CPU: 256, Device.CUDA: 16384}
 """Series per chunk of the statistics pass: cache-sized on the CPU, large on a GPU."""
 
 
-def matvec(g: Any, w: Any) -> Any:
-    """Batched ``G_b w_b``."""
-    return (g @ w[..., None])[..., 0]
-
-
 @register
-class TorchBatch:
+class TorchBatch(BatchEngine):
     """PyTorch, CPU or CUDA, float64; MSE by the Gram statistics, other losses by autograd."""
 
     name: ClassVar[str] = "torch"
     devices: ClassVar[tuple[Device, ...]] = (Device.CPU, Device.CUDA)
     autograd: ClassVar[bool] = True
+    library: ClassVar[OptionalLibrary | None] = TORCH
 
-    def availability(self, device: Device) -> Availability:
-        library = TORCH.availability()
-        if not library.ok or device is Device.CPU:
-            return library
-        return cuda_availability()
-
-    def version(self) -> str:
-        return TORCH.version()
+    def device_availability(self, device: Device) -> Availability:
+        return cuda_availability() if device is Device.CUDA else Availability(True)
 
     def _tensor(self, values: Any, device: Device) -> Any:
         torch = TORCH.load()
@@ -73,22 +64,16 @@ class TorchBatch:
         w = None if batch.w is None else self._tensor(batch.w, device)
         return v, self._tensor(batch.y, device), w, self._tensor(batch.counts, device)
 
-    def statistics(self, batch: Batch, degree: int, basis: Basis, device: Device) -> GramBatch:
-        count, size = batch.size, degree + 1
-        g, c, s = np.empty((count, size, size)), np.empty((count, size)), np.empty(count)
-        domains = domains_of(batch.x, batch.w)
+    def fill(self, batch: Batch, degree: int, basis: Basis, device: Device, out: GramBatch) -> None:
         chunk = CHUNK_SERIES[device]
-        for start in range(0, count, chunk):
-            part = slice(start, min(start + chunk, count))
-            v, y, w, n = self._rows(batch.rows(part), domains[part], degree, basis, device)
+        for start in range(0, batch.size, chunk):
+            part = slice(start, min(start + chunk, batch.size))
+            v, y, w, n = self._rows(batch.rows(part), out.domains[part], degree, basis, device)
             vw = v if w is None else v * w[:, None, :]
-            g[part] = (vw @ v.mT / n[:, None, None]).cpu().numpy()
-            c[part] = ((vw @ y[:, :, None])[:, :, 0] / n[:, None]).cpu().numpy()
+            out.g[part] = (vw @ v.mT / n[:, None, None]).cpu().numpy()
+            out.c[part] = ((vw @ y[:, :, None])[:, :, 0] / n[:, None]).cpu().numpy()
             yy = y * y if w is None else w * y * y
-            s[part] = (yy.sum(-1) / n).cpu().numpy()
-        if basis is Basis.MONOMIAL:
-            domains[:] = np.nan
-        return GramBatch(g, c, s, domains)
+            out.s[part] = (yy.sum(-1) / n).cpu().numpy()
 
     def _objective(
         self, batch: Batch, gram: GramBatch, basis: Basis, plan: Plan, device: Device
@@ -117,18 +102,12 @@ class TorchBatch:
             plan.nesterov,
         )
         tol2 = tol_squared(plan, state)
-        losses = []
         with torch.no_grad() if plan.is_mse and not plan.autograd else torch.enable_grad():
-            for k in range(plan.steps):
-                if plan.traces:
-                    losses.append(objective.value(state.w).detach())
-                state = step(torch, state, objective, rates, tol2)
-                if tol2 is not None and (k + 1) % CHECK_STEPS == 0 and not state.active.any():
-                    break
+            state, losses = eager_descent(torch, state, objective, rates, tol2, plan, CHECK_STEPS)
         trace = None
         if plan.traces:
             trace = np.full((gram.c.shape[0], plan.steps), np.nan)
-            trace[:, : len(losses)] = torch.stack(losses, 1).cpu().numpy()
+            trace[:, : len(losses)] = torch.stack(losses, 1).detach().cpu().numpy()
         final = None if plan.is_mse else objective.value(state.w).detach().cpu().numpy()
         return Descent(
             state.w.detach().cpu().numpy(),
