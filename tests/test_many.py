@@ -135,3 +135,14 @@ def test_ill_conditioned_monomial_series_stay_valid() -> None:
     result = lstsq_many(x, np.sin(x), 8, basis="monomial")
     assert result.valid.all()
     assert not result.problems
+
+
+def test_progress_reports_every_block(monkeypatch) -> None:
+    import gradpoly.many
+
+    monkeypatch.setattr(gradpoly.many, "BLOCK_SERIES", 7)
+    x, y = series(20, 12)
+    calls: list[tuple[int, int]] = []
+    blocked = lstsq_many(x, y, 2, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(7, 20), (14, 20), (20, 20)]
+    np.testing.assert_allclose(blocked.coef, lstsq_many(x, y, 2).coef, rtol=1e-12)

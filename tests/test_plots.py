@@ -19,3 +19,15 @@ def test_trace_and_fit_plots_are_pngs(tmp_path) -> None:
         assert data[:8] == b"\x89PNG\r\n\x1a\n"
         assert len(data) > 10_000
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.png", "t.png"]
+
+
+def test_scaling_plot_skips_missing_points(tmp_path) -> None:
+    from gradpoly.plots import plot_scaling
+
+    path = plot_scaling(
+        [10**6, 10**7, 10**8],
+        {"dask": [0.1, 0.5, 5.0], "numpy": [0.02, 0.25, float("nan")]},
+        tmp_path / "s.png",
+        "time vs N",
+    )
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
