@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gradpoly import EngineUnavailableError, fit, fit_many, lstsq, lstsq_many
 from gradpoly.batched import backend_names, get_backend
@@ -191,3 +193,37 @@ def test_autograd_gives_the_written_gradient_or_is_refused(engine, device) -> No
     )
     np.testing.assert_allclose(auto.traces, manual.traces, rtol=1e-12)
     np.testing.assert_allclose(auto.basis_coef, manual.basis_coef, rtol=1e-10, atol=1e-13)
+
+
+@given(
+    st.integers(2, 12),
+    st.integers(1, 4),
+    st.floats(-5, 5),
+    st.floats(-5, 5),
+    st.randoms(use_true_random=False),
+)
+@settings(max_examples=25, deadline=None)
+def test_closed_form_is_affine_in_y_and_blind_to_point_order(count, degree, a, b, rnd) -> None:
+    """lstsq_many(a y + b) = a coef + b e_0, and shuffling a series' points changes nothing."""
+    rng = np.random.default_rng(rnd.randint(0, 2**31))
+    x = rng.uniform(-2, 3, (count, 25))
+    y = np.cos(x) + 0.1 * rng.standard_normal(x.shape)
+    base = lstsq_many(x, y, degree).coef
+    moved = lstsq_many(x, a * y + b, degree).coef
+    expected = a * base
+    expected[:, 0] += b
+    np.testing.assert_allclose(moved, expected, rtol=1e-8, atol=1e-8 * (1 + abs(a) + abs(b)))
+    order = rng.permuted(np.tile(np.arange(25), (count, 1)), axis=1)
+    shuffled = lstsq_many(np.take_along_axis(x, order, 1), np.take_along_axis(y, order, 1), degree)
+    np.testing.assert_allclose(shuffled.coef, base, rtol=1e-9, atol=1e-10)
+
+
+@given(st.integers(1, 8), st.integers(0, 7))
+@settings(max_examples=20, deadline=None)
+def test_each_series_is_fitted_alone(count, pick) -> None:
+    """A series' result does not depend on which other series share its batch."""
+    x, y = series(count, 30, seed=count)
+    b = pick % count
+    together = fit_many(x, y, 3, steps=80)
+    alone = fit_many(x[b : b + 1], y[b : b + 1], 3, steps=80)
+    np.testing.assert_allclose(together.basis_coef[b], alone.basis_coef[0], rtol=1e-12)
