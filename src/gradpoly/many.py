@@ -267,7 +267,7 @@ _TO_MONOMIAL = {
 }
 
 
-def _to_monomial(coef: FloatArray, domains: FloatArray, basis: Basis) -> FloatArray:
+def basis_to_monomial(coef: FloatArray, domains: FloatArray, basis: Basis) -> FloatArray:
     """Basis coefficients on each mapped domain -> monomial coefficients in each series' x."""
     if basis is Basis.MONOMIAL:
         return coef.copy()
@@ -314,7 +314,7 @@ def _finish(
     basis, method, engine, loss_name = how
     count = w.shape[0]
     w = np.where(valid[:, None], w, np.nan)
-    coef = _to_monomial(w, gram.domains, basis)
+    coef = basis_to_monomial(w, gram.domains, basis)
     if descent is not None and descent.final is not None:
         final = descent.final
     else:

@@ -21,7 +21,7 @@ import numpy.typing as npt
 from gradpoly.batched.base import GramBatch, features, mapped
 from gradpoly.engines.base import OptionalLibrary
 from gradpoly.errors import InvalidDataError, InvalidOptionError
-from gradpoly.many import _to_monomial, descend_gram
+from gradpoly.many import basis_to_monomial, descend_gram
 from gradpoly.options import AUTO, Basis
 
 SKLEARN = OptionalLibrary("sklearn", "sklearn")
@@ -141,7 +141,7 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
         self.basis_coef_ = np.asarray(coef, dtype=np.float64)
         per_feature = np.zeros((X.shape[1], degree + 1))
         per_feature[:, 1:] = self.basis_coef_[1:].reshape(X.shape[1], degree)
-        monomial = _to_monomial(per_feature, self.domains_, basis)
+        monomial = basis_to_monomial(per_feature, self.domains_, basis)
         self.intercept_ = float(self.basis_coef_[0] + monomial[:, 0].sum())
         self.coef_ = monomial[:, 1:]
         return self
