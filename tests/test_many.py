@@ -146,3 +146,29 @@ def test_progress_reports_every_block(monkeypatch) -> None:
     blocked = lstsq_many(x, y, 2, progress=lambda done, total: calls.append((done, total)))
     assert calls == [(7, 20), (14, 20), (20, 20)]
     np.testing.assert_allclose(blocked.coef, lstsq_many(x, y, 2).coef, rtol=1e-12)
+
+
+def test_a_long_table_with_series_ids_is_grouped_in_order_of_appearance() -> None:
+    rng = np.random.default_rng(9)
+    ids = np.array(["b"] * 20 + ["a"] * 15 + ["b"] * 5 + ["c"] * 30)
+    x = rng.uniform(0, 4, ids.size)
+    y = np.sin(x) + 0.01 * rng.standard_normal(ids.size)
+    result = lstsq_many(x, y, 2, series=ids)
+    assert result.ids == ("b", "a", "c")
+    for b, name in enumerate(result.ids):
+        mask = ids == name
+        np.testing.assert_allclose(result.coef[b], lstsq(x[mask], y[mask], 2), rtol=1e-9)
+    assert [row["series"] for row in result.to_rows()] == ["b", "a", "c"]
+    descent = fit_many(x, y, 2, steps=2_000, tol=1e-12, series=ids, weights=np.ones(ids.size))
+    np.testing.assert_allclose(descent.coef, result.coef, rtol=1e-8)
+    assert descent.ids == result.ids
+
+
+def test_flat_columns_need_series_ids() -> None:
+    x = np.linspace(0, 1, 10)
+    with pytest.raises(InvalidDataError, match="x is 1-D: for a long table pass series=ids"):
+        lstsq_many(x, x, 2)
+    with pytest.raises(InvalidDataError, match="x is 1-D"):
+        fit_many(list(x), list(x), 2)
+    with pytest.raises(InvalidDataError, match="one series id per point: y has shape"):
+        lstsq_many(x, x[:-1], 2, series=["s"] * 10)

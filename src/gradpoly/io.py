@@ -321,18 +321,11 @@ def read_long(
     table = finite_rows(path, read_table(path, numeric, text=[series_col]), numeric, drop_nan)
     if table[series_col].size == 0:
         raise DataFileError(f"{path}: no rows left to fit")
-    ids, first, inverse = np.unique(table[series_col], return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")  # first-appearance order
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
-    label = rank[inverse.reshape(-1)]
-    sort = np.argsort(label, kind="stable")
-    bounds = np.searchsorted(label[sort], np.arange(order.size + 1))
-    pieces = [sort[bounds[k] : bounds[k + 1]] for k in range(order.size)]
-    xs = [table[x_col][p] for p in pieces]
-    ys = [table[y_col][p] for p in pieces]
-    ws = [table[weights_col][p] for p in pieces] if weights_col else None
-    return [str(ids[k]) for k in order], xs, ys, ws
+    from gradpoly.many import group_long
+
+    columns = [table[x_col], table[y_col]] + ([table[weights_col]] if weights_col else [])
+    ids, grouped = group_long(table[series_col], *columns)
+    return ids, grouped[0], grouped[1], grouped[2] if weights_col else None
 
 
 ROW_FORMATS = (".csv", ".json", ".npz", ".parquet")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from math import comb
 from typing import Any
 
@@ -72,10 +72,13 @@ class ManyResult:
     traces: FloatArray | None = None
     engine: str = "numpy"
     loss: str = "mse"
+    ids: tuple[str, ...] | None = None
+    """Series ids when the input was a long table (``series=``), in row order."""
 
     def to_rows(self, ids: Sequence[str] | None = None) -> list[dict[str, object]]:
         """One record per series: id, validity, monomial coefficients, loss, convergence."""
-        names = list(ids) if ids is not None else [str(b) for b in range(self.coef.shape[0])]
+        given = ids if ids is not None else self.ids
+        names = list(given) if given is not None else [str(b) for b in range(self.coef.shape[0])]
         rows: list[dict[str, object]] = []
         for b, name in enumerate(names):
             row: dict[str, object] = {"series": name, "valid": bool(self.valid[b])}
@@ -95,6 +98,51 @@ class ManyResult:
         xs = np.broadcast_to(xs, (self.coef.shape[0], xs.shape[-1]))
         powers = xs[:, :, None] ** np.arange(self.coef.shape[1])
         return np.asarray(np.einsum("bmj,bj->bm", powers, self.coef), dtype=np.float64)
+
+
+def group_long(series: Any, *columns: Any) -> tuple[list[str], list[list[np.ndarray]]]:
+    """Split long columns (one row per point) by series id, ids in first-appearance order.
+
+    Returns the ids (as text) and, per column, one array per series.
+    """
+    ids = np.asarray(series).astype(str)
+    arrays = [np.asarray(c, dtype=np.float64) for c in columns]
+    for name, values in zip(("x", "y", "weights"), arrays, strict=False):
+        if values.shape != ids.shape:
+            raise InvalidDataError(
+                f"a long table needs one series id per point: {name} has shape {values.shape}, "
+                f"series has {ids.shape}"
+            )
+    if ids.size == 0:
+        raise InvalidDataError("the long table is empty")
+    names, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    label = rank[inverse.reshape(-1)]
+    sort = np.argsort(label, kind="stable")
+    bounds = np.searchsorted(label[sort], np.arange(order.size + 1))
+    pieces = [sort[bounds[k] : bounds[k + 1]] for k in range(order.size)]
+    return [str(names[k]) for k in order], [[a[p] for p in pieces] for a in arrays]
+
+
+def _long_or_batch(
+    x: Any, y: Any, weights: Any, series: Any, drop_nan: bool
+) -> tuple[Batch, tuple[str, ...] | None]:
+    """A Batch from (B, N) arrays, ragged lists, or long columns with ``series`` ids."""
+    if series is None:
+        return _as_batch(x, y, weights, drop_nan), None
+    columns = (x, y) if weights is None else (x, y, weights)
+    ids, grouped = group_long(series, *columns)
+    ws = grouped[2] if weights is not None else None
+    return _as_batch(grouped[0], grouped[1], ws, drop_nan), tuple(ids)
+
+
+def _is_flat(x: Any) -> bool:
+    """True for one 1-D sequence of numbers (a long column), not a list of series."""
+    if isinstance(x, np.ndarray):
+        return bool(x.ndim == 1)
+    return isinstance(x, Sequence) and len(x) > 0 and np.ndim(x[0]) == 0
 
 
 def _as_batch(x: Any, y: Any, weights: Any, drop_nan: bool) -> Batch:
@@ -168,6 +216,11 @@ def _check_finite(batch: Batch, gram: GramBatch) -> None:
 
 def _pad(x: Any, y: Any, weights: Any) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Ragged lists of 1-D series -> padded (B, N) arrays with zero weight on the padding."""
+    if _is_flat(x):
+        raise InvalidDataError(
+            "x is 1-D: for a long table pass series=ids (one id per point); "
+            "for one curve use gradpoly.fit"
+        )
     if not isinstance(x, Sequence) or not isinstance(y, Sequence) or len(x) != len(y):
         raise InvalidDataError(
             "x and y must be (B, N) arrays or lists of equally many 1-D series "
@@ -365,12 +418,14 @@ def lstsq_many(
     engine: str = "numpy",
     device: Device | str = Device.CPU,
     progress: Progress | None = None,
+    series: Any = None,
 ) -> ManyResult:
     """Closed-form least squares of B series at once (each with its own x).
 
     Parameters
     ----------
-    x, y : array_like, shape (B, N), or lists of B 1-D arrays (ragged, padded here)
+    x, y : array_like, shape (B, N), or lists of B 1-D arrays (ragged, padded here), or
+        long 1-D columns (one row per point) with ``series`` giving each point's series id
     weights : same shape as x, optional
         Non-negative per-point weights; padding and dropped NaN points get zero.
     basis : solve in this basis on each series' mapped domain (chebyshev by default: the
@@ -378,16 +433,20 @@ def lstsq_many(
     engine, device : the batched backend that builds the statistics (``numpy``, ``numba``,
         ``torch`` on cpu or cuda, ``jax``); all give the same numbers to rounding.
     progress : called as ``progress(series_done, series_total)`` after each block.
+    series : array_like of ids, optional
+        With long columns: the series of each point; results come in first-appearance order
+        of the ids, which ``result.ids`` lists.
     """
     start = time.perf_counter()
     chosen = Basis.parse(basis)
     backend, where = _backend(engine, device)
-    batch = _as_batch(x, y, weights, drop_nan)
+    batch, ids = _long_or_batch(x, y, weights, series, drop_nan)
     gram, valid, problems = _statistics(batch, _degree(degree), chosen, backend, where, progress)
     safe = np.where(valid[:, None, None], gram.g, np.eye(gram.g.shape[1]))
     w = np.asarray(np.linalg.solve(safe, gram.c[:, :, None])[:, :, 0], dtype=np.float64)
     how = (chosen, "lstsq", backend.name, str(Loss.MSE))
-    return _finish(w, gram, valid, problems, how, time.perf_counter() - start)
+    result = _finish(w, gram, valid, problems, how, time.perf_counter() - start)
+    return replace(result, ids=ids)
 
 
 def fit_many(
@@ -408,6 +467,7 @@ def fit_many(
     engine: str = "numpy",
     device: Device | str = Device.CPU,
     progress: Progress | None = None,
+    series: Any = None,
 ) -> ManyResult:
     """Gradient descent on B series at once, each with its own lr (``"auto"``) and stop test.
 
@@ -415,7 +475,8 @@ def fit_many(
     :func:`gradpoly.fit` would give it in float64 with the gram strategy; a series stops
     updating once ``|grad| / |grad(0)| <= tol``. ``traces=True`` keeps every step's loss.
     ``loss="huber"`` or ``"l1"`` runs per point with autograd (engines ``torch``, ``jax``);
-    ``lr="auto"`` is then the MSE's ``1/L``, which is stable for both.
+    ``lr="auto"`` is then the MSE's ``1/L``, which is stable for both. Input shapes, ``series``
+    and ``progress`` are as in :func:`lstsq_many`.
     """
     start = time.perf_counter()
     chosen, rule = Basis.parse(basis), Optimizer.parse(optimizer)
@@ -427,14 +488,15 @@ def fit_many(
     objective = Loss.parse(loss)
     backend, where = _backend(engine, device)
     autograd = _needs_autograd(backend, Gradient.parse(gradient), objective)
-    batch = _as_batch(x, y, weights, drop_nan)
+    batch, ids = _long_or_batch(x, y, weights, series, drop_nan)
     gram, valid, problems = _statistics(batch, _degree(degree), chosen, backend, where, progress)
     plan = _plan(gram, valid, steps, lr, rule, tol, traces, objective, huber_delta, autograd)
     descent = backend.descend(batch, gram, chosen, plan, where)
     _check_descent(descent, valid, plan, gram)
     w = descent.w
     how = (chosen, "gd-tol" if tol is not None else "gd", backend.name, str(objective))
-    return _finish(w, gram, valid, problems, how, time.perf_counter() - start, descent)
+    result = _finish(w, gram, valid, problems, how, time.perf_counter() - start, descent)
+    return replace(result, ids=ids)
 
 
 def _needs_autograd(backend: BatchBackend, gradient: Gradient, loss: Loss) -> bool:
