@@ -54,6 +54,23 @@ def _dask_array() -> Any:
     return da
 
 
+def per_chunk(func: Any, x: Any, y: Any, w: Any, width: int, dtype: Any, **options: Any) -> Any:
+    """``func(x, y, w, **options)`` on every chunk, each giving one row of ``width``: a
+    (chunks, width) dask array. ``w`` is None (passed as such) or a dask array like x."""
+    da = _dask_array()
+    arrays = (x, y) if w is None else (x, y, w)
+    if w is None:
+        options = options | {"w": None}
+    return da.map_blocks(
+        func,
+        *arrays,
+        new_axis=1,
+        chunks=((1,) * x.numblocks[0], (width,)),
+        dtype=dtype,
+        **options,
+    )
+
+
 SUMMARY = ("points", "y_points", "bad_x", "bad_y", "bad_w", "negative", "positive", "lo", "hi")
 """What the first pass learns of each chunk (one row each; lo/hi over positive weights)."""
 
@@ -133,8 +150,6 @@ class DaskProblem(FitProblem):
         cls, x: Any, y: Any, degree: int, weights: Any = None, basis: Basis | str = "monomial"
     ) -> DaskProblem:
         """Validate and summarise lazy data in two passes (range and checks; statistics)."""
-
-        da = _dask_array()
         start = time.perf_counter()
         chosen = Basis.parse(basis)
         xs, ys = as_dask(x, "x"), as_dask(y, "y")
@@ -145,17 +160,7 @@ class DaskProblem(FitProblem):
             )
         if isinstance(degree, bool) or not isinstance(degree, int) or degree < 0:
             raise InvalidDataError(f"degree must be a non-negative integer, got {degree!r}")
-        extra = () if ws is None else (ws,)
-        summaries = da.map_blocks(
-            _chunk_summary,
-            xs,
-            ys,
-            *extra,
-            **({} if ws is not None else {"w": None}),
-            new_axis=1,
-            chunks=((1,) * xs.numblocks[0], (len(SUMMARY),)),
-            dtype=np.float64,
-        ).compute()
+        summaries = per_chunk(_chunk_summary, xs, ys, ws, len(SUMMARY), np.float64).compute()
         summary = dict(zip(SUMMARY, summaries.T, strict=True))
         count = int(summary["points"].sum())
         if summary["y_points"].sum() != count or np.any(summary["y_points"] != summary["points"]):
@@ -182,18 +187,8 @@ class DaskProblem(FitProblem):
             )
         size = degree + 1
         width = size * size + size + 1
-        rows = da.map_blocks(
-            _chunk_gram,
-            xs,
-            ys,
-            *(() if ws is None else (ws,)),
-            **({} if ws is not None else {"w": None}),
-            basis=chosen,
-            domain=(lo, hi),
-            degree=degree,
-            new_axis=1,
-            chunks=((1,) * xs.numblocks[0], (width,)),
-            dtype=np.float64,
+        rows = per_chunk(
+            _chunk_gram, xs, ys, ws, width, np.float64, basis=chosen, domain=(lo, hi), degree=degree
         )
         total = np.asarray(rows.sum(axis=0).compute(), dtype=np.float64) / int(count)
         g = total[: size * size].reshape(size, size)
@@ -268,21 +263,17 @@ class DaskProblem(FitProblem):
 
     def loss_grad(self, point: np.ndarray) -> tuple[float, np.ndarray]:
         """One pass: the MSE at ``point`` and its gradient, summed over chunks."""
-        da = _dask_array()
-        extra = () if self.weights is None else (self.weights,)
-        rows = da.map_blocks(
+        rows = per_chunk(
             _chunk_loss_grad,
             self.x,
             self.y,
-            *extra,
-            **({} if self.weights is not None else {"w": None}),
+            self.weights,
+            self.n_coef + 1,
+            point.dtype,
             point=point,
             basis=self.basis,
             domain=self.span,
             degree=self.degree,
-            new_axis=1,
-            chunks=((1,) * self.chunks, (self.n_coef + 1,)),
-            dtype=point.dtype,
         )
         total = rows.sum(axis=0).compute()
         n = point.dtype.type(self.count)
