@@ -462,11 +462,7 @@ def _fit_series_on_dask(job: SeriesJob, degree: int, options: dict[str, Any]) ->
     from gradpoly.io import write_rows
 
     numeric = [job.x_col, job.y_col] + ([job.weights_col] if job.weights_col else [])
-    frame = read_frame(job.data, [job.series_col, *numeric])
-    if job.drop_nan:
-        from gradpoly.dask import keep_finite
-
-        frame = frame.map_partitions(keep_finite, numeric, meta=frame._meta)
+    frame = read_frame(job.data, [job.series_col, *numeric], numeric if job.drop_nan else ())
     rows_frame = fit_series_frame(
         frame, job.series_col, job.x_col, job.y_col, job.weights_col, degree, **options
     )

@@ -23,8 +23,15 @@ DASK = OptionalLibrary("dask", "dask")
 LAZY_FORMATS = (".parquet", ".csv")
 
 
-def read_frame(pattern: str | Path | Sequence[str | Path], columns: list[str]) -> Any:
-    """A dask dataframe of ``columns`` from Parquet or CSV files: a glob, a path or a list."""
+def read_frame(
+    pattern: str | Path | Sequence[str | Path],
+    columns: list[str],
+    drop_nan: Sequence[str] = (),
+) -> Any:
+    """A dask dataframe of ``columns`` from Parquet or CSV files: a glob, a path or a list.
+
+    Rows with NaN/inf in any of the ``drop_nan`` columns are dropped, partition by partition.
+    """
     DASK.load()
     import dask.dataframe as dd
 
@@ -51,7 +58,10 @@ def read_frame(pattern: str | Path | Sequence[str | Path], columns: list[str]) -
         raise DataFileError(
             f"{text}: no column named {missing[0]!r}; it has {', '.join(map(str, frame.columns))}"
         )
-    return frame[columns]
+    frame = frame[columns]
+    if drop_nan:
+        frame = frame.map_partitions(keep_finite, list(drop_nan), meta=frame._meta)
+    return frame
 
 
 def keep_finite(part: Any, numeric: list[str]) -> Any:
@@ -73,9 +83,7 @@ def read_xy(
     filters them chunk by chunk.
     """
     numeric = [x_col, y_col] + ([weights_col] if weights_col else [])
-    frame = read_frame(pattern, numeric)
-    if drop_nan:
-        frame = frame.map_partitions(keep_finite, numeric, meta=frame._meta)
+    frame = read_frame(pattern, numeric, drop_nan=numeric if drop_nan else ())
     values = frame.to_dask_array().astype(np.float64)
     columns = [values[:, j] for j in range(len(numeric))]
     return columns[0], columns[1], columns[2] if weights_col else None
