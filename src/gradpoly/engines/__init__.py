@@ -6,39 +6,26 @@ imported here. Importing an engine module never imports its optional library.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
-from typing import TypeVar
 
 from gradpoly.engines.base import Engine
-from gradpoly.errors import InvalidOptionError
 from gradpoly.options import Device, FitConfig
+from gradpoly.registry import Registry
 
-_REGISTRY: dict[str, Engine] = {}
+_REGISTRY: Registry[Engine] = Registry("engine")
 _BUILTIN = ("numpy_engine", "torch_engine", "jax_engine", "numba_engine", "dask_engine")
 
-E = TypeVar("E", bound=type)
-
-
-def register(cls: E) -> E:
-    """Class decorator: instantiate the engine and file it under its ``name``."""
-    engine = cls()
-    _REGISTRY[engine.name] = engine
-    return cls
+register = _REGISTRY.register
 
 
 def get_engine(name: str) -> Engine:
     """The registered engine called ``name``; InvalidOptionError lists the known ones."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        known = ", ".join(sorted(_REGISTRY))
-        raise InvalidOptionError(f"unknown engine {name!r}; choose one of: {known}") from None
+    return _REGISTRY.get(name)
 
 
 def engine_names() -> list[str]:
     """Names of all registered engines, in registration order."""
-    return list(_REGISTRY)
+    return _REGISTRY.names()
 
 
 @dataclass(frozen=True)
@@ -58,7 +45,7 @@ class EngineInfo:
 def engines() -> list[EngineInfo]:
     """Every registered engine on each of its devices, with availability and the reason."""
     infos = []
-    for engine in _REGISTRY.values():
+    for engine in map(get_engine, engine_names()):
         for device in engine.devices:
             config = FitConfig(
                 engine=engine.name,
@@ -83,7 +70,6 @@ def engines() -> list[EngineInfo]:
     return infos
 
 
-for _module in _BUILTIN:
-    importlib.import_module(f"gradpoly.engines.{_module}")
+_REGISTRY.load("gradpoly.engines", _BUILTIN)
 
 __all__ = ["Device", "Engine", "EngineInfo", "engine_names", "engines", "get_engine", "register"]
