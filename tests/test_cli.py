@@ -271,7 +271,7 @@ def test_fit_in_chebyshev_with_auto_lr_reaches_lstsq(capsys, data_csv) -> None:
 def test_fit_refuses_a_non_numeric_lr(capsys, data_csv) -> None:
     code, _, err = run(capsys, "fit", str(data_csv), "--lr", "fast")
     assert code == 1
-    assert "lr must be a number or 'auto'" in err
+    assert "lr must be a positive finite number or 'auto', got 'fast'" in err
 
 
 @pytest.fixture

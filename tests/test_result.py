@@ -38,6 +38,7 @@ def test_json_round_trip_is_exact(result) -> None:
 
 
 def test_save_and_load(result, tmp_path) -> None:
+    (tmp_path / "out").mkdir()
     path = result.save(tmp_path / "out" / "fit.json")
     assert json.loads(path.read_text())["config"]["engine"] == "numpy"
     np.testing.assert_array_equal(FitResult.load(path).coef, result.coef)

@@ -21,12 +21,19 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from gradpoly import validation
 from gradpoly.api import fit_problem
 from gradpoly.derivative import FUNCTIONS, METHODS
 from gradpoly.engines import engine_names, engines
 from gradpoly.engines.base import Progress as ProgressCallback
-from gradpoly.errors import EngineUnavailableError, GradpolyError, InvalidOptionError
-from gradpoly.io import read_xy, write_text_atomic
+from gradpoly.errors import (
+    EngineUnavailableError,
+    GradpolyError,
+    InvalidDataError,
+    InvalidOptionError,
+    OutputError,
+)
+from gradpoly.io import read_xy
 from gradpoly.losses import Loss
 from gradpoly.options import (
     Basis,
@@ -38,6 +45,7 @@ from gradpoly.options import (
     Optimizer,
     Strategy,
 )
+from gradpoly.outputs import is_stdout, json_text, resolve_output, write_text_atomic
 from gradpoly.problem import FitProblem, lstsq_problem
 
 app = typer.Typer(
@@ -97,9 +105,55 @@ def _progress_bars() -> Iterator[Callable[[str, int], ProgressCallback]]:
         yield factory
 
 
-def _console() -> Console:
-    """stdout console; piped output gets a wide fixed width so tables are not squeezed."""
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+def _console(to_stderr: bool = False) -> Console:
+    """The report's console: stdout, or stderr when stdout carries an output (``-``).
+
+    Piped output gets a wide fixed width so tables are not squeezed.
+    """
+    stream = sys.stderr if to_stderr else sys.stdout
+    return Console(
+        highlight=False, width=None if stream.isatty() else 160, stderr=to_stderr, soft_wrap=False
+    )
+
+
+TEXT_OUTPUTS = (".json", ".csv")
+"""Outputs that ``-`` may send to standard output."""
+
+
+def _check_outputs(inputs: list[Path], **outputs: Path | None) -> bool:
+    """Check every output path before any work: regular files, not inputs, not each other.
+
+    ``-`` (standard output) is allowed for the JSON/CSV outputs named ``json``/``out``.
+    Returns True when one of them is ``-`` (the report then goes to stderr).
+    """
+    seen: dict[Path, str] = {}
+    piped = False
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        flag = "--" + option.replace("_", "-")
+        if is_stdout(path):
+            if option not in ("json", "out", "markdown", "csv"):
+                raise OutputError(f"{flag} - : only JSON and CSV outputs can go to standard output")
+            if piped:
+                raise OutputError("only one output can go to standard output (-)")
+            piped = True
+            continue
+        target = resolve_output(path, inputs)
+        if target in seen:
+            raise OutputError(f"{flag} and {seen[target]} name the same file {path}")
+        seen[target] = flag
+    return piped
+
+
+def _glob_inputs(data: Path) -> list[Path]:
+    """The files a data argument names (a glob expanded), for the output checks."""
+    import glob
+
+    text = str(data)
+    if any(c in text for c in "*?["):
+        return [Path(p) for p in sorted(glob.glob(text))]
+    return [data]
 
 
 def _one_per_item(progress: ProgressCallback) -> Callable[[object], None]:
@@ -113,16 +167,20 @@ def _one_per_item(progress: ProgressCallback) -> Callable[[object], None]:
     return advance
 
 
-def _number(text: str, name: str) -> float:
-    """A float from the command line, or one readable InvalidOptionError."""
+def _plot_folder(folder: Path) -> None:
+    """Create the folder a command writes its figures into (its parent must exist)."""
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"cannot write plots into {folder}: it is not a folder")
+    if not folder.parent.is_dir():
+        raise OutputError(f"cannot write plots into {folder}: {folder.parent} does not exist")
     try:
-        return float(text)
-    except ValueError:
-        raise InvalidOptionError(f"{name} must be a number or 'auto', got {text!r}") from None
+        folder.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {folder}: {exc.strerror or exc}") from None
 
 
 def _write_json(path: Path, data: Any) -> None:
-    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
+    write_text_atomic(path, json_text(data, indent=2) + "\n")
 
 
 @app.command()
@@ -143,9 +201,14 @@ def demo(
     """Run the seed notebook end to end: five presets, timed and checked against lstsq."""
     from gradpoly.demo import run_demo
 
+    validation.steps(steps)
+    validation.lr(lr)
+    piped = _check_outputs([], json=json_path)
+    if plots is not None:
+        _plot_folder(plots)
     with _progress_bars() as progress_for:
         report = run_demo(steps=steps, lr=lr, dtype=dtype, progress_for=progress_for)
-    console = _console()
+    console = _console(piped)
     table = Table(
         title=f"seed problem: sin(x) on [0, 5], 100 points, degree 4, {steps} steps, lr {lr:g}, "
         f"{dtype}",
@@ -195,6 +258,7 @@ def demo(
 @app.command("fit")
 @_one_line_errors
 def fit_command(
+    ctx: typer.Context,
     data: Annotated[
         Path,
         typer.Argument(
@@ -279,8 +343,47 @@ def fit_command(
     lazy = str(engine) == DASK_ENGINE
     if scheduler is not None and not lazy:
         raise InvalidOptionError("--scheduler needs --engine dask")
+    _refuse_inapplicable(ctx, series_col is not None)
+    inputs = _glob_inputs(data) if lazy else [data]
+    options = dict(locals())
+    del options["ctx"], options["inputs"]
+    piped = _check_outputs(inputs, json=json_path, plot=plot, out=out)
     with _dask_context(scheduler) if lazy else contextlib.nullcontext():
-        _fit_any(**locals())  # every option above, by name, plus ``lazy``
+        _fit_any(**options, inputs=inputs, piped=piped)  # every option above, by name
+
+
+SERIES_ONLY = ("out",)
+"""fit options that apply only to a long table (--series-col)."""
+
+ONE_CURVE_ONLY = ("json_path", "plot", "mode", "strategy", "dtype", "momentum")
+"""fit options that apply only to one curve: fit_many has no such choice (yet)."""
+
+
+def _refuse_inapplicable(ctx: typer.Context, series: bool) -> None:
+    """Refuse options given on the command line that the chosen kind of fit would ignore."""
+    from click.core import ParameterSource
+
+    def given(name: str) -> bool:
+        return ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
+
+    flags = {p.name: p.opts[0] for p in ctx.command.params if p.name}
+    if series:
+        for name in ONE_CURVE_ONLY:
+            if given(name):
+                raise InvalidOptionError(
+                    f"{flags[name]} does not apply with --series-col (a batched fit of many "
+                    "series: float64, gram statistics); write its rows with --out instead"
+                    if name in ("json_path", "plot")
+                    else f"{flags[name]} does not apply with --series-col (a batched fit of "
+                    "many series runs in float64 on gram statistics, with the optimal momentum)"
+                )
+        return
+    for name in SERIES_ONLY:
+        if given(name):
+            raise InvalidOptionError(
+                f"{flags[name]} writes one row per series: it needs --series-col; for one "
+                "curve use --json"
+            )
 
 
 def _fit_any(
@@ -310,11 +413,13 @@ def _fit_any(
     drop_nan: bool,
     lazy: bool,
     scheduler: str | None,
+    inputs: list[Path],
+    piped: bool,
 ) -> None:
     """The body of ``fit`` (one curve or many, in memory or on Dask)."""
     if series_col is not None:
         _fit_series(
-            SeriesJob(data, series_col, x_col, y_col, weights_col, drop_nan, out),
+            SeriesJob(data, series_col, x_col, y_col, weights_col, drop_nan, out, inputs, piped),
             degree,
             steps,
             lr,
@@ -336,7 +441,7 @@ def _fit_any(
         strategy=strategy,
         dtype=dtype,
         steps=steps,
-        lr=lr if lr == "auto" else _number(lr, "lr"),
+        lr=validation.lr(lr),
         optimizer=optimizer,
         momentum=momentum,
         tol=tol,
@@ -345,7 +450,7 @@ def _fit_any(
     )
     if lazy:
         _fit_out_of_core(
-            data, x_col, y_col, weights_col, drop_nan, degree, basis, config, plot, json_path
+            data, x_col, y_col, weights_col, drop_nan, degree, basis, config, plot, json_path, piped
         )
         return
     x, y, weights = read_xy(data, x_col, y_col, weights_col, drop_nan)
@@ -353,7 +458,7 @@ def _fit_any(
     with _progress_bars() as progress_for:
         result = fit_problem(problem, config, progress_for(str(engine), steps))
     best = lstsq_problem(problem)
-    console = _console()
+    console = _console(piped)
     lr_text = f"lr {result.lr:.4g}" + (" (auto)" if lr == "auto" else "")
     if optimizer is not Optimizer.GD:
         lr_text += f", {optimizer} beta {result.momentum:.4g}"
@@ -365,7 +470,7 @@ def _fit_any(
     optimum = problem.mse_monomial(best)
     console.print(f"final MSE: {result.final_mse:.6g}   least-squares MSE: {optimum:.6g}")
     if json_path is not None:
-        result.save(json_path)
+        result.save(json_path, inputs)
         console.print(f"wrote {json_path}")
     if plot is not None:
         from gradpoly.plots import plot_fit
@@ -426,6 +531,7 @@ def _fit_out_of_core(
     config: FitConfig,
     plot: Path | None,
     json_path: Path | None,
+    piped: bool = False,
 ) -> None:
     """``fit --engine dask``: files read chunk by chunk, Gram statistics, then the loop."""
     import numpy as np
@@ -440,7 +546,7 @@ def _fit_out_of_core(
     result = DaskEngine().fit_lazy(problem, config)
     g, c, _ = problem.gram
     optimum = problem.mse(np.linalg.solve(g, c))
-    console = _console()
+    console = _console(piped)
     console.print(
         f"read {problem.n_points:,} points in {problem.chunks} chunks from {data}; two passes "
         f"(range and checks, Gram statistics) took {problem.seconds:.3f} s"
@@ -466,9 +572,11 @@ def _fit_series_on_dask(job: SeriesJob, degree: int, options: dict[str, Any]) ->
     rows_frame = fit_series_frame(
         frame, job.series_col, job.x_col, job.y_col, job.weights_col, degree, **options
     )
-    rows = rows_frame.compute().sort_values("series").to_dict("records")
+    from gradpoly.engines.dask_engine import computed
+
+    rows = computed(rows_frame).sort_values("series").to_dict("records")
     fitted = sum(bool(r["valid"]) for r in rows)
-    console = _console()
+    console = _console(job.piped)
     console.print(
         f"fitted {fitted} of {len(rows)} series from {job.data} on dask "
         f"({rows_frame.npartitions} partitions, fit_many in each)"
@@ -477,8 +585,15 @@ def _fit_series_on_dask(job: SeriesJob, degree: int, options: dict[str, Any]) ->
         if row["problem"]:
             console.print(f"series {row['series']!r} not fitted: {row['problem']}")
     if job.out is not None:
-        write_rows(job.out, rows)
+        write_rows(job.out, rows, job.inputs)
         console.print(f"wrote {job.out}")
+    _nothing_fitted(fitted, len(rows))
+
+
+def _nothing_fitted(fitted: int, total: int) -> None:
+    """A run that fitted no series is a failure (exit 1), whatever it wrote."""
+    if fitted == 0:
+        raise InvalidDataError(f"none of the {total} series could be fitted (reasons above)")
 
 
 @dataclass(frozen=True)
@@ -492,6 +607,8 @@ class SeriesJob:
     weights_col: str | None
     drop_nan: bool
     out: Path | None
+    inputs: list[Path]
+    piped: bool = False
 
 
 def _fit_series(
@@ -512,11 +629,13 @@ def _fit_series(
     from gradpoly.io import ROW_FORMATS, read_long, write_rows
     from gradpoly.many import fit_many
 
-    if job.out is not None and job.out.suffix.lower() not in ROW_FORMATS:
-        raise InvalidOptionError(f"--out {job.out}: use one of {', '.join(ROW_FORMATS)}")
+    if job.out is not None and not is_stdout(job.out) and job.out.suffix.lower() not in ROW_FORMATS:
+        raise InvalidOptionError(
+            f"--out {job.out}: use one of {', '.join(ROW_FORMATS)} (or - for CSV on stdout)"
+        )
     options: dict[str, Any] = {
-        "steps": steps,
-        "lr": lr if lr == "auto" else _number(lr, "lr"),
+        "steps": validation.steps(steps),
+        "lr": validation.lr(lr),
         "basis": basis,
         "optimizer": optimizer,
         "tol": tol,
@@ -542,7 +661,7 @@ def _fit_series(
             progress=lambda done, total: bar(done),
             **options,
         )
-    console = _console()
+    console = _console(job.piped)
     console.print(
         f"fitted {int(result.valid.sum())} of {len(ids)} series from {job.data.name} "
         f"(degree {degree}, {basis}, {optimizer}, loss {loss}, engine {engine}) in "
@@ -550,7 +669,9 @@ def _fit_series(
     )
     for b, reason in result.problems.items():
         console.print(f"series {ids[b]!r} not fitted: {reason}")
-    table = Table(title="first series (monomial coefficients, increasing)", title_justify="left")
+    shown = min(len(ids), 10)
+    title = "every series" if shown == len(ids) else f"the first {shown} of {len(ids)} series"
+    table = Table(title=f"{title} (monomial coefficients, increasing)", title_justify="left")
     for column in ("series", "coefficients", f"final {loss}", "steps"):
         table.add_column(column)
     for row in result.to_rows(ids)[:10]:
@@ -558,8 +679,9 @@ def _fit_series(
         table.add_row(str(row["series"]), coef, f"{row['final_loss']:.4g}", str(row["steps_run"]))
     console.print(table)
     if job.out is not None:
-        write_rows(job.out, result.to_rows(ids))
+        write_rows(job.out, result.to_rows(ids), job.inputs)
         console.print(f"wrote {job.out}")
+    _nothing_fitted(int(result.valid.sum()), len(ids))
 
 
 @app.command()
@@ -595,8 +717,11 @@ def bench(
                 f"{entry.mode} {entry.strategy}"
             )
         return
-    if repeats < 1:
-        raise InvalidOptionError(f"repeats must be at least 1, got {repeats}")
+    validation.steps(steps)
+    validation.count("repeats", repeats, high=10_000)
+    validation.count("threads", threads, high=4096)
+    piped = _check_outputs([], json=json_path, csv=csv_path, plot=plot)
+    console = _console(piped)
     chosen = suite.entries(only)
     with _progress_bars() as progress_for:
         advance = _one_per_item(progress_for("bench", len(chosen)))
@@ -650,12 +775,14 @@ def ladder(
     from gradpoly.bench.ladder import RUNGS, run_ladder
     from gradpoly.engines.torch_engine import cuda_availability, load_torch
 
+    validation.steps(steps)
+    validation.count("repeats", repeats, high=10_000)
+    validation.count("threads", threads, high=4096)
+    piped = _check_outputs([], json=json_path, markdown=markdown, plot=plot)
     load_torch()
     if device is Device.CUDA and not cuda_availability().ok:
         raise EngineUnavailableError(cuda_availability().reason)
-    if repeats < 1:
-        raise InvalidOptionError(f"repeats must be at least 1, got {repeats}")
-    console = _console()
+    console = _console(piped)
     with _progress_bars() as progress_for:
         advance = _one_per_item(progress_for("ladder", len(RUNGS)))
         rows = run_ladder(
@@ -715,7 +842,9 @@ def derivative_command(
 
     from gradpoly.derivative import analytic, derivative
 
-    console = _console()
+    validation.count("repeats", repeats, high=10_000)
+    piped = _check_outputs([], json=json_path, markdown=markdown, plot=plot)
+    console = _console(piped)
     if table:
         from gradpoly.bench import derivatives, report
 
@@ -741,8 +870,7 @@ def derivative_command(
             )
             console.print(f"wrote {json_path}")
         return
-    if points < 1:
-        raise InvalidOptionError(f"points must be at least 1, got {points}")
+    validation.count("points", points, high=100_000_000)
     x = np.linspace(-2 * np.pi, 2 * np.pi, points)
     derivative(str(function), x, str(method), dtype)  # warm-up: imports, jax compilation
     derivative(str(function), x, str(method), dtype)  # warm-up: imports, jax compilation

@@ -15,6 +15,10 @@ class InvalidDataError(GradpolyError, ValueError):
     """The data cannot be fitted: empty, wrong shape, mismatched, non-finite, too few points."""
 
 
+class DataTypeError(InvalidDataError, TypeError):
+    """The data hold values of a type that cannot be numbers (objects, dicts, text)."""
+
+
 class InvalidOptionError(GradpolyError, ValueError):
     """An option is unknown, out of range, or not supported by the chosen engine."""
 
@@ -43,10 +47,30 @@ class DivergenceError(GradpolyError, FloatingPointError):
     ) -> None:
         self.step, self.loss, self.lr, self.lr_max = step, loss, lr, lr_max
         what = detail or f"loss became {loss:.3g} at step {step} with lr={lr:g}"
-        super().__init__(
-            f"{what}; the largest stable lr here is {lr_max:.3g} (try lr <= {0.9 * lr_max:.3g})"
+        super().__init__(f"{what}; {advice(lr, lr_max)}")
+
+
+def advice(lr: float, lr_max: float) -> str:
+    """What to do about a divergence: a smaller lr only when one was computed and is smaller.
+
+    ``lr_max`` is the stability limit on this data; a suggestion is made only when it is
+    finite, positive and below the rate that failed (else lowering lr cannot be the cure).
+    """
+    if not (lr_max == lr_max and 0.0 < lr_max < float("inf")):
+        return "no stable learning rate could be computed for this data; check its scale"
+    if lr < lr_max:
+        return (
+            f"lr={lr:g} is below the stability limit {lr_max:.3g} of this data, so the rise is "
+            "not a step-size problem: the loss overshoots early (momentum) or the precision "
+            "is too low (try dtype='float64')"
         )
+    return f"the largest stable lr here is {lr_max:.3g} (try lr <= {0.9 * lr_max:.3g})"
 
 
 class DataFileError(GradpolyError, OSError):
     """A data file is missing, unreadable, or its contents are not numeric columns."""
+
+
+class OutputError(DataFileError):
+    """An output cannot be written: not a regular file, an input of the run, a missing folder,
+    or the write itself failed (full disk, permissions); the previous file is left intact."""

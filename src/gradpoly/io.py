@@ -1,63 +1,19 @@
-"""Reading data files and writing outputs atomically (temp file in the same folder + rename)."""
+"""Reading data files (CSV, Parquet, NPY, NPZ) and writing tables of rows; see outputs.py."""
 
 from __future__ import annotations
 
 import csv
 import io
-import json
-import os
-import tempfile
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from gradpoly.engines.base import OptionalLibrary
-from gradpoly.errors import DataFileError
-
-
-@contextmanager
-def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success rename it over ``path``.
-
-    The rename is atomic on POSIX, so readers see the old file or the whole new one, and an
-    interrupted writer leaves no truncated output. ``suffix`` keeps writers that pick a
-    format from the extension (matplotlib) happy.
-    """
-    target = Path(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{target.name}.", suffix=suffix or target.suffix, dir=target.parent
-        )
-    except OSError as exc:
-        raise DataFileError(f"cannot write {target}: {exc.strerror or exc}") from None
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_atomic(path: str | Path, write: Callable[[IO[str]], None]) -> Path:
-    """Write a text file atomically through ``write(handle)``."""
-    with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8", newline="") as handle:
-        write(handle)
-    return Path(path)
-
-
-def write_text_atomic(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically."""
-
-    def write(handle: IO[str]) -> None:
-        handle.write(text)
-
-    return write_atomic(path, write)
+from gradpoly.errors import DataFileError, OutputError
+from gradpoly.outputs import atomic_path, is_stdout, json_text, write_text_atomic
 
 
 def read_text(path: str | Path) -> str:
@@ -332,21 +288,27 @@ ROW_FORMATS = (".csv", ".json", ".npz", ".parquet")
 """File types :func:`write_rows` writes, by suffix."""
 
 
-def write_rows(path: str | Path, rows: Sequence[dict[str, object]]) -> Path:
-    """Write records atomically as CSV, JSON, NPZ or Parquet (one array per column), by suffix."""
+def write_rows(
+    path: str | Path, rows: Sequence[dict[str, object]], inputs: Sequence[str | Path] = ()
+) -> Path:
+    """Write records atomically as CSV, JSON, NPZ or Parquet (one array per column), by suffix.
+
+    ``-`` writes CSV to standard output; JSON is strict (NaN as null). ``inputs`` are the
+    files the rows came from: writing over one of them is refused.
+    """
     target = Path(path)
-    suffix = target.suffix.lower()
+    suffix = ".csv" if is_stdout(path) else target.suffix.lower()
     if suffix == ".csv":
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else [])
         writer.writeheader()
         writer.writerows(rows)
-        return write_text_atomic(target, buffer.getvalue())
+        return write_text_atomic(path, buffer.getvalue(), inputs)
     if suffix == ".json":
-        return write_text_atomic(target, json.dumps(list(rows), indent=1) + "\n")
+        return write_text_atomic(target, json_text(list(rows), indent=1) + "\n", inputs)
     if suffix == ".npz":
         columns = {k: np.asarray([r[k] for r in rows]) for k in (rows[0] if rows else {})}
-        with atomic_path(target, suffix=".npz") as tmp:
+        with atomic_path(target, suffix=".npz", inputs=inputs) as tmp:
             np.savez(tmp, **columns)  # type: ignore[arg-type]
         return target
     if suffix == ".parquet":
@@ -354,7 +316,10 @@ def write_rows(path: str | Path, rows: Sequence[dict[str, object]]) -> Path:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        with atomic_path(target) as tmp:
+        with atomic_path(target, inputs=inputs) as tmp:
             pq.write_table(pa.Table.from_pylist(list(rows)), tmp)
         return target
-    raise DataFileError(f"cannot write {target}: use a .csv, .json, .npz or .parquet file name")
+    raise OutputError(
+        f"cannot write {target}: use a .csv, .json, .npz or .parquet file name (or - for CSV "
+        "on standard output)"
+    )

@@ -14,12 +14,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from math import comb
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from gradpoly import mapping, validation
 from gradpoly.batched import backend_names, get_backend
 from gradpoly.batched.base import Batch, BatchBackend, Descent, GramBatch, Plan
 from gradpoly.errors import (
@@ -30,6 +30,7 @@ from gradpoly.errors import (
 )
 from gradpoly.losses import Loss
 from gradpoly.options import AUTO, Basis, Device, Gradient, Optimizer
+from gradpoly.validation import float_array
 
 FloatArray = npt.NDArray[np.float64]
 Progress = Callable[[int, int], None]
@@ -105,8 +106,8 @@ def group_long(series: Any, *columns: Any) -> tuple[list[str], list[list[np.ndar
 
     Returns the ids (as text) and, per column, one array per series.
     """
-    ids = np.asarray(series).astype(str)
-    arrays = [np.asarray(c, dtype=np.float64) for c in columns]
+    ids = series_ids(series)
+    arrays = [float_array(n, c) for n, c in zip(("x", "y", "weights"), columns, strict=False)]
     for name, values in zip(("x", "y", "weights"), arrays, strict=False):
         if values.shape != ids.shape:
             raise InvalidDataError(
@@ -124,6 +125,29 @@ def group_long(series: Any, *columns: Any) -> tuple[list[str], list[list[np.ndar
     bounds = np.searchsorted(label[sort], np.arange(order.size + 1))
     pieces = [sort[bounds[k] : bounds[k + 1]] for k in range(order.size)]
     return [str(names[k]) for k in order], [[a[p] for p in pieces] for a in arrays]
+
+
+def series_ids(series: Any) -> npt.NDArray[np.str_]:
+    """Series ids as text, one per point; a missing id (None, NaN, empty) is an error."""
+    raw = np.asarray(series, dtype=object).reshape(-1) if np.ndim(series) else None
+    if raw is None:
+        raise InvalidDataError("series must be one id per point (a 1-D column), got a scalar")
+    missing = np.fromiter(
+        (v is None or (isinstance(v, float) and v != v) or str(v).strip() == "" for v in raw),
+        dtype=bool,
+        count=raw.size,
+    )
+    if missing.any():
+        rows = np.flatnonzero(missing)
+        raise InvalidDataError(
+            f"{rows.size} point(s) have no series id (None, NaN or empty), the first at row "
+            f"{int(rows[0])}; give every point an id or drop those rows"
+        )
+    if np.ndim(series) != 1:
+        raise InvalidDataError(
+            f"series must be 1-D (one id per point), got shape {np.shape(series)}"
+        )
+    return np.array([str(v) for v in raw], dtype=str)
 
 
 def _long_or_batch(
@@ -148,12 +172,12 @@ def _is_flat(x: Any) -> bool:
 def _as_batch(x: Any, y: Any, weights: Any, drop_nan: bool) -> Batch:
     """Checked (B, N) arrays; ragged series padded with zero weight. No copy when clean."""
     if isinstance(x, np.ndarray) and x.ndim == 2:
-        xb, yb = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        xb, yb = float_array("x", x), float_array("y", y)
         if yb.shape != xb.shape:
             raise InvalidDataError(
                 f"x and y must have the same shape, got {xb.shape} and {np.shape(y)}"
             )
-        wb = None if weights is None else np.asarray(weights, dtype=np.float64)
+        wb = None if weights is None else float_array("weights", weights)
         if wb is not None and wb.shape != xb.shape:
             raise InvalidDataError(f"weights must have shape {xb.shape}, got {wb.shape}")
     else:
@@ -227,21 +251,31 @@ def _pad(x: Any, y: Any, weights: Any) -> tuple[FloatArray, FloatArray, FloatArr
             "(for a long table, group it by its series id first: gradpoly.io.read_long)"
         )
     series = [
-        (np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
-        for a, b in zip(x, y, strict=True)
+        (float_array(f"x[{k}]", a), float_array(f"y[{k}]", b))
+        for k, (a, b) in enumerate(zip(x, y, strict=True))
     ]
     for b, (xs, ys) in enumerate(series):
         if xs.ndim != 1 or xs.shape != ys.shape:
             raise InvalidDataError(
                 f"series {b}: x and y must be 1-D of the same length, got {xs.shape} and {ys.shape}"
             )
+    if weights is not None and (not isinstance(weights, Sequence) or len(weights) != len(x)):
+        raise InvalidDataError("weights must be a list with one 1-D array per series, like x")
     width = max((xs.size for xs, _ in series), default=0)
     xb = np.zeros((len(series), width))
     yb = np.zeros_like(xb)
     wb = np.zeros_like(xb)
     for b, (xs, ys) in enumerate(series):
         xb[b, : xs.size], yb[b, : xs.size] = xs, ys
-        wb[b, : xs.size] = 1.0 if weights is None else np.asarray(weights[b], dtype=np.float64)
+        if weights is None:
+            wb[b, : xs.size] = 1.0
+            continue
+        ws = float_array(f"weights[{b}]", weights[b])
+        if ws.shape != xs.shape:
+            raise InvalidDataError(
+                f"series {b}: weights must have one value per point, got {ws.shape} for {xs.shape}"
+            )
+        wb[b, : xs.size] = ws
     return xb, yb, wb
 
 
@@ -314,39 +348,9 @@ def _distinct_counts(x: FloatArray) -> npt.NDArray[np.int64]:
     return np.asarray((fresh & finite).sum(axis=1), dtype=np.int64)
 
 
-_TO_MONOMIAL = {
-    Basis.CHEBYSHEV: np.polynomial.chebyshev.cheb2poly,
-    Basis.LEGENDRE: np.polynomial.legendre.leg2poly,
-}
-
-
 def basis_to_monomial(coef: FloatArray, domains: FloatArray, basis: Basis) -> FloatArray:
     """Basis coefficients on each mapped domain -> monomial coefficients in each series' x."""
-    if basis is Basis.MONOMIAL:
-        return coef.copy()
-    size = coef.shape[1]
-    to_t = np.stack(
-        [_padded(_TO_MONOMIAL[basis](np.eye(size)[j]), size) for j in range(size)], axis=1
-    )  # column j: basis function j as a monomial in t
-    in_t = coef @ to_t.T
-    lo, hi = domains[:, 0], domains[:, 1]
-    alpha = 2.0 / (hi - lo)
-    beta = -(hi + lo) / (hi - lo)
-    # t = alpha x + beta, so t^j = sum_k C(j, k) alpha^k beta^(j-k) x^k
-    alpha_k = np.cumprod(np.column_stack([np.ones_like(alpha)] + [alpha] * (size - 1)), axis=1)
-    beta_k = np.cumprod(np.column_stack([np.ones_like(beta)] + [beta] * (size - 1)), axis=1)
-    out = np.zeros_like(coef)
-    for j in range(size):
-        for k in range(j + 1):
-            out[:, k] += comb(j, k) * in_t[:, j] * beta_k[:, j - k]
-    return np.asarray(out * alpha_k, dtype=np.float64)
-
-
-def _padded(values: npt.ArrayLike, size: int) -> FloatArray:
-    out = np.zeros(size)
-    v = np.asarray(values, dtype=np.float64)
-    out[: v.size] = v
-    return out
+    return mapping.basis_to_monomial(coef, domains, basis)
 
 
 def _mse(gram: GramBatch, w: FloatArray) -> FloatArray:
@@ -438,10 +442,11 @@ def lstsq_many(
         of the ids, which ``result.ids`` lists.
     """
     start = time.perf_counter()
-    chosen = Basis.parse(basis)
+    chosen, size = Basis.parse(basis), validation.degree(degree)
+    drop = validation.flag("drop_nan", drop_nan)
     backend, where = _backend(engine, device)
-    batch, ids = _long_or_batch(x, y, weights, series, drop_nan)
-    gram, valid, problems = _statistics(batch, _degree(degree), chosen, backend, where, progress)
+    batch, ids = _long_or_batch(x, y, weights, series, drop)
+    gram, valid, problems = _statistics(batch, size, chosen, backend, where, progress)
     safe = np.where(valid[:, None, None], gram.g, np.eye(gram.g.shape[1]))
     w = np.asarray(np.linalg.solve(safe, gram.c[:, :, None])[:, :, 0], dtype=np.float64)
     how = (chosen, "lstsq", backend.name, str(Loss.MSE))
@@ -486,11 +491,14 @@ def fit_many(
             "gradpoly.fit, one series at a time"
         )
     objective = Loss.parse(loss)
+    size, count, rate = validation.degree(degree), validation.steps(steps), validation.lr(lr)
+    stop, delta = validation.tol(tol), validation.huber_delta(huber_delta)
+    drop, keep = validation.flag("drop_nan", drop_nan), validation.flag("traces", traces)
     backend, where = _backend(engine, device)
     autograd = _needs_autograd(backend, Gradient.parse(gradient), objective)
-    batch, ids = _long_or_batch(x, y, weights, series, drop_nan)
-    gram, valid, problems = _statistics(batch, _degree(degree), chosen, backend, where, progress)
-    plan = _plan(gram, valid, steps, lr, rule, tol, traces, objective, huber_delta, autograd)
+    batch, ids = _long_or_batch(x, y, weights, series, drop)
+    gram, valid, problems = _statistics(batch, size, chosen, backend, where, progress)
+    plan = _plan(gram, valid, count, rate, rule, stop, keep, objective, delta, autograd)
     descent = backend.descend(batch, gram, chosen, plan, where)
     _check_descent(descent, valid, plan, gram)
     w = descent.w
@@ -525,10 +533,7 @@ def _plan(
     autograd: bool = False,
 ) -> Plan:
     """Per-series rates (auto, or a fixed lr checked for stability) and the stop test."""
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
-        raise InvalidOptionError(f"steps must be a positive integer, got {steps!r}")
-    if tol is not None and not tol > 0:
-        raise InvalidOptionError(f"tol must be a positive number, got {tol!r}")
+    steps, lr, tol = validation.steps(steps), validation.lr(lr), validation.tol(tol)
     safe = np.where(valid[:, None, None], gram.g, np.eye(gram.g.shape[1]))
     eig = np.asarray(np.linalg.eigvalsh(safe), dtype=np.float64)
     rate, beta = _parameters(eig, valid, lr, rule)
@@ -587,12 +592,6 @@ def descend_gram(
     return descent
 
 
-def _degree(degree: Any) -> int:
-    if isinstance(degree, bool) or not isinstance(degree, int | np.integer) or degree < 0:
-        raise InvalidOptionError(f"degree must be a non-negative integer, got {degree!r}")
-    return int(degree)
-
-
 def _parameters(
     eig: FloatArray, valid: npt.NDArray[np.bool_], lr: float | str, rule: Optimizer
 ) -> tuple[FloatArray, FloatArray]:
@@ -607,8 +606,6 @@ def _parameters(
     ratio = (big - small) / (big + small)
     if lr != AUTO:
         value = float(lr)
-        if not (np.isfinite(value) and value > 0):
-            raise InvalidOptionError(f"lr must be a positive number or 'auto', got {lr!r}")
         b = 0.0 if rule is Optimizer.GD else 0.9
         limit = 2 * (1 + b) / hess[:, -1]
         if rule is Optimizer.NESTEROV:

@@ -6,15 +6,13 @@ bad value is rejected in one place with the list of valid ones.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from enum import Enum, StrEnum
 from typing import Any, Self
 
+from gradpoly import validation
 from gradpoly.errors import InvalidOptionError
-
-AUTO = "auto"
-"""``lr="auto"``: the learning rate that is optimal for the quadratic loss."""
+from gradpoly.validation import AUTO as AUTO  # lr="auto" is part of the options' vocabulary
 
 
 class Choice(StrEnum):
@@ -25,7 +23,7 @@ class Choice(StrEnum):
         """Return the member for ``value`` or raise InvalidOptionError listing the choices."""
         try:
             return cls(value)
-        except ValueError:
+        except (ValueError, TypeError):
             choices = ", ".join(m.value for m in cls)
             raise InvalidOptionError(
                 f"unknown {cls.__name__.lower()} {value!r}; choose one of: {choices}"
@@ -126,31 +124,17 @@ class FitConfig:
             ("optimizer", Optimizer),
         ):
             object.__setattr__(self, name, kind.parse(getattr(self, name)))
-        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps <= 0:
-            raise InvalidOptionError(f"steps must be a positive integer, got {self.steps!r}")
-        if self.momentum is not None and not 0.0 <= float(self.momentum) < 1.0:
-            raise InvalidOptionError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        object.__setattr__(self, "steps", validation.steps(self.steps))
+        object.__setattr__(self, "momentum", validation.momentum(self.momentum))
         if not callable(self.loss):
             from gradpoly.losses import Loss
 
             object.__setattr__(self, "loss", Loss.parse(self.loss))
-        if not (math.isfinite(float(self.huber_delta)) and float(self.huber_delta) > 0):
-            raise InvalidOptionError(f"huber_delta must be positive, got {self.huber_delta!r}")
-        if self.tol is not None and not (math.isfinite(float(self.tol)) and float(self.tol) > 0):
-            raise InvalidOptionError(f"tol must be a positive number, got {self.tol!r}")
-        if self.lr == AUTO:
-            return
-        try:
-            lr = float(self.lr)
-        except (TypeError, ValueError):
-            raise InvalidOptionError(
-                f"lr must be a positive number or 'auto', got {self.lr!r}"
-            ) from None
-        if not math.isfinite(lr) or lr <= 0:
-            raise InvalidOptionError(
-                f"lr must be a positive finite number or 'auto', got {self.lr!r}"
-            )
-        object.__setattr__(self, "lr", lr)
+        object.__setattr__(self, "huber_delta", validation.huber_delta(self.huber_delta))
+        object.__setattr__(self, "tol", validation.tol(self.tol))
+        object.__setattr__(self, "lr", validation.lr(self.lr))
+        if not isinstance(self.engine, str):
+            raise InvalidOptionError(f"engine must be a name, got {self.engine!r}")
 
     @property
     def momentum_value(self) -> float:

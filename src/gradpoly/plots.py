@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from gradpoly.io import atomic_path
+from gradpoly.outputs import atomic_path
 from gradpoly.result import FitResult
 
 if TYPE_CHECKING:

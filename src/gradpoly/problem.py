@@ -15,7 +15,8 @@ import numpy as np
 import numpy.typing as npt
 from numpy.polynomial import Chebyshev, Legendre, Polynomial
 
-from gradpoly.errors import InvalidDataError, InvalidOptionError
+from gradpoly import mapping, validation
+from gradpoly.errors import InvalidDataError
 from gradpoly.options import Basis, Optimizer
 
 ArrayLike = npt.ArrayLike
@@ -24,31 +25,12 @@ Series = Polynomial | Chebyshev | Legendre
 
 
 def _as_vector(name: str, values: Any) -> FloatArray:
-    """Convert to a finite 1-D float64 array or raise InvalidDataError naming the problem."""
-    try:
-        arr = np.array(values, dtype=np.float64)  # a copy: the caller keeps a writable array
-    except (TypeError, ValueError):
-        raise InvalidDataError(f"{name} must be numeric; could not convert it to numbers") from None
-    if arr.ndim != 1:
-        raise InvalidDataError(
-            f"{name} must be 1-D, got shape {arr.shape}; pass a flat array (e.g. {name}.ravel())"
-        )
-    if arr.size == 0:
-        raise InvalidDataError(f"{name} is empty; a fit needs at least one point per coefficient")
-    bad = np.flatnonzero(~np.isfinite(arr))
-    if bad.size:
-        raise InvalidDataError(
-            f"{name} has {bad.size} non-finite value(s) (NaN or inf), the first at index "
-            f"{bad[0]} ({arr[bad[0]]}); drop or fill them before fitting"
-        )
-    arr.setflags(write=False)
-    return arr
+    """A finite 1-D float64 array (read-only copy), or InvalidDataError naming the problem."""
+    return validation.vector(name, values)
 
 
 def _as_degree(degree: Any) -> int:
-    if isinstance(degree, bool) or not isinstance(degree, int | np.integer) or degree < 0:
-        raise InvalidOptionError(f"degree must be a non-negative integer, got {degree!r}")
-    return int(degree)
+    return validation.degree(degree)
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,6 +93,10 @@ class FitProblem:
         object.__setattr__(self, "y", y)
         object.__setattr__(self, "degree", degree)
         object.__setattr__(self, "weights", weights)
+        reach = float(np.max(np.abs(self.used_x)))
+        if self.basis is Basis.MONOMIAL:
+            mapping.check_monomial(None, reach, degree)
+        mapping.check_monomial(self.domain, reach, degree)  # every result is also monomial
 
     @classmethod
     def from_data(
@@ -141,9 +127,28 @@ class FitProblem:
         return self.degree + 1
 
     @property
+    def used_x(self) -> FloatArray:
+        """The x values with positive weight (all of x without weights)."""
+        return self.x if self.weights is None else self.x[self.weights > 0]
+
+    @property
     def domain(self) -> tuple[float, float]:
-        """The x interval mapped to [-1, 1] by non-monomial bases: (min x, max x)."""
-        return float(self.x.min()), float(self.x.max())
+        """The x interval mapped to [-1, 1] by non-monomial bases: the range of x over the
+        points with positive weight (the rule of every path; see :mod:`gradpoly.mapping`)."""
+        used = self.used_x
+        return mapping.domain(float(used.min()), float(used.max()))
+
+    @cached_property
+    def y_scale(self) -> float:
+        """The power of two y is divided by inside the loop (1 for y of ordinary size); see
+        :func:`gradpoly.mapping.exact_scale`."""
+        return mapping.exact_scale(float(np.max(np.abs(self.y))))
+
+    def scaled(self, factor: float) -> FitProblem:
+        """The same problem with y divided by ``factor`` (a power of two: exact)."""
+        if factor == 1.0:
+            return self
+        return FitProblem(self.x, self.y / factor, self.degree, self.weights, self.basis)
 
     def series(self, coef: ArrayLike) -> Series:
         """Coefficients in this problem's basis as the matching numpy.polynomial object."""
@@ -154,10 +159,8 @@ class FitProblem:
 
     def to_monomial(self, coef: ArrayLike) -> FloatArray:
         """Monomial coefficients in the original x (increasing) of basis coefficients."""
-        c = self.series(coef).convert(kind=Polynomial).coef
-        out = np.zeros(self.n_coef)
-        out[: min(c.size, self.n_coef)] = c[: self.n_coef]
-        return out
+        c = np.asarray(coef, dtype=np.float64).reshape(1, -1)
+        return mapping.basis_to_monomial(c, np.array([self.domain]), self.basis)[0]
 
     def mse_monomial(self, coef: ArrayLike) -> float:
         """Weighted MSE of monomial coefficients in x, whatever the problem's basis."""
@@ -177,12 +180,34 @@ class FitProblem:
 
     @cached_property
     def _design64(self) -> tuple[FloatArray, FloatArray]:
-        a = _features(self.basis, self.x, self.domain, self.degree)
-        b = self.y.copy()
-        if self.weights is not None:
-            root = np.sqrt(self.weights)
-            a, b = a * root[:, None], b * root
-        return a, b
+        if self.weights is None:
+            return _features(self.basis, self.x, self.domain, self.degree), self.y.copy()
+        # Zero-weight points take no part: their rows are zero (never inf * 0 = NaN).
+        used = self.weights > 0
+        lo = self.domain[0] if self.basis is not Basis.MONOMIAL else 0.0
+        a = _features(self.basis, np.where(used, self.x, lo), self.domain, self.degree)
+        root = np.sqrt(self.weights)
+        return a * root[:, None], np.where(used, self.y, 0.0) * root
+
+    def trouble(self, dtype: npt.DTypeLike) -> str | None:
+        """Why the loop cannot run in ``dtype`` on this data (its squares overflow), or None."""
+        a, b = self._design64
+        limit = float(np.finfo(np.dtype(dtype)).max) / 4.0
+        top = float(np.max(np.abs(a)))
+        n = float(self.n_points)
+        if not np.isfinite(top) or top * top * n > limit:
+            return (
+                f"the features reach {top:.3g} (x up to {float(np.max(np.abs(self.x))):.3g} in "
+                f"the {self.basis} basis): their squares overflow {np.dtype(dtype)}; use "
+                "basis='chebyshev'"
+                + (" or dtype='float64'" if np.dtype(dtype) != np.float64 else "")
+            )
+        top = float(np.max(np.abs(b)))
+        if top * top * n > limit:
+            return f"y reaches {top:.3g}: its squares overflow {np.dtype(dtype)}; rescale y" + (
+                " or use dtype='float64'" if np.dtype(dtype) != np.float64 else ""
+            )
+        return None
 
     @cached_property
     def gram(self) -> tuple[FloatArray, FloatArray, float]:
@@ -225,7 +250,13 @@ class FitProblem:
     @cached_property
     def eigenvalues(self) -> FloatArray:
         """Eigenvalues of the loss Hessian, ascending (float64, from the small Gram matrix)."""
-        return np.asarray(np.linalg.eigvalsh(self.hessian), dtype=np.float64)
+        hessian = self.hessian
+        if not np.isfinite(hessian).all():
+            raise InvalidDataError(
+                "the loss Hessian overflows float64 on this data (features too large to "
+                "square); use basis='chebyshev' or rescale x"
+            )
+        return np.asarray(np.linalg.eigvalsh(hessian), dtype=np.float64)
 
     @property
     def lambda_max(self) -> float:
@@ -284,9 +315,9 @@ _SERIES: dict[Basis, type[Polynomial] | type[Chebyshev] | type[Legendre]] = {
 def _features(basis: Basis, x: FloatArray, domain: tuple[float, float], degree: int) -> FloatArray:
     """The (N, D+1) feature matrix: a Vandermonde matrix of the basis on the mapped x."""
     if basis is Basis.MONOMIAL:
-        return np.vander(x, degree + 1, increasing=True)
-    lo, hi = domain
-    t = (2.0 * x - (lo + hi)) / (hi - lo)
+        with np.errstate(over="ignore", under="ignore"):
+            return np.vander(x, degree + 1, increasing=True)
+    t = mapping.to_unit(x, domain[0], domain[1])
     vander = {
         Basis.CHEBYSHEV: np.polynomial.chebyshev.chebvander,
         Basis.LEGENDRE: np.polynomial.legendre.legvander,
@@ -308,14 +339,41 @@ def lstsq(
 
 
 def lstsq_problem(problem: FitProblem) -> FloatArray:
-    """:func:`lstsq` for an already validated problem."""
-    w = None if problem.weights is None else np.sqrt(problem.weights)
-    domain = [float(problem.x.min()), float(problem.x.max())]
-    series = Chebyshev.fit(problem.x, problem.y, problem.degree, w=w, domain=domain)
-    coef = series.convert(kind=Polynomial).coef
-    out = np.zeros(problem.n_coef)
-    out[: coef.size] = coef
-    return out
+    """:func:`lstsq` for an already validated problem.
+
+    SVD least squares of the Chebyshev design on the safely mapped x, columns scaled to unit
+    norm (as ``np.polyfit`` does) and y scaled by a power of two, so any representable data
+    is solved without overflow; the monomial coefficients are checked finite.
+    """
+    used = problem.weights is None or bool(np.all(problem.weights > 0))
+    x = problem.x if used else problem.used_x
+    y = problem.y if used else problem.y[problem.weights > 0]  # type: ignore[operator]
+    root = None if problem.weights is None else np.sqrt(problem.weights[problem.weights > 0])
+    a = _features(Basis.CHEBYSHEV, x, problem.domain, problem.degree)
+    scale = problem.y_scale
+    b = y / scale
+    if root is not None:
+        a, b = a * root[:, None], b * root
+    norms = np.sqrt(np.sum(a * a, axis=0))
+    norms[norms == 0] = 1.0
+    solution = np.linalg.lstsq(a / norms, b, rcond=None)[0]
+    basis_coef = solution / norms * scale
+    coef = mapping.basis_to_monomial(
+        basis_coef[None, :], np.array([problem.domain]), Basis.CHEBYSHEV
+    )[0]
+    return finite_coefficients(coef, problem)
+
+
+def finite_coefficients(coef: FloatArray, problem: FitProblem) -> FloatArray:
+    """``coef`` if every entry is finite, else InvalidDataError naming the scales at fault."""
+    if np.isfinite(coef).all():
+        return coef
+    lo, hi = problem.domain
+    top = float(np.max(np.abs(problem.y)))
+    raise InvalidDataError(
+        f"the monomial coefficients of this degree-{problem.degree} fit overflow float64 "
+        f"(x spans [{lo:.3g}, {hi:.3g}], y reaches {top:.3g}); rescale x or y"
+    )
 
 
 def reference_gd(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,9 @@ import numpy as np
 import numpy.typing as npt
 from numpy.polynomial import Chebyshev, Legendre, Polynomial
 
+from gradpoly.errors import DataFileError, GradpolyError
 from gradpoly.options import Basis, FitConfig
+from gradpoly.outputs import json_text, write_text_atomic
 
 FORMAT_VERSION = 1
 
@@ -149,23 +152,35 @@ class FitResult:
         )
 
     def to_json(self) -> str:
-        """Serialize to a JSON string (floats written with full precision)."""
-        return json.dumps(self.to_dict())
+        """Serialize to strict JSON (full precision; NaN and infinities as null)."""
+        return json_text(self.to_dict())
 
     @classmethod
-    def from_json(cls, text: str) -> FitResult:
-        """Inverse of :meth:`to_json`."""
-        return cls.from_dict(json.loads(text))
+    def from_json(cls, text: str, source: str = "the text") -> FitResult:
+        """Inverse of :meth:`to_json`; anything else is a DataFileError naming ``source``."""
+        try:
+            data = json.loads(text)
+            if not isinstance(data, dict):
+                raise TypeError("not a JSON object")
+            return cls.from_dict(data)
+        except GradpolyError as exc:
+            raise DataFileError(f"{source} is not a saved gradpoly result: {exc}") from None
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+            what = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise DataFileError(
+                f"{source} is not a saved gradpoly result ({what.splitlines()[0][:200]})"
+            ) from None
 
-    def save(self, path: str | Path) -> Path:
-        """Write the result as JSON atomically (no truncated file if interrupted)."""
-        from gradpoly.io import write_text_atomic
+    def save(self, path: str | Path, inputs: Iterable[str | Path] = ()) -> Path:
+        """Write the result as JSON atomically (no truncated file if interrupted; ``-``: stdout).
 
-        return write_text_atomic(path, self.to_json())
+        ``inputs`` are files the fit read: writing over one of them is refused.
+        """
+        return write_text_atomic(path, self.to_json(), inputs)
 
     @classmethod
     def load(cls, path: str | Path) -> FitResult:
         """Read a result saved by :meth:`save`."""
         from gradpoly.io import read_text
 
-        return cls.from_json(read_text(path))
+        return cls.from_json(read_text(path), str(path))

@@ -13,15 +13,19 @@ Needs scikit-learn: ``pip install -c constraints.txt 'gradpoly[sklearn]'``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from gradpoly import validation
 from gradpoly.batched.base import GramBatch, features, mapped
 from gradpoly.engines.base import OptionalLibrary
-from gradpoly.errors import InvalidDataError, InvalidOptionError
+from gradpoly.errors import DataTypeError, GradpolyError, InvalidDataError, InvalidOptionError
 from gradpoly.many import basis_to_monomial, descend_gram
+from gradpoly.mapping import check_monomial, domains, exact_scale
 from gradpoly.options import AUTO, Basis
 
 SKLEARN = OptionalLibrary("sklearn", "sklearn")
@@ -36,6 +40,19 @@ from sklearn.utils.validation import (  # noqa: E402
 
 FloatArray = npt.NDArray[np.float64]
 SOLVERS = ("gd", "lstsq")
+
+
+@contextmanager
+def _as_data_errors() -> Iterator[None]:
+    """scikit-learn's input checks raise ValueError/TypeError: give them gradpoly's type."""
+    try:
+        yield
+    except GradpolyError:
+        raise
+    except (ValueError, TypeError) as exc:
+        first = " ".join(str(exc).split()) or type(exc).__name__  # one line, all of it
+        kind = DataTypeError if isinstance(exc, TypeError) else InvalidDataError
+        raise kind(first) from exc
 
 
 class PolynomialRegressor(RegressorMixin, BaseEstimator):
@@ -103,8 +120,9 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> PolynomialRegressor:
         """Fit every feature's polynomial to (X, y); ``sample_weight`` weights the squares."""
-        X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
-        weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        with _as_data_errors():
+            X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
+            weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
         degree, basis = self._options()
         used = weight > 0
         if int(used.sum()) <= degree:
@@ -113,11 +131,15 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
                 f"{degree}: need at least {degree + 1}"
             )
         lo, hi = X[used].min(axis=0), X[used].max(axis=0)
-        self.domains_ = np.column_stack([lo, np.where(hi > lo, hi, lo + 1.0)])
-        design = self._design(X, basis, degree)
+        self.domains_ = domains(lo, hi)
+        for f in range(X.shape[1]):
+            check_monomial(tuple(self.domains_[f]), float(np.abs(X[used, f]).max()), degree)
+        design = self._design(np.where(used[:, None], X, self.domains_[:, 0]), basis, degree)
+        scale = exact_scale(float(np.abs(y).max()))  # exact: the fit of y / s times s
+        y = y / scale
         if self.solver == "lstsq":
             root = np.sqrt(weight)[:, None]
-            coef = np.linalg.lstsq(design * root, y * root[:, 0], rcond=None)[0]
+            coef = np.linalg.lstsq(design * root, y * root[:, 0], rcond=None)[0] * scale
             self.n_iter_, self.converged_ = 0, True
         else:
             total = weight.sum()
@@ -135,7 +157,7 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
                 engine=self.engine,
                 device=self.device,
             )
-            coef = descent.w[0]
+            coef = descent.w[0] * scale
             self.n_iter_ = int(descent.steps_run[0])
             self.converged_ = bool(self.tol is not None and not descent.active[0])
         self.basis_coef_ = np.asarray(coef, dtype=np.float64)
@@ -144,19 +166,26 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
         monomial = basis_to_monomial(per_feature, self.domains_, basis)
         self.intercept_ = float(self.basis_coef_[0] + monomial[:, 0].sum())
         self.coef_ = monomial[:, 1:]
+        if not (np.isfinite(self.intercept_) and np.isfinite(self.coef_).all()):
+            raise InvalidDataError(
+                "the monomial coefficients of this fit overflow float64 (X spans "
+                f"{float(X.min()):.3g} to {float(X.max()):.3g}); rescale X or y"
+            )
         return self
 
     def predict(self, X: Any) -> FloatArray:
         """The fitted model at each row of X (evaluated in the basis, not from ``coef_``)."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        with _as_data_errors():
+            X = validate_data(self, X, reset=False, dtype=np.float64)
         degree, basis = self._options()
         return np.asarray(self._design(X, basis, degree) @ self.basis_coef_, dtype=np.float64)
 
     def _options(self) -> tuple[int, Basis]:
-        degree = self.degree
-        if isinstance(degree, bool) or not isinstance(degree, int | np.integer) or degree < 1:
-            raise InvalidOptionError(f"degree must be a positive integer, got {degree!r}")
+        degree = validation.degree(self.degree, low=1)
+        validation.steps(self.steps)
+        validation.lr(self.lr)
+        validation.tol(self.tol)
         if self.solver not in SOLVERS:
             raise InvalidOptionError(
                 f"solver must be one of {', '.join(SOLVERS)}, got {self.solver!r}"

@@ -19,7 +19,8 @@ def statistics(x, y, w, weighted, counts, domains, degree, kind, g, c, s):
     for b in prange(count):
         v = np.empty((size, points))
         lo, hi = domains[b, 0], domains[b, 1]
-        scale, shift = 2.0 / (hi - lo), -(lo + hi) / (hi - lo)
+        mid, half = 0.5 * lo + 0.5 * hi, 0.5 * hi - 0.5 * lo  # no overflow near +-1e308
+        scale, shift = 1.0 / half, -mid / half
         for n in range(points):
             v[0, n] = 1.0
             if size > 1:

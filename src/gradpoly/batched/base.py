@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from gradpoly.engines.base import Availability, OptionalLibrary
 from gradpoly.losses import Loss
+from gradpoly.mapping import domains, to_unit
 from gradpoly.options import Basis, Device
 
 FloatArray = npt.NDArray[np.float64]
@@ -186,7 +187,7 @@ def matvec(g: Any, w: Any) -> Any:
 
 
 def domains_of(x: FloatArray, w: FloatArray | None) -> FloatArray:
-    """(B, 2) interval of each series' x over points with positive weight ([lo, lo+1] if one)."""
+    """(B, 2) interval of each series' x over points with positive weight (mapping's rule)."""
     if w is None:
         lo, hi = x.min(axis=1), x.max(axis=1)
     else:
@@ -195,8 +196,7 @@ def domains_of(x: FloatArray, w: FloatArray | None) -> FloatArray:
         hi = np.where(used, x, -np.inf).max(axis=1)
         lo = np.where(np.isfinite(lo), lo, 0.0)
         hi = np.where(np.isfinite(hi), hi, lo)
-    span = np.where(hi > lo, hi - lo, 1.0)
-    return np.stack([lo, lo + span], axis=1)
+    return domains(lo, hi)
 
 
 def features(xp: Any, basis: Basis, t: Any, degree: int) -> list[Any]:
@@ -218,8 +218,7 @@ def mapped(x: Any, domains: Any, basis: Basis) -> Any:
     """x mapped from each series' domain to [-1, 1]; monomials keep x as it is."""
     if basis is Basis.MONOMIAL:
         return x
-    lo, hi = domains[:, 0:1], domains[:, 1:2]
-    return (2.0 * x - (lo + hi)) / (hi - lo)
+    return to_unit(x, domains[:, 0:1], domains[:, 1:2])
 
 
 class State(NamedTuple):

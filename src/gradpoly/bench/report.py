@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from rich.table import Table
 from gradpoly.bench.harness import Measurement
 from gradpoly.bench.ladder import LadderRow
 from gradpoly.environment import describe_machine
-from gradpoly.io import write_text_atomic
+from gradpoly.outputs import json_text, write_text_atomic
 
 CSV_FIELDS = (
     "name",
@@ -104,7 +103,7 @@ def bench_document(measurements: Sequence[Measurement], **settings: Any) -> dict
 
 def write_json(path: str | Path, document: dict[str, Any]) -> Path:
     """Write a JSON document atomically."""
-    return write_text_atomic(path, json.dumps(document, indent=2) + "\n")
+    return write_text_atomic(path, json_text(document, indent=2) + "\n")
 
 
 def write_csv(path: str | Path, measurements: Sequence[Measurement]) -> Path:

@@ -21,7 +21,12 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from gradpoly.errors import DivergenceError, EngineUnavailableError, InvalidOptionError
+from gradpoly.errors import (
+    DivergenceError,
+    EngineUnavailableError,
+    InvalidDataError,
+    InvalidOptionError,
+)
 from gradpoly.losses import describe
 from gradpoly.options import (
     AUTO,
@@ -33,7 +38,7 @@ from gradpoly.options import (
     Optimizer,
     Strategy,
 )
-from gradpoly.problem import FitProblem
+from gradpoly.problem import FitProblem, finite_coefficients
 from gradpoly.result import FitResult
 
 Progress = Callable[[int], None]
@@ -44,6 +49,28 @@ CHUNK_STEPS = 1000
 
 TOL_CHUNK_STEPS = 50
 """Steps between convergence checks when ``tol`` is set: the stop lands within 50 steps."""
+
+TRACE_START = 4096
+"""Trace entries allocated at the start; the trace grows (doubling) with the steps run."""
+
+
+def trace_room(trace: Any, stop: int, steps: int, full: Callable[[int], Any]) -> Any:
+    """``trace``, or a longer copy (made by ``full(n)``) with room for entries up to ``stop``.
+
+    Memory follows the steps run, not the steps asked for: a fit that stops early by ``tol``
+    never allocates a trace for all of ``steps``.
+    """
+    if stop <= len(trace):
+        return trace
+    bigger = full(min(steps, max(stop, 2 * len(trace))))
+    bigger[: len(trace)] = trace
+    return bigger
+
+
+def trace_start(steps: int) -> int:
+    """The trace length to allocate before the first step."""
+    return min(steps, TRACE_START)
+
 
 RISE_TOLERANCE = 1e-3
 """A loss above ``(1 + RISE_TOLERANCE) * mse(0)`` means divergence: stable GD never rises."""
@@ -238,6 +265,32 @@ class LoopEngine(ABC):
         return replace(result, config=config, lr=lr, momentum=momentum)
 
 
+def stable_limit(optimizer: Optimizer, beta: float, lambda_max: float) -> float:
+    """The largest stable learning rate on a quadratic with top curvature ``lambda_max``.
+
+    GD: ``2 / L``; heavy ball: ``2 (1 + b) / L``; Nesterov: ``2 (1 + b) / ((1 + 2 b) L)``.
+    NaN when ``lambda_max`` is not a positive finite number (no advice can be given then).
+    """
+    if not (math.isfinite(lambda_max) and lambda_max > 0):
+        return math.nan
+    if optimizer is Optimizer.GD:
+        return 2.0 / lambda_max
+    limit = 2.0 * (1.0 + beta) / lambda_max
+    return limit / (1.0 + 2.0 * beta) if optimizer is Optimizer.NESTEROV else limit
+
+
+def _y_scaling(problem: FitProblem, config: FitConfig) -> tuple[float, FitConfig]:
+    """The exact power-of-two scale of y this loss allows, and the config to run on y / s.
+
+    MSE and Huber (with delta / s) follow exactly s times the trajectory of y / s; L1 and a
+    user's callable do not scale, so they run on y as given.
+    """
+    scale = problem.y_scale
+    if scale == 1.0 or callable(config.loss) or str(config.loss) not in ("mse", "huber"):
+        return 1.0, config
+    return scale, replace(config, huber_delta=config.huber_delta / scale)
+
+
 def run_loop(
     engine: LoopEngine, problem: FitProblem, config: FitConfig, progress: Progress | None = None
 ) -> FitResult:
@@ -247,25 +300,36 @@ def run_loop(
     the starting loss ``mse(0)``, stops the loop with a DivergenceError that names the largest
     stable learning rate. With ``tol`` set, the coefficients are read too and the loop stops
     at the first chunk end where the relative gradient norm is at most ``tol``. The clock
-    covers the loop and the single copy back of the trace.
+    covers the loop and the single copy back of the trace. y far from 1 is scaled by a power
+    of two (exact) so no dtype overflows; data that no scaling saves is refused up front.
     """
+    scale, inner_config = _y_scaling(problem, config)
+    inner = problem.scaled(scale)
+    trouble = inner.trouble(str(config.dtype))
+    if trouble is not None:
+        raise InvalidDataError(trouble)
+    start_loss = inner.loss_at_zero(inner_config)
+    if start_loss is not None and not math.isfinite(start_loss * scale * scale):
+        top = float(np.max(np.abs(problem.y)))
+        raise InvalidDataError(
+            f"y reaches {top:.3g}: its mean squared error is beyond float64, so the loss trace "
+            f"cannot be reported; divide y by {10.0 ** math.floor(math.log10(top)):.0e} "
+            "(the fitted coefficients scale with y)"
+        )
     t0 = time.perf_counter()
-    runner = engine.start(problem, config)
+    runner = engine.start(inner, inner_config)
     t1 = time.perf_counter()
-    start_loss = problem.loss_at_zero(config)
     limit = math.inf if start_loss is None else (1.0 + RISE_TOLERANCE) * start_loss
     done, chunk = 0, engine.chunk_steps(config)
-    status, reason = "completed", f"ran all {config.steps} steps"
+    status, reason = "completed", f"ran all {config.steps} step{'s' * (config.steps != 1)}"
     while done < config.steps:
         stop = min(done + chunk, config.steps)
         last = runner.advance(done, stop)
         if not math.isfinite(last) or last > limit:
             _, trace = runner.finish()
-            if done == 0 and not math.isfinite(float(trace[0])) and callable(config.loss):
-                raise InvalidOptionError(
-                    f"loss {describe(config.loss)} returned {trace[0]} at w = 0; it must be finite"
-                )
-            raise _divergence(trace[:stop], limit, config.lr_value, problem.lr_max)
+            if done == 0 and not math.isfinite(float(trace[0])):
+                _refuse_start(inner, config, float(trace[0]))
+            raise _divergence(trace[:stop], limit, problem, config)
         done = stop
         if progress is not None:
             progress(done)
@@ -277,14 +341,19 @@ def run_loop(
                     f"relative gradient norm {norm:.3g} <= tol {config.tol:g} after {done} steps"
                 )
                 break
-    coef, trace = runner.finish()
+    basis_coef, trace = runner.finish()
     seconds = time.perf_counter() - t1
+    basis_coef = basis_coef * scale
+    coef = finite_coefficients(problem.to_monomial(basis_coef), problem)
+    norm = problem.relative_gradient_norm(basis_coef)
+    if status == "converged" and not norm <= config.tol:  # type: ignore[operator]
+        status, reason = "completed", f"stopped after {done} steps; {reason} no longer holds"
     return FitResult(
-        coef=problem.to_monomial(coef),
-        trace=trace[:done],
+        coef=coef,
+        trace=trace[:done] * (scale * scale),
         status=status,
         stop_reason=reason,
-        gradient_norm=problem.relative_gradient_norm(coef),
+        gradient_norm=norm,
         seconds=seconds,
         setup_seconds=t1 - t0,
         config=config,
@@ -294,11 +363,28 @@ def run_loop(
         },
         basis=problem.basis,
         domain=None if problem.basis is Basis.MONOMIAL else problem.domain,
-        basis_coef=coef,
+        basis_coef=basis_coef,
     )
 
 
-def _divergence(trace: np.ndarray, limit: float, lr: float, lr_max: float) -> DivergenceError:
+def _refuse_start(problem: FitProblem, config: FitConfig, loss: float) -> None:
+    """The loss at w = 0 is not finite in the engine: a bad callable, or the dtype overflows."""
+    if callable(config.loss):
+        raise InvalidOptionError(
+            f"loss {describe(config.loss)} returned {loss} at w = 0; it must be finite"
+        )
+    raise InvalidDataError(
+        f"the loss at w = 0 is {loss} in {config.dtype}: the data overflow that precision; "
+        "use dtype='float64' or rescale x and y"
+    )
+
+
+def _divergence(
+    trace: np.ndarray, limit: float, problem: FitProblem, config: FitConfig
+) -> DivergenceError:
+    """The error for a loss that rose or became non-finite: the step, and checked advice."""
     bad = np.flatnonzero(~np.isfinite(trace) | (trace > limit))
     step = int(bad[0]) if bad.size else int(trace.size - 1)
-    return DivergenceError(step=step, loss=float(trace[step]), lr=lr, lr_max=lr_max)
+    lr = config.lr_value
+    stable = stable_limit(config.optimizer, config.momentum_value, problem.lambda_max)
+    return DivergenceError(step=step, loss=float(trace[step]), lr=lr, lr_max=stable)

@@ -18,10 +18,11 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from gradpoly import mapping, validation
 from gradpoly.engines import register
 from gradpoly.engines.base import LoopEngine, OptionalLibrary, Progress, Runner
 from gradpoly.engines.numpy_engine import GramRunner, PerSampleRunner
-from gradpoly.errors import InvalidDataError, InvalidOptionError
+from gradpoly.errors import DataFileError, GradpolyError, InvalidDataError, InvalidOptionError
 from gradpoly.options import Basis, FitConfig, Optimizer, Strategy
 from gradpoly.problem import FitProblem, _features
 from gradpoly.result import FitResult
@@ -39,12 +40,25 @@ def as_dask(values: Any, name: str, chunks: int = CHUNK_POINTS) -> Any:
     if isinstance(values, da.Array):
         array = values
     else:
-        array = da.from_array(np.asarray(values, dtype=np.float64), chunks=chunks)
+        array = da.from_array(validation.float_array(name, values), chunks=chunks)
     if array.ndim != 1:
         raise InvalidDataError(f"{name} must be 1-D, got shape {array.shape}")
-    if not np.issubdtype(array.dtype, np.number):
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise InvalidDataError(f"{name} is complex; gradpoly fits real data")
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
         raise InvalidDataError(f"{name} must be numeric, got dtype {array.dtype}")
     return array
+
+
+def computed(collection: Any) -> Any:
+    """``collection.compute()``, with what the chunks' readers raise as one DataFileError."""
+    try:
+        return collection.compute()
+    except GradpolyError:
+        raise
+    except (ValueError, TypeError, OSError, KeyError) as exc:
+        first = " ".join(str(exc).split())[:300] or type(exc).__name__
+        raise DataFileError(f"cannot read the data chunk by chunk: {first}") from None
 
 
 def _dask_array() -> Any:
@@ -98,6 +112,8 @@ def _chunk_gram(
 ) -> FloatArray:
     """One chunk's ``[X'SX, X'Sy, y'Sy]`` flattened into a (1, P) row (float64)."""
     xs, ys = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if w is not None:  # zero-weight points take no part (their features may not be finite)
+        xs = np.where(np.asarray(w) > 0, xs, domain[0])
     a = _features(basis, xs, domain, degree)
     aw = a if w is None else a * np.asarray(w, dtype=np.float64)[:, None]
     yw = ys if w is None else ys * np.asarray(w, dtype=np.float64)
@@ -116,7 +132,10 @@ def _chunk_loss_grad(
 ) -> np.ndarray:
     """One chunk's ``[sum r^2, A'r]`` at ``point`` in the point's dtype, as a (1, D+2) row."""
     dtype = point.dtype
-    a = _features(basis, np.asarray(x, dtype=np.float64), domain, degree)
+    xs = np.asarray(x, dtype=np.float64)
+    if w is not None:
+        xs = np.where(np.asarray(w) > 0, xs, domain[0])
+    a = _features(basis, xs, domain, degree)
     b = np.asarray(y, dtype=np.float64)
     if w is not None:
         root = np.sqrt(np.asarray(w, dtype=np.float64))
@@ -151,16 +170,14 @@ class DaskProblem(FitProblem):
     ) -> DaskProblem:
         """Validate and summarise lazy data in two passes (range and checks; statistics)."""
         start = time.perf_counter()
-        chosen = Basis.parse(basis)
+        chosen, degree = Basis.parse(basis), validation.degree(degree)
         xs, ys = as_dask(x, "x"), as_dask(y, "y")
         ws = None if weights is None else as_dask(weights, "weights")
         if not (np.isnan(xs.shape[0]) or np.isnan(ys.shape[0])) and xs.shape != ys.shape:
             raise InvalidDataError(
                 f"x and y must have the same length, got {xs.shape[0]} and {ys.shape[0]} points"
             )
-        if isinstance(degree, bool) or not isinstance(degree, int) or degree < 0:
-            raise InvalidDataError(f"degree must be a non-negative integer, got {degree!r}")
-        summaries = per_chunk(_chunk_summary, xs, ys, ws, len(SUMMARY), np.float64).compute()
+        summaries = computed(per_chunk(_chunk_summary, xs, ys, ws, len(SUMMARY), np.float64))
         summary = dict(zip(SUMMARY, summaries.T, strict=True))
         count = int(summary["points"].sum())
         if summary["y_points"].sum() != count or np.any(summary["y_points"] != summary["points"]):
@@ -177,10 +194,15 @@ class DaskProblem(FitProblem):
             degree,
         )
         lo, hi = float(np.min(summary["lo"])), float(np.max(summary["hi"]))
-        if not hi > lo:
+        if not hi > lo and degree > 0:
             raise InvalidDataError(
                 f"degree {degree} needs at least {degree + 1} distinct x values, got 1"
             )
+        reach = max(abs(lo), abs(hi))
+        lo, hi = mapping.domain(lo, hi)
+        if chosen is Basis.MONOMIAL:
+            mapping.check_monomial(None, reach, degree)
+        mapping.check_monomial((lo, hi), reach, degree)
         if ws is not None and int(summary["positive"].sum()) <= degree:
             raise InvalidDataError(
                 f"degree {degree} needs at least {degree + 1} points with positive weight"
@@ -190,7 +212,7 @@ class DaskProblem(FitProblem):
         rows = per_chunk(
             _chunk_gram, xs, ys, ws, width, np.float64, basis=chosen, domain=(lo, hi), degree=degree
         )
-        total = np.asarray(rows.sum(axis=0).compute(), dtype=np.float64) / int(count)
+        total = np.asarray(computed(rows.sum(axis=0)), dtype=np.float64) / int(count)
         g = total[: size * size].reshape(size, size)
         c = total[size * size : size * size + size]
         s = float(total[-1])
@@ -215,6 +237,9 @@ class DaskProblem(FitProblem):
 
     def check_rank(self) -> None:
         """Too few distinct x values make G singular: say so (exact counting needs a sort)."""
+        trouble = self.trouble(np.float64)
+        if trouble is not None:
+            raise InvalidDataError(trouble)
         eig = np.linalg.eigvalsh(self.statistics[0])
         if not eig[0] > 1e-13 * eig[-1]:
             raise InvalidDataError(
@@ -239,6 +264,21 @@ class DaskProblem(FitProblem):
     @property
     def _design64(self) -> tuple[FloatArray, FloatArray]:
         raise InvalidOptionError("the dask engine streams its chunks: no design matrix in memory")
+
+    @property
+    def y_scale(self) -> float:
+        """1: the chunks are summed as they are (statistics that overflow are refused)."""
+        return 1.0
+
+    def trouble(self, dtype: npt.DTypeLike) -> str | None:
+        """Why the loop cannot run in ``dtype``: statistics beyond its range, or None."""
+        g, c, s = self.statistics
+        limit = float(np.finfo(np.dtype(dtype)).max) / 4.0
+        if not (np.isfinite(g).all() and np.isfinite(c).all() and np.isfinite(s)):
+            return "x or y are too large to square in float64; rescale them"
+        if float(np.max(np.abs(g))) > limit or abs(s) > limit:
+            return f"the Gram statistics overflow {np.dtype(dtype)}: use dtype='float64'"
+        return None
 
     def mse(self, coef: npt.ArrayLike) -> float:
         g, c, s = self.statistics
@@ -275,7 +315,7 @@ class DaskProblem(FitProblem):
             domain=self.span,
             degree=self.degree,
         )
-        total = rows.sum(axis=0).compute()
+        total = computed(rows.sum(axis=0))
         n = point.dtype.type(self.count)
         two = point.dtype.type(2.0)
         return total[0] / n, -two * total[1:] / n

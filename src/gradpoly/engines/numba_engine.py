@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gradpoly.engines import register
-from gradpoly.engines.base import LoopEngine, OptionalLibrary, Runner
+from gradpoly.engines.base import LoopEngine, OptionalLibrary, Runner, trace_room, trace_start
 from gradpoly.options import FitConfig, Mode, Strategy
 from gradpoly.problem import FitProblem
 
@@ -86,11 +86,14 @@ class _NumbaRunner:
             self.data = (np.ascontiguousarray(a), b)
         self.loop = compiled(config.strategy)
         self.w = np.zeros(problem.n_coef, dtype=dtype)
-        self.trace = np.full(config.steps, np.nan, dtype=dtype)
+        self.steps = config.steps
+        self.trace = np.full(trace_start(config.steps), np.nan, dtype=dtype)
         self.lr = dtype.type(config.lr_value)
         self.consts = np.array([0.0, 2.0, -2.0 / problem.n_points, problem.n_points], dtype=dtype)
 
     def advance(self, start: int, stop: int) -> float:
+        dtype = self.trace.dtype
+        self.trace = trace_room(self.trace, stop, self.steps, lambda n: np.full(n, np.nan, dtype))
         self.loop(*self.data, self.w, self.lr, self.consts, self.trace, start, stop)
         return float(self.trace[stop - 1])
 

@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gradpoly.engines import register
-from gradpoly.engines.base import LoopEngine, Runner
+from gradpoly.engines.base import LoopEngine, Runner, trace_room, trace_start
 from gradpoly.options import FitConfig, Optimizer, Strategy
 from gradpoly.problem import FitProblem
 
@@ -26,7 +26,8 @@ class PerSampleRunner:
         dtype = np.dtype(str(config.dtype))
         self._load(problem, dtype)
         self.w = np.zeros(problem.n_coef, dtype=dtype)
-        self.trace = np.full(config.steps, np.nan, dtype=dtype)  # unwritten steps stay NaN
+        self.steps = config.steps
+        self.trace = np.full(trace_start(config.steps), np.nan, dtype=dtype)  # grows as it runs
         self.lr = dtype.type(config.lr_value)
         self.scale = dtype.type(-2.0 / problem.n_points)
         self.optimizer = config.optimizer
@@ -38,12 +39,18 @@ class PerSampleRunner:
         self.a, self.b = problem.design(dtype)
         self.at = np.ascontiguousarray(self.a.T)
 
+    def room(self, stop: int) -> None:
+        """Grow the trace so that steps up to ``stop`` fit in it."""
+        dtype = self.trace.dtype
+        self.trace = trace_room(self.trace, stop, self.steps, lambda n: np.full(n, np.nan, dtype))
+
     def loss_grad(self, point: np.ndarray) -> tuple[np.floating, np.ndarray]:
         """The loss at ``point`` and its gradient."""
         r = self.b - self.a @ point
         return np.mean(r * r), self.scale * (self.at @ r)
 
     def advance(self, start: int, stop: int) -> float:
+        self.room(stop)
         if self.optimizer is not Optimizer.GD:
             return self.advance_momentum(start, stop)
         a, at, b, w, trace, lr, scale = (
@@ -65,6 +72,7 @@ class PerSampleRunner:
 
     def advance_momentum(self, start: int, stop: int) -> float:
         """Heavy ball or Nesterov: ``v = beta v - lr grad(point)``, ``w = w + v``."""
+        self.room(stop)
         w, v, trace, lr, beta = self.w, self.v, self.trace, self.lr, self.beta
         nesterov = self.optimizer is Optimizer.NESTEROV
         with np.errstate(over="ignore", invalid="ignore"):
@@ -99,6 +107,7 @@ class GramRunner(PerSampleRunner):
         return self.s - two * (self.c @ point) + point @ gw, two * (gw - self.c)
 
     def advance(self, start: int, stop: int) -> float:
+        self.room(stop)
         if self.optimizer is not Optimizer.GD:
             return self.advance_momentum(start, stop)
         g, c, s, w, trace, lr = self.g, self.c, self.s, self.w, self.trace, self.lr
@@ -132,7 +141,8 @@ class _SpectralRunner:
         self.other_base = np.where(self.positive, 0.0, base)
         self.zstar = 2.0 * qc / lam
         self.lam, self.qc, self.s = lam, qc, s
-        self.trace = np.full(config.steps, np.nan, dtype=self.dtype)
+        self.steps = config.steps
+        self.trace = np.full(trace_start(config.steps), np.nan, dtype=self.dtype)
         self.z = np.zeros_like(lam)
 
     def _z(self, k: npt.NDArray[np.int64]) -> FloatArray:
@@ -144,6 +154,8 @@ class _SpectralRunner:
         return (np.where(self.positive, smooth, sharp) * self.zstar).astype(dt)
 
     def advance(self, start: int, stop: int) -> float:
+        dtype = self.dtype
+        self.trace = trace_room(self.trace, stop, self.steps, lambda n: np.full(n, np.nan, dtype))
         with np.errstate(over="ignore", invalid="ignore"):
             z = self._z(np.arange(start, stop))
             dt = self.dtype

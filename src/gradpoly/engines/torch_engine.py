@@ -16,7 +16,14 @@ import numpy as np
 import numpy.typing as npt
 
 from gradpoly.engines import register
-from gradpoly.engines.base import Availability, LoopEngine, OptionalLibrary, Runner
+from gradpoly.engines.base import (
+    Availability,
+    LoopEngine,
+    OptionalLibrary,
+    Runner,
+    trace_room,
+    trace_start,
+)
 from gradpoly.losses import Loss, check_value, describe, penalty
 from gradpoly.options import Device, FitConfig, Gradient, Mode, Optimizer, Strategy
 from gradpoly.problem import FitProblem
@@ -175,7 +182,8 @@ class _TorchRunner:
         self.dtype = getattr(torch, str(config.dtype))
         self.data = self._data(problem, config.strategy)
         self.w = torch.zeros(problem.n_coef, dtype=self.dtype, device=self.device)
-        self.trace = torch.full((config.steps,), torch.nan, dtype=self.dtype, device=self.device)
+        self.steps = config.steps
+        self.trace = self._nan(trace_start(config.steps))
         self.lr = config.lr_value
         self.compiled = config.mode is Mode.COMPILED
         self.manual = config.gradient is Gradient.MANUAL
@@ -271,7 +279,11 @@ class _TorchRunner:
             self.counts[n] = self.torch.tensor(n, device=self.device)
         return self.counts[n]
 
+    def _nan(self, n: int) -> Any:
+        return self.torch.full((n,), self.torch.nan, dtype=self.dtype, device=self.device)
+
     def advance(self, start: int, stop: int) -> float:
+        self.trace = trace_room(self.trace, stop, self.steps, self._nan)
         if self.compiled:
             self._advance_compiled(start, stop)
         elif self.optimizer is not Optimizer.GD:

@@ -1,0 +1,138 @@
+"""The map of x's domain to [-1, 1] and back to monomials, safe over all of float64.
+
+Every path (``fit``, ``lstsq``, the batched engines, the estimator, dask) maps x with these
+functions, so they agree on one rule: the domain is the range of x over the points with
+positive weight; ``t = (x - mid) / half`` with ``mid = lo/2 + hi/2`` and ``half = hi/2 - lo/2``
+(halving first, so neither overflows even for x near +-1e308). Converting coefficients in t
+back to monomials in x is checked: where float64 cannot hold them, the caller is told why.
+"""
+
+from __future__ import annotations
+
+from math import comb
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from gradpoly.errors import InvalidDataError
+from gradpoly.options import Basis
+
+FloatArray = npt.NDArray[np.float64]
+
+_TO_MONOMIAL = {
+    Basis.CHEBYSHEV: np.polynomial.chebyshev.cheb2poly,
+    Basis.LEGENDRE: np.polynomial.legendre.leg2poly,
+}
+
+
+SCALE_BAND = (2.0**-40, 2.0**40)
+"""Values whose largest magnitude lies outside this band are scaled by a power of two."""
+
+
+def exact_scale(top: float) -> float:
+    """A power of two s with ``top / s`` of order 1 when ``top`` is outside :data:`SCALE_BAND`,
+    else 1. Dividing by a power of two is exact in floating point, so a fit of y / s times s
+    is exactly the fit of y: any representable y can be fitted without overflow."""
+    if top == 0.0 or not np.isfinite(top) or SCALE_BAND[0] <= top <= SCALE_BAND[1]:
+        return 1.0
+    return float(np.ldexp(1.0, int(np.frexp(top)[1])))
+
+
+def domains(lo: npt.ArrayLike, hi: npt.ArrayLike) -> FloatArray:
+    """(..., 2) domains from x ranges; a single point gets a small interval around itself."""
+    low, high = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+    width = np.maximum(np.abs(low), 1.0) / 1024.0  # lo +- width never overflows
+    flat = ~(high > low)
+    return np.stack([np.where(flat, low - width, low), np.where(flat, low + width, high)], -1)
+
+
+def domain(lo: float, hi: float) -> tuple[float, float]:
+    """:func:`domains` for one x range, as a tuple."""
+    out = domains(lo, hi)
+    return float(out[0]), float(out[1])
+
+
+def affine(dom: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """``(scale, shift)`` with ``t = scale * x + shift`` mapping ``dom`` (..., 2) to [-1, 1]."""
+    d = np.asarray(dom, dtype=np.float64)
+    lo, hi = d[..., 0], d[..., 1]
+    mid, half = 0.5 * lo + 0.5 * hi, 0.5 * hi - 0.5 * lo
+    return 1.0 / half, -mid / half
+
+
+def to_unit(x: Any, lo: Any, hi: Any) -> Any:
+    """x mapped from [lo, hi] to [-1, 1]; works on NumPy, torch and JAX arrays alike."""
+    mid, half = 0.5 * lo + 0.5 * hi, 0.5 * hi - 0.5 * lo
+    return (x - mid) / half
+
+
+def basis_to_monomial(coef: FloatArray, doms: FloatArray, basis: Basis) -> FloatArray:
+    """Basis coefficients (B, D+1) on each mapped domain (B, 2) -> monomials in each x.
+
+    ``t = a x + b``, so ``t^j = sum_k C(j, k) a^k b^(j-k) x^k``; entries float64 cannot hold
+    come out inf or 0 (see :func:`check_monomial`).
+    """
+    if basis is Basis.MONOMIAL:
+        return np.array(coef, dtype=np.float64, copy=True)
+    size = coef.shape[1]
+    to_t = np.stack(
+        [_padded(_TO_MONOMIAL[basis](np.eye(size)[j]), size) for j in range(size)], axis=1
+    )  # column j: basis function j as a monomial in t
+    in_t = coef @ to_t.T
+    alpha, beta = affine(doms)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        alpha_k = np.cumprod(np.column_stack([np.ones_like(alpha)] + [alpha] * (size - 1)), axis=1)
+        beta_k = np.cumprod(np.column_stack([np.ones_like(beta)] + [beta] * (size - 1)), axis=1)
+        out = np.zeros_like(coef)
+        for j in range(size):
+            for k in range(j + 1):
+                out[:, k] += comb(j, k) * in_t[:, j] * beta_k[:, j - k]
+        return np.asarray(out * alpha_k, dtype=np.float64)
+
+
+def _padded(values: npt.ArrayLike, size: int) -> FloatArray:
+    out = np.zeros(size)
+    v = np.asarray(values, dtype=np.float64)
+    out[: v.size] = v
+    return out
+
+
+def monomial_trouble(dom: tuple[float, float] | None, x_max: float, degree: int) -> str | None:
+    """Why monomial coefficients of degree ``degree`` cannot live in float64 here, or None.
+
+    With a mapped basis (``dom`` given) the coefficients carry ``(1 / half)^k``: beyond
+    float64 when the domain is very narrow or very wide. With monomial features (``dom``
+    None) ``x**degree`` itself must stay finite and not vanish.
+    """
+    if degree == 0:
+        return None
+    if dom is None:
+        if x_max == 0.0:
+            return None
+        power = degree * np.log2(x_max)
+        if power > 1000:
+            return f"x reaches {x_max:.3g}, so x**{degree} overflows float64"
+        if power < -1000:
+            return f"x is at most {x_max:.3g}, so x**{degree} vanishes in float64"
+        return None
+    alpha, beta = affine(np.asarray(dom))
+    scale = float(np.log2(abs(alpha))) * degree
+    reach = float(np.log2(abs(alpha) * (abs(beta) + 1.0))) * degree
+    if scale < -1000 or scale > 1000 or reach > 1000:
+        lo, hi = dom
+        return (
+            f"x spans [{lo:.3g}, {hi:.3g}]: the monomial coefficients of a degree-{degree} "
+            "polynomial there are beyond float64's range"
+        )
+    return None
+
+
+def check_monomial(dom: tuple[float, float] | None, x_max: float, degree: int) -> None:
+    """Raise InvalidDataError (naming the scale and the remedy) where :func:`monomial_trouble`."""
+    trouble = monomial_trouble(dom, x_max, degree)
+    if trouble is not None:
+        scale = 10.0 ** np.floor(np.log10(max(x_max, np.finfo(float).tiny)))
+        raise InvalidDataError(
+            f"{trouble}; rescale x (for example x / {scale:.0e}) or lower the degree"
+        )

@@ -1,0 +1,201 @@
+"""One validation layer: every parameter and every data array is checked here, once.
+
+``fit``, ``fit_many``, ``lstsq_many``, ``lstsq``, the scikit-learn estimator, the dask engine
+and the CLI all parse their options and data through these functions, so the same value gets
+the same verdict (and the same message) whichever door it comes in by. Options raise
+:class:`InvalidOptionError`, data :class:`InvalidDataError`.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from gradpoly.errors import InvalidDataError, InvalidOptionError
+
+AUTO = "auto"
+"""``lr="auto"``: the learning rate that is optimal for the quadratic loss."""
+
+MAX_STEPS = 1_000_000_000
+"""Most GD steps one fit may ask for: the trace keeps one number per step run."""
+
+MAX_DEGREE = 1000
+"""Highest degree accepted: beyond it float64 holds no meaningful polynomial coefficients."""
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def _integer(name: str, value: Any, low: int, high: int) -> int:
+    """An int in [low, high] from a Python or NumPy integer (never a bool or a float)."""
+    kind = {0: "a non-negative integer", 1: "a positive integer"}.get(low, f"an integer >= {low}")
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
+        raise InvalidOptionError(f"{name} must be {kind}, got {value!r}")
+    number = int(value)
+    if number < low:
+        raise InvalidOptionError(f"{name} must be {kind}, got {number}")
+    if number > high:
+        raise InvalidOptionError(f"{name} must be at most {high:,}, got {number:,}")
+    return number
+
+
+def real(name: str, value: Any, what: str = "a finite number") -> float:
+    """A finite float from a real number (Python, NumPy) or its text; never a bool or complex.
+
+    ``what`` completes the message ``"{name} must be {what}, got {value!r}"``.
+    """
+    wrong = InvalidOptionError(f"{name} must be {what}, got {value!r}")
+    if isinstance(value, bool | np.bool_) or value is None:
+        raise wrong
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise wrong from None
+    elif isinstance(value, numbers.Real):
+        number = float(value)
+    else:
+        raise wrong
+    if not math.isfinite(number):
+        raise wrong
+    return number
+
+
+def steps(value: Any) -> int:
+    """The number of GD steps: an integer from 1 to :data:`MAX_STEPS`."""
+    return _integer("steps", value, 1, MAX_STEPS)
+
+
+def degree(value: Any, low: int = 0) -> int:
+    """The polynomial degree: an integer from ``low`` to :data:`MAX_DEGREE`."""
+    return _integer("degree", value, low, MAX_DEGREE)
+
+
+def count(name: str, value: Any, low: int = 1, high: int = 1 << 31) -> int:
+    """A positive count such as repeats or threads."""
+    return _integer(name, value, low, high)
+
+
+def lr(value: Any) -> float | str:
+    """A positive finite learning rate, or ``"auto"``."""
+    if isinstance(value, str) and value.strip() == AUTO:
+        return AUTO
+    number = real("lr", value, "a positive finite number or 'auto'")
+    if number <= 0:
+        raise InvalidOptionError(f"lr must be a positive finite number or 'auto', got {value!r}")
+    return number
+
+
+def tol(value: Any) -> float | None:
+    """None (run every step) or a positive finite tolerance."""
+    if value is None:
+        return None
+    number = real("tol", value, "a positive number")
+    if number <= 0:
+        raise InvalidOptionError(f"tol must be a positive number, got {value!r}")
+    return number
+
+
+def momentum(value: Any) -> float | None:
+    """None (the optimizer's default) or a momentum coefficient in [0, 1)."""
+    if value is None:
+        return None
+    number = real("momentum", value, "a number in [0, 1)")
+    if not 0.0 <= number < 1.0:
+        raise InvalidOptionError(f"momentum must be in [0, 1), got {value!r}")
+    return number
+
+
+def huber_delta(value: Any) -> float:
+    """Huber's delta: a positive finite number."""
+    number = real("huber_delta", value, "a positive number")
+    if number <= 0:
+        raise InvalidOptionError(f"huber_delta must be positive, got {value!r}")
+    return number
+
+
+def flag(name: str, value: Any) -> bool:
+    """A boolean option (Python or NumPy bool only: ``"no"`` would be truthy)."""
+    if not isinstance(value, bool | np.bool_):
+        raise InvalidOptionError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def float_array(name: str, values: Any) -> FloatArray:
+    """Real numbers as a float64 array (a copy), any shape; NaN and inf are kept.
+
+    Refused with a message naming ``name``: complex numbers (never cut to their real part),
+    text, objects that are not numbers, values beyond float64's range, and the masked points
+    of a NumPy masked array (their mask would otherwise be ignored).
+    """
+    if np.ma.isMaskedArray(values) and np.ma.getmaskarray(values).any():
+        hidden = int(np.ma.getmaskarray(values).sum())
+        raise InvalidDataError(
+            f"{name} is a masked array with {hidden} masked value(s); drop them first "
+            f"(e.g. keep = ~{name}.mask) or give them zero weight"
+        )
+    detach = getattr(values, "detach", None)  # a torch tensor, perhaps requiring grad
+    if callable(detach) and hasattr(values, "requires_grad"):
+        values = detach().cpu()
+    try:
+        raw = np.asarray(values)
+    except Exception as exc:  # array libraries raise their own types for what numpy refuses
+        raise InvalidDataError(f"{name} cannot be read as numbers: {_first_line(exc)}") from None
+    if raw.dtype.kind == "c":
+        raise InvalidDataError(
+            f"{name} is complex; gradpoly fits real data: pass {name}.real (or abs) explicitly"
+        )
+    if raw.dtype.kind in "USV":
+        raise InvalidDataError(f"{name} must be numeric, got text ({raw.dtype})")
+    if raw.dtype.kind == "M" or raw.dtype.kind == "m":
+        raise InvalidDataError(
+            f"{name} holds dates or durations ({raw.dtype}); convert them to numbers first "
+            "(e.g. seconds since a start)"
+        )
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            arr = np.array(raw, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidDataError(f"{name} must be numeric: {_first_line(exc)}") from None
+    if (
+        raw.dtype.kind == "O"
+        and raw.size
+        and any(isinstance(v, complex | np.complexfloating) for v in raw.reshape(-1)[:1000])
+    ):
+        raise InvalidDataError(f"{name} holds complex numbers; gradpoly fits real data")
+    if raw.dtype.kind == "f" and raw.dtype.itemsize > 8:
+        lost = np.isfinite(raw) & ~np.isfinite(arr)
+        if lost.any():
+            first = int(np.flatnonzero(lost.reshape(-1))[0])
+            raise InvalidDataError(
+                f"{name} has values beyond float64's range (the first at flat index {first}); "
+                "rescale it"
+            )
+    return arr
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
+
+
+def vector(name: str, values: Any) -> FloatArray:
+    """A finite, non-empty 1-D float64 array (read-only copy), or InvalidDataError."""
+    arr = float_array(name, values)
+    if arr.ndim != 1:
+        raise InvalidDataError(
+            f"{name} must be 1-D, got shape {arr.shape}; pass a flat array (e.g. {name}.ravel())"
+        )
+    if arr.size == 0:
+        raise InvalidDataError(f"{name} is empty; a fit needs at least one point per coefficient")
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        raise InvalidDataError(
+            f"{name} has {bad.size} non-finite value(s) (NaN or inf), the first at index "
+            f"{bad[0]} ({arr[bad[0]]}); drop or fill them before fitting"
+        )
+    arr.setflags(write=False)
+    return arr
