@@ -510,6 +510,9 @@ def _dask_context(scheduler: str | None) -> Iterator[None]:
         raise EngineUnavailableError(
             "--scheduler needs dask.distributed: pip install -c constraints.txt 'gradpoly[dask]'"
         ) from None
+    from gradpoly.dask import check_scheduler
+
+    check_scheduler(scheduler)
     try:
         client = Client(scheduler, timeout="10s")
     except (OSError, TimeoutError, ValueError) as exc:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from gradpoly.engines.base import OptionalLibrary
-from gradpoly.errors import DataFileError
+from gradpoly.errors import DataFileError, EngineUnavailableError
 
 DASK = OptionalLibrary("dask", "dask")
 LAZY_FORMATS = (".parquet", ".csv")
@@ -50,10 +50,19 @@ def read_frame(
             "(or read it in memory)"
         )
     try:
-        frame = dd.read_parquet(matches) if suffix == ".parquet" else dd.read_csv(matches)
+        frame = (
+            dd.read_parquet(matches)
+            if suffix == ".parquet"
+            else dd.read_csv(matches, encoding="utf-8-sig")  # a BOM (spreadsheets) is skipped
+        )
     except (OSError, ValueError) as exc:
         raise DataFileError(f"cannot read {text}: {exc}") from None
     missing = [c for c in columns if c not in frame.columns]
+    doubled = [c for c in columns if f"{c}.1" in frame.columns]  # pandas renames duplicates
+    if doubled:
+        raise DataFileError(
+            f"{text}: the column name {doubled[0]!r} appears more than once; rename the duplicates"
+        )
     if missing:
         raise DataFileError(
             f"{text}: no column named {missing[0]!r}; it has {', '.join(map(str, frame.columns))}"
@@ -62,6 +71,57 @@ def read_frame(
     if drop_nan:
         frame = frame.map_partitions(keep_finite, list(drop_nan), meta=frame._meta)
     return frame
+
+
+HANDSHAKE_SECONDS = 5.0
+"""How long a scheduler has to accept a connection and send its handshake."""
+
+MAX_HANDSHAKE_BYTES = 1 << 20
+"""A Dask handshake is a small message; a larger announced size is not Dask speaking."""
+
+
+def check_scheduler(address: str, timeout: float = HANDSHAKE_SECONDS) -> None:
+    """Raise EngineUnavailableError unless ``address`` answers like a Dask scheduler, in time.
+
+    A Dask server sends its handshake (an 8-byte little-endian length, then a small message)
+    as soon as a connection opens. Reading that length with a deadline tells a scheduler from
+    a silent server (which would hang a Client forever) or an HTTP server (whose bytes a
+    Client would read as a length of exabytes). Only ``tcp://`` addresses are probed.
+    """
+    import socket
+    import struct
+
+    text = address.strip()
+    scheme, _, rest = text.rpartition("://")
+    if scheme not in ("", "tcp"):
+        return
+    host, _, port_text = rest.rpartition(":")
+    if not host or not port_text.isdigit():
+        raise EngineUnavailableError(
+            f"--scheduler {address!r} is not an address: use tcp://HOST:PORT"
+        )
+    where = f"the Dask scheduler at {text}"
+    try:
+        with socket.create_connection((host.strip("[]"), int(port_text)), timeout=timeout) as conn:
+            conn.settimeout(timeout)
+            header = b""
+            while len(header) < 8:
+                piece = conn.recv(8 - len(header))
+                if not piece:
+                    raise EngineUnavailableError(f"{where} closed the connection: not Dask")
+                header += piece
+    except TimeoutError:
+        raise EngineUnavailableError(
+            f"{where} sent no Dask handshake within {timeout:g} s: is it a Dask scheduler?"
+        ) from None
+    except OSError as exc:
+        raise EngineUnavailableError(f"cannot reach {where}: {exc.strerror or exc}") from None
+    (size,) = struct.unpack("<Q", header)
+    if not 0 < size <= MAX_HANDSHAKE_BYTES:
+        raise EngineUnavailableError(
+            f"{where} does not speak Dask's protocol (it announced a {size:,}-byte message); "
+            "check the address and port (a scheduler listens on 8786 by default)"
+        )
 
 
 def keep_finite(part: Any, numeric: list[str]) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,12 +15,13 @@ import numpy.typing as npt
 from gradpoly.engines.base import OptionalLibrary
 from gradpoly.errors import DataFileError, OutputError
 from gradpoly.outputs import atomic_path, is_stdout, json_text, write_text_atomic
+from gradpoly.validation import missing_ids
 
 
 def read_text(path: str | Path) -> str:
     """Read a UTF-8 text file, turning OS errors into one readable DataFileError."""
     try:
-        return Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8-sig")  # a BOM (spreadsheets) is skipped
     except OSError as exc:
         raise DataFileError(f"cannot read {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
@@ -27,6 +29,8 @@ def read_text(path: str | Path) -> str:
 
 
 def _parse_float(text: str, path: str | Path, row: int, column: str) -> float:
+    if not text.strip():
+        return float("nan")  # an empty cell is a missing value, as for every other reader
     try:
         return float(text)
     except ValueError:
@@ -51,11 +55,7 @@ def read_csv_columns(path: str | Path, names: Sequence[str]) -> list[npt.NDArray
     except ValueError:
         has_header = True
     if has_header:
-        missing = [c for c in names if c not in header]
-        if missing:
-            raise DataFileError(
-                f"{path}: no column named {missing[0]!r}; the header has {', '.join(header)}"
-            )
+        _missing(path, names, header, "the header has")
         index = [header.index(c) for c in names]
         body, first_row, labels = rows[1:], 2, list(names)
     else:
@@ -112,12 +112,23 @@ def read_table(
     )
 
 
-def _missing(path: str | Path, wanted: Sequence[str], have: Sequence[str]) -> None:
-    gone = [c for c in wanted if c not in have]
+def _missing(
+    path: str | Path, wanted: Sequence[str], have: Sequence[str], where: str = "it has"
+) -> None:
+    """Every wanted column present exactly once, or a DataFileError naming what is there."""
+    names = [str(h) for h in have]
+    gone = [c for c in wanted if c not in names]
     if gone:
         raise DataFileError(
-            f"{path}: no column named {gone[0]!r}; it has {', '.join(map(str, have)) or 'none'}"
+            f"{path}: no column named {gone[0]!r}; {where} {', '.join(names) or 'none'}"
         )
+    for c in wanted:
+        places = [str(i + 1) for i, h in enumerate(names) if h == c]
+        if len(places) > 1:
+            raise DataFileError(
+                f"{path}: the column name {c!r} appears {len(places)} times (columns "
+                f"{', '.join(places)}); rename the duplicates"
+            )
 
 
 def _read_csv_table(
@@ -142,7 +153,7 @@ def _read_csv_table(
     out: dict[str, np.ndarray] = {}
     for name in text:
         j = header.index(name)
-        out[name] = np.array([row[j].strip() for row in body], dtype=str)
+        out[name] = np.array([row[j].strip() for row in body], dtype=object)
     for name in numeric:
         j = header.index(name)
         out[name] = np.array(
@@ -168,7 +179,9 @@ def _read_parquet(
         raise DataFileError(f"cannot read {path}: {exc}") from None
     out: dict[str, np.ndarray] = {}
     for name in text:
-        out[name] = np.array([str(v) for v in table.column(name).to_pylist()], dtype=str)
+        out[name] = np.array(
+            [v if v is None else str(v) for v in table.column(name).to_pylist()], dtype=object
+        )
     for name in numeric:
         column = table.column(name)
         try:
@@ -190,7 +203,7 @@ def _read_numpy(
     if isinstance(loaded, np.lib.npyio.NpzFile):
         with loaded:
             _missing(path, [*text, *numeric], loaded.files)
-            columns = {name: loaded[name] for name in [*text, *numeric]}
+            columns = {name: _member(path, loaded, name) for name in [*text, *numeric]}
     elif loaded.dtype.names:
         _missing(path, [*text, *numeric], loaded.dtype.names)
         columns = {name: loaded[name] for name in [*text, *numeric]}
@@ -202,16 +215,45 @@ def _read_numpy(
                 "or series ids use .npz or a structured array"
             )
         columns = {name: loaded[:, j] for j, name in enumerate(numeric)}
-    out: dict[str, np.ndarray] = {name: np.asarray(columns[name]).astype(str) for name in text}
+    for name, values in columns.items():
+        if np.ndim(values) != 1:
+            raise DataFileError(
+                f"{path}: column {name!r} has shape {np.shape(values)}; columns must be 1-D "
+                "(one value per row)"
+            )
+    out: dict[str, np.ndarray] = {name: _text_column(columns[name]) for name in text}
     for name in numeric:
+        values = np.asarray(columns[name])
+        if values.dtype.kind == "c":
+            raise DataFileError(f"{path}: column {name!r} is complex; gradpoly fits real data")
+        if values.dtype.kind in "USOV":
+            raise DataFileError(f"{path}: column {name!r} is not numeric ({values.dtype})")
         try:
-            out[name] = np.asarray(columns[name], dtype=np.float64).reshape(-1)
+            out[name] = np.asarray(values, dtype=np.float64)
         except (TypeError, ValueError):
             raise DataFileError(f"{path}: column {name!r} is not numeric") from None
     lengths = {v.shape[0] for v in out.values()}
     if len(lengths) > 1:
         raise DataFileError(f"{path}: the columns have different lengths {sorted(lengths)}")
     return out
+
+
+def _member(path: str | Path, archive: Any, name: str) -> np.ndarray:
+    """One array of an .npz archive; a damaged or object member is a DataFileError."""
+    try:
+        return np.asarray(archive[name])
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        first = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise DataFileError(f"cannot read {path}: member {name!r}: {first}") from None
+
+
+def _text_column(values: Any) -> np.ndarray:
+    """Ids as an object array of text, with missing ones (NaN, None) kept as None."""
+    raw = np.asarray(values, dtype=object).reshape(-1)
+    return np.array(
+        [None if v is None or (isinstance(v, float) and v != v) else str(v) for v in raw],
+        dtype=object,
+    )
 
 
 def finite_rows(
@@ -274,7 +316,18 @@ def read_long(
     appear; ids are read as text.
     """
     numeric = [x_col, y_col] + ([weights_col] if weights_col else [])
-    table = finite_rows(path, read_table(path, numeric, text=[series_col]), numeric, drop_nan)
+    table = read_table(path, numeric, text=[series_col])
+    missing = missing_ids(table[series_col])
+    if missing.any() and drop_nan:
+        table = {name: values[~missing] for name, values in table.items()}
+    elif missing.any():
+        rows = np.flatnonzero(missing)
+        shown = ", ".join(str(r + 1) for r in rows[:5]) + (" ..." if rows.size > 5 else "")
+        raise DataFileError(
+            f"{path}: {rows.size} row(s) have no {series_col!r} (empty, NaN or None; data rows "
+            f"{shown}); fill them or pass --drop-nan to drop those rows"
+        )
+    table = finite_rows(path, table, numeric, drop_nan)
     if table[series_col].size == 0:
         raise DataFileError(f"{path}: no rows left to fit")
     from gradpoly.many import group_long

@@ -132,11 +132,7 @@ def series_ids(series: Any) -> npt.NDArray[np.str_]:
     raw = np.asarray(series, dtype=object).reshape(-1) if np.ndim(series) else None
     if raw is None:
         raise InvalidDataError("series must be one id per point (a 1-D column), got a scalar")
-    missing = np.fromiter(
-        (v is None or (isinstance(v, float) and v != v) or str(v).strip() == "" for v in raw),
-        dtype=bool,
-        count=raw.size,
-    )
+    missing = validation.missing_ids(raw)
     if missing.any():
         rows = np.flatnonzero(missing)
         raise InvalidDataError(

@@ -199,3 +199,22 @@ def vector(name: str, values: Any) -> FloatArray:
         )
     arr.setflags(write=False)
     return arr
+
+
+MISSING_IDS = frozenset({"", "nan", "none", "null", "na", "n/a", "<na>"})
+"""Id texts that mean "no id" (pandas' missing-value spellings), compared lower-case."""
+
+
+def missing_ids(values: Any) -> npt.NDArray[np.bool_]:
+    """Which series ids are missing: None, NaN, or an empty / NaN-like text."""
+    raw = np.asarray(values, dtype=object).reshape(-1)
+    return np.fromiter(
+        (
+            v is None
+            or (isinstance(v, float | np.floating) and v != v)
+            or str(v).strip().lower() in MISSING_IDS
+            for v in raw
+        ),
+        dtype=bool,
+        count=raw.size,
+    )
