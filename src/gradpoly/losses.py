@@ -56,12 +56,20 @@ def describe(loss: Loss | str | LossFunction) -> str:
     return str(Loss.parse(loss))
 
 
-def check_value(shape: tuple[int, ...], value: float, name: str) -> None:
-    """A user loss must return one finite number; say exactly what it returned otherwise."""
+def check_value(value: Any, name: str, library: str) -> None:
+    """A user loss must return one finite scalar of the engine's array library, computed from
+    the residuals (so autograd can differentiate it); say exactly what it returned otherwise."""
+    if not hasattr(value, "shape") or isinstance(value, np.ndarray | np.generic):
+        raise InvalidOptionError(
+            f"loss {name} must return a {library} scalar computed from the residuals with "
+            f"{library} operations, but returned {type(value).__name__} {value!r:.60}"
+        )
+    shape = tuple(value.shape)
     if shape != ():
         raise InvalidOptionError(
             f"loss {name} must return a scalar, but returned an array of shape {shape}; "
             "reduce it (e.g. .mean())"
         )
-    if not np.isfinite(value):
-        raise InvalidOptionError(f"loss {name} returned {value} at w = 0; it must be finite")
+    number = float(value)
+    if not np.isfinite(number):
+        raise InvalidOptionError(f"loss {name} returned {number} at w = 0; it must be finite")

@@ -29,6 +29,7 @@ from gradpoly.errors import (
     InvalidOptionError,
 )
 from gradpoly.losses import Loss
+from gradpoly.mapping import exact_scale
 from gradpoly.options import AUTO, Basis, Device, Gradient, Optimizer
 from gradpoly.validation import float_array
 
@@ -95,8 +96,13 @@ class ManyResult:
 
     def predict(self, x: npt.ArrayLike) -> FloatArray:
         """Evaluate every series' polynomial at ``x`` of shape (B, M) (or (M,) for all)."""
-        xs = np.asarray(x, dtype=np.float64)
-        xs = np.broadcast_to(xs, (self.coef.shape[0], xs.shape[-1]))
+        xs = validation.float_array("x", x)
+        count = self.coef.shape[0]
+        if xs.ndim not in (1, 2) or (xs.ndim == 2 and xs.shape[0] not in (1, count)):
+            raise InvalidDataError(
+                f"x must have shape (M,) or ({count}, M) for {count} series, got {xs.shape}"
+            )
+        xs = np.broadcast_to(xs, (count, xs.shape[-1]))
         powers = xs[:, :, None] ** np.arange(self.coef.shape[1])
         return np.asarray(np.einsum("bmj,bj->bm", powers, self.coef), dtype=np.float64)
 
@@ -201,6 +207,16 @@ def _as_batch(x: Any, y: Any, weights: Any, drop_nan: bool) -> Batch:
     else:
         counts = np.maximum(np.count_nonzero(wb > 0, axis=1), 1).astype(np.float64)
     return Batch(xb, yb, wb, counts)
+
+
+def _scaled(batch: Batch, loss: Loss) -> tuple[Batch, float]:
+    """The batch with y divided by a power of two when y is far from 1 (exact), and that
+    power; 1 for L1, whose trajectory does not scale with y."""
+    finite = batch.y[np.isfinite(batch.y)]
+    scale = exact_scale(float(np.max(np.abs(finite)))) if finite.size else 1.0
+    if scale == 1.0 or loss is Loss.L1:
+        return batch, 1.0
+    return replace(batch, y=batch.y / scale), scale
 
 
 def _check_finite(batch: Batch, gram: GramBatch) -> None:
@@ -363,15 +379,34 @@ def _finish(
     how: tuple[Basis, str, str, str],
     seconds: float,
     descent: Descent | None = None,
+    scale: float = 1.0,
 ) -> ManyResult:
+    """Assemble the result in y's units (``scale``: the power of two y was divided by).
+
+    A series whose monomial coefficients overflow float64 is marked invalid, with the reason.
+    """
     basis, method, engine, loss_name = how
     count = w.shape[0]
     w = np.where(valid[:, None], w, np.nan)
-    coef = basis_to_monomial(w, gram.domains, basis)
     if descent is not None and descent.final is not None:
         final = descent.final
     else:
         final = _mse(gram, np.nan_to_num(w))
+    w, final = w * scale, final * (scale * scale)
+    coef = basis_to_monomial(w, gram.domains, basis)
+    overflow = valid & ~np.isfinite(coef).all(axis=1)
+    if basis is not Basis.MONOMIAL:
+        overflow |= valid & mapping.beyond_float64(gram.domains, coef.shape[1] - 1)
+    if overflow.any():
+        valid = valid & ~overflow
+        for b in np.flatnonzero(overflow).tolist():
+            lo, hi = gram.domains[b] if basis is not Basis.MONOMIAL else (np.nan, np.nan)
+            problems[b] = (
+                "its monomial coefficients are beyond float64's range"
+                + (f" (x spans [{lo:.3g}, {hi:.3g}])" if lo == lo else "")
+                + "; rescale x or y"
+            )
+        w, coef = np.where(valid[:, None], w, np.nan), np.where(valid[:, None], coef, np.nan)
     converged = np.ones(count, dtype=bool) if descent is None else np.zeros(count, dtype=bool)
     steps_run = np.zeros(count, dtype=np.int64)
     trace = None
@@ -379,7 +414,7 @@ def _finish(
         steps_run = np.where(valid, descent.steps_run, 0)
         converged = valid & ~descent.active if method == "gd-tol" else converged
         if descent.trace is not None:
-            trace = descent.trace[:, : int(steps_run.max(initial=0))]
+            trace = descent.trace[:, : int(steps_run.max(initial=0))] * (scale * scale)
             trace[~valid] = np.nan
     return ManyResult(
         coef,
@@ -442,11 +477,12 @@ def lstsq_many(
     drop = validation.flag("drop_nan", drop_nan)
     backend, where = _backend(engine, device)
     batch, ids = _long_or_batch(x, y, weights, series, drop)
+    batch, scale = _scaled(batch, Loss.MSE)
     gram, valid, problems = _statistics(batch, size, chosen, backend, where, progress)
     safe = np.where(valid[:, None, None], gram.g, np.eye(gram.g.shape[1]))
     w = np.asarray(np.linalg.solve(safe, gram.c[:, :, None])[:, :, 0], dtype=np.float64)
     how = (chosen, "lstsq", backend.name, str(Loss.MSE))
-    result = _finish(w, gram, valid, problems, how, time.perf_counter() - start)
+    result = _finish(w, gram, valid, problems, how, time.perf_counter() - start, scale=scale)
     return replace(result, ids=ids)
 
 
@@ -493,13 +529,15 @@ def fit_many(
     backend, where = _backend(engine, device)
     autograd = _needs_autograd(backend, Gradient.parse(gradient), objective)
     batch, ids = _long_or_batch(x, y, weights, series, drop)
+    batch, scale = _scaled(batch, objective)
     gram, valid, problems = _statistics(batch, size, chosen, backend, where, progress)
+    delta /= scale  # Huber on y / s with delta / s is exactly Huber on y, divided by s^2
     plan = _plan(gram, valid, count, rate, rule, stop, keep, objective, delta, autograd)
     descent = backend.descend(batch, gram, chosen, plan, where)
     _check_descent(descent, valid, plan, gram)
     w = descent.w
     how = (chosen, "gd-tol" if tol is not None else "gd", backend.name, str(objective))
-    result = _finish(w, gram, valid, problems, how, time.perf_counter() - start, descent)
+    result = _finish(w, gram, valid, problems, how, time.perf_counter() - start, descent, scale)
     return replace(result, ids=ids)
 
 

@@ -128,6 +128,18 @@ def monomial_trouble(dom: tuple[float, float] | None, x_max: float, degree: int)
     return None
 
 
+def beyond_float64(doms: FloatArray, degree: int) -> npt.NDArray[np.bool_]:
+    """Per domain (B, 2): whether degree-``degree`` monomial coefficients there leave float64
+    (the vectorised test of :func:`monomial_trouble` for mapped bases)."""
+    if degree == 0:
+        return np.zeros(doms.shape[0], dtype=bool)
+    alpha, beta = affine(doms)
+    with np.errstate(divide="ignore"):
+        scale = np.log2(np.abs(alpha)) * degree
+        reach = np.log2(np.abs(alpha) * (np.abs(beta) + 1.0)) * degree
+    return np.asarray(~((np.abs(scale) <= 1000) & (reach <= 1000)), dtype=bool)
+
+
 def check_monomial(dom: tuple[float, float] | None, x_max: float, degree: int) -> None:
     """Raise InvalidDataError (naming the scale and the remedy) where :func:`monomial_trouble`."""
     trouble = monomial_trouble(dom, x_max, degree)

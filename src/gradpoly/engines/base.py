@@ -12,7 +12,8 @@ import importlib
 import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import cache
 from types import ModuleType
@@ -24,6 +25,7 @@ import numpy.typing as npt
 from gradpoly.errors import (
     DivergenceError,
     EngineUnavailableError,
+    GradpolyError,
     InvalidDataError,
     InvalidOptionError,
 )
@@ -316,6 +318,41 @@ def run_loop(
             f"cannot be reported; divide y by {10.0 ** math.floor(math.log10(top)):.0e} "
             "(the fitted coefficients scale with y)"
         )
+    with _user_loss_errors(config):
+        return _drive(engine, problem, inner, config, inner_config, scale, start_loss, progress)
+
+
+@contextmanager
+def _user_loss_errors(config: FitConfig) -> Iterator[None]:
+    """With a user's loss callable, whatever it (or autograd through it) raises is reported
+    as an InvalidOptionError naming the loss, not as a traceback from inside the engine."""
+    if not callable(config.loss):
+        yield
+        return
+    try:
+        yield
+    except GradpolyError:
+        raise
+    except Exception as exc:
+        first = " ".join(str(exc).split())[:300] or type(exc).__name__
+        raise InvalidOptionError(
+            f"loss {describe(config.loss)} failed in engine {config.engine} "
+            f"({type(exc).__name__}: {first}); it must map the residuals to a scalar with "
+            "the engine's own differentiable operations"
+        ) from exc
+
+
+def _drive(
+    engine: LoopEngine,
+    problem: FitProblem,
+    inner: FitProblem,
+    config: FitConfig,
+    inner_config: FitConfig,
+    scale: float,
+    start_loss: float | None,
+    progress: Progress | None,
+) -> FitResult:
+    """The loop of :func:`run_loop` on the scaled problem ``inner``; results in y's units."""
     t0 = time.perf_counter()
     runner = engine.start(inner, inner_config)
     t1 = time.perf_counter()

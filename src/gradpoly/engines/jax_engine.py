@@ -139,11 +139,7 @@ class _JaxRunner:
             )
             if callable(config.loss):
                 value = objective(config.strategy, config.loss)(self.state[0], *self.data)
-                check_value(
-                    tuple(getattr(value, "shape", ())),
-                    float(np.ravel(value)[0]),
-                    describe(config.loss),
-                )
+                check_value(value, describe(config.loss), "jax")
         self.pieces: list[Any] = []
 
     def _precision(self) -> contextlib.AbstractContextManager[Any]:

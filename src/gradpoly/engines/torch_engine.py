@@ -193,11 +193,7 @@ class _TorchRunner:
         self.loss = objective(config.strategy, config.loss, config.huber_delta)
         if callable(config.loss):
             value = self.loss(self.w, *self.data)
-            check_value(
-                tuple(getattr(value, "shape", ())),
-                float(value.reshape(-1)[0]),
-                describe(config.loss),
-            )
+            check_value(value, describe(config.loss), "torch")
         self.counts: dict[int, Any] = {}
         if self.compiled:
             self.block = compiled_block(
