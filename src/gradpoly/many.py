@@ -168,7 +168,12 @@ def _is_flat(x: Any) -> bool:
     """True for one 1-D sequence of numbers (a long column), not a list of series."""
     if isinstance(x, np.ndarray):
         return bool(x.ndim == 1)
-    return isinstance(x, Sequence) and len(x) > 0 and np.ndim(x[0]) == 0
+    if not (isinstance(x, Sequence) and len(x) > 0):
+        return False
+    try:
+        return bool(np.ndim(x[0]) == 0)
+    except ValueError:  # a ragged first element: a series, checked later
+        return False
 
 
 def _as_batch(x: Any, y: Any, weights: Any, drop_nan: bool) -> Batch:

@@ -90,12 +90,17 @@ def lr(value: Any) -> float | str:
 
 
 def tol(value: Any) -> float | None:
-    """None (run every step) or a positive finite tolerance."""
+    """None (run every step) or a relative tolerance in (0, 1]."""
     if value is None:
         return None
     number = real("tol", value, "a positive number")
     if number <= 0:
         raise InvalidOptionError(f"tol must be a positive number, got {value!r}")
+    if number > 1:
+        raise InvalidOptionError(
+            f"tol is relative (|grad| / |grad(0)|, which starts at 1): it must be a positive "
+            f"number at most 1, got {value!r}"
+        )
     return number
 
 
@@ -143,7 +148,7 @@ def float_array(name: str, values: Any) -> FloatArray:
     try:
         raw = np.asarray(values)
     except Exception as exc:  # array libraries raise their own types for what numpy refuses
-        raise InvalidDataError(f"{name} cannot be read as numbers: {_first_line(exc)}") from None
+        raise InvalidDataError(f"{name} must be numeric: {_first_line(exc)}") from None
     if raw.dtype.kind == "c":
         raise InvalidDataError(
             f"{name} is complex; gradpoly fits real data: pass {name}.real (or abs) explicitly"

@@ -310,6 +310,11 @@ def run_loop(
     trouble = inner.trouble(str(config.dtype))
     if trouble is not None:
         raise InvalidDataError(trouble)
+    if config.lr_value > float(np.finfo(np.dtype(str(config.dtype))).max):
+        stable = stable_limit(config.optimizer, config.momentum_value, problem.lambda_max)
+        raise DivergenceError(
+            0, math.inf, config.lr_value, stable, f"lr={config.lr_value:g} overflows {config.dtype}"
+        )
     start_loss = inner.loss_at_zero(inner_config)
     if start_loss is not None and not math.isfinite(start_loss * scale * scale):
         top = float(np.max(np.abs(problem.y)))
