@@ -112,9 +112,13 @@ def test_a_full_disk_is_one_line_and_keeps_the_old_file(tmp_path, monkeypatch) -
 
 
 def test_any_error_inside_the_writer_removes_the_temporary_file(tmp_path) -> None:
-    with pytest.raises(RuntimeError), atomic_path(tmp_path / "out.png") as tmp:
-        tmp.write_bytes(b"half")
-        raise RuntimeError("interrupted")
+    def interrupted() -> None:
+        with atomic_path(tmp_path / "out.png") as tmp:
+            tmp.write_bytes(b"half")
+            raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        interrupted()
     assert leftovers(tmp_path) == []
     assert not (tmp_path / "out.png").exists()
 
@@ -169,7 +173,7 @@ def test_dash_is_standard_output_for_text(capsys) -> None:
 
 
 def test_binary_formats_refuse_standard_output() -> None:
-    with pytest.raises(OutputError, match="use a .csv"):
+    with pytest.raises(OutputError, match=r"use a \.csv"):
         write_rows("-.bin", [{"a": 1}])
 
 
@@ -192,7 +196,7 @@ def test_a_result_with_nan_saves_strict_json_and_loads_back(tmp_path) -> None:
 def test_loading_a_corrupt_result_is_a_data_file_error(tmp_path, content) -> None:
     path = tmp_path / "bad.json"
     path.write_text(content)
-    with pytest.raises(DataFileError, match="bad.json"):
+    with pytest.raises(DataFileError, match=r"bad\.json"):
         FitResult.load(path)
 
 
