@@ -487,3 +487,94 @@ def test_fit_one_curve_from_npy_npz_parquet(capsys, tmp_path, suffix) -> None:
     )
     assert code == 0, text
     assert "final MSE: 0.000428" in text
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--json", "r.json"], "--json does not apply with --series-col"),
+        (["--plot", "p.png"], "--plot does not apply with --series-col"),
+        (["--mode", "compiled"], "--mode does not apply with --series-col"),
+        (["--strategy", "gram"], "--strategy does not apply with --series-col"),
+        (["--dtype", "float64"], "--dtype does not apply with --series-col"),
+        (["--momentum", "0.5"], "--momentum does not apply with --series-col"),
+    ],
+)
+def test_flags_a_batched_fit_would_ignore_are_refused(capsys, long_csv, flags, message) -> None:
+    code, _, err = run(
+        capsys,
+        "fit",
+        str(long_csv),
+        "--series-col",
+        "sensor",
+        "--x-col",
+        "t",
+        "--y-col",
+        "value",
+        *flags,
+    )
+    assert code == 1
+    assert message in err
+
+
+def test_out_without_series_col_is_refused(capsys, data_csv, tmp_path) -> None:
+    code, _, err = run(capsys, "fit", str(data_csv), "--out", str(tmp_path / "rows.csv"))
+    assert code == 1
+    assert "--out writes one row per series: it needs --series-col" in err
+
+
+def test_a_run_that_fits_no_series_fails(capsys, tmp_path) -> None:
+    path = tmp_path / "few.csv"
+    path.write_text("id,x,y\na,1,2\nb,1,3\n")
+    rows = tmp_path / "rows.csv"
+    code, out, err = run(capsys, "fit", str(path), "--series-col", "id", "--out", str(rows))
+    assert code == 1
+    assert "none of the 2 series could be fitted" in err
+    assert "not fitted" in out
+    assert rows.exists()  # the rows say why, even so
+
+
+def test_series_rows_to_standard_output(capsys, long_csv) -> None:
+    code, out, err = run(
+        capsys,
+        "fit",
+        str(long_csv),
+        "--series-col",
+        "sensor",
+        "--x-col",
+        "t",
+        "--y-col",
+        "value",
+        "--out",
+        "-",
+    )
+    assert code == 0, err
+    assert out.splitlines()[0].startswith("series,valid,coef_0")
+    assert "fitted" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["bench", "--threads", "0"], "threads must be a positive integer"),
+        (["bench", "--repeats", "0"], "repeats must be a positive integer"),
+        (["demo", "--steps", "0"], "steps must be a positive integer"),
+        (["derivative", "--points", "0"], "points must be a positive integer"),
+    ],
+)
+def test_counts_are_checked_by_the_validation_layer(capsys, args, message) -> None:
+    code, _, err = run(capsys, *args)
+    assert code == 1
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("suffix", [".json"])
+def test_json_outputs_are_strict(capsys, tmp_path, suffix) -> None:
+    path = tmp_path / "few.csv"
+    path.write_text("id,x,y\na,1,2\nb,1,3\nb,2,4\n")
+    rows = tmp_path / f"rows{suffix}"
+    run(capsys, "fit", str(path), "--series-col", "id", "--degree", "1", "--out", str(rows))
+    text = rows.read_text()
+    assert "NaN" not in text
+    assert json.loads(text)[0]["coef_0"] is None

@@ -190,3 +190,96 @@ def test_cli_runs_on_a_scheduler_address(capsys, long_parquet) -> None:
     assert code == 0, err
     assert f"read {len(frame):,} points" in text
     assert "relative gradient norm" in text
+
+
+def _serve(handler):  # type: ignore[no-untyped-def]
+    """A TCP server on a free port running ``handler(connection)`` per client, in a thread."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+
+    def loop() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=handler, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=loop, daemon=True).start()
+    return server
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "message"),
+    [
+        ("silent", "sent no Dask handshake within"),
+        ("http", "does not speak Dask's protocol"),
+        ("hangup", "closed the connection"),
+    ],
+)
+def test_a_scheduler_address_that_is_not_dask_fails_in_time(
+    capsys, monkeypatch, long_parquet, behaviour, message
+):
+    import time
+
+    import gradpoly.dask
+    from gradpoly.dask import check_scheduler
+
+    monkeypatch.setattr(gradpoly.dask, "HANDSHAKE_SECONDS", 0.5)
+
+    def handler(conn):  # type: ignore[no-untyped-def]
+        if behaviour == "http":
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+        if behaviour != "hangup":
+            time.sleep(3)
+        conn.close()
+
+    server = _serve(handler)
+    address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    try:
+        start = time.perf_counter()
+        with pytest.raises(Exception, match=message):
+            check_scheduler(address, timeout=0.5)
+        assert time.perf_counter() - start < 2.5
+        folder, _ = long_parquet
+        code, _, err = run(
+            capsys, "fit", str(folder / "*.parquet"), "--engine", "dask", "--scheduler", address
+        )
+        assert code == 1
+        assert message in err
+        assert len(err.strip().splitlines()) == 1
+    finally:
+        server.close()
+
+
+def test_complex_and_text_cells_out_of_core(tmp_path) -> None:
+    from gradpoly import fit
+    from gradpoly.dask import read_xy
+    from gradpoly.errors import GradpolyError
+
+    x = np.linspace(0, 1, 20)
+    with pytest.raises(GradpolyError, match="complex"):
+        fit(x + 1j, x, 1, engine="dask", strategy="gram")
+    path = tmp_path / "text.csv"
+    rows = [f"{a},{a}" for a in x] + ["oops,1.0"]
+    path.write_text("x,y\n" + "\n".join(rows) + "\n")
+    lazy_x, lazy_y, _ = read_xy(path)
+    with pytest.raises(GradpolyError) as caught:
+        fit(lazy_x, lazy_y, 1, engine="dask", strategy="gram", steps=5)
+    assert "\n" not in str(caught.value)
+
+
+def test_lazy_csv_with_bom_and_duplicate_columns(tmp_path) -> None:
+    from gradpoly.dask import read_frame
+
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes("\ufeffx,y\n1,2\n2,3\n".encode())
+    assert list(read_frame(str(bom), ["x", "y"]).columns) == ["x", "y"]
+    dup = tmp_path / "dup.csv"
+    dup.write_text("x,y,x\n1,2,3\n")
+    with pytest.raises(DataFileError, match="appears more than once"):
+        read_frame(str(dup), ["x", "y"])

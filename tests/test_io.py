@@ -194,3 +194,89 @@ def test_an_interrupted_parquet_write_leaves_the_old_file(tmp_path, monkeypatch)
     monkeypatch.undo()
     assert pq.read_table(path).to_pydict() == {"a": [1.0]}
     assert [p.name for p in tmp_path.iterdir()] == ["rows.parquet"]
+
+
+def test_a_utf8_bom_is_skipped(tmp_path) -> None:
+    from gradpoly.io import read_table
+
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\ufeffx,y\n1,2\n3,4\n".encode())
+    table = read_table(path, ["x", "y"])
+    np.testing.assert_array_equal(table["x"], [1, 3])
+
+
+def test_duplicated_column_names_are_refused(tmp_path) -> None:
+    from gradpoly.io import read_table
+
+    path = tmp_path / "dup.csv"
+    path.write_text("x,y,x\n1,2,3\n")
+    with pytest.raises(DataFileError, match="'x' appears 2 times"):
+        read_table(path, ["x", "y"])
+
+
+def test_two_dimensional_npz_members_are_refused(tmp_path) -> None:
+    from gradpoly.io import read_table
+
+    path = tmp_path / "grid.npz"
+    np.savez(path, x=np.zeros((3, 4)), y=np.zeros(12))
+    with pytest.raises(DataFileError, match=r"shape \(3, 4\); columns must be 1-D"):
+        read_table(path, ["x", "y"])
+
+
+@pytest.mark.parametrize("member", ["object", "complex"])
+def test_odd_npz_members_are_refused(tmp_path, member) -> None:
+    from gradpoly.io import read_table
+
+    path = tmp_path / "odd.npz"
+    values = np.array([1, "a"], dtype=object) if member == "object" else np.array([1j, 2])
+    np.savez(path, x=values, y=np.zeros(2))
+    with pytest.raises(DataFileError):
+        read_table(path, ["x", "y"])
+
+
+def test_a_damaged_npz_is_one_data_file_error(tmp_path) -> None:
+    from gradpoly.io import read_table
+
+    path = tmp_path / "d.npz"
+    np.savez(path, x=np.arange(50.0), y=np.arange(50.0))
+    raw = bytearray(path.read_bytes())
+    raw[100:110] = b"\xff" * 10  # inside the first member: a bad CRC or a bad header
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DataFileError, match=r"d\.npz"):
+        read_table(path, ["x", "y"])
+
+
+def test_empty_cells_are_missing_values(tmp_path) -> None:
+    from gradpoly.io import read_xy
+
+    path = tmp_path / "gaps.csv"
+    path.write_text("x,y\n1,2\n2,\n3,4\n")
+    with pytest.raises(DataFileError, match=r"data rows 2"):
+        read_xy(path)
+    x, _, _ = read_xy(path, drop_nan=True)
+    np.testing.assert_array_equal(x, [1, 3])
+
+
+@pytest.mark.parametrize("missing", ["", "NaN", "None"])
+def test_missing_series_ids_are_named_or_dropped(tmp_path, missing) -> None:
+    from gradpoly.io import read_long
+
+    path = tmp_path / "ids.csv"
+    path.write_text(f"id,x,y\na,1,2\n{missing},2,3\na,3,4\n")
+    with pytest.raises(DataFileError, match=r"no 'id'.*data rows 2"):
+        read_long(path, "id")
+    ids, xs, _, _ = read_long(path, "id", drop_nan=True)
+    assert ids == ["a"]
+    np.testing.assert_array_equal(xs[0], [1, 3])
+
+
+def test_null_ids_in_parquet_are_missing(tmp_path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    from gradpoly.io import read_long
+
+    path = tmp_path / "ids.parquet"
+    pq.write_table(pa.table({"id": ["a", None, "a"], "x": [1.0, 2, 3], "y": [1.0, 2, 3]}), path)
+    with pytest.raises(DataFileError, match="no 'id'"):
+        read_long(path, "id")

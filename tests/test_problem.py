@@ -186,3 +186,92 @@ def test_converged_coefficients_do_not_depend_on_the_basis(problem) -> None:
     best = lstsq(problem.x, problem.y, problem.degree)
     for coef in results:
         np.testing.assert_allclose(coef, best, rtol=1e-6, atol=1e-6 * (1 + np.abs(best).max()))
+
+
+def test_any_representable_y_fits_exactly_scaled() -> None:
+    from gradpoly import lstsq
+
+    x = np.linspace(0, 5, 40)
+    y = np.sin(x)
+    base = lstsq(x, y, 4)
+    for scale in (1e-300, 1e-200, 1e200, 1e307):
+        np.testing.assert_allclose(lstsq(x, y * scale, 4) / scale, base, rtol=1e-12, atol=1e-15)
+
+
+def test_gd_on_scaled_y_is_the_scaled_trajectory() -> None:
+    from gradpoly import fit
+
+    x = np.linspace(0, 5, 40)
+    y = np.sin(x)
+    for dtype in ("float32", "float64"):
+        base = fit(x, y, 3, steps=200, lr="auto", basis="chebyshev", dtype=dtype)
+        big = fit(x, y * 2.0**100, 3, steps=200, lr="auto", basis="chebyshev", dtype=dtype)
+        np.testing.assert_array_equal(big.basis_coef / 2.0**100, base.basis_coef)
+        np.testing.assert_array_equal(big.trace / 2.0**200, base.trace)
+
+
+@pytest.mark.parametrize(
+    ("x", "degree", "match"),
+    [
+        (np.linspace(1, 5, 20) * 1e-300, 4, "vanishes in float64"),
+        (np.linspace(1, 5, 20) * 1e300, 4, "overflows float64"),
+        (np.linspace(1, 2, 20) * 1e300, 2, "overflows float64|beyond float64.s range"),
+    ],
+)
+def test_monomials_beyond_float64_are_refused_before_running(x, degree, match) -> None:
+    from gradpoly import fit, lstsq
+
+    with pytest.raises(InvalidDataError, match=match):
+        lstsq(x, np.sin(np.arange(20.0)), degree)
+    basis = "chebyshev" if "range" in match else "monomial"
+    with pytest.raises(InvalidDataError, match=match):
+        fit(x, np.sin(np.arange(20.0)), degree, steps=5, basis=basis)
+
+
+def test_x_near_the_float64_limit_fits_in_a_mapped_basis() -> None:
+    from gradpoly import fit, lstsq
+
+    x = np.linspace(-1, 1, 30) * 1e307
+    y = np.linspace(0, 1, 30)
+    coef = lstsq(x, y, 1)
+    assert np.isfinite(coef).all()
+    np.testing.assert_allclose(np.polynomial.polynomial.polyval(x, coef), y, atol=1e-12)
+    result = fit(x, y, 1, steps=50, lr="auto", basis="chebyshev", dtype="float64")
+    assert np.isfinite(result.coef).all()
+
+
+def test_constant_x_at_degree_zero_is_the_mean(capfd) -> None:
+    from gradpoly import fit, lstsq
+
+    np.testing.assert_allclose(lstsq([3, 3, 3], [1, 2, 6], 0), [3.0])
+    result = fit([3, 3, 3], [1, 2, 6], 0, steps=50, lr="auto", basis="chebyshev", tol=1e-9)
+    np.testing.assert_allclose(result.coef, [3.0], rtol=1e-6)
+    out, err = capfd.readouterr()
+    assert out == err == ""  # no LAPACK noise
+
+
+def test_huge_y_in_float32_is_scaled_not_overflowed() -> None:
+    from gradpoly import fit
+
+    x = np.linspace(0, 5, 40)
+    result = fit(x, np.sin(x) * 1e30, 2, steps=100, lr="auto", basis="chebyshev")
+    assert np.isfinite(result.coef).all()
+    assert np.isfinite(result.trace).all()
+
+
+def test_y_whose_mse_leaves_float64_is_refused_by_gd_but_solved_by_lstsq() -> None:
+    from gradpoly import fit, lstsq
+
+    x = np.linspace(0, 5, 40)
+    with pytest.raises(InvalidDataError, match="mean squared error is beyond float64"):
+        fit(x, np.sin(x) * 1e200, 2, steps=5)
+    assert np.isfinite(lstsq(x, np.sin(x) * 1e200, 2)).all()
+
+
+def test_zero_weight_points_do_not_move_the_domain() -> None:
+    x = np.array([0.0, 1.0, 2.0, 3.0, 1e300])
+    weights = np.array([1.0, 1.0, 1.0, 1.0, 0.0])
+    problem = FitProblem.from_data(x, np.sin(x), 2, weights, "chebyshev")
+    assert problem.domain == (0.0, 3.0)
+    a, _ = problem.design()
+    assert np.isfinite(a).all()

@@ -361,10 +361,9 @@ ONE_CURVE_ONLY = ("json_path", "plot", "mode", "strategy", "dtype", "momentum")
 
 def _refuse_inapplicable(ctx: typer.Context, series: bool) -> None:
     """Refuse options given on the command line that the chosen kind of fit would ignore."""
-    from click.core import ParameterSource
 
-    def given(name: str) -> bool:
-        return ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
+    def given(name: str) -> bool:  # by name: typer may vendor its own click
+        return getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
 
     flags = {p.name: p.opts[0] for p in ctx.command.params if p.name}
     if series:

@@ -80,7 +80,7 @@ MAX_HANDSHAKE_BYTES = 1 << 20
 """A Dask handshake is a small message; a larger announced size is not Dask speaking."""
 
 
-def check_scheduler(address: str, timeout: float = HANDSHAKE_SECONDS) -> None:
+def check_scheduler(address: str, timeout: float | None = None) -> None:
     """Raise EngineUnavailableError unless ``address`` answers like a Dask scheduler, in time.
 
     A Dask server sends its handshake (an 8-byte little-endian length, then a small message)
@@ -91,6 +91,7 @@ def check_scheduler(address: str, timeout: float = HANDSHAKE_SECONDS) -> None:
     import socket
     import struct
 
+    timeout = HANDSHAKE_SECONDS if timeout is None else timeout
     text = address.strip()
     scheme, _, rest = text.rpartition("://")
     if scheme not in ("", "tcp"):

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 
 class GradpolyError(Exception):
-    """Base class of every error gradpoly raises on purpose; the message says what to do."""
+    """Base class of every error gradpoly raises on purpose; the message says what to do.
+
+    The message is always one line (text quoted from other libraries is folded), so the CLI
+    prints every error as exactly one line.
+    """
+
+    def __init__(self, *args: object) -> None:
+        if args and isinstance(args[0], str):
+            args = (" ".join(args[0].split()), *args[1:])
+        super().__init__(*args)
 
 
 class InvalidDataError(GradpolyError, ValueError):

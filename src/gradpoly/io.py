@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gradpoly.engines.base import OptionalLibrary
-from gradpoly.errors import DataFileError, OutputError
+from gradpoly.errors import DataFileError, GradpolyError, OutputError
 from gradpoly.outputs import atomic_path, is_stdout, json_text, write_text_atomic
 from gradpoly.validation import missing_ids
 
@@ -100,16 +101,29 @@ def read_table(
     are taken in the order of ``numeric``.
     """
     suffix = Path(path).suffix.lower()
-    if suffix == ".csv":
-        return _read_csv_table(path, numeric, text)
-    if suffix == ".parquet":
-        return _read_parquet(path, numeric, text)
-    if suffix in (".npy", ".npz"):
-        return _read_numpy(path, numeric, text)
+    readers = {".csv": _read_csv_table, ".parquet": _read_parquet}
+    reader = readers.get(suffix, _read_numpy if suffix in (".npy", ".npz") else None)
+    if reader is not None:
+        with _damaged_file(path):
+            return reader(path, numeric, text)
     raise DataFileError(
         f"cannot read {path}: unknown file type {suffix or '(none)'}; use one of "
         + ", ".join(TABLE_FORMATS)
     )
+
+
+@contextmanager
+def _damaged_file(path: str | Path) -> Iterator[None]:
+    """Whatever a parser raises on damaged bytes (zip, parquet, npy, csv all raise their own
+    types: csv.Error, NotImplementedError, RuntimeError, MemoryError...) becomes one
+    DataFileError naming the file."""
+    try:
+        yield
+    except GradpolyError:
+        raise
+    except (Exception, MemoryError) as exc:
+        first = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise DataFileError(f"cannot read {path}: damaged or not a table ({first})") from None
 
 
 def _missing(

@@ -51,7 +51,8 @@ class ManyResult:
     domains : ndarray, shape (B, 2)
         The x interval of each series mapped to [-1, 1].
     final_loss : ndarray, shape (B,)
-        Weighted MSE of the returned coefficients.
+        Weighted MSE of the returned coefficients (inf where it exceeds float64's range,
+        for y beyond about 1e154; the coefficients are exact all the same).
     converged, steps_run : ndarray, shape (B,)
         For gradient descent: whether ``tol`` was reached, and after how many steps.
     valid : ndarray of bool, shape (B,)
@@ -312,7 +313,9 @@ def _statistics(
     gram: GramBatch | None = None
     for start in range(0, batch.size, BLOCK_SERIES):
         part = slice(start, min(start + BLOCK_SERIES, batch.size))
-        block = backend.statistics(batch.rows(part), degree, basis, device)
+        # NaN/inf in a series make its statistics non-finite: found by _check_finite below.
+        with np.errstate(invalid="ignore", over="ignore"):
+            block = backend.statistics(batch.rows(part), degree, basis, device)
         if gram is None:
             gram = block if part.stop == batch.size else _empty_like(block, batch.size)
         if gram is not block:
@@ -329,7 +332,7 @@ def _statistics(
     # det(G) / prod(diag G) (1 for orthogonal columns, 0 for singular G) below 1e-12.
     sign, logdet = np.linalg.slogdet(gram.g)
     diagonal = np.einsum("bii->bi", gram.g)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # singular: -inf - -inf is NaN
         ratio = logdet - np.log(diagonal).sum(axis=1)
     suspect = np.flatnonzero(~((sign > 0) & (ratio > np.log(1e-12))))
     if suspect.size:
@@ -396,8 +399,9 @@ def _finish(
     if descent is not None and descent.final is not None:
         final = descent.final
     else:
-        final = _mse(gram, np.nan_to_num(w))
-    w, final = w * scale, final * (scale * scale)
+        final = np.maximum(_mse(gram, np.nan_to_num(w)), 0.0)  # < 0 only by rounding
+    with np.errstate(over="ignore"):  # a loss beyond float64 (|y| > ~1e154) is reported as inf
+        w, final = w * scale, final * scale * scale
     coef = basis_to_monomial(w, gram.domains, basis)
     overflow = valid & ~np.isfinite(coef).all(axis=1)
     if basis is not Basis.MONOMIAL:
@@ -419,7 +423,8 @@ def _finish(
         steps_run = np.where(valid, descent.steps_run, 0)
         converged = valid & ~descent.active if method == "gd-tol" else converged
         if descent.trace is not None:
-            trace = descent.trace[:, : int(steps_run.max(initial=0))] * (scale * scale)
+            with np.errstate(over="ignore"):
+                trace = descent.trace[:, : int(steps_run.max(initial=0))] * scale * scale
             trace[~valid] = np.nan
     return ManyResult(
         coef,
@@ -437,6 +442,27 @@ def _finish(
         engine,
         loss_name,
     )
+
+
+def _solve(gram: GramBatch, valid: npt.NDArray[np.bool_], problems: dict[int, str]) -> FloatArray:
+    """Each valid series' ``G w = c``; a numerically singular G marks its series invalid."""
+    eye = np.eye(gram.g.shape[1])
+    safe = np.where(valid[:, None, None], gram.g, eye)
+    try:
+        return np.asarray(np.linalg.solve(safe, gram.c[:, :, None])[:, :, 0], dtype=np.float64)
+    except np.linalg.LinAlgError:
+        pass
+    w = np.full(gram.c.shape, np.nan)
+    for b in np.flatnonzero(valid).tolist():
+        try:
+            w[b] = np.linalg.solve(gram.g[b], gram.c[b])
+        except np.linalg.LinAlgError:
+            valid[b] = False
+            problems[b] = (
+                "its Gram matrix is numerically singular (x too ill-conditioned for this degree "
+                "in this basis); use basis='chebyshev' or a lower degree"
+            )
+    return w
 
 
 def _backend(engine: str, device: Device | str) -> tuple[BatchBackend, Device]:
@@ -484,8 +510,7 @@ def lstsq_many(
     batch, ids = _long_or_batch(x, y, weights, series, drop)
     batch, scale = _scaled(batch, Loss.MSE)
     gram, valid, problems = _statistics(batch, size, chosen, backend, where, progress)
-    safe = np.where(valid[:, None, None], gram.g, np.eye(gram.g.shape[1]))
-    w = np.asarray(np.linalg.solve(safe, gram.c[:, :, None])[:, :, 0], dtype=np.float64)
+    w = _solve(gram, valid, problems)
     how = (chosen, "lstsq", backend.name, str(Loss.MSE))
     result = _finish(w, gram, valid, problems, how, time.perf_counter() - start, scale=scale)
     return replace(result, ids=ids)

@@ -111,15 +111,15 @@ def monomial_trouble(dom: tuple[float, float] | None, x_max: float, degree: int)
         if x_max == 0.0:
             return None
         power = degree * np.log2(x_max)
-        if power > 1000:
+        if power >= 1024:
             return f"x reaches {x_max:.3g}, so x**{degree} overflows float64"
-        if power < -1000:
+        if power < -1022:  # below float64's smallest normal number
             return f"x is at most {x_max:.3g}, so x**{degree} vanishes in float64"
         return None
     alpha, beta = affine(np.asarray(dom))
     scale = float(np.log2(abs(alpha))) * degree
     reach = float(np.log2(abs(alpha) * (abs(beta) + 1.0))) * degree
-    if scale < -1000 or scale > 1000 or reach > 1000:
+    if scale < -1022 or scale >= 1024 or reach >= 1024:
         lo, hi = dom
         return (
             f"x spans [{lo:.3g}, {hi:.3g}]: the monomial coefficients of a degree-{degree} "
@@ -137,7 +137,7 @@ def beyond_float64(doms: FloatArray, degree: int) -> npt.NDArray[np.bool_]:
     with np.errstate(divide="ignore"):
         scale = np.log2(np.abs(alpha)) * degree
         reach = np.log2(np.abs(alpha) * (np.abs(beta) + 1.0)) * degree
-    return np.asarray(~((np.abs(scale) <= 1000) & (reach <= 1000)), dtype=bool)
+    return np.asarray(~((scale >= -1022) & (scale < 1024) & (reach < 1024)), dtype=bool)
 
 
 def check_monomial(dom: tuple[float, float] | None, x_max: float, degree: int) -> None:

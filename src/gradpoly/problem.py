@@ -218,7 +218,8 @@ class FitProblem:
         """
         a, b = self._design64
         n = self.n_points
-        return a.T @ a / n, a.T @ b / n, float(b @ b / n)
+        with np.errstate(over="ignore"):  # y beyond ~1e154: b.b is inf; the loop scales y first
+            return a.T @ a / n, a.T @ b / n, float(b @ b / n)
 
     def relative_gradient_norm(self, coef: ArrayLike) -> float:
         """``|grad mse(w)| / |grad mse(0)|`` in float64: 1 at the start, 0 at the optimum."""

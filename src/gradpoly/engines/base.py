@@ -392,7 +392,7 @@ def _drive(
         status, reason = "completed", f"stopped after {done} steps; {reason} no longer holds"
     return FitResult(
         coef=coef,
-        trace=trace[:done] * (scale * scale),
+        trace=trace[:done] * scale * scale,
         status=status,
         stop_reason=reason,
         gradient_norm=norm,

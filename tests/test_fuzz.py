@@ -1,0 +1,352 @@
+"""Fuzz every public entry point with hostile data and options (hypothesis).
+
+The contract: a GradpolyError with a one-line message, or a finite result (closed forms agree
+with ``lstsq``'s fitted values); never another exception type, never a non-finite
+coefficient, never a "converged" fit above its tolerance, never a hang. The CI profile
+(tests/conftest.py) fixes the number of examples so the suite costs a few minutes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gradpoly import GradpolyError, fit, fit_many, lstsq, lstsq_many
+from gradpoly.batched import backend_names, get_backend
+from gradpoly.cli import main
+from gradpoly.engines import get_engine
+from gradpoly.options import Device, make_config
+
+DTYPES = ("int64", "int8", "bool", "float16", "float32", "float64", "longdouble", "complex128")
+
+FUZZ = settings(
+    max_examples=120,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+
+@st.composite
+def hostile_xy(draw: st.DrawFn) -> tuple[Any, Any]:
+    """x and y as people and programs pass them: odd dtypes, shapes, scales, NaN, ties."""
+    n = draw(st.integers(0, 30))
+    kind = draw(st.sampled_from(["spread", "duplicated", "constant", "clustered"]))
+    base = np.linspace(-1.0, 1.0, n)
+    if kind == "duplicated":
+        base = np.repeat(base[: (n + 1) // 2], 2)[:n]
+    elif kind == "constant":
+        base = np.full(n, 0.5)
+    elif kind == "clustered":
+        base = np.concatenate([np.full(n // 2, -1.0), np.full(n - n // 2, 1.0)])
+        base = base + 1e-6 * np.arange(n)
+    x_scale = 10.0 ** draw(st.integers(-300, 300))
+    x_shift = draw(st.sampled_from([0.0, 1.0, 1e6, -1e300]))
+    y_scale = 10.0 ** draw(st.integers(-300, 300))
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    with np.errstate(all="ignore"):
+        x = base * x_scale + x_shift
+        y = (np.sin(3 * base) + 0.1 * rng.standard_normal(n)) * y_scale
+    for values in (x, y):
+        if n and draw(st.booleans()) and draw(st.booleans()):
+            values[draw(st.integers(0, n - 1))] = draw(st.sampled_from([np.nan, np.inf, -np.inf]))
+    dtype = draw(st.sampled_from(DTYPES))
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        xs = x.astype(dtype) if dtype != "complex128" else x + 1j
+    shape = draw(st.sampled_from(["1d", "2d", "list", "scalar", "object"]))
+    if shape == "2d":
+        xs = np.asarray(xs).reshape(1, -1)
+    elif shape == "list":
+        xs = np.asarray(xs).tolist()
+    elif shape == "scalar":
+        xs = np.asarray(xs).reshape(-1)[:1].reshape(()) if n else np.float64(1.0)
+    elif shape == "object":
+        xs = np.asarray(xs).astype(object)
+    if draw(st.booleans()):
+        y = y[: max(n - 1, 0)]  # a length mismatch
+    return xs, y
+
+
+OPTIONS = st.fixed_dictionaries(
+    {
+        "degree": st.one_of(st.integers(-1, 6), st.sampled_from([2.5, "3", True, 10**9])),
+        "steps": st.one_of(st.integers(1, 40), st.sampled_from([0, -5, 1.5, 10**12])),
+        "lr": st.one_of(
+            st.sampled_from(["auto", "fast", 0.0, -1.0, np.nan, 1e300]), st.floats(1e-6, 10)
+        ),
+        "basis": st.sampled_from(["monomial", "chebyshev", "legendre", "hermite"]),
+        "optimizer": st.sampled_from(["gd", "momentum", "nesterov", "adam"]),
+        "tol": st.sampled_from([None, 1e-8, 1e-3, 0.0, -1.0, np.nan, "abc"]),
+    }
+)
+
+
+def one_line(exc: GradpolyError) -> None:
+    """A GradpolyError's message is one non-empty line."""
+    text = str(exc)
+    assert text.strip(), type(exc)
+    assert "\n" not in text, text
+
+
+def honest(result: Any, tol: Any) -> None:
+    """A returned fit is finite, and "converged" only when its gradient norm met tol."""
+    assert np.isfinite(result.coef).all(), result.coef
+    assert np.isfinite(result.trace).all()
+    if result.converged:
+        assert result.gradient_norm <= tol
+
+
+def contract(call: Callable[[], Any], check: Callable[[Any], None]) -> None:
+    """``call`` raises a one-line GradpolyError, or returns a result that passes ``check``."""
+    try:
+        with warnings.catch_warnings():
+            # A silent NaN in gradpoly's own arithmetic would warn first.
+            warnings.filterwarnings("error", category=RuntimeWarning, module="gradpoly")
+            result = call()
+    except GradpolyError as exc:
+        one_line(exc)
+        return
+    check(result)
+
+
+SINGLE = [
+    ("numpy", {"strategy": "per-sample"}),
+    ("numpy", {"strategy": "gram"}),
+    ("numpy", {"strategy": "spectral"}),
+    ("numba", {"strategy": "gram", "mode": "compiled"}),
+    ("torch", {"strategy": "per-sample", "dtype": "float64"}),
+    ("torch", {"strategy": "gram", "gradient": "autograd"}),
+    ("jax", {"strategy": "gram", "mode": "compiled"}),
+]
+
+
+def available(engine: str, **options: Any) -> bool:
+    config = make_config(engine, **options)
+    return bool(get_engine(engine).availability(config).ok)
+
+
+@pytest.mark.parametrize(("engine", "extra"), SINGLE, ids=lambda v: str(v))
+@FUZZ
+@given(data=hostile_xy(), options=OPTIONS)
+def test_fit_on_every_engine_keeps_the_contract(engine, extra, data, options) -> None:
+    if not available(engine, **extra):
+        pytest.skip(f"engine {engine} is not available here")
+    x, y = data
+    kwargs = dict(options)
+    if extra.get("strategy") == "spectral" and kwargs["optimizer"] != "gd":
+        kwargs["optimizer"] = "gd"
+
+    def run() -> Any:
+        return fit(x, y, engine=engine, **extra, **kwargs)
+
+    contract(run, lambda r: honest(r, kwargs["tol"]))
+
+
+def test_fit_on_the_dask_engine_keeps_the_contract() -> None:
+    pytest.importorskip("dask")
+
+    @settings(FUZZ, max_examples=15)
+    @given(data=hostile_xy(), options=OPTIONS)
+    def check(data: tuple[Any, Any], options: dict[str, Any]) -> None:
+        x, y = data
+        contract(
+            lambda: fit(x, y, engine="dask", strategy="gram", **options),
+            lambda r: honest(r, options["tol"]),
+        )
+
+    check()
+
+
+def fitted_values(coef: np.ndarray, x: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return np.polynomial.polynomial.polyval(x, coef)
+
+
+@FUZZ
+@given(data=hostile_xy(), degree=OPTIONS.map(lambda o: o["degree"]))
+def test_lstsq_keeps_the_contract(data, degree) -> None:
+    x, y = data
+
+    def check(coef: np.ndarray) -> None:
+        assert np.isfinite(coef).all()
+
+    contract(lambda: lstsq(x, y, degree), check)
+
+
+@st.composite
+def well_spread(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, int]:
+    """Data where fitted values are well determined: distinct, spread x of any scale."""
+    degree = draw(st.integers(0, 5))
+    n = draw(st.integers(degree + 1, 40))
+    scale = 10.0 ** draw(st.integers(-30, 30))
+    shift = draw(st.sampled_from([0.0, 3.0]))
+    x = (np.linspace(-1, 1, n) + shift) * scale
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    y = (np.cos(2 * np.linspace(-1, 1, n)) + rng.standard_normal(n)) * 10.0 ** draw(
+        st.integers(-200, 200)
+    )
+    return x, y, degree
+
+
+@pytest.mark.parametrize("engine", backend_names())
+@FUZZ
+@given(problem=well_spread())
+def test_lstsq_many_agrees_with_lstsq(engine, problem) -> None:
+    if not get_backend(engine).availability(Device.CPU).ok:
+        pytest.skip(f"batched engine {engine} is not available here")
+    x, y, degree = problem
+    try:
+        reference = lstsq(x, y, degree)
+    except GradpolyError as exc:  # beyond float64 for monomials: lstsq_many must agree
+        one_line(exc)
+        result = lstsq_many([x], [y], degree, engine=engine)
+        assert not result.valid[0]
+        return
+    result = lstsq_many([x], [y], degree, engine=engine)
+    assert result.valid[0], result.problems
+    top = float(np.max(np.abs(y)))
+    expected, got = fitted_values(reference, x), fitted_values(result.coef[0], x)
+    assert np.max(np.abs(got - expected)) <= 1e-6 * top
+
+
+@pytest.mark.parametrize("engine", backend_names())
+@FUZZ
+@given(data=hostile_xy(), options=OPTIONS)
+def test_fit_many_keeps_the_contract(engine, data, options) -> None:
+    if not get_backend(engine).availability(Device.CPU).ok:
+        pytest.skip(f"batched engine {engine} is not available here")
+    x, y = data
+    kwargs = {k: v for k, v in options.items() if k != "degree"}
+
+    def check(result: Any) -> None:
+        fitted = result.coef[result.valid]
+        assert np.isfinite(fitted).all()
+        assert np.isnan(result.coef[~result.valid]).all()
+
+    contract(lambda: fit_many([x], [y], options["degree"], engine=engine, **kwargs), check)
+    contract(lambda: lstsq_many([x], [y], options["degree"], engine=engine), check)
+
+
+@FUZZ
+@given(data=hostile_xy(), options=OPTIONS, solver=st.sampled_from(["gd", "lstsq"]))
+def test_the_estimator_keeps_the_contract(data, options, solver) -> None:
+    pytest.importorskip("sklearn")
+    from gradpoly.sklearn import PolynomialRegressor
+
+    x, y = data
+    kwargs = {k: v for k, v in options.items() if k != "basis" or v != "hermite"}
+
+    def run() -> Any:
+        model = PolynomialRegressor(solver=solver, **kwargs)
+        return model.fit(np.asarray(x).reshape(-1, 1) if np.ndim(x) <= 1 else x, y)
+
+    def check(model: Any) -> None:
+        assert np.isfinite(model.coef_).all()
+        assert np.isfinite(model.intercept_)
+
+    contract(run, check)
+
+
+def cli(*args: str) -> tuple[int, str]:
+    """Run the CLI in-process; return its exit code and stderr."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(list(args))
+    return code, err.getvalue()
+
+
+def cli_contract(code: int, err: str) -> None:
+    """Success, or exit 1/2 with one line on stderr and no traceback."""
+    assert code in (0, 1, 2), code
+    assert "Traceback" not in err
+    if code:
+        assert len(err.strip().splitlines()) == 1, err
+
+
+CLI_FLAGS = st.lists(
+    st.sampled_from(
+        [
+            ["--degree", "3"],
+            ["--degree", "-1"],
+            ["--steps", "0"],
+            ["--lr", "auto"],
+            ["--lr", "1e9"],
+            ["--basis", "chebyshev"],
+            ["--optimizer", "nesterov"],
+            ["--tol", "1e-6"],
+            ["--dtype", "float64"],
+            ["--strategy", "gram"],
+            ["--drop-nan"],
+            ["--series-col", "id"],
+            ["--out", "-"],
+            ["--json", "-"],
+            ["--engine", "numba"],
+            ["--weights-col", "w"],
+        ]
+    ),
+    max_size=4,
+)
+
+
+@FUZZ
+@given(data=hostile_xy(), flags=CLI_FLAGS)
+def test_the_cli_keeps_the_contract(tmp_path_factory, data, flags) -> None:
+    x, y = data
+    folder = tmp_path_factory.mktemp("cli")
+    xs = np.ravel(np.asarray(x)).tolist() if np.ndim(x) else [x]
+    ys = np.ravel(np.asarray(y)).tolist()
+    rows = [f"{i % 3},{a},{b},1" for i, (a, b) in enumerate(zip(xs, ys, strict=False))]
+    path = folder / "data.csv"
+    path.write_text("id,x,y,w\n" + "\n".join(rows) + "\n")
+    args = [a for flag in flags for a in flag]
+    cli_contract(*cli("fit", str(path), "--steps", "20", *args))
+
+
+def valid_files(folder: Any) -> list[Any]:
+    """One good file of every format the CLI reads, to be mutated."""
+    x = np.linspace(0, 1, 12)
+    y = np.sin(x)
+    csv = folder / "d.csv"
+    csv.write_text("x,y\n" + "".join(f"{a},{b}\n" for a, b in zip(x, y, strict=True)))
+    npy = folder / "d.npy"
+    np.save(npy, np.column_stack([x, y]))
+    npz = folder / "d.npz"
+    np.savez(npz, x=x, y=y)
+    files = [csv, npy, npz]
+    with contextlib.suppress(ImportError):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        parquet = folder / "d.parquet"
+        pq.write_table(pa.table({"x": x, "y": y}), parquet)
+        files.append(parquet)
+    return files
+
+
+@FUZZ
+@given(
+    which=st.integers(0, 3),
+    cuts=st.lists(st.tuples(st.integers(0, 4000), st.binary(max_size=8)), min_size=1, max_size=4),
+    truncate=st.one_of(st.none(), st.integers(0, 4000)),
+)
+def test_mutated_files_are_one_line_errors(tmp_path_factory, which, cuts, truncate) -> None:
+    folder = tmp_path_factory.mktemp("files")
+    files = valid_files(folder)
+    path = files[which % len(files)]
+    raw = bytearray(path.read_bytes())
+    for at, junk in cuts:
+        at = at % (len(raw) + 1)
+        raw[at : at + len(junk)] = junk
+    if truncate is not None:
+        raw = raw[: truncate % (len(raw) + 1)]
+    path.write_bytes(bytes(raw))
+    cli_contract(*cli("fit", str(path), "--steps", "5", "--lr", "auto"))
