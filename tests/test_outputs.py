@@ -251,3 +251,13 @@ def test_cli_refuses_two_outputs_on_one_file(capsys, data_csv, tmp_path) -> None
     code, _, err = cli(capsys, "fit", str(data_csv), "--steps", "5", "--json", same, "--plot", same)
     assert code == 1
     assert "same file" in err
+
+
+def test_a_link_to_a_pipe_is_refused_like_the_pipe(tmp_path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    link = tmp_path / "stdout"
+    link.symlink_to(fifo)
+    with pytest.raises(OutputError, match="FIFO.*use -"):
+        write_text_atomic(link, "x")
+    assert link.is_symlink()

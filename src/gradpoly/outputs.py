@@ -57,13 +57,16 @@ def resolve_output(path: str | Path, inputs: Iterable[str | Path] = ()) -> Path:
         raise OutputError(f"cannot write {str(path)!r}: it names a folder, not a file")
     target = Path(os.path.realpath(given))
     try:
-        info = os.stat(target)
+        info = os.stat(given)  # follows links: /dev/stdout is a pipe, a tty or a file
     except FileNotFoundError:
         info = None
     except OSError as exc:
         raise OutputError(f"cannot write {given}: {exc.strerror or exc}") from None
     if info is not None and not stat.S_ISREG(info.st_mode):
-        raise OutputError(f"cannot write {given}: it is {_kind(info.st_mode)}, not a regular file")
+        hint = "" if stat.S_ISDIR(info.st_mode) else " (for standard output use -)"
+        raise OutputError(
+            f"cannot write {given}: it is {_kind(info.st_mode)}, not a regular file{hint}"
+        )
     folder = target.parent
     if not folder.is_dir():
         raise OutputError(

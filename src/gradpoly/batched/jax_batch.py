@@ -162,8 +162,7 @@ class JaxBatch(BatchEngine):
                     break
             trace = None
             if plan.traces:
-                trace = np.full((gram.c.shape[0], plan.steps), np.nan)
-                trace[:, :done] = np.concatenate([np.asarray(v) for v in values]).T
+                trace = np.concatenate([np.asarray(v) for v in values]).T[:, :done]
             final = None if loss is Loss.MSE else np.asarray(objective.value(state.w))
             return Descent(
                 np.asarray(state.w),

@@ -58,6 +58,5 @@ class NumpyBatch(BatchEngine):
         state, losses = eager_descent(np, state, objective, rates, tol_squared(plan, state), plan)
         trace = None
         if plan.traces:
-            trace = np.full((gram.c.shape[0], plan.steps), np.nan)
-            trace[:, : len(losses)] = np.stack(losses, 1)
+            trace = np.stack(losses, 1)  # as many columns as steps ran, not as asked for
         return Descent(state.w, state.steps_run.astype(np.int64), state.active, trace)

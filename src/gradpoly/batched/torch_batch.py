@@ -106,8 +106,7 @@ class TorchBatch(BatchEngine):
             state, losses = eager_descent(torch, state, objective, rates, tol2, plan, CHECK_STEPS)
         trace = None
         if plan.traces:
-            trace = np.full((gram.c.shape[0], plan.steps), np.nan)
-            trace[:, : len(losses)] = torch.stack(losses, 1).detach().cpu().numpy()
+            trace = torch.stack(losses, 1).detach().cpu().numpy()  # the steps that ran
         final = None if plan.is_mse else objective.value(state.w).detach().cpu().numpy()
         return Descent(
             state.w.detach().cpu().numpy(),
