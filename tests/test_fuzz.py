@@ -28,7 +28,7 @@ from gradpoly.options import Device, make_config
 DTYPES = ("int64", "int8", "bool", "float16", "float32", "float64", "longdouble", "complex128")
 
 FUZZ = settings(
-    max_examples=120,
+    max_examples=500,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
@@ -58,11 +58,11 @@ def hostile_xy(draw: st.DrawFn) -> tuple[Any, Any]:
     for values in (x, y):
         if n and draw(st.booleans()) and draw(st.booleans()):
             values[draw(st.integers(0, n - 1))] = draw(st.sampled_from([np.nan, np.inf, -np.inf]))
-    dtype = draw(st.sampled_from(DTYPES))
+    dtype = draw(st.sampled_from(("float64",) * 4 + DTYPES))
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         xs = x.astype(dtype) if dtype != "complex128" else x + 1j
-    shape = draw(st.sampled_from(["1d", "2d", "list", "scalar", "object"]))
+    shape = draw(st.sampled_from(["1d"] * 6 + ["2d", "list", "scalar", "object"]))
     if shape == "2d":
         xs = np.asarray(xs).reshape(1, -1)
     elif shape == "list":
@@ -71,7 +71,7 @@ def hostile_xy(draw: st.DrawFn) -> tuple[Any, Any]:
         xs = np.asarray(xs).reshape(-1)[:1].reshape(()) if n else np.float64(1.0)
     elif shape == "object":
         xs = np.asarray(xs).astype(object)
-    if draw(st.booleans()):
+    if draw(st.integers(0, 9)) == 0:
         y = y[: max(n - 1, 0)]  # a length mismatch
     return xs, y
 
@@ -154,7 +154,7 @@ def test_fit_on_every_engine_keeps_the_contract(engine, extra, data, options) ->
 def test_fit_on_the_dask_engine_keeps_the_contract() -> None:
     pytest.importorskip("dask")
 
-    @settings(FUZZ, max_examples=15)
+    @settings(FUZZ, max_examples=40)
     @given(data=hostile_xy(), options=OPTIONS)
     def check(data: tuple[Any, Any], options: dict[str, Any]) -> None:
         x, y = data

@@ -11,11 +11,13 @@ from gradpoly.derivative import NotElementwiseError, derivative
 from gradpoly.engines import EngineInfo, engines
 from gradpoly.errors import (
     DataFileError,
+    DataTypeError,
     DivergenceError,
     EngineUnavailableError,
     GradpolyError,
     InvalidDataError,
     InvalidOptionError,
+    OutputError,
 )
 from gradpoly.io import read_xy
 from gradpoly.many import ManyResult, fit_many, lstsq_many
@@ -30,6 +32,7 @@ __all__ = [
     "PRESETS",
     "DType",
     "DataFileError",
+    "DataTypeError",
     "Device",
     "DivergenceError",
     "EngineInfo",
@@ -44,6 +47,7 @@ __all__ = [
     "ManyResult",
     "Mode",
     "NotElementwiseError",
+    "OutputError",
     "Preset",
     "Strategy",
     "__version__",

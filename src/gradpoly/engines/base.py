@@ -320,7 +320,7 @@ def run_loop(
         top = float(np.max(np.abs(problem.y)))
         raise InvalidDataError(
             f"y reaches {top:.3g}: its mean squared error is beyond float64, so the loss trace "
-            f"cannot be reported; divide y by {10.0 ** math.floor(math.log10(top)):.0e} "
+            f"cannot be reported; divide y by {10.0 ** round(math.log10(top)):.0e} "
             "(the fitted coefficients scale with y)"
         )
     with _user_loss_errors(config):

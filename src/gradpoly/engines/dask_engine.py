@@ -117,7 +117,8 @@ def _chunk_gram(
     a = _features(basis, xs, domain, degree)
     aw = a if w is None else a * np.asarray(w, dtype=np.float64)[:, None]
     yw = ys if w is None else ys * np.asarray(w, dtype=np.float64)
-    row = np.concatenate([(aw.T @ a).ravel(), aw.T @ ys, [yw @ ys]])
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow: refused from the totals
+        row = np.concatenate([(aw.T @ a).ravel(), aw.T @ ys, [yw @ ys]])
     return row[None, :]
 
 
