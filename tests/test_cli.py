@@ -335,6 +335,10 @@ def test_negative_weights_fail_in_one_line(capsys, tmp_path) -> None:
     assert "weights must be non-negative; weights[1] = -2.0" in err
 
 
+SENSORS = ("--series-col", "sensor", "--x-col", "t", "--y-col", "value")
+"""The long_csv table's columns, as fit options."""
+
+
 @pytest.fixture
 def long_csv(tmp_path):
     rng = np.random.default_rng(0)
@@ -501,18 +505,7 @@ def test_fit_one_curve_from_npy_npz_parquet(capsys, tmp_path, suffix) -> None:
     ],
 )
 def test_flags_a_batched_fit_would_ignore_are_refused(capsys, long_csv, flags, message) -> None:
-    code, _, err = run(
-        capsys,
-        "fit",
-        str(long_csv),
-        "--series-col",
-        "sensor",
-        "--x-col",
-        "t",
-        "--y-col",
-        "value",
-        *flags,
-    )
+    code, _, err = run(capsys, "fit", str(long_csv), *SENSORS, *flags)
     assert code == 1
     assert message in err
 
@@ -535,19 +528,7 @@ def test_a_run_that_fits_no_series_fails(capsys, tmp_path) -> None:
 
 
 def test_series_rows_to_standard_output(capsys, long_csv) -> None:
-    code, out, err = run(
-        capsys,
-        "fit",
-        str(long_csv),
-        "--series-col",
-        "sensor",
-        "--x-col",
-        "t",
-        "--y-col",
-        "value",
-        "--out",
-        "-",
-    )
+    code, out, err = run(capsys, "fit", str(long_csv), *SENSORS, "--out", "-")
     assert code == 0, err
     assert out.splitlines()[0].startswith("series,valid,coef_0")
     assert "fitted" in err

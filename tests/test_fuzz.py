@@ -264,12 +264,18 @@ def cli(*args: str) -> tuple[int, str]:
     return code, err.getvalue()
 
 
-def cli_contract(code: int, err: str) -> None:
-    """Success, or exit 1/2 with one line on stderr and no traceback."""
+def cli_contract(code: int, err: str, piped: bool = False) -> None:
+    """Success, or exit 1/2 with one error line on stderr and no traceback.
+
+    With ``piped`` (an output on stdout: ``-``) the report goes to stderr before the error.
+    """
     assert code in (0, 1, 2), code
     assert "Traceback" not in err
     if code:
-        assert len(err.strip().splitlines()) == 1, err
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 or piped, err
+        assert sum(line.startswith("error:") for line in lines) == 1, err
+        assert lines[-1].startswith("error:"), err
 
 
 CLI_FLAGS = st.lists(
@@ -308,7 +314,7 @@ def test_the_cli_keeps_the_contract(tmp_path_factory, data, flags) -> None:
     path = folder / "data.csv"
     path.write_text("id,x,y,w\n" + "\n".join(rows) + "\n")
     args = [a for flag in flags for a in flag]
-    cli_contract(*cli("fit", str(path), "--steps", "20", *args))
+    cli_contract(*cli("fit", str(path), "--steps", "20", *args), piped="-" in args)
 
 
 def valid_files(folder: Any) -> list[Any]:

@@ -201,54 +201,62 @@ def test_loading_a_corrupt_result_is_a_data_file_error(tmp_path, content) -> Non
 
 
 @pytest.fixture
+def cli(capsys):
+    """Run the CLI in-process: ``cli(*args) -> (exit code, stdout, stderr)``."""
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture
 def data_csv(tmp_path):
+    """30 points of sin(x) as x,y columns."""
     x = np.linspace(0, 5, 30)
+    rows = "".join(f"{a},{b}\n" for a, b in zip(x, np.sin(x), strict=True))
     path = tmp_path / "data.csv"
-    path.write_text("x,y\n" + "".join(f"{a},{b}\n" for a, b in zip(x, np.sin(x), strict=True)))
+    path.write_text("x,y\n" + rows)
     return path
 
 
-def cli(capsys, *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 @pytest.mark.parametrize("flag", ["--json", "--plot"])
-def test_cli_refuses_to_write_over_its_input(capsys, data_csv, flag) -> None:
+def test_cli_refuses_to_write_over_its_input(cli, data_csv, flag) -> None:
     before = data_csv.read_text()
-    code, _, err = cli(capsys, "fit", str(data_csv), "--steps", "5", flag, str(data_csv))
+    code, _, err = cli("fit", str(data_csv), "--steps", "5", flag, str(data_csv))
     assert code == 1
     assert "input of this run" in err
     assert len(err.strip().splitlines()) == 1
     assert data_csv.read_text() == before
 
 
-def test_cli_checks_outputs_before_fitting(capsys, data_csv, tmp_path) -> None:
+def test_cli_checks_outputs_before_fitting(cli, data_csv, tmp_path) -> None:
     code, out, err = cli(
-        capsys, "fit", str(data_csv), "--steps", "5", "--json", str(tmp_path / "no" / "r.json")
+        "fit", str(data_csv), "--steps", "5", "--json", str(tmp_path / "no" / "r.json")
     )
     assert code == 1
     assert "does not exist" in err
     assert "coefficients" not in out  # refused before the fit ran
 
 
-def test_cli_json_to_standard_output_keeps_stdout_pure(capsys, data_csv) -> None:
-    code, out, err = cli(capsys, "fit", str(data_csv), "--steps", "5", "--json", "-")
+def test_cli_json_to_standard_output_keeps_stdout_pure(cli, data_csv) -> None:
+    code, out, err = cli("fit", str(data_csv), "--steps", "5", "--json", "-")
     assert code == 0
     assert json.loads(out)["config"]["steps"] == 5
     assert "coefficients" in err
 
 
-def test_cli_refuses_a_plot_on_standard_output(capsys, data_csv) -> None:
-    code, _, err = cli(capsys, "fit", str(data_csv), "--steps", "5", "--plot", "-")
+def test_cli_refuses_a_plot_on_standard_output(cli, data_csv) -> None:
+    code, _, err = cli("fit", str(data_csv), "--steps", "5", "--plot", "-")
     assert code == 1
     assert "only JSON and CSV" in err
 
 
-def test_cli_refuses_two_outputs_on_one_file(capsys, data_csv, tmp_path) -> None:
+def test_cli_refuses_two_outputs_on_one_file(cli, data_csv, tmp_path) -> None:
     same = str(tmp_path / "same.out")
-    code, _, err = cli(capsys, "fit", str(data_csv), "--steps", "5", "--json", same, "--plot", same)
+    code, _, err = cli("fit", str(data_csv), "--steps", "5", "--json", same, "--plot", same)
     assert code == 1
     assert "same file" in err
 
@@ -258,6 +266,6 @@ def test_a_link_to_a_pipe_is_refused_like_the_pipe(tmp_path) -> None:
     os.mkfifo(fifo)
     link = tmp_path / "stdout"
     link.symlink_to(fifo)
-    with pytest.raises(OutputError, match="FIFO.*use -"):
+    with pytest.raises(OutputError, match=r"FIFO.*use -"):
         write_text_atomic(link, "x")
     assert link.is_symlink()

@@ -167,6 +167,12 @@ def _one_per_item(progress: ProgressCallback) -> Callable[[object], None]:
     return advance
 
 
+def _wrote(console: Console, path: Path) -> None:
+    """Say which file was written (nothing for ``-``: the data itself went to stdout)."""
+    if not is_stdout(path):
+        console.print(f"wrote {path}")
+
+
 def _plot_folder(folder: Path) -> None:
     """Create the folder a command writes its figures into (its parent must exist)."""
     if folder.exists() and not folder.is_dir():
@@ -231,7 +237,7 @@ def demo(
     console.print(f"least-squares optimum (float64 lstsq): MSE {report.lstsq_mse:.6f}")
     if json_path is not None:
         _write_json(json_path, report.to_dict())
-        console.print(f"wrote {json_path}")
+        _wrote(console, json_path)
     if plots is not None:
         from gradpoly.plots import plot_fit, plot_traces
 
@@ -470,7 +476,7 @@ def _fit_any(
     console.print(f"final MSE: {result.final_mse:.6g}   least-squares MSE: {optimum:.6g}")
     if json_path is not None:
         result.save(json_path, inputs)
-        console.print(f"wrote {json_path}")
+        _wrote(console, json_path)
     if plot is not None:
         from gradpoly.plots import plot_fit
 
@@ -482,7 +488,7 @@ def _fit_any(
             title=f"degree-{degree} fit to {data.name}",
             reference=("least squares (lstsq)", best),
         )
-        console.print(f"wrote {plot}")
+        _wrote(console, plot)
 
 
 DASK_ENGINE = "dask"
@@ -561,7 +567,7 @@ def _fit_out_of_core(
     console.print(f"final MSE: {result.final_mse:.6g}   least-squares MSE: {optimum:.6g}")
     if json_path is not None:
         result.save(json_path)
-        console.print(f"wrote {json_path}")
+        _wrote(console, json_path)
 
 
 def _fit_series_on_dask(job: SeriesJob, degree: int, options: dict[str, Any]) -> None:
@@ -588,7 +594,7 @@ def _fit_series_on_dask(job: SeriesJob, degree: int, options: dict[str, Any]) ->
             console.print(f"series {row['series']!r} not fitted: {row['problem']}")
     if job.out is not None:
         write_rows(job.out, rows, job.inputs)
-        console.print(f"wrote {job.out}")
+        _wrote(console, job.out)
     _nothing_fitted(fitted, len(rows))
 
 
@@ -682,7 +688,7 @@ def _fit_series(
     console.print(table)
     if job.out is not None:
         write_rows(job.out, result.to_rows(ids), job.inputs)
-        console.print(f"wrote {job.out}")
+        _wrote(console, job.out)
     _nothing_fitted(int(result.valid.sum()), len(ids))
 
 
@@ -746,15 +752,15 @@ def bench(
     settings = {"steps": steps, "repeats": repeats, "threads": threads, "dtype": str(dtype)}
     if json_path is not None:
         report.write_json(json_path, report.bench_document(measurements, **settings))
-        console.print(f"wrote {json_path}")
+        _wrote(console, json_path)
     if csv_path is not None:
         report.write_csv(csv_path, measurements)
-        console.print(f"wrote {csv_path}")
+        _wrote(console, csv_path)
     if plot is not None:
         from gradpoly.plots import plot_bench
 
         plot_bench(measurements, plot, title)
-        console.print(f"wrote {plot}")
+        _wrote(console, plot)
 
 
 @app.command()
@@ -795,10 +801,10 @@ def ladder(
     settings = {"steps": steps, "repeats": repeats, "threads": threads, "device": str(device)}
     if json_path is not None:
         report.write_json(json_path, report.ladder_document(rows, **settings))
-        console.print(f"wrote {json_path}")
+        _wrote(console, json_path)
     if markdown is not None:
         write_text_atomic(markdown, text)
-        console.print(f"wrote {markdown}")
+        _wrote(console, markdown)
     if plot is not None:
         from gradpoly.plots import plot_ladder
 
@@ -807,7 +813,7 @@ def ladder(
             plot,
             f"the ladder on {device}: seed problem, {steps:,} steps, float32, {threads} thread(s)",
         )
-        console.print(f"wrote {plot}")
+        _wrote(console, plot)
 
 
 DerivativeFunction = StrEnum("DerivativeFunction", {n: n for n in FUNCTIONS})  # type: ignore[misc]
@@ -865,12 +871,12 @@ def derivative_command(
         console.print(text, markup=False)
         if markdown is not None:
             write_text_atomic(markdown, text)
-            console.print(f"wrote {markdown}")
+            _wrote(console, markdown)
         if json_path is not None:
             report.write_json(
                 json_path, report.bench_document(rows, function=str(function), dtype=str(dtype))
             )
-            console.print(f"wrote {json_path}")
+            _wrote(console, json_path)
         return
     validation.count("points", points, high=100_000_000)
     x = np.linspace(-2 * np.pi, 2 * np.pi, points)
@@ -899,7 +905,7 @@ def derivative_command(
                 "seconds": seconds,
             },
         )
-        console.print(f"wrote {json_path}")
+        _wrote(console, json_path)
     if plot is not None:
         from gradpoly.derivative import FUNCTIONS as named
         from gradpoly.plots import plot_derivative
@@ -915,7 +921,7 @@ def derivative_command(
             labels,
             f"d {function}(x)/dx at {points:,} points, {method}, {dtype}",
         )
-        console.print(f"wrote {plot}")
+        _wrote(console, plot)
 
 
 @app.command("engines")
