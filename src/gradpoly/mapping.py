@@ -9,6 +9,7 @@ back to monomials in x is checked: where float64 cannot hold them, the caller is
 
 from __future__ import annotations
 
+from functools import cache
 from math import comb
 from typing import Any
 
@@ -76,10 +77,7 @@ def basis_to_monomial(coef: FloatArray, doms: FloatArray, basis: Basis) -> Float
     if basis is Basis.MONOMIAL:
         return np.array(coef, dtype=np.float64, copy=True)
     size = coef.shape[1]
-    to_t = np.stack(
-        [_padded(_TO_MONOMIAL[basis](np.eye(size)[j]), size) for j in range(size)], axis=1
-    )  # column j: basis function j as a monomial in t
-    in_t = coef @ to_t.T
+    in_t = coef @ _in_t(basis, size).T
     alpha, beta = affine(doms)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         alpha_k = np.cumprod(np.column_stack([np.ones_like(alpha)] + [alpha] * (size - 1)), axis=1)
@@ -89,6 +87,16 @@ def basis_to_monomial(coef: FloatArray, doms: FloatArray, basis: Basis) -> Float
             for k in range(j + 1):
                 out[:, k] += comb(j, k) * in_t[:, j] * beta_k[:, j - k]
         return np.asarray(out * alpha_k, dtype=np.float64)
+
+
+@cache
+def _in_t(basis: Basis, size: int) -> FloatArray:
+    """(size, size): column j is basis function j as a monomial in t (computed once)."""
+    out = np.stack(
+        [_padded(_TO_MONOMIAL[basis](np.eye(size)[j]), size) for j in range(size)], axis=1
+    )
+    out.setflags(write=False)
+    return out
 
 
 def _padded(values: npt.ArrayLike, size: int) -> FloatArray:
