@@ -172,3 +172,23 @@ def test_flat_columns_need_series_ids() -> None:
         fit_many(list(x), list(x), 2)
     with pytest.raises(InvalidDataError, match="one series id per point: y has shape"):
         lstsq_many(x, x[:-1], 2, series=["s"] * 10)
+
+
+def test_zero_weight_points_follow_one_rule_on_every_path() -> None:
+    """The domain is the range of x over positive weights on fit, fit_many and dask alike."""
+    from gradpoly import fit
+
+    x = np.append(np.linspace(0, 3, 40), [1e6, -1e6])
+    y = np.cos(x)
+    w = np.append(np.ones(40), [0.0, 0.0])
+    options = {"steps": 60, "lr": "auto", "basis": "chebyshev"}
+    one = fit(x, y, 3, weights=w, strategy="gram", dtype="float64", **options)
+    many = fit_many([x], [y], 3, weights=[w], **options)
+    assert one.domain == (0.0, 3.0)
+    np.testing.assert_allclose(many.domains[0], one.domain)
+    np.testing.assert_allclose(many.coef[0], one.coef, rtol=1e-10, atol=1e-12)
+    pytest.importorskip("dask")
+    out_of_core = fit(
+        x, y, 3, weights=w, engine="dask", strategy="gram", dtype="float64", **options
+    )
+    np.testing.assert_allclose(out_of_core.coef, one.coef, rtol=1e-10, atol=1e-12)
