@@ -21,7 +21,15 @@ import numpy.typing as npt
 
 from gradpoly import mapping, validation
 from gradpoly.batched import backend_names, get_backend
-from gradpoly.batched.base import Batch, BatchBackend, Descent, GramBatch, Plan
+from gradpoly.batched.base import (
+    Batch,
+    BatchBackend,
+    Descent,
+    GramBatch,
+    Plan,
+    features,
+    mapped,
+)
 from gradpoly.errors import (
     DivergenceError,
     EngineUnavailableError,
@@ -77,6 +85,9 @@ class ManyResult:
     loss: str = "mse"
     ids: tuple[str, ...] | None = None
     """Series ids when the input was a long table (``series=``), in row order."""
+    condition: FloatArray | None = None
+    """lstsq_many: each series' condition number of its design in ``basis`` (its accuracy is
+    about condition * 1e-16 relative; series above 1e13 are marked invalid)."""
 
     def to_rows(self, ids: Sequence[str] | None = None) -> list[dict[str, object]]:
         """One record per series: id, validity, monomial coefficients, loss, convergence."""
@@ -444,25 +455,66 @@ def _finish(
     )
 
 
-def _solve(gram: GramBatch, valid: npt.NDArray[np.bool_], problems: dict[int, str]) -> FloatArray:
-    """Each valid series' ``G w = c``; a numerically singular G marks its series invalid."""
+NORMAL_EQUATIONS_CONDITION = 1e6
+"""Largest condition number of G for which its normal equations are solved as they are
+(relative error about cond(G) * 1e-16 = 1e-10); above it a series is solved by QR."""
+
+RANK_CONDITION = 1e13
+"""Condition number of the design above which a series is numerically rank deficient."""
+
+
+def _solve(
+    gram: GramBatch,
+    batch: Batch,
+    basis: Basis,
+    valid: npt.NDArray[np.bool_],
+    problems: dict[int, str],
+) -> tuple[FloatArray, FloatArray]:
+    """Each valid series' least-squares coefficients and the condition number of its design.
+
+    Well-conditioned series solve their Gram system ``G w = c`` (batched); a series whose G is
+    worse than :data:`NORMAL_EQUATIONS_CONDITION` is solved again from its own points by SVD
+    least squares of the design (as ``lstsq`` does), so its accuracy is that of a QR, not the
+    squared condition number of the normal equations. A series whose design is numerically
+    rank deficient is marked invalid with the reason.
+    """
     eye = np.eye(gram.g.shape[1])
     safe = np.where(valid[:, None, None], gram.g, eye)
-    try:
-        return np.asarray(np.linalg.solve(safe, gram.c[:, :, None])[:, :, 0], dtype=np.float64)
-    except np.linalg.LinAlgError:
-        pass
+    eig = np.linalg.eigvalsh(safe)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        condition = np.sqrt(eig[:, -1] / np.maximum(eig[:, 0], 0.0))
+    condition = np.where(valid, condition, np.nan)
+    easy = valid & (condition**2 <= NORMAL_EQUATIONS_CONDITION)
     w = np.full(gram.c.shape, np.nan)
-    for b in np.flatnonzero(valid).tolist():
-        try:
-            w[b] = np.linalg.solve(gram.g[b], gram.c[b])
-        except np.linalg.LinAlgError:
+    if easy.any():
+        w[easy] = np.linalg.solve(gram.g[easy], gram.c[easy][:, :, None])[:, :, 0]
+    for b in np.flatnonzero(valid & ~easy).tolist():
+        w[b], condition[b] = _solve_points(batch, b, gram.domains[b], basis, eye.shape[0] - 1)
+        if not condition[b] <= RANK_CONDITION:
             valid[b] = False
             problems[b] = (
-                "its Gram matrix is numerically singular (x too ill-conditioned for this degree "
-                "in this basis); use basis='chebyshev' or a lower degree"
+                f"its design is numerically rank deficient (condition number "
+                f"{condition[b]:.2g} in the {basis} basis); lower the degree"
+                + ("" if basis is not Basis.MONOMIAL else " or use basis='chebyshev'")
             )
-    return w
+    return w, condition
+
+
+def _solve_points(
+    batch: Batch, b: int, domain: FloatArray, basis: Basis, degree: int
+) -> tuple[FloatArray, float]:
+    """Series ``b`` by SVD least squares of its weighted design (columns scaled to unit norm),
+    and the condition number of that design."""
+    x, y = batch.x[b], batch.y[b]
+    used = np.ones(x.shape, dtype=bool) if batch.w is None else batch.w[b] > 0
+    root = np.ones(int(used.sum())) if batch.w is None else np.sqrt(batch.w[b][used])
+    t = mapped(x[used][None, :], domain[None, :], basis)[0]
+    a = np.stack(features(np, basis, t, degree), axis=1) * root[:, None]
+    norms = np.sqrt(np.sum(a * a, axis=0))
+    norms[norms == 0] = 1.0
+    solution, _, _, singular = np.linalg.lstsq(a / norms, y[used] * root, rcond=None)
+    condition = float(singular[0] / singular[-1]) if singular[-1] > 0 else float("inf")
+    return np.asarray(solution / norms, dtype=np.float64), condition
 
 
 def _backend(engine: str, device: Device | str) -> tuple[BatchBackend, Device]:
@@ -510,10 +562,10 @@ def lstsq_many(
     batch, ids = _long_or_batch(x, y, weights, series, drop)
     batch, scale = _scaled(batch, Loss.MSE)
     gram, valid, problems = _statistics(batch, size, chosen, backend, where, progress)
-    w = _solve(gram, valid, problems)
+    w, condition = _solve(gram, batch, chosen, valid, problems)
     how = (chosen, "lstsq", backend.name, str(Loss.MSE))
     result = _finish(w, gram, valid, problems, how, time.perf_counter() - start, scale=scale)
-    return replace(result, ids=ids)
+    return replace(result, ids=ids, condition=np.where(result.valid, condition, np.nan))
 
 
 def fit_many(

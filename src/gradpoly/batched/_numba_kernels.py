@@ -7,8 +7,10 @@ that stays in cache, then reduced into G, c and s. Series run in parallel (``pra
 import numpy as np
 from numba import njit, prange
 
-FAST = {"reassoc", "contract"}
-"""Let LLVM reorder the sums (SIMD lanes) and fuse multiply-adds; inputs are checked finite."""
+FAST = {"reassoc"}
+"""Let LLVM reorder the sums (SIMD lanes, pairwise partial sums); no fused multiply-adds, whose
+single rounding makes the mapped x differ from numpy's (measured 800x less accurate monomial
+coefficients on shifted narrow intervals). Inputs are checked finite."""
 
 
 @njit(cache=True, parallel=True, fastmath=FAST)
@@ -20,11 +22,10 @@ def statistics(x, y, w, weighted, counts, domains, degree, kind, g, c, s):
         v = np.empty((size, points))
         lo, hi = domains[b, 0], domains[b, 1]
         mid, half = 0.5 * lo + 0.5 * hi, 0.5 * hi - 0.5 * lo  # no overflow near +-1e308
-        scale, shift = 1.0 / half, -mid / half
         for n in range(points):
             v[0, n] = 1.0
             if size > 1:
-                v[1, n] = x[b, n] if kind == 0 else x[b, n] * scale + shift
+                v[1, n] = x[b, n] if kind == 0 else (x[b, n] - mid) / half  # as numpy maps
         for j in range(2, size):
             for n in range(points):
                 t = v[1, n]

@@ -1,0 +1,86 @@
+"""Exact least squares in rational arithmetic: the reference for hard (ill-conditioned) data.
+
+Floats are converted to fractions exactly, so the normal equations, solved by fraction
+Gaussian elimination, give the exact optimum of the float data whatever the conditioning. It
+is slow (small problems only) and is what the hard-set tests and benchmark measure against.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def exact_lstsq(
+    x: npt.ArrayLike, y: npt.ArrayLike, degree: int, weights: npt.ArrayLike | None = None
+) -> FloatArray:
+    """Monomial coefficients (increasing) of the exact weighted least-squares optimum."""
+    xs = [Fraction(float(v)) for v in np.asarray(x, dtype=np.float64)]
+    ys = [Fraction(float(v)) for v in np.asarray(y, dtype=np.float64)]
+    ws = (
+        [Fraction(1)] * len(xs)
+        if weights is None
+        else [Fraction(float(v)) for v in np.asarray(weights, dtype=np.float64)]
+    )
+    size = degree + 1
+    powers = [[xv**j for j in range(2 * size)] for xv in xs]
+    zero = Fraction(0)
+    moments = [
+        sum((w * p[k] for w, p in zip(ws, powers, strict=True)), zero) for k in range(2 * size)
+    ]
+    rhs = [
+        sum((w * yv * p[j] for w, yv, p in zip(ws, ys, powers, strict=True)), zero)
+        for j in range(size)
+    ]
+    a: list[list[Fraction]] = [
+        [moments[i + j] for j in range(size)] + [rhs[i]] for i in range(size)
+    ]
+    for col in range(size):
+        pivot = next(r for r in range(col, size) if a[r][col] != 0)
+        a[col], a[pivot] = a[pivot], a[col]
+        for r in range(size):
+            if r != col and a[r][col] != 0:
+                f = a[r][col] / a[col][col]
+                a[r] = [u - f * v for u, v in zip(a[r], a[col], strict=True)]
+    return np.array([float(a[i][size] / a[i][i]) for i in range(size)])
+
+
+def hard_set(seed: int = 17) -> list[tuple[str, FloatArray, FloatArray, int]]:
+    """A seeded set of hard problems: (kind, x, y, degree) — clustered, shifted, nearly
+    interpolating and wide-range data, each with some noise."""
+    rng = np.random.default_rng(seed)
+    problems: list[tuple[str, FloatArray, FloatArray, int]] = []
+    for k in range(6):
+        degree = 5 + k % 5
+        half = (degree + 3) // 2
+        x = np.concatenate([-1 + 0.1 * rng.random(half), 1 - 0.1 * rng.random(half)])
+        problems.append(
+            ("clustered", x, np.sin(3 * x) + 1e-3 * rng.standard_normal(x.size), degree)
+        )
+    for k in range(6):
+        degree = 3 + k % 4
+        x = 1e3 + np.sort(rng.random(30))
+        problems.append(("shifted", x, np.cos(x - 1e3) + 1e-3 * rng.standard_normal(30), degree))
+    for k in range(6):
+        degree = 4 + k % 5
+        x = np.sort(rng.uniform(-2, 3, degree + 2))
+        problems.append(
+            ("nearly interpolating", x, np.exp(x / 3) + rng.standard_normal(x.size), degree)
+        )
+    for k in range(6):
+        degree = 3 + k % 4
+        x = np.sort(rng.uniform(0, 100, 40))
+        problems.append(("wide", x, np.sqrt(x) + 0.1 * rng.standard_normal(40), degree))
+    return problems
+
+
+def relative_error(coef: npt.ArrayLike, exact: npt.ArrayLike) -> float:
+    """max |coef - exact| / max |exact| (inf when coef is not finite)."""
+    c, e = np.asarray(coef, dtype=np.float64), np.asarray(exact, dtype=np.float64)
+    if not np.isfinite(c).all():
+        return float("inf")
+    return float(np.max(np.abs(c - e)) / max(float(np.max(np.abs(e))), np.finfo(float).tiny))
