@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradpoly import mapping, validation
+from gradpoly import mapping, rates, validation
 from gradpoly.batched import backend_names, get_backend
 from gradpoly.batched.base import (
     Batch,
@@ -226,12 +226,14 @@ def _as_batch(x: Any, y: Any, weights: Any, drop_nan: bool) -> Batch:
     return Batch(xb, yb, wb, counts)
 
 
-def _scaled(batch: Batch, loss: Loss) -> tuple[Batch, float]:
+def _scaled(batch: Batch, loss: Loss, delta: float = 1.0) -> tuple[Batch, float]:
     """The batch with y divided by a power of two when y is far from 1 (exact), and that
-    power; 1 for L1, whose trajectory does not scale with y."""
+    power; 1 for L1, whose trajectory does not scale with y, and for a Huber delta that
+    cannot follow the scale."""
     finite = batch.y[np.isfinite(batch.y)]
     scale = exact_scale(float(np.max(np.abs(finite)))) if finite.size else 1.0
-    if scale == 1.0 or loss is Loss.L1:
+    moved = delta / scale
+    if scale == 1.0 or loss is Loss.L1 or not (np.isfinite(moved) and moved > 0):
         return batch, 1.0
     return replace(batch, y=batch.y / scale), scale
 
@@ -611,7 +613,7 @@ def fit_many(
     backend, where = _backend(engine, device)
     autograd = _needs_autograd(backend, Gradient.parse(gradient), objective)
     batch, ids = _long_or_batch(x, y, weights, series, drop)
-    batch, scale = _scaled(batch, objective)
+    batch, scale = _scaled(batch, objective, delta)
     gram, valid, problems = _statistics(batch, size, chosen, backend, where, progress)
     delta /= scale  # Huber on y / s with delta / s is exactly Huber on y, divided by s^2
     plan = _plan(gram, valid, count, rate, rule, stop, keep, objective, delta, autograd)
@@ -718,8 +720,7 @@ def _parameters(
     quadratic these are exact), and refused with the largest rate that every series takes.
     """
     hess = 2 * np.where(valid[:, None], eig, 1.0)
-    big, small = np.sqrt(hess[:, -1]), np.sqrt(np.maximum(hess[:, 0], 0.0))
-    ratio = (big - small) / (big + small)
+    big = hess[:, -1]
     if lr != AUTO:
         value = float(lr)
         b = 0.0 if rule is Optimizer.GD else 0.9
@@ -739,8 +740,4 @@ def _parameters(
                 f"(the first is series {first}, stable below {float(limit[first]):.3g})",
             )
         return np.full_like(big, value), np.full_like(big, b)
-    if rule is Optimizer.MOMENTUM:
-        return 4.0 / (big + small) ** 2, ratio**2
-    if rule is Optimizer.NESTEROV:
-        return 1.0 / hess[:, -1], ratio
-    return 1.0 / hess[:, -1], np.zeros_like(big)
+    return rates.auto_parameters(big, hess[:, 0], rule)

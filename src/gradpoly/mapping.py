@@ -37,7 +37,8 @@ def exact_scale(top: float) -> float:
     is exactly the fit of y: any representable y can be fitted without overflow."""
     if top == 0.0 or not np.isfinite(top) or SCALE_BAND[0] <= top <= SCALE_BAND[1]:
         return 1.0
-    return float(np.ldexp(1.0, int(np.frexp(top)[1])))
+    exponent = min(max(int(np.frexp(top)[1]), -1021), 1023)  # a normal number: exact
+    return float(np.ldexp(1.0, exponent))
 
 
 def domains(lo: npt.ArrayLike, hi: npt.ArrayLike) -> FloatArray:

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.polynomial import Chebyshev, Legendre, Polynomial
 
-from gradpoly import mapping, validation
+from gradpoly import mapping, rates, validation
 from gradpoly.errors import InvalidDataError
 from gradpoly.options import Basis, Optimizer
 
@@ -285,15 +285,10 @@ class FitProblem:
         gd: ``1 / L``, rate ``1 - 1 / k`` with ``k = L / mu``; heavy-ball
         momentum: ``lr = 4 / (sqrt L + sqrt mu)^2``, ``beta = ((sqrt k - 1) / (sqrt k + 1))^2``;
         Nesterov: ``lr = 1 / L``, ``beta = (sqrt k - 1) / (sqrt k + 1)``. The accelerated
-        rates depend on sqrt(k) instead of k.
+        rates depend on sqrt(k) instead of k; mu is clamped (see :mod:`gradpoly.rates`).
         """
-        big, small = np.sqrt(self.lambda_max), np.sqrt(self.lambda_min)
-        ratio = float((big - small) / (big + small))
-        if optimizer is Optimizer.MOMENTUM:
-            return float(4.0 / (big + small) ** 2), ratio**2
-        if optimizer is Optimizer.NESTEROV:
-            return 1.0 / self.lambda_max, ratio
-        return self.auto_lr(), 0.0
+        lr, beta = rates.auto_parameters(self.lambda_max, self.lambda_min, optimizer)
+        return float(lr), float(beta)
 
     @property
     def lr_max(self) -> float:

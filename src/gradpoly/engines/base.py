@@ -41,6 +41,7 @@ from gradpoly.options import (
     Strategy,
 )
 from gradpoly.problem import FitProblem, finite_coefficients
+from gradpoly.rates import stable_limit
 from gradpoly.result import FitResult
 
 Progress = Callable[[int], None]
@@ -267,20 +268,6 @@ class LoopEngine(ABC):
         return replace(result, config=config, lr=lr, momentum=momentum)
 
 
-def stable_limit(optimizer: Optimizer, beta: float, lambda_max: float) -> float:
-    """The largest stable learning rate on a quadratic with top curvature ``lambda_max``.
-
-    GD: ``2 / L``; heavy ball: ``2 (1 + b) / L``; Nesterov: ``2 (1 + b) / ((1 + 2 b) L)``.
-    NaN when ``lambda_max`` is not a positive finite number (no advice can be given then).
-    """
-    if not (math.isfinite(lambda_max) and lambda_max > 0):
-        return math.nan
-    if optimizer is Optimizer.GD:
-        return 2.0 / lambda_max
-    limit = 2.0 * (1.0 + beta) / lambda_max
-    return limit / (1.0 + 2.0 * beta) if optimizer is Optimizer.NESTEROV else limit
-
-
 def _y_scaling(problem: FitProblem, config: FitConfig) -> tuple[float, FitConfig]:
     """The exact power-of-two scale of y this loss allows, and the config to run on y / s.
 
@@ -290,7 +277,10 @@ def _y_scaling(problem: FitProblem, config: FitConfig) -> tuple[float, FitConfig
     scale = problem.y_scale
     if scale == 1.0 or callable(config.loss) or str(config.loss) not in ("mse", "huber"):
         return 1.0, config
-    return scale, replace(config, huber_delta=config.huber_delta / scale)
+    delta = config.huber_delta / scale
+    if not (math.isfinite(delta) and delta > 0):  # Huber's delta cannot follow: run unscaled
+        return 1.0, config
+    return scale, replace(config, huber_delta=delta)
 
 
 def run_loop(
@@ -315,6 +305,7 @@ def run_loop(
         raise DivergenceError(
             0, math.inf, config.lr_value, stable, f"lr={config.lr_value:g} overflows {config.dtype}"
         )
+    _refuse_unstable(problem, config)
     start_loss = inner.loss_at_zero(inner_config)
     if start_loss is not None and not math.isfinite(start_loss * scale * scale):
         top = float(np.max(np.abs(problem.y)))
@@ -361,7 +352,7 @@ def _drive(
     t0 = time.perf_counter()
     runner = engine.start(inner, inner_config)
     t1 = time.perf_counter()
-    limit = math.inf if start_loss is None else (1.0 + RISE_TOLERANCE) * start_loss
+    limit = _rise_limit(config, start_loss)
     done, chunk = 0, engine.chunk_steps(config)
     status, reason = "completed", f"ran all {config.steps} step{'s' * (config.steps != 1)}"
     while done < config.steps:
@@ -407,6 +398,43 @@ def _drive(
         domain=None if problem.basis is Basis.MONOMIAL else problem.domain,
         basis_coef=basis_coef,
     )
+
+
+MOMENTUM_OVERSHOOT = 1e4
+"""With momentum and a loss other than the MSE, a loss this many times the start's is taken as
+divergence: heavy ball and Nesterov overshoot early, so "above the start" proves nothing."""
+
+
+def _refuse_unstable(problem: FitProblem, config: FitConfig) -> None:
+    """For the MSE the stability of a fixed lr is known before any step: refuse it then."""
+    if not config.is_mse:
+        return
+    lr = config.lr_value
+    stable = stable_limit(config.optimizer, config.momentum_value, problem.lambda_max)
+    if lr >= stable:
+        raise DivergenceError(
+            0,
+            math.inf,
+            lr,
+            stable,
+            f"lr={lr:g} is at or above the stability limit of {config.optimizer} on this data, "
+            "so the loss would grow without bound",
+        )
+
+
+def _rise_limit(config: FitConfig, start_loss: float | None) -> float:
+    """The loss above which a running fit counts as diverging.
+
+    Plain GD with a stable step never rises, so anything above ``mse(0)`` (plus rounding) is
+    divergence. Momentum legitimately overshoots: for the MSE its stability was proven up
+    front (only a non-finite loss stops it); for other losses a rise by
+    :data:`MOMENTUM_OVERSHOOT` does.
+    """
+    if start_loss is None:
+        return math.inf
+    if config.optimizer is Optimizer.GD:
+        return (1.0 + RISE_TOLERANCE) * start_loss
+    return math.inf if config.is_mse else MOMENTUM_OVERSHOOT * max(start_loss, 1e-300)
 
 
 def _refuse_start(problem: FitProblem, config: FitConfig, loss: float) -> None:
