@@ -189,7 +189,7 @@ def test_cli_runs_on_a_scheduler_address(capsys, long_parquet) -> None:
         )
     assert code == 0, err
     assert f"read {len(frame):,} points" in text
-    assert "relative gradient norm" in text
+    assert "estimated coefficient error" in text
 
 
 def _serve(handler):  # type: ignore[no-untyped-def]

@@ -85,6 +85,10 @@ class ManyResult:
     loss: str = "mse"
     ids: tuple[str, ...] | None = None
     """Series ids when the input was a long table (``series=``), in row order."""
+    coef_error: FloatArray | None = None
+    """Each series' estimated relative error of its basis coefficients: for gradient descent
+    ``|grad| / (lambda_min |w|)`` (what ``tol`` is compared with); for lstsq_many its design's
+    condition number times float64's rounding."""
     condition: FloatArray | None = None
     """lstsq_many: each series' condition number of its design in ``basis`` (its accuracy is
     about condition * 1e-16 relative; series above 1e13 are marked invalid)."""
@@ -413,6 +417,7 @@ def _finish(
         final = descent.final
     else:
         final = np.maximum(_mse(gram, np.nan_to_num(w)), 0.0)  # < 0 only by rounding
+    error = _coef_error(gram, w, valid) if descent is not None else None
     with np.errstate(over="ignore"):  # a loss beyond float64 (|y| > ~1e154) is reported as inf
         w, final = w * scale, final * scale * scale
     coef = basis_to_monomial(w, gram.domains, basis)
@@ -454,6 +459,7 @@ def _finish(
         trace,
         engine,
         loss_name,
+        coef_error=None if error is None else np.where(valid, error, np.nan),
     )
 
 
@@ -486,7 +492,8 @@ def _solve(
     with np.errstate(divide="ignore", invalid="ignore"):
         condition = np.sqrt(eig[:, -1] / np.maximum(eig[:, 0], 0.0))
     condition = np.where(valid, condition, np.nan)
-    easy = valid & (condition**2 <= NORMAL_EQUATIONS_CONDITION)
+    with np.errstate(over="ignore"):
+        easy = valid & (condition**2 <= NORMAL_EQUATIONS_CONDITION)
     w = np.full(gram.c.shape, np.nan)
     if easy.any():
         w[easy] = np.linalg.solve(gram.g[easy], gram.c[easy][:, :, None])[:, :, 0]
@@ -517,6 +524,18 @@ def _solve_points(
     solution, _, _, singular = np.linalg.lstsq(a / norms, y[used] * root, rcond=None)
     condition = float(singular[0] / singular[-1]) if singular[-1] > 0 else float("inf")
     return np.asarray(solution / norms, dtype=np.float64), condition
+
+
+def _coef_error(gram: GramBatch, w: FloatArray, valid: npt.NDArray[np.bool_]) -> FloatArray:
+    """Each series' estimated relative coefficient error at ``w`` (rates.coefficient_error)."""
+    eye = np.eye(gram.g.shape[1])
+    safe = np.where(valid[:, None, None], gram.g, eye)
+    ws = np.nan_to_num(w)
+    eig = np.linalg.eigvalsh(safe)
+    grad = 2.0 * (np.matmul(safe, ws[:, :, None])[:, :, 0] - np.where(valid[:, None], gram.c, 0))
+    return rates.coefficient_error(
+        np.linalg.norm(grad, axis=1), 2 * eig[:, 0], 2 * eig[:, -1], np.linalg.norm(ws, axis=1)
+    )
 
 
 def _backend(engine: str, device: Device | str) -> tuple[BatchBackend, Device]:
@@ -567,7 +586,9 @@ def lstsq_many(
     w, condition = _solve(gram, batch, chosen, valid, problems)
     how = (chosen, "lstsq", backend.name, str(Loss.MSE))
     result = _finish(w, gram, valid, problems, how, time.perf_counter() - start, scale=scale)
-    return replace(result, ids=ids, condition=np.where(result.valid, condition, np.nan))
+    condition = np.where(result.valid, condition, np.nan)
+    error = condition * np.finfo(np.float64).eps
+    return replace(result, ids=ids, condition=condition, coef_error=error)
 
 
 def fit_many(
@@ -655,6 +676,10 @@ def _plan(
     safe = np.where(valid[:, None, None], gram.g, np.eye(gram.g.shape[1]))
     eig = np.asarray(np.linalg.eigvalsh(safe), dtype=np.float64)
     rate, beta = _parameters(eig, valid, lr, rule)
+    scale = None
+    if tol is not None:  # the Hessian is 2 G: its eigenvalues are twice G's
+        floor = rates.error_scale(2 * eig[:, 0], 2 * eig[:, -1])
+        scale = np.where(valid, (tol * floor) ** 2, 0.0)
     return Plan(
         steps,
         np.where(valid, rate, np.nan),
@@ -665,6 +690,7 @@ def _plan(
         loss,
         float(huber_delta),
         autograd,
+        scale,
     )
 
 

@@ -228,6 +228,17 @@ class FitProblem:
         start = 2.0 * float(np.linalg.norm(c))
         return float(np.linalg.norm(grad)) / (start if start > 0 else 1.0)
 
+    def coef_error(self, coef: ArrayLike) -> float:
+        """Estimated relative error of basis coefficients ``|w - w*| / |w|`` (see
+        :func:`gradpoly.rates.coefficient_error`): what ``tol`` is compared with."""
+        g, c, _ = self.gram
+        w = np.asarray(coef, dtype=np.float64)
+        grad = 2.0 * (g @ w - c)
+        value = rates.coefficient_error(
+            np.linalg.norm(grad), self.eigenvalues[0], self.lambda_max, np.linalg.norm(w)
+        )
+        return float(value)
+
     def loss_at_zero(self, config: Any) -> float | None:
         """The configured loss at w = 0 in float64 (None for a user callable)."""
         if callable(config.loss):

@@ -52,3 +52,28 @@ def stable_limit(optimizer: Optimizer, beta: float, lambda_max: float) -> float:
         return 2.0 / lambda_max
     limit = 2.0 * (1.0 + beta) / lambda_max
     return limit / (1.0 + 2.0 * beta) if optimizer is Optimizer.NESTEROV else limit
+
+
+def error_scale(lambda_min: npt.ArrayLike, lambda_max: npt.ArrayLike) -> FloatArray:
+    """The curvature the coefficient error is measured with: lambda_min clamped to
+    ``MU_FLOOR * lambda_max`` (Hessian eigenvalues, elementwise)."""
+    big = np.asarray(lambda_max, dtype=np.float64)
+    return np.maximum(np.asarray(lambda_min, dtype=np.float64), MU_FLOOR * big)
+
+
+def coefficient_error(
+    gradient_norm: npt.ArrayLike,
+    lambda_min: npt.ArrayLike,
+    lambda_max: npt.ArrayLike,
+    coef_norm: npt.ArrayLike,
+) -> FloatArray:
+    """Estimated relative coefficient error ``|w - w*| / |w|`` from the gradient at w.
+
+    On a quadratic with Hessian H, ``w - w* = H^-1 grad``, so ``|w - w*| <= |grad| / lambda_min``:
+    the test scales the gradient by the conditioning, so a small error means accurate
+    coefficients, not merely a small gradient (0 when w = 0 and the gradient is 0).
+    """
+    grad = np.asarray(gradient_norm, dtype=np.float64)
+    denominator = error_scale(lambda_min, lambda_max) * np.asarray(coef_norm, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(grad == 0, 0.0, grad / denominator)

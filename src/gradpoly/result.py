@@ -40,6 +40,10 @@ class FitResult:
         ``stop_reason`` says why in words.
     gradient_norm : float
         The relative gradient norm ``|grad(w)| / |grad(0)|`` of the final coefficients.
+    coef_error : float
+        Estimated relative error of the coefficients in the fit's basis, ``|w - w*| / |w|``
+        bounded by ``|grad(w)| / (lambda_min |w|)``: ``tol`` is compared with it, so
+        "converged" means the coefficients are that accurate, whatever the conditioning.
     environment : dict
         Versions and device name of what ran.
     basis, domain, basis_coef
@@ -64,6 +68,7 @@ class FitResult:
     momentum: float = float("nan")
     stop_reason: str = ""
     gradient_norm: float = float("nan")
+    coef_error: float = float("nan")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "basis", Basis.parse(self.basis))
@@ -81,7 +86,7 @@ class FitResult:
 
     @property
     def converged(self) -> bool:
-        """True when ``tol`` stopped the loop (the gradient norm reached it)."""
+        """True when ``tol`` stopped the loop (the estimated coefficient error reached it)."""
         return self.status == "converged"
 
     @property
@@ -126,6 +131,7 @@ class FitResult:
             "momentum": self.momentum,
             "stop_reason": self.stop_reason,
             "gradient_norm": self.gradient_norm,
+            "coef_error": self.coef_error,
             "trace": self.trace.tolist(),
         }
 
@@ -134,7 +140,7 @@ class FitResult:
         """Rebuild a result written by :meth:`to_dict`."""
         return cls(
             coef=np.asarray(data["coef"], dtype=np.float64),
-            trace=np.asarray(data["trace"], dtype=np.float64),
+            trace=np.asarray(data["trace"], dtype=np.float64),  # null (NaN) entries come back NaN
             seconds=float(data["seconds"]),
             setup_seconds=float(data.get("setup_seconds", 0.0)),
             config=FitConfig.from_dict(data["config"]),
@@ -145,10 +151,11 @@ class FitResult:
             basis_coef=None
             if data.get("basis_coef") is None
             else np.asarray(data["basis_coef"], dtype=np.float64),
-            lr=float(data.get("lr", float("nan"))),
-            momentum=float(data.get("momentum", float("nan"))),
+            lr=_number(data.get("lr")),
+            momentum=_number(data.get("momentum")),
             stop_reason=str(data.get("stop_reason", "")),
-            gradient_norm=float(data.get("gradient_norm", float("nan"))),
+            gradient_norm=_number(data.get("gradient_norm")),
+            coef_error=_number(data.get("coef_error")),
         )
 
     def to_json(self) -> str:
@@ -184,3 +191,8 @@ class FitResult:
         from gradpoly.io import read_text
 
         return cls.from_json(read_text(path), str(path))
+
+
+def _number(value: Any) -> float:
+    """A float from JSON, where strict JSON wrote NaN (or a missing value) as null."""
+    return float("nan") if value is None else float(value)

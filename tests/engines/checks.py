@@ -191,7 +191,8 @@ def check_every_optimizer_follows_its_reference(config: FitConfig) -> None:
 
 
 def check_tol_stops_once_converged(config: FitConfig) -> None:
-    """With tol, the loop stops at a chunk end where |grad| / |grad(0)| <= tol, and says so."""
+    """With tol, the loop stops at a chunk end where the estimated coefficient error
+    |grad| / (lambda_min |w|) is at most tol, and says so."""
     from dataclasses import replace
 
     x, y = seed_data()
@@ -201,8 +202,10 @@ def check_tol_stops_once_converged(config: FitConfig) -> None:
     assert result.converged
     assert result.steps_run < 100_000
     assert result.trace.shape == (result.steps_run,)
-    assert result.gradient_norm <= tol
-    assert "relative gradient norm" in result.stop_reason
+    assert result.coef_error <= tol
+    assert "estimated coefficient error" in result.stop_reason
+    exact = problem.to_monomial(np.linalg.solve(problem.gram[0], problem.gram[1]))
+    assert np.max(np.abs(result.coef - exact)) <= 10 * tol * np.max(np.abs(exact))
 
 
 def check_losses_follow_their_reference(config: FitConfig) -> None:

@@ -60,9 +60,10 @@ def statistics(x, y, w, weighted, counts, domains, degree, kind, g, c, s):
 
 @njit(cache=True, parallel=True, fastmath=FAST)
 def descend(
-    g, c, s, rate, beta, nesterov, steps, use_tol, tol, keep, w_out, steps_run, active, trace
+    g, c, s, rate, beta, nesterov, steps, use_tol, tol_scale, keep, w_out, steps_run, active, trace
 ):
-    """GD / momentum / Nesterov on every series' Gram system, each stopping at its own tol."""
+    """GD / momentum / Nesterov on every series' Gram system, each stopping once its estimated
+    coefficient error |grad| / (lambda_min |w|) is at most tol (|grad|^2 <= tol_scale |w|^2)."""
     count, size = c.shape
     for b in prange(count):
         if not active[b]:
@@ -72,11 +73,9 @@ def descend(
         look = np.zeros(size)
         grad = np.empty(size)
         gw = np.empty(size)
-        norm0 = 0.0
         for j in range(size):
             gw[j] = -2.0 * c[b, j]
-            norm0 += gw[j] * gw[j]
-        limit = tol * tol * norm0
+        limit = tol_scale[b]
         done = 0
         for k in range(steps):
             if keep:
@@ -97,13 +96,15 @@ def descend(
                 w[j] += v[j]
             done = k + 1
             norm = 0.0
+            size_w = 0.0
             for j in range(size):
                 acc = 0.0
                 for i in range(size):
                     acc += g[b, j, i] * w[i]
                 gw[j] = 2.0 * (acc - c[b, j])
                 norm += gw[j] * gw[j]
-            if use_tol and not norm > limit:
+                size_w += w[j] * w[j]
+            if use_tol and not norm > limit * size_w:
                 active[b] = False
                 break
         if keep:

@@ -76,6 +76,9 @@ class Plan:
     delta: float = 1.0
     autograd: bool = False
     """Differentiate the loss with the library's autograd instead of the written gradient."""
+    tol_scale: FloatArray | None = None
+    """Per series ``(tol * lambda_min)^2`` (Hessian's, clamped): a series stops once
+    ``|grad|^2 <= tol_scale |w|^2``, i.e. its estimated coefficient error is at most tol."""
 
     @property
     def is_mse(self) -> bool:
@@ -302,9 +305,9 @@ def eager_descent(
 def step(xp: Any, state: State, objective: Objective, plan: Rates, tol2: Any) -> State:
     """One GD / momentum / Nesterov step for every active series.
 
-    ``tol2`` is
-    ``(tol |grad(0)|)^2`` per series, or None for no stop test. A series whose gradient norm
-    has fallen to tol stops updating; its ``steps_run`` stops counting.
+    ``tol2`` is ``(tol lambda_min)^2`` per series (:attr:`Plan.tol_scale`), or None for no stop
+    test. A series whose estimated coefficient error ``|grad| / (lambda_min |w|)`` has fallen
+    to tol stops updating; its ``steps_run`` stops counting.
     """
     w, v, grad_w, active, steps_run = state
     grad = objective.gradient(w + plan.beta * v) if plan.nesterov else grad_w
@@ -314,7 +317,7 @@ def step(xp: Any, state: State, objective: Objective, plan: Rates, tol2: Any) ->
     steps_run = steps_run + active
     grad_w = objective.gradient(w)
     if tol2 is not None:
-        active = active & ((grad_w * grad_w).sum(-1) > tol2)
+        active = active & ((grad_w * grad_w).sum(-1) > tol2 * (w * w).sum(-1))
     return State(w, v, grad_w, active, steps_run)
 
 
@@ -340,11 +343,10 @@ def robust_objective(
     return Objective(value, grad_of(lambda w: value(w).sum()))
 
 
-def tol_squared(plan: Plan, state: State) -> Any:
-    """``(tol |grad(0)|)^2`` per series, or None when there is no stop test."""
-    if plan.tol is None:
-        return None
-    return plan.tol**2 * (state.grad_w * state.grad_w).sum(-1)
+def tol_squared(plan: Plan, convert: Callable[[FloatArray], Any]) -> Any:
+    """Each series' stop threshold :attr:`Plan.tol_scale` as the backend's array (``convert``),
+    or None when there is no stop test."""
+    return None if plan.tol_scale is None else convert(plan.tol_scale)
 
 
 CHECK_STEPS = 50

@@ -138,7 +138,7 @@ class JaxBatch(BatchEngine):
             state = start_state(jnp, objective, jnp.zeros(gram.c.shape), active)
             rate = jnp.asarray(np.nan_to_num(plan.rate)[:, None])
             beta = jnp.asarray(np.nan_to_num(plan.beta)[:, None])
-            tol2 = tol_squared(plan, state)
+            tol2 = tol_squared(plan, jnp.asarray)
             values = []
             done = 0
             while done < plan.steps:

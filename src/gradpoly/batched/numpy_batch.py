@@ -55,7 +55,9 @@ class NumpyBatch(BatchEngine):
         rates = Rates(
             np.nan_to_num(plan.rate)[:, None], np.nan_to_num(plan.beta)[:, None], plan.nesterov
         )
-        state, losses = eager_descent(np, state, objective, rates, tol_squared(plan, state), plan)
+        state, losses = eager_descent(
+            np, state, objective, rates, tol_squared(plan, np.asarray), plan
+        )
         trace = None
         if plan.traces:
             trace = np.stack(losses, 1)  # as many columns as steps ran, not as asked for

@@ -101,7 +101,7 @@ class TorchBatch(BatchEngine):
             self._tensor(np.nan_to_num(plan.beta)[:, None], device),
             plan.nesterov,
         )
-        tol2 = tol_squared(plan, state)
+        tol2 = tol_squared(plan, lambda values: self._tensor(values, device))
         with torch.no_grad() if plan.is_mse and not plan.autograd else torch.enable_grad():
             state, losses = eager_descent(torch, state, objective, rates, tol2, plan, CHECK_STEPS)
         trace = None

@@ -367,11 +367,12 @@ def _drive(
         if progress is not None:
             progress(done)
         if config.tol is not None:
-            norm = problem.relative_gradient_norm(runner.current())
-            if norm <= config.tol:
+            error = problem.coef_error(runner.current())
+            if error <= config.tol:
                 status = "converged"
                 reason = (
-                    f"relative gradient norm {norm:.3g} <= tol {config.tol:g} after {done} steps"
+                    f"estimated coefficient error {error:.3g} <= tol {config.tol:g} after "
+                    f"{done} steps"
                 )
                 break
     basis_coef, trace = runner.finish()
@@ -379,7 +380,8 @@ def _drive(
     basis_coef = basis_coef * scale
     coef = finite_coefficients(problem.to_monomial(basis_coef), problem)
     norm = problem.relative_gradient_norm(basis_coef)
-    if status == "converged" and not norm <= config.tol:  # type: ignore[operator]
+    error = problem.coef_error(basis_coef)
+    if status == "converged" and not error <= config.tol:  # type: ignore[operator]
         status, reason = "completed", f"stopped after {done} steps; {reason} no longer holds"
     return FitResult(
         coef=coef,
@@ -387,6 +389,7 @@ def _drive(
         status=status,
         stop_reason=reason,
         gradient_norm=norm,
+        coef_error=error,
         seconds=seconds,
         setup_seconds=t1 - t0,
         config=config,
