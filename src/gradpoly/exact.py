@@ -16,9 +16,19 @@ FloatArray = npt.NDArray[np.float64]
 
 
 def exact_lstsq(
-    x: npt.ArrayLike, y: npt.ArrayLike, degree: int, weights: npt.ArrayLike | None = None
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
+    degree: int,
+    weights: npt.ArrayLike | None = None,
+    basis: str = "monomial",
+    domain: tuple[float, float] | None = None,
 ) -> FloatArray:
-    """Monomial coefficients (increasing) of the exact weighted least-squares optimum."""
+    """Coefficients (increasing) of the exact weighted least-squares optimum.
+
+    ``basis="monomial"``: in x. ``"chebyshev"``/``"legendre"``: in that basis of x mapped
+    from ``domain`` to [-1, 1] (exactly, in fractions), as gradpoly's fits report them in
+    ``basis_coef``.
+    """
     xs = [Fraction(float(v)) for v in np.asarray(x, dtype=np.float64)]
     ys = [Fraction(float(v)) for v in np.asarray(y, dtype=np.float64)]
     ws = (
@@ -26,18 +36,16 @@ def exact_lstsq(
         if weights is None
         else [Fraction(float(v)) for v in np.asarray(weights, dtype=np.float64)]
     )
+    if basis != "monomial":
+        lo, hi = (Fraction(float(v)) for v in (domain or (min(xs), max(xs))))
+        xs = [(v - (lo + hi) / 2) / ((hi - lo) / 2) for v in xs]
     size = degree + 1
-    powers = [[xv**j for j in range(2 * size)] for xv in xs]
+    rows = [_basis_row(basis, t, size) for t in xs]
     zero = Fraction(0)
-    moments = [
-        sum((w * p[k] for w, p in zip(ws, powers, strict=True)), zero) for k in range(2 * size)
-    ]
-    rhs = [
-        sum((w * yv * p[j] for w, yv, p in zip(ws, ys, powers, strict=True)), zero)
-        for j in range(size)
-    ]
     a: list[list[Fraction]] = [
-        [moments[i + j] for j in range(size)] + [rhs[i]] for i in range(size)
+        [sum((w * r[i] * r[j] for w, r in zip(ws, rows, strict=True)), zero) for j in range(size)]
+        + [sum((w * yv * r[i] for w, yv, r in zip(ws, ys, rows, strict=True)), zero)]
+        for i in range(size)
     ]
     for col in range(size):
         pivot = next(r for r in range(col, size) if a[r][col] != 0)
@@ -47,6 +55,19 @@ def exact_lstsq(
                 f = a[r][col] / a[col][col]
                 a[r] = [u - f * v for u, v in zip(a[r], a[col], strict=True)]
     return np.array([float(a[i][size] / a[i][i]) for i in range(size)])
+
+
+def _basis_row(basis: str, t: Fraction, size: int) -> list[Fraction]:
+    """The basis functions 0..size-1 at t, exactly, by their three-term recurrences."""
+    row = [Fraction(1), t][:size]
+    for j in range(2, size):
+        if basis == "chebyshev":
+            row.append(2 * t * row[j - 1] - row[j - 2])
+        elif basis == "legendre":
+            row.append(((2 * j - 1) * t * row[j - 1] - (j - 1) * row[j - 2]) / j)
+        else:
+            row.append(t * row[j - 1])
+    return row
 
 
 def hard_set(seed: int = 17) -> list[tuple[str, FloatArray, FloatArray, int]]:

@@ -534,7 +534,7 @@ def _coef_error(gram: GramBatch, w: FloatArray, valid: npt.NDArray[np.bool_]) ->
     eig = np.linalg.eigvalsh(safe)
     grad = 2.0 * (np.matmul(safe, ws[:, :, None])[:, :, 0] - np.where(valid[:, None], gram.c, 0))
     return rates.coefficient_error(
-        np.linalg.norm(grad, axis=1), 2 * eig[:, 0], 2 * eig[:, -1], np.linalg.norm(ws, axis=1)
+        np.linalg.norm(grad, axis=1), 2 * eig, np.linalg.norm(ws, axis=1)
     )
 
 
@@ -678,7 +678,7 @@ def _plan(
     rate, beta = _parameters(eig, valid, lr, rule)
     scale = None
     if tol is not None:  # the Hessian is 2 G: its eigenvalues are twice G's
-        floor = rates.error_scale(2 * eig[:, 0], 2 * eig[:, -1])
+        floor = rates.effective_min(2 * eig)
         scale = np.where(valid, (tol * floor) ** 2, 0.0)
     return Plan(
         steps,
@@ -766,4 +766,4 @@ def _parameters(
                 f"(the first is series {first}, stable below {float(limit[first]):.3g})",
             )
         return np.full_like(big, value), np.full_like(big, b)
-    return rates.auto_parameters(big, hess[:, 0], rule)
+    return rates.auto_parameters(hess, rule)

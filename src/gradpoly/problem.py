@@ -234,9 +234,7 @@ class FitProblem:
         g, c, _ = self.gram
         w = np.asarray(coef, dtype=np.float64)
         grad = 2.0 * (g @ w - c)
-        value = rates.coefficient_error(
-            np.linalg.norm(grad), self.eigenvalues[0], self.lambda_max, np.linalg.norm(w)
-        )
+        value = rates.coefficient_error(np.linalg.norm(grad), self.eigenvalues, np.linalg.norm(w))
         return float(value)
 
     def loss_at_zero(self, config: Any) -> float | None:
@@ -298,7 +296,7 @@ class FitProblem:
         Nesterov: ``lr = 1 / L``, ``beta = (sqrt k - 1) / (sqrt k + 1)``. The accelerated
         rates depend on sqrt(k) instead of k; mu is clamped (see :mod:`gradpoly.rates`).
         """
-        lr, beta = rates.auto_parameters(self.lambda_max, self.lambda_min, optimizer)
+        lr, beta = rates.auto_parameters(self.eigenvalues, optimizer)
         return float(lr), float(beta)
 
     @property

@@ -182,7 +182,7 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
         return np.asarray(self._design(X, basis, degree) @ self.basis_coef_, dtype=np.float64)
 
     def _options(self) -> tuple[int, Basis]:
-        degree = validation.degree(self.degree, low=1)
+        degree = validation.degree(self.degree)
         validation.steps(self.steps)
         validation.lr(self.lr)
         validation.tol(self.tol)
@@ -196,6 +196,8 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
         """Columns: 1, then for each feature its basis functions 1..degree."""
         t = mapped(X.T, self.domains_, basis)  # (n_features, n_samples)
         columns = features(np, basis, t, degree)[1:]  # each (n_features, n_samples)
+        if not columns:  # degree 0: the constant alone, as PolynomialFeatures(0) gives
+            return np.ones((X.shape[0], 1))
         stacked = np.stack(columns, axis=2)  # (n_features, n_samples, degree)
         per_feature = stacked.transpose(1, 0, 2).reshape(X.shape[0], -1)
         return np.column_stack([np.ones(X.shape[0]), per_feature])
