@@ -31,6 +31,9 @@ gradpoly derivative --table --dtype float32 --repeats 3 \
 # Fits that converge: steps to the least-squares optimum per basis and optimizer, and the plot.
 python benchmarks/convergence.py --plot docs/img/convergence.png | tee docs/convergence.txt
 
+# Accuracy where the problem is hard: every path against exact rational least squares.
+python benchmarks/hard_set.py --json docs/hard_set.json | tee docs/hard_set.txt
+
 # Many curves at once: 10,000 series x 1,000 points against a loop of np.polyfit.
 python benchmarks/many.py --repeats 3 --json docs/many.json | tee docs/many.txt
 python benchmarks/many_large.py | grep -v '^$' | tee docs/many_large.txt

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -117,3 +118,23 @@ def test_dask_scaling_script_makes_runs_and_plots(tmp_path) -> None:
     assert "dask/numpy" in out
     assert (docs / "dask_scaling.json").exists()
     assert (docs / "img" / "dask_scaling.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_hard_set_script_writes_its_table(tmp_path) -> None:
+    out = tmp_path / "hard.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "hard_set.py"),
+            "--steps",
+            "50",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "np.polyfit" in result.stdout
+    document = json.loads(out.read_text())
+    assert {row["path"] for row in document["rows"]} >= {"np.polyfit", "gradpoly.lstsq"}
