@@ -227,3 +227,26 @@ def test_each_series_is_fitted_alone(count, pick) -> None:
     together = fit_many(x, y, 3, steps=80)
     alone = fit_many(x[b : b + 1], y[b : b + 1], 3, steps=80)
     np.testing.assert_allclose(together.basis_coef[b], alone.basis_coef[0], rtol=1e-12)
+
+
+@pytest.mark.parametrize(("engine", "device"), BACKENDS)
+@pytest.mark.parametrize("loss", ["mse", "huber"])
+def test_stepping_only_the_running_series_changes_nothing(engine, device, loss, monkeypatch):
+    """One slow series among fast ones: the descent drops the stopped series (numpy, torch)
+    and every series' coefficients, steps and trace stay what they were."""
+    import gradpoly.batched.base as base
+
+    if loss != "mse" and not get_backend(engine).autograd:
+        pytest.skip(f"{engine} has no autograd for {loss}")
+    rng = np.random.default_rng(8)
+    x = np.sort(rng.uniform(-1, 1, (12, 40)), axis=1)
+    x[0] = np.concatenate([np.full(20, -1.0), np.full(20, 1.0)]) + 1e-3 * np.arange(40) / 40
+    y = np.sin(3 * x)
+    options = {"steps": 3000, "tol": 1e-9, "traces": True, "loss": loss, "engine": engine}
+    options["device"] = device
+    compact = fit_many(x, y, 5, **options)
+    monkeypatch.setattr(base, "COMPACT_FRACTION", 0.0)
+    plain = fit_many(x, y, 5, **options)
+    np.testing.assert_array_equal(compact.steps_run, plain.steps_run)
+    np.testing.assert_allclose(compact.coef, plain.coef, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(compact.traces, plain.traces, rtol=1e-12, atol=1e-14)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, NamedTuple, Protocol
 
 import numpy as np
@@ -235,10 +235,15 @@ class State(NamedTuple):
 
 
 class Objective(NamedTuple):
-    """Per-series loss values (B,) and gradients (B, D+1) of a batch of coefficients."""
+    """Per-series loss values (B,) and gradients (B, D+1) of a batch of coefficients.
+
+    ``subset(index)`` gives the same objective for the series ``index`` only, so a descent
+    can drop the series that have stopped.
+    """
 
     value: Callable[[Any], Any]
     gradient: Callable[[Any], Any]
+    subset: Callable[[Any], Objective] | None = None
 
 
 def gram_objective(
@@ -260,9 +265,12 @@ def gram_objective(
     def gradient(w: Any) -> Any:
         return 2.0 * (matvec(g, w) - c)
 
+    def subset(index: Any) -> Objective:
+        return gram_objective(g[index], c[index], s[index], matvec, grad_of)
+
     if grad_of is not None:
-        return Objective(value, grad_of(lambda w: value(w).sum()))
-    return Objective(value, gradient)
+        return Objective(value, grad_of(lambda w: value(w).sum()), subset)
+    return Objective(value, gradient, subset)
 
 
 class Rates(NamedTuple):
@@ -297,9 +305,61 @@ def eager_descent(
         if plan.traces:
             losses.append(objective.value(state.w))
         state = step(xp, state, objective, rates, tol2)
-        if tol2 is not None and (k + 1) % check_every == 0 and not bool(state.active.any()):
+        if tol2 is None or (k + 1) % check_every:
+            continue
+        running = int(state.active.sum())
+        if running == 0:
             break
+        size = int(state.active.shape[0])
+        if objective.subset is not None and running <= COMPACT_FRACTION * size:
+            rest = replace(plan, steps=plan.steps - k - 1)
+            state, tail = _descend_running(xp, state, objective, rates, tol2, rest, check_every)
+            return state, losses + tail
     return state, losses
+
+
+def _copy(array: Any) -> Any:
+    """A copy of a NumPy array or a torch tensor (``clone``), same dtype and device."""
+    clone = getattr(array, "clone", None)
+    return clone() if callable(clone) else array.copy()
+
+
+COMPACT_FRACTION = 0.5
+"""Once at most this fraction of the series still runs, the descent continues on them alone:
+one slow series no longer makes every stopped one step along (measured in the closing note)."""
+
+
+def _descend_running(
+    xp: Any,
+    state: State,
+    objective: Objective,
+    rates: Rates,
+    tol2: Any,
+    plan: Plan,
+    check_every: int,
+) -> tuple[State, list[Any]]:
+    """:func:`eager_descent` on the running series only, written back into the whole batch."""
+    assert objective.subset is not None
+    index = xp.where(state.active)[0]
+    part = State(*(field[index] for field in state))
+    sub_rates = Rates(rates.rate[index], rates.beta[index], rates.nesterov)
+    part, sub_losses = eager_descent(
+        xp, part, objective.subset(index), sub_rates, tol2[index], plan, check_every
+    )
+    fields = []
+    for whole, piece in zip(state, part, strict=True):
+        merged = _copy(whole)  # w and v may share one array at the start
+        merged[index] = piece
+        fields.append(merged)
+    merged_state = State(*fields)
+    losses = []
+    if sub_losses:
+        frozen = objective.value(state.w)  # stopped series keep their loss
+        for piece in sub_losses:
+            row = _copy(frozen)
+            row[index] = piece
+            losses.append(row)
+    return merged_state, losses
 
 
 def step(xp: Any, state: State, objective: Objective, plan: Rates, tol2: Any) -> State:
@@ -340,7 +400,10 @@ def robust_objective(
         r = sw * ((w[:, None, :] @ v)[:, 0, :] - y)
         return rho(r).sum(-1) / counts
 
-    return Objective(value, grad_of(lambda w: value(w).sum()))
+    def subset(index: Any) -> Objective:
+        return robust_objective(v[index], y[index], sw[index], counts[index], rho, grad_of)
+
+    return Objective(value, grad_of(lambda w: value(w).sum()), subset)
 
 
 def tol_squared(plan: Plan, convert: Callable[[FloatArray], Any]) -> Any:
