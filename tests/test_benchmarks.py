@@ -41,21 +41,15 @@ def test_run_all_script_is_valid_bash() -> None:
     subprocess.run(["bash", "-n", str(ROOT / "benchmarks" / "run_all.sh")], check=True)
 
 
+def script(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``benchmarks/<name>`` with this Python; fails the test on a non-zero exit."""
+    command = [sys.executable, str(ROOT / "benchmarks" / name), *args]
+    return subprocess.run(command, capture_output=True, text=True, check=True)
+
+
 def test_convergence_script_runs(tmp_path) -> None:
     out = tmp_path / "c.png"
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "convergence.py"),
-            "--steps",
-            "300",
-            "--plot",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    result = script("convergence.py", "--steps", "300", "--plot", str(out))
     assert "chebyshev, lr auto, gd" in result.stdout
     assert out.read_bytes()[:4] == b"\x89PNG"
 
@@ -122,19 +116,7 @@ def test_dask_scaling_script_makes_runs_and_plots(tmp_path) -> None:
 
 def test_hard_set_script_writes_its_table(tmp_path) -> None:
     out = tmp_path / "hard.json"
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "hard_set.py"),
-            "--steps",
-            "50",
-            "--json",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    result = script("hard_set.py", "--steps", "50", "--json", str(out))
     assert "np.polyfit" in result.stdout
     document = json.loads(out.read_text())
     assert {row["path"] for row in document["rows"]} >= {"np.polyfit", "gradpoly.lstsq"}

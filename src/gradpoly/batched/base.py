@@ -312,54 +312,35 @@ def eager_descent(
             break
         size = int(state.active.shape[0])
         if objective.subset is not None and running <= COMPACT_FRACTION * size:
-            rest = replace(plan, steps=plan.steps - k - 1)
-            state, tail = _descend_running(xp, state, objective, rates, tol2, rest, check_every)
-            return state, losses + tail
+            # Continue on the running series alone, then write them back into the batch.
+            index = xp.where(state.active)[0]
+            part, tail = eager_descent(
+                xp,
+                State(*(field[index] for field in state)),
+                objective.subset(index),
+                Rates(rates.rate[index], rates.beta[index], rates.nesterov),
+                tol2[index],
+                replace(plan, steps=plan.steps - k - 1),
+                check_every,
+            )
+            frozen = objective.value(state.w) if tail else None  # stopped series keep theirs
+            pairs = zip(state, part, strict=True)
+            merged = State(*(_put(whole, index, piece) for whole, piece in pairs))
+            return merged, losses + [_put(frozen, index, piece) for piece in tail]
     return state, losses
 
 
-def _copy(array: Any) -> Any:
-    """A copy of a NumPy array or a torch tensor (``clone``), same dtype and device."""
-    clone = getattr(array, "clone", None)
-    return clone() if callable(clone) else array.copy()
+def _put(whole: Any, index: Any, piece: Any) -> Any:
+    """A copy of ``whole`` with ``piece`` at ``index`` (NumPy arrays and torch tensors)."""
+    clone = getattr(whole, "clone", None)
+    merged = clone() if callable(clone) else whole.copy()  # w and v may share one array
+    merged[index] = piece
+    return merged
 
 
 COMPACT_FRACTION = 0.5
 """Once at most this fraction of the series still runs, the descent continues on them alone:
 one slow series no longer makes every stopped one step along (measured in the closing note)."""
-
-
-def _descend_running(
-    xp: Any,
-    state: State,
-    objective: Objective,
-    rates: Rates,
-    tol2: Any,
-    plan: Plan,
-    check_every: int,
-) -> tuple[State, list[Any]]:
-    """:func:`eager_descent` on the running series only, written back into the whole batch."""
-    assert objective.subset is not None
-    index = xp.where(state.active)[0]
-    part = State(*(field[index] for field in state))
-    sub_rates = Rates(rates.rate[index], rates.beta[index], rates.nesterov)
-    part, sub_losses = eager_descent(
-        xp, part, objective.subset(index), sub_rates, tol2[index], plan, check_every
-    )
-    fields = []
-    for whole, piece in zip(state, part, strict=True):
-        merged = _copy(whole)  # w and v may share one array at the start
-        merged[index] = piece
-        fields.append(merged)
-    merged_state = State(*fields)
-    losses = []
-    if sub_losses:
-        frozen = objective.value(state.w)  # stopped series keep their loss
-        for piece in sub_losses:
-            row = _copy(frozen)
-            row[index] = piece
-            losses.append(row)
-    return merged_state, losses
 
 
 def step(xp: Any, state: State, objective: Objective, plan: Rates, tol2: Any) -> State:
