@@ -27,7 +27,6 @@ from gradpoly.batched.base import (
     Descent,
     GramBatch,
     Plan,
-    features,
     mapped,
 )
 from gradpoly.errors import (
@@ -37,8 +36,9 @@ from gradpoly.errors import (
     InvalidOptionError,
 )
 from gradpoly.losses import Loss
-from gradpoly.mapping import exact_scale
+from gradpoly.mapping import exact_scale, features
 from gradpoly.options import AUTO, Basis, Device, Gradient, Optimizer
+from gradpoly.stats import Moments, Stats, basis_features
 from gradpoly.validation import float_array
 
 FloatArray = npt.NDArray[np.float64]
@@ -89,6 +89,8 @@ class ManyResult:
     """Each series' estimated relative error of its basis coefficients: for gradient descent
     ``|grad| / (lambda_min |w|)`` (what ``tol`` is compared with); for lstsq_many its design's
     condition number times float64's rounding."""
+    moments: Moments | None = field(default=None, repr=False)
+    """The per-series Gram statistics in y's units, for :attr:`stats`."""
     condition: FloatArray | None = None
     """lstsq_many: each series' condition number of its design in ``basis`` (its accuracy is
     about condition * 1e-16 relative; series above 1e13 are marked invalid)."""
@@ -110,8 +112,9 @@ class ManyResult:
             rows.append(row)
         return rows
 
-    def predict(self, x: npt.ArrayLike) -> FloatArray:
-        """Evaluate every series' polynomial at ``x`` of shape (B, M) (or (M,) for all)."""
+    def predict(self, x: npt.ArrayLike, interval: str | None = None, level: float = 0.95) -> Any:
+        """Every series' polynomial at ``x`` of shape (B, M) (or (M,) for all); with
+        ``interval="confidence"`` or ``"prediction"``, ``(prediction, lower, upper)``."""
         xs = validation.float_array("x", x)
         count = self.coef.shape[0]
         if xs.ndim not in (1, 2) or (xs.ndim == 2 and xs.shape[0] not in (1, count)):
@@ -120,7 +123,25 @@ class ManyResult:
             )
         xs = np.broadcast_to(xs, (count, xs.shape[-1]))
         powers = xs[:, :, None] ** np.arange(self.coef.shape[1])
-        return np.asarray(np.einsum("bmj,bj->bm", powers, self.coef), dtype=np.float64)
+        values = np.asarray(np.einsum("bmj,bj->bm", powers, self.coef), dtype=np.float64)
+        if interval is None:
+            return values
+        stats = self.stats
+        degree = self.coef.shape[1] - 1
+        features = basis_features(np.ascontiguousarray(xs), self.domains, self.basis, degree)
+        _, half = stats.interval(features, interval, level)
+        return values, values - half, values + half
+
+    @property
+    def stats(self) -> Stats:
+        """Per-series statistics (stderr (B, D+1), cov (B, D+1, D+1), residual_std, r_squared,
+        ...: :mod:`gradpoly.stats`) from the batched Gram statistics; NaN for series not
+        fitted. For gradient descent they are evaluated at the coefficients reached
+        (``stats.converged`` says which series met tol)."""
+        if self.moments is None:
+            raise InvalidOptionError("this result carries no Gram statistics")
+        converged = self.converged if self.method != "lstsq" else self.valid
+        return Stats(self.moments, self.basis_coef, converged=converged)
 
 
 def group_long(series: Any, *columns: Any) -> tuple[list[str], list[list[np.ndarray]]]:
@@ -405,6 +426,7 @@ def _finish(
     seconds: float,
     descent: Descent | None = None,
     scale: float = 1.0,
+    counts: FloatArray | None = None,
 ) -> ManyResult:
     """Assemble the result in y's units (``scale``: the power of two y was divided by).
 
@@ -460,6 +482,7 @@ def _finish(
         engine,
         loss_name,
         coef_error=None if error is None else np.where(valid, error, np.nan),
+        moments=None if counts is None else _moments(gram, basis, counts, scale),
     )
 
 
@@ -526,6 +549,14 @@ def _solve_points(
     return np.asarray(solution / norms, dtype=np.float64), condition
 
 
+def _moments(gram: GramBatch, basis: Basis, counts: FloatArray, scale: float) -> Moments:
+    """The batched Gram statistics in y's units (``scale``: y was divided by it)."""
+    with np.errstate(over="ignore"):
+        return Moments(
+            gram.g, gram.c * scale, gram.s * scale * scale, counts, counts, basis, gram.domains
+        )
+
+
 def _coef_error(gram: GramBatch, w: FloatArray, valid: npt.NDArray[np.bool_]) -> FloatArray:
     """Each series' estimated relative coefficient error at ``w`` (rates.coefficient_error)."""
     eye = np.eye(gram.g.shape[1])
@@ -585,7 +616,8 @@ def lstsq_many(
     gram, valid, problems = _statistics(batch, size, chosen, backend, where, progress)
     w, condition = _solve(gram, batch, chosen, valid, problems)
     how = (chosen, "lstsq", backend.name, str(Loss.MSE))
-    result = _finish(w, gram, valid, problems, how, time.perf_counter() - start, scale=scale)
+    seconds = time.perf_counter() - start
+    result = _finish(w, gram, valid, problems, how, seconds, scale=scale, counts=batch.counts)
     condition = np.where(result.valid, condition, np.nan)
     error = condition * np.finfo(np.float64).eps
     return replace(result, ids=ids, condition=condition, coef_error=error)
@@ -642,7 +674,8 @@ def fit_many(
     _check_descent(descent, valid, plan, gram)
     w = descent.w
     how = (chosen, "gd-tol" if tol is not None else "gd", backend.name, str(objective))
-    result = _finish(w, gram, valid, problems, how, time.perf_counter() - start, descent, scale)
+    seconds = time.perf_counter() - start
+    result = _finish(w, gram, valid, problems, how, seconds, descent, scale, batch.counts)
     return replace(result, ids=ids)
 
 

@@ -157,3 +157,18 @@ def check_monomial(dom: tuple[float, float] | None, x_max: float, degree: int) -
         raise InvalidDataError(
             f"{trouble}; rescale x (for example x / {scale:.0e}) or lower the degree"
         )
+
+
+def features(xp: Any, basis: Basis, t: Any, degree: int) -> list[Any]:
+    """Basis functions 0..D at mapped points ``t`` by the basis' three-term recurrence."""
+    cols = [xp.ones_like(t)]
+    if degree >= 1:
+        cols.append(t)
+    for j in range(2, degree + 1):
+        if basis is Basis.CHEBYSHEV:
+            cols.append(2.0 * t * cols[j - 1] - cols[j - 2])
+        elif basis is Basis.LEGENDRE:
+            cols.append(((2 * j - 1) * t * cols[j - 1] - (j - 1) * cols[j - 2]) / j)
+        else:
+            cols.append(t * cols[j - 1])
+    return cols

@@ -18,6 +18,7 @@ from numpy.polynomial import Chebyshev, Legendre, Polynomial
 from gradpoly import mapping, rates, validation
 from gradpoly.errors import InvalidDataError
 from gradpoly.options import Basis, Optimizer
+from gradpoly.stats import Moments
 
 ArrayLike = npt.ArrayLike
 FloatArray = npt.NDArray[np.float64]
@@ -221,6 +222,36 @@ class FitProblem:
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused by its users
             return a.T @ a / n, a.T @ b / n, float(b @ b / n)
 
+    @property
+    def stats_basis(self) -> Basis:
+        """The basis statistics are computed in: the fit's, or Chebyshev for monomial fits
+        (whose raw Gram matrix is too ill-conditioned to invert)."""
+        return Basis.CHEBYSHEV if self.basis is Basis.MONOMIAL else self.basis
+
+    @cached_property
+    def moments(self) -> Moments:
+        """The Gram statistics in :attr:`stats_basis`, for :class:`gradpoly.stats.Stats`."""
+        if self.basis is Basis.MONOMIAL:
+            mapped = FitProblem(self.x, self.y, self.degree, self.weights, Basis.CHEBYSHEV)
+            g, c, s = mapped.gram
+        else:
+            g, c, s = self.gram
+        used = float(self.x.size if self.weights is None else np.count_nonzero(self.weights))
+        return Moments(
+            g[None], c[None], np.array([s]), np.array([float(self.n_points)]),
+            np.array([used]), self.stats_basis, np.array([self.domain]),
+        )  # fmt: skip
+
+    def stats_coef(self, basis_coef: ArrayLike) -> FloatArray:
+        """Coefficients of this problem's basis in :attr:`stats_basis` (same polynomial)."""
+        coef = np.asarray(basis_coef, dtype=np.float64)
+        if self.basis is not Basis.MONOMIAL:
+            return coef
+        series = Polynomial(coef).convert(kind=Chebyshev, domain=list(self.domain))
+        out = np.zeros(self.n_coef)
+        out[: series.coef.size] = series.coef[: self.n_coef]
+        return out
+
     def relative_gradient_norm(self, coef: ArrayLike) -> float:
         """``|grad mse(w)| / |grad mse(0)|`` in float64: 1 at the start, 0 at the optimum."""
         g, c, _ = self.gram
@@ -331,20 +362,38 @@ def _features(basis: Basis, x: FloatArray, domain: tuple[float, float], degree: 
 
 
 def lstsq(
-    x: ArrayLike, y: ArrayLike, degree: int = 4, weights: ArrayLike | None = None
-) -> FloatArray:
+    x: ArrayLike,
+    y: ArrayLike,
+    degree: int = 4,
+    weights: ArrayLike | None = None,
+    full: bool = False,
+) -> Any:
     """Closed-form float64 least squares: monomial coefficients in increasing order.
 
     The reference optimum of ``mean(s * (y - X w)**2)``. It is solved by SVD in a Chebyshev
     basis on x mapped to [-1, 1] (never the raw normal equations, whose condition number is
-    squared), then converted to monomials in the original x.
+    squared), then converted to monomials in the original x. ``full=True`` returns a
+    :class:`~gradpoly.result.LstsqResult` (``coef``, ``basis_coef``, ``domain``, ``stats``,
+    ``predict(x, interval=..., level=...)``, ``polynomial()``), as ``np.polyfit(...,
+    full=True)`` returns more than the coefficients. Weights are inverse variances for the
+    statistics (statsmodels' WLS convention; ``np.polyfit``'s ``w`` is their square root).
     """
     problem = FitProblem.from_data(x, y, degree, weights)
-    return lstsq_problem(problem)
+    if not validation.flag("full", full):
+        return lstsq_problem(problem)
+    from gradpoly.result import LstsqResult
+
+    basis_coef, coef = lstsq_solve(problem)
+    return LstsqResult(coef, basis_coef, problem.domain, problem.moments, basis_coef)
 
 
 def lstsq_problem(problem: FitProblem) -> FloatArray:
-    """:func:`lstsq` for an already validated problem.
+    """:func:`lstsq` for an already validated problem: its monomial coefficients."""
+    return lstsq_solve(problem)[1]
+
+
+def lstsq_solve(problem: FitProblem) -> tuple[FloatArray, FloatArray]:
+    """``(chebyshev_coef, monomial_coef)`` of the least-squares optimum of ``problem``.
 
     SVD least squares of the Chebyshev design on the safely mapped x, columns scaled to unit
     norm (as ``np.polyfit`` does) and y scaled by a power of two, so any representable data
@@ -366,7 +415,7 @@ def lstsq_problem(problem: FitProblem) -> FloatArray:
     coef = mapping.basis_to_monomial(
         basis_coef[None, :], np.array([problem.domain]), Basis.CHEBYSHEV
     )[0]
-    return finite_coefficients(coef, problem)
+    return basis_coef, finite_coefficients(coef, problem)
 
 
 def finite_coefficients(coef: FloatArray, problem: FitProblem) -> FloatArray:

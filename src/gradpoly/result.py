@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,15 +13,98 @@ import numpy as np
 import numpy.typing as npt
 from numpy.polynomial import Chebyshev, Legendre, Polynomial
 
-from gradpoly.errors import DataFileError, GradpolyError
+from gradpoly import validation
+from gradpoly.errors import DataFileError, GradpolyError, InvalidOptionError
 from gradpoly.options import Basis, FitConfig
 from gradpoly.outputs import json_text, write_text_atomic
+from gradpoly.stats import Moments, Stats, StatsWarning, basis_features
 
 FORMAT_VERSION = 1
 
 
+class PolynomialFit:
+    """What every fitted polynomial offers: the numpy series, statistics, interval predictions.
+
+    Subclasses hold ``coef`` (monomial), ``basis_coef``, ``basis``, ``domain``, ``moments``
+    and ``stats_coef`` (the Gram statistics and coefficients in the statistics' basis) and
+    ``converged``.
+    """
+
+    coef: npt.NDArray[np.float64]
+    basis_coef: npt.NDArray[np.float64] | None
+    basis: Basis
+    domain: tuple[float, float] | None
+    moments: Moments | None
+    stats_coef: npt.NDArray[np.float64] | None
+
+    @property
+    def converged(self) -> bool:
+        """Whether the coefficients are the least-squares optimum to tolerance."""
+        return True
+
+    def polynomial(self) -> Polynomial | Chebyshev | Legendre:
+        """The fit as the matching numpy.polynomial object (``Chebyshev`` with its domain, ...)."""
+        if self.basis is Basis.MONOMIAL or self.domain is None:
+            return Polynomial(self.coef)
+        coef = self.coef if self.basis_coef is None else self.basis_coef
+        if self.basis is Basis.CHEBYSHEV:
+            return Chebyshev(coef, domain=list(self.domain))
+        return Legendre(coef, domain=list(self.domain))
+
+    @property
+    def stats(self) -> Stats:
+        """Covariance, standard errors, R², t and p values, intervals (:mod:`gradpoly.stats`).
+
+        They describe the least-squares optimum: for a gradient-descent fit that did not
+        converge they are evaluated at the coefficients reached, and a warning says so.
+        """
+        if self.moments is None or self.stats_coef is None:
+            raise InvalidOptionError(
+                "this result carries no Gram statistics (saved by an older gradpoly); refit"
+            )
+        if not self.converged:
+            warnings.warn(
+                "the fit did not converge: its statistics are those of the coefficients "
+                "reached, not of the least-squares optimum (see stats.converged)",
+                StatsWarning,
+                stacklevel=2,
+            )
+        return Stats(self.moments, self.stats_coef, single=True, converged=self.converged)
+
+    def predict(self, x: npt.ArrayLike, interval: str | None = None, level: float = 0.95) -> Any:
+        """The fit at ``x`` (any shape), float64; with ``interval="confidence"`` (the mean) or
+        ``"prediction"`` (a new observation of weight 1), ``(prediction, lower, upper)``."""
+        points = validation.float_array("x", x)
+        values = np.asarray(self.polynomial()(points), dtype=np.float64)
+        if interval is None:
+            return values
+        stats = self.stats
+        moments = stats.moments
+        flat = points.reshape(1, -1)
+        degree = int(np.asarray(self.stats_coef).size - 1)
+        features = basis_features(flat, moments.domains, moments.basis, degree)
+        _, half = stats.interval(features, interval, level)
+        half = half.reshape(points.shape)
+        return values, values - half, values + half
+
+
 @dataclass(frozen=True, eq=False)
-class FitResult:
+class LstsqResult(PolynomialFit):
+    """``lstsq(..., full=True)``: the closed-form optimum with its statistics.
+
+    ``coef`` is monomial (increasing), ``basis_coef`` Chebyshev on ``domain``.
+    """
+
+    coef: npt.NDArray[np.float64]
+    basis_coef: npt.NDArray[np.float64] | None
+    domain: tuple[float, float] | None
+    moments: Moments | None = field(default=None, repr=False)
+    stats_coef: npt.NDArray[np.float64] | None = field(default=None, repr=False)
+    basis: Basis = Basis.CHEBYSHEV
+
+
+@dataclass(frozen=True, eq=False)
+class FitResult(PolynomialFit):
     """The outcome of one fit.
 
     Attributes
@@ -69,6 +153,10 @@ class FitResult:
     stop_reason: str = ""
     gradient_norm: float = float("nan")
     coef_error: float = float("nan")
+    moments: Moments | None = field(default=None, repr=False)
+    """The Gram statistics in the statistics' basis (for :attr:`stats`)."""
+    stats_coef: npt.NDArray[np.float64] | None = field(default=None, repr=False)
+    """The coefficients in the statistics' basis (Chebyshev for a monomial fit)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "basis", Basis.parse(self.basis))
@@ -98,20 +186,6 @@ class FitResult:
     def final_mse(self) -> float:
         """The seed's "final error": the last trace entry."""
         return float(self.trace[-1])
-
-    def predict(self, x: npt.ArrayLike) -> npt.NDArray[np.float64]:
-        """Evaluate the fitted polynomial at ``x`` (any shape), in float64, in its own basis."""
-        values = self.polynomial()(np.asarray(x, dtype=np.float64))
-        return np.asarray(values, dtype=np.float64)
-
-    def polynomial(self) -> Polynomial | Chebyshev | Legendre:
-        """The fit as the matching numpy.polynomial object (``Chebyshev`` with its domain, ...)."""
-        if self.basis is Basis.MONOMIAL or self.domain is None:
-            return Polynomial(self.coef)
-        coef = self.coef if self.basis_coef is None else self.basis_coef
-        if self.basis is Basis.CHEBYSHEV:
-            return Chebyshev(coef, domain=list(self.domain))
-        return Legendre(coef, domain=list(self.domain))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict; :meth:`from_dict` restores an equal result."""

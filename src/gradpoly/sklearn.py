@@ -21,11 +21,11 @@ import numpy as np
 import numpy.typing as npt
 
 from gradpoly import validation
-from gradpoly.batched.base import GramBatch, features, mapped
+from gradpoly.batched.base import GramBatch, mapped
 from gradpoly.engines.base import OptionalLibrary
 from gradpoly.errors import DataTypeError, GradpolyError, InvalidDataError, InvalidOptionError
 from gradpoly.many import basis_to_monomial, descend_gram
-from gradpoly.mapping import check_monomial, domains, exact_scale
+from gradpoly.mapping import check_monomial, domains, exact_scale, features
 from gradpoly.options import AUTO, Basis
 
 SKLEARN = OptionalLibrary("sklearn", "sklearn")

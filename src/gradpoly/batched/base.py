@@ -202,21 +202,6 @@ def domains_of(x: FloatArray, w: FloatArray | None) -> FloatArray:
     return domains(lo, hi)
 
 
-def features(xp: Any, basis: Basis, t: Any, degree: int) -> list[Any]:
-    """Basis functions 0..D at mapped points ``t`` by the basis' three-term recurrence."""
-    cols = [xp.ones_like(t)]
-    if degree >= 1:
-        cols.append(t)
-    for j in range(2, degree + 1):
-        if basis is Basis.CHEBYSHEV:
-            cols.append(2.0 * t * cols[j - 1] - cols[j - 2])
-        elif basis is Basis.LEGENDRE:
-            cols.append(((2 * j - 1) * t * cols[j - 1] - (j - 1) * cols[j - 2]) / j)
-        else:
-            cols.append(t * cols[j - 1])
-    return cols
-
-
 def mapped(x: Any, domains: Any, basis: Basis) -> Any:
     """x mapped from each series' domain to [-1, 1]; monomials keep x as it is."""
     if basis is Basis.MONOMIAL:

@@ -24,7 +24,6 @@ from gradpoly.batched.base import (
     Plan,
     Rates,
     State,
-    features,
     gram_objective,
     mapped,
     matvec,
@@ -35,6 +34,7 @@ from gradpoly.batched.base import (
 )
 from gradpoly.engines.base import OptionalLibrary
 from gradpoly.losses import Loss, penalty
+from gradpoly.mapping import features
 from gradpoly.options import Basis, Device
 
 JAX = OptionalLibrary("jax", "jax")

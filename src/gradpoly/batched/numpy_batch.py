@@ -15,13 +15,13 @@ from gradpoly.batched.base import (
     Plan,
     Rates,
     eager_descent,
-    features,
     gram_objective,
     mapped,
     matvec,
     start_state,
     tol_squared,
 )
+from gradpoly.mapping import features
 from gradpoly.options import Basis, Device
 
 CHUNK_SERIES = 64

@@ -21,7 +21,6 @@ from gradpoly.batched.base import (
     Plan,
     Rates,
     eager_descent,
-    features,
     gram_objective,
     mapped,
     matvec,
@@ -32,6 +31,7 @@ from gradpoly.batched.base import (
 from gradpoly.engines.base import Availability, OptionalLibrary
 from gradpoly.engines.torch_engine import cuda_availability
 from gradpoly.losses import penalty
+from gradpoly.mapping import features
 from gradpoly.options import Basis, Device
 
 TORCH = OptionalLibrary("torch", "torch")

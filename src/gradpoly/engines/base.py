@@ -390,6 +390,8 @@ def _drive(
         stop_reason=reason,
         gradient_norm=norm,
         coef_error=error,
+        moments=problem.moments,
+        stats_coef=None if problem.moments is None else problem.stats_coef(basis_coef),
         seconds=seconds,
         setup_seconds=t1 - t0,
         config=config,

@@ -26,6 +26,7 @@ from gradpoly.errors import DataFileError, GradpolyError, InvalidDataError, Inva
 from gradpoly.options import Basis, FitConfig, Optimizer, Strategy
 from gradpoly.problem import FitProblem, _features
 from gradpoly.result import FitResult
+from gradpoly.stats import Moments
 
 DASK = OptionalLibrary("dask", "dask")
 CHUNK_POINTS = 1_000_000
@@ -265,6 +266,16 @@ class DaskProblem(FitProblem):
     @property
     def _design64(self) -> tuple[FloatArray, FloatArray]:
         raise InvalidOptionError("the dask engine streams its chunks: no design matrix in memory")
+
+    @property
+    def moments(self) -> Moments | None:  # type: ignore[override]
+        """Gram statistics for :mod:`gradpoly.stats` (mapped bases; monomial: none kept)."""
+        if self.basis is Basis.MONOMIAL:
+            return None
+        g, c, s = self.statistics
+        count = np.array([float(self.count)])
+        return Moments(g[None], c[None], np.array([s]), count, count, self.basis,
+                       np.array([self.span]))  # fmt: skip
 
     @property
     def y_scale(self) -> float:

@@ -1,0 +1,242 @@
+"""Fit statistics from the Gram statistics a fit already holds: covariance, standard errors,
+R², t and p values, confidence and prediction intervals — for one fit or B series at once.
+
+Everything is computed in the fit's mapped basis (well conditioned) and carried to monomials
+by the basis-change matrix, never by inverting the raw monomial Gram matrix. Weights follow
+statsmodels' WLS: they are inverse variances, ``sigma^2 = sum w r^2 / dof`` and
+``cov = sigma^2 (X' W X)^-1``. (``np.polyfit``'s ``w`` multiplies the residuals, i.e. it is
+the square root of these weights, and its ``cov="unscaled"`` omits sigma^2.) ``n`` counts the
+points with positive weight and ``dof = n - (D + 1)``. The t distribution's quantiles and p
+values come from SciPy (``pip install 'gradpoly[sklearn]'`` brings it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from gradpoly import mapping
+from gradpoly.errors import EngineUnavailableError, InvalidOptionError
+from gradpoly.options import Basis
+from gradpoly.rates import MU_FLOOR
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, eq=False)
+class Moments:
+    """What statistics need of B fits (B may be 1): Gram statistics normalised by ``total``
+    (the MSE's divisor), the number of points with positive weight, the basis and domains.
+
+    Shapes: ``g`` (B, D+1, D+1), ``c`` (B, D+1), ``s`` (B,), ``total`` and ``used`` (B,),
+    ``domains`` (B, 2) (NaN for monomials).
+    """
+
+    g: FloatArray
+    c: FloatArray
+    s: FloatArray
+    total: FloatArray
+    used: FloatArray
+    basis: Basis
+    domains: FloatArray
+
+
+class StatsWarning(UserWarning):
+    """Statistics were asked of a fit that did not converge (they describe w, not w*)."""
+
+
+class Stats:
+    """Statistics of B fits at their coefficients ``basis_coef`` (B, D+1), computed lazily.
+
+    For one fit (``FitResult.stats``) every attribute has the leading B axis removed. The
+    names are statsmodels': ``stderr`` is its ``bse``, ``residual_std`` is ``sqrt(scale)``.
+    """
+
+    def __init__(
+        self, moments: Moments, basis_coef: FloatArray, single: bool = False, converged: Any = True
+    ) -> None:
+        self.moments = moments
+        self.basis_coef = np.atleast_2d(np.asarray(basis_coef, dtype=np.float64))
+        self.single = single
+        self.converged = converged
+        """Whether the coefficients are the optimum (else the statistics are at w reached)."""
+
+    def _out(self, value: FloatArray) -> Any:
+        return value[0] if self.single else value
+
+    @cached_property
+    def _transform(self) -> FloatArray:
+        """(B, D+1, D+1) basis-change matrices: monomial coef = M @ basis coef."""
+        m = self.moments
+        size = self.basis_coef.shape[1]
+        count = self.basis_coef.shape[0]
+        eye = np.broadcast_to(np.eye(size), (count, size, size))
+        columns = [
+            mapping.basis_to_monomial(np.ascontiguousarray(eye[:, :, j]), m.domains, m.basis)
+            for j in range(size)
+        ]
+        return np.stack(columns, axis=2)
+
+    @cached_property
+    def _rss(self) -> FloatArray:
+        m, w = self.moments, self.basis_coef
+        gw = np.matmul(m.g, w[:, :, None])[:, :, 0]
+        mse = m.s - 2.0 * (m.c * w).sum(axis=1) + (w * gw).sum(axis=1)
+        return np.maximum(mse, 0.0) * m.total  # < 0 only by rounding: an exact fit
+
+    @cached_property
+    def n_array(self) -> FloatArray:
+        return self.moments.used
+
+    @property
+    def n(self) -> Any:
+        """Points with positive weight."""
+        return self._out(self.n_array)
+
+    @cached_property
+    def dof_array(self) -> FloatArray:
+        return self.moments.used - self.basis_coef.shape[1]
+
+    @property
+    def dof(self) -> Any:
+        """Residual degrees of freedom ``n - (D + 1)``."""
+        return self._out(self.dof_array)
+
+    @cached_property
+    def _scale(self) -> FloatArray:
+        """sigma^2 = weighted RSS / dof (NaN without residual degrees of freedom)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.dof_array > 0, self._rss / self.dof_array, np.nan)
+
+    @property
+    def residual_std(self) -> Any:
+        """sigma hat, the residual standard deviation (for a point of weight 1)."""
+        return self._out(np.sqrt(self._scale))
+
+    @cached_property
+    def _inverse(self) -> FloatArray:
+        """(X' W X)^-1 in the basis: the pseudo-inverse beyond the null space (rates' rule)."""
+        m = self.moments
+        lam, q = np.linalg.eigh(m.g * m.total[:, None, None])
+        keep = lam > MU_FLOOR * lam[:, -1:]
+        inv = np.where(keep, 1.0 / np.where(keep, lam, 1.0), 0.0)
+        return np.asarray(np.einsum("bij,bj,bkj->bik", q, inv, q), dtype=np.float64)
+
+    @cached_property
+    def basis_cov_array(self) -> FloatArray:
+        return self._scale[:, None, None] * self._inverse
+
+    @property
+    def basis_cov(self) -> Any:
+        """Covariance of the coefficients in the fit's basis, (D+1, D+1)."""
+        return self._out(self.basis_cov_array)
+
+    @cached_property
+    def cov_array(self) -> FloatArray:
+        t = self._transform
+        return np.asarray(t @ self.basis_cov_array @ t.transpose(0, 2, 1), dtype=np.float64)
+
+    @property
+    def cov(self) -> Any:
+        """Covariance of the monomial coefficients (increasing powers), (D+1, D+1)."""
+        return self._out(self.cov_array)
+
+    @cached_property
+    def stderr_array(self) -> FloatArray:
+        diagonal = np.einsum("bii->bi", self.cov_array)
+        return np.sqrt(np.maximum(diagonal, 0.0))
+
+    @property
+    def stderr(self) -> Any:
+        """Standard errors of the monomial coefficients (statsmodels' ``bse``)."""
+        return self._out(self.stderr_array)
+
+    @cached_property
+    def coef_array(self) -> FloatArray:
+        m = self.moments
+        return mapping.basis_to_monomial(self.basis_coef, m.domains, m.basis)
+
+    @cached_property
+    def _centered_tss(self) -> FloatArray:
+        m = self.moments  # basis function 0 is the constant 1 in every basis
+        weight, weighted_y = m.g[:, 0, 0], m.c[:, 0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (m.s - weighted_y**2 / weight) * m.total
+
+    @property
+    def r_squared(self) -> Any:
+        """1 - RSS / centered TSS (weighted, as statsmodels' WLS ``rsquared``)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self._out(1.0 - self._rss / self._centered_tss)
+
+    @property
+    def adj_r_squared(self) -> Any:
+        """R² adjusted for the D + 1 coefficients: 1 - (1 - R²)(n - 1) / dof."""
+        r2 = np.atleast_1d(np.asarray(self.r_squared, dtype=np.float64))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self._out(1.0 - (1.0 - r2) * (self.n_array - 1) / self.dof_array)
+
+    @property
+    def t_values(self) -> Any:
+        """coef / stderr (0 / 0 is NaN: a coefficient known exactly and equal to 0)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self._out(self.coef_array / self.stderr_array)
+
+    @property
+    def p_values(self) -> Any:
+        """Two-sided p values of the t statistics with ``dof`` degrees of freedom."""
+        t = np.atleast_2d(np.asarray(self.t_values, dtype=np.float64))
+        dist = _student_t()
+        return self._out(2.0 * dist.sf(np.abs(t), self.dof_array[:, None]))
+
+    def conf_int(self, level: float = 0.95) -> Any:
+        """(D+1, 2) lower and upper bounds of each monomial coefficient at ``level``."""
+        q = self._quantile(level)
+        half = q[:, None] * self.stderr_array
+        return self._out(np.stack([self.coef_array - half, self.coef_array + half], axis=-1))
+
+    def _quantile(self, level: float) -> FloatArray:
+        if not (isinstance(level, float | int) and 0.0 < float(level) < 1.0):
+            raise InvalidOptionError(f"level must be a number in (0, 1), got {level!r}")
+        return np.asarray(_student_t().ppf(0.5 + float(level) / 2.0, self.dof_array))
+
+    def interval(
+        self, features: FloatArray, kind: str, level: float
+    ) -> tuple[FloatArray, FloatArray]:
+        """Half-widths and predictions at ``features`` (B, M, D+1) in the basis.
+
+        ``kind`` is ``"confidence"`` (the mean) or ``"prediction"`` (a new observation of
+        weight 1: the residual variance is added).
+        """
+        if kind not in ("confidence", "prediction"):
+            raise InvalidOptionError(
+                f"interval must be None, 'confidence' or 'prediction', got {kind!r}"
+            )
+        variance = np.einsum("bmi,bij,bmj->bm", features, self.basis_cov_array, features)
+        if kind == "prediction":
+            variance = variance + self._scale[:, None]
+        mean = np.einsum("bmi,bi->bm", features, self.basis_coef)
+        half = self._quantile(level)[:, None] * np.sqrt(np.maximum(variance, 0.0))
+        return mean, half
+
+
+def _student_t() -> Any:
+    """scipy.stats.t, or EngineUnavailableError with the install command."""
+    try:
+        from scipy import stats as scipy_stats
+    except ImportError:
+        raise EngineUnavailableError(
+            "t quantiles and p values need SciPy: pip install -c constraints.txt "
+            "'gradpoly[sklearn]'"
+        ) from None
+    return scipy_stats.t
+
+
+def basis_features(x: FloatArray, domains: FloatArray, basis: Basis, degree: int) -> FloatArray:
+    """(B, M, D+1) basis functions of each series at points ``x`` (B, M) on its domain."""
+    t = x if basis is Basis.MONOMIAL else mapping.to_unit(x, domains[:, 0:1], domains[:, 1:2])
+    return np.stack(mapping.features(np, basis, t, degree), axis=-1)
