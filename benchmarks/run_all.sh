@@ -34,6 +34,9 @@ python benchmarks/convergence.py --plot docs/img/convergence.png | tee docs/conv
 # Accuracy where the problem is hard: every path against exact rational least squares.
 python benchmarks/hard_set.py --json docs/hard_set.json | tee docs/hard_set.txt
 
+# What batched statistics cost on top of lstsq_many (20,000 x 200, numba).
+python benchmarks/stats_cost.py | tee docs/stats_cost.txt
+
 # Many curves at once: 10,000 series x 1,000 points against a loop of np.polyfit.
 python benchmarks/many.py --repeats 3 --json docs/many.json | tee docs/many.txt
 python benchmarks/many_large.py | grep -v '^$' | tee docs/many_large.txt

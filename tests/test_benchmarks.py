@@ -120,3 +120,8 @@ def test_hard_set_script_writes_its_table(tmp_path) -> None:
     assert "np.polyfit" in result.stdout
     document = json.loads(out.read_text())
     assert {row["path"] for row in document["rows"]} >= {"np.polyfit", "gradpoly.lstsq"}
+
+
+def test_stats_cost_script_runs() -> None:
+    result = script("stats_cost.py", "--series", "300", "--points", "20", "--repeats", "2")
+    assert "x lstsq_many alone" in result.stdout

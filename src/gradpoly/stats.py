@@ -72,14 +72,7 @@ class Stats:
     def _transform(self) -> FloatArray:
         """(B, D+1, D+1) basis-change matrices: monomial coef = M @ basis coef."""
         m = self.moments
-        size = self.basis_coef.shape[1]
-        count = self.basis_coef.shape[0]
-        eye = np.broadcast_to(np.eye(size), (count, size, size))
-        columns = [
-            mapping.basis_to_monomial(np.ascontiguousarray(eye[:, :, j]), m.domains, m.basis)
-            for j in range(size)
-        ]
-        return np.stack(columns, axis=2)
+        return mapping.monomial_matrices(m.domains, m.basis, self.basis_coef.shape[1])
 
     @cached_property
     def _rss(self) -> FloatArray:
@@ -121,10 +114,26 @@ class Stats:
     def _inverse(self) -> FloatArray:
         """(X' W X)^-1 in the basis: the pseudo-inverse beyond the null space (rates' rule)."""
         m = self.moments
-        lam, q = np.linalg.eigh(m.g * m.total[:, None, None])
-        keep = lam > MU_FLOOR * lam[:, -1:]
-        inv = np.where(keep, 1.0 / np.where(keep, lam, 1.0), 0.0)
-        return np.asarray(np.einsum("bij,bj,bkj->bik", q, inv, q), dtype=np.float64)
+        matrix = m.g * m.total[:, None, None]
+        eye = np.eye(matrix.shape[1])
+        finite = np.asarray(np.isfinite(matrix).all(axis=(1, 2)), dtype=bool)
+        safe = np.where(finite[:, None, None], matrix, eye)
+        out = np.full_like(matrix, np.nan)
+        with np.errstate(all="ignore"):
+            try:  # the fast path: a batched inverse, kept where it is accurate
+                inverse = np.linalg.inv(safe)
+                error = np.abs(safe @ inverse - eye).max(axis=(1, 2))
+                good = np.isfinite(error) & (error <= 1e-8)
+            except np.linalg.LinAlgError:
+                inverse, good = np.zeros_like(safe), np.zeros(safe.shape[0], dtype=bool)
+        out[good] = inverse[good]
+        hard = ~good
+        if hard.any():  # nearly singular: the pseudo-inverse beyond the null space
+            lam, q = np.linalg.eigh(safe[hard])
+            keep = lam > MU_FLOOR * lam[:, -1:]
+            inv = np.where(keep, 1.0 / np.where(keep, lam, 1.0), 0.0)
+            out[hard] = np.einsum("bij,bj,bkj->bik", q, inv, q)
+        return np.asarray(out, dtype=np.float64)
 
     @cached_property
     def basis_cov_array(self) -> FloatArray:
