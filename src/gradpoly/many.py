@@ -92,8 +92,9 @@ class ManyResult:
     moments: Moments | None = field(default=None, repr=False)
     """The per-series Gram statistics in y's units, for :attr:`stats`."""
     condition: FloatArray | None = None
-    """lstsq_many: each series' condition number of its design in ``basis`` (its accuracy is
-    about condition * 1e-16 relative; series above 1e13 are marked invalid)."""
+    """lstsq_many: each series' condition number of its design in ``basis`` (an upper bound
+    where that bound is at most 1e3, exact otherwise; accuracy is about condition * 1e-16
+    relative; series above 1e13 are marked invalid)."""
 
     def to_rows(self, ids: Sequence[str] | None = None) -> list[dict[str, object]]:
         """One record per series: id, validity, monomial coefficients, loss, convergence."""
@@ -216,12 +217,12 @@ def _is_flat(x: Any) -> bool:
 def _as_batch(x: Any, y: Any, weights: Any, drop_nan: bool) -> Batch:
     """Checked (B, N) arrays; ragged series padded with zero weight. No copy when clean."""
     if isinstance(x, np.ndarray) and x.ndim == 2:
-        xb, yb = float_array("x", x), float_array("y", y)
+        xb, yb = float_array("x", x, copy=False), float_array("y", y, copy=False)
         if yb.shape != xb.shape:
             raise InvalidDataError(
                 f"x and y must have the same shape, got {xb.shape} and {np.shape(y)}"
             )
-        wb = None if weights is None else float_array("weights", weights)
+        wb = None if weights is None else float_array("weights", weights, copy=False)
         if wb is not None and wb.shape != xb.shape:
             raise InvalidDataError(f"weights must have shape {xb.shape}, got {wb.shape}")
     else:
@@ -346,8 +347,36 @@ def _statistics(
     backend: BatchBackend,
     device: Device,
     progress: Progress | None,
-) -> tuple[GramBatch, npt.NDArray[np.bool_], dict[int, str]]:
-    """Gram statistics of every series, block by block, and which series can be fitted."""
+    loss: Loss = Loss.MSE,
+    delta: float = 1.0,
+) -> tuple[Batch, float, GramBatch, npt.NDArray[np.bool_], dict[int, str]]:
+    """Gram statistics of every series and which series can be fitted, with y scaled.
+
+    Returns the batch the statistics are of, the power of two its y was divided by, the
+    statistics, validity and problems. y is scanned for its scale only when the statistics
+    show it is far from 1 (``s`` outside 2^+-160 or not finite): clean ordinary data pay no
+    extra pass, and since the scaling is exact either way gives the same numbers.
+    """
+    gram = _gram_pass(batch, degree, basis, backend, device, progress)
+    scale = 1.0
+    top = float(np.max(gram.s)) if gram.s.size else 0.0
+    if not (2.0**-160 <= top <= 2.0**160):
+        batch, scale = _scaled(batch, loss, delta)
+        if scale != 1.0:
+            gram = _gram_pass(batch, degree, basis, backend, device, progress)
+    valid, problems = _validity(batch, gram, degree)
+    return batch, scale, gram, valid, problems
+
+
+def _gram_pass(
+    batch: Batch,
+    degree: int,
+    basis: Basis,
+    backend: BatchBackend,
+    device: Device,
+    progress: Progress | None,
+) -> GramBatch:
+    """One pass of the backend over the series, block by block, with progress."""
     gram: GramBatch | None = None
     for start in range(0, batch.size, BLOCK_SERIES):
         part = slice(start, min(start + BLOCK_SERIES, batch.size))
@@ -362,6 +391,13 @@ def _statistics(
         if progress is not None:
             progress(part.stop, batch.size)
     assert gram is not None  # a batch has at least one series
+    return gram
+
+
+def _validity(
+    batch: Batch, gram: GramBatch, degree: int
+) -> tuple[npt.NDArray[np.bool_], dict[int, str]]:
+    """Which series can be fitted: NaN/inf named (an error), too few distinct x flagged."""
     _check_finite(batch, gram)
     valid = np.ones(batch.size, dtype=bool)
     problems: dict[int, str] = {}
@@ -386,7 +422,7 @@ def _statistics(
                 f"{found} distinct x values with positive weight; degree {degree} needs "
                 f"{degree + 1}"
             )
-    return gram, valid, problems
+    return valid, problems
 
 
 def _empty_like(block: GramBatch, count: int) -> GramBatch:
@@ -501,7 +537,8 @@ def _solve(
     valid: npt.NDArray[np.bool_],
     problems: dict[int, str],
 ) -> tuple[FloatArray, FloatArray]:
-    """Each valid series' least-squares coefficients and the condition number of its design.
+    """Each valid series' least-squares coefficients and the condition number of its design
+    (an upper bound for series whose bound is small; exact for the others).
 
     Well-conditioned series solve their Gram system ``G w = c`` (batched); a series whose G is
     worse than :data:`NORMAL_EQUATIONS_CONDITION` is solved again from its own points by SVD
@@ -509,14 +546,25 @@ def _solve(
     squared condition number of the normal equations. A series whose design is numerically
     rank deficient is marked invalid with the reason.
     """
-    eye = np.eye(gram.g.shape[1])
+    size = gram.g.shape[1]
+    eye = np.eye(size)
     safe = np.where(valid[:, None, None], gram.g, eye)
-    eig = np.linalg.eigvalsh(safe)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        condition = np.sqrt(eig[:, -1] / np.maximum(eig[:, 0], 0.0))
-    condition = np.where(valid, condition, np.nan)
-    with np.errstate(over="ignore"):
-        easy = valid & (condition**2 <= NORMAL_EQUATIONS_CONDITION)
+    # A cheap upper bound of cond(G) for SPD G (Guggenheimer, Edelman and Johnson 1995):
+    # cond < 2 / det(G) * (|G|_F / sqrt(n))^n. Eigenvalues only where the bound is too large.
+    sign, logdet = np.linalg.slogdet(safe)
+    frobenius = np.sqrt((safe * safe).sum(axis=(1, 2)))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_bound = np.log(2.0) - logdet + size * np.log(frobenius / np.sqrt(size))
+        bound = np.where(sign > 0, np.exp(log_bound), np.inf)
+    easy = valid & (bound <= NORMAL_EQUATIONS_CONDITION)
+    condition = np.where(valid, np.sqrt(bound), np.nan)
+    unsure = np.flatnonzero(valid & ~easy)
+    if unsure.size:
+        eig = np.linalg.eigvalsh(safe[unsure])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            exact = eig[:, -1] / np.maximum(eig[:, 0], 0.0)
+        easy[unsure] = exact <= NORMAL_EQUATIONS_CONDITION
+        condition[unsure] = np.sqrt(exact)
     w = np.full(gram.c.shape, np.nan)
     if easy.any():
         w[easy] = np.linalg.solve(gram.g[easy], gram.c[easy][:, :, None])[:, :, 0]
@@ -612,8 +660,7 @@ def lstsq_many(
     drop = validation.flag("drop_nan", drop_nan)
     backend, where = _backend(engine, device)
     batch, ids = _long_or_batch(x, y, weights, series, drop)
-    batch, scale = _scaled(batch, Loss.MSE)
-    gram, valid, problems = _statistics(batch, size, chosen, backend, where, progress)
+    batch, scale, gram, valid, problems = _statistics(batch, size, chosen, backend, where, progress)
     w, condition = _solve(gram, batch, chosen, valid, problems)
     how = (chosen, "lstsq", backend.name, str(Loss.MSE))
     seconds = time.perf_counter() - start
@@ -666,8 +713,9 @@ def fit_many(
     backend, where = _backend(engine, device)
     autograd = _needs_autograd(backend, Gradient.parse(gradient), objective)
     batch, ids = _long_or_batch(x, y, weights, series, drop)
-    batch, scale = _scaled(batch, objective, delta)
-    gram, valid, problems = _statistics(batch, size, chosen, backend, where, progress)
+    batch, scale, gram, valid, problems = _statistics(
+        batch, size, chosen, backend, where, progress, objective, delta
+    )
     delta /= scale  # Huber on y / s with delta / s is exactly Huber on y, divided by s^2
     plan = _plan(gram, valid, count, rate, rule, stop, keep, objective, delta, autograd)
     descent = backend.descend(batch, gram, chosen, plan, where)

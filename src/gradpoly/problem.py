@@ -231,16 +231,23 @@ class FitProblem:
     @cached_property
     def moments(self) -> Moments:
         """The Gram statistics in :attr:`stats_basis`, for :class:`gradpoly.stats.Stats`."""
-        if self.basis is Basis.MONOMIAL:
-            mapped = FitProblem(self.x, self.y, self.degree, self.weights, Basis.CHEBYSHEV)
-            g, c, s = mapped.gram
-        else:
-            g, c, s = self.gram
+        g, c, s = self.gram if self.basis is not Basis.MONOMIAL else self._chebyshev_gram()
         used = float(self.x.size if self.weights is None else np.count_nonzero(self.weights))
         return Moments(
             g[None], c[None], np.array([s]), np.array([float(self.n_points)]),
             np.array([used]), self.stats_basis, np.array([self.domain]),
         )  # fmt: skip
+
+    def _chebyshev_gram(self) -> tuple[FloatArray, FloatArray, float]:
+        """:attr:`gram` of the same data in the Chebyshev basis on :attr:`domain`."""
+        x = self.x if self.weights is None else np.where(self.weights > 0, self.x, self.domain[0])
+        a = _features(Basis.CHEBYSHEV, x, self.domain, self.degree)
+        _, b = self._design64  # sqrt(s) y, zero where s = 0
+        if self.weights is not None:
+            a = a * np.sqrt(self.weights)[:, None]
+        n = self.n_points
+        with np.errstate(over="ignore", invalid="ignore"):
+            return a.T @ a / n, a.T @ b / n, float(b @ b / n)
 
     def stats_coef(self, basis_coef: ArrayLike) -> FloatArray:
         """Coefficients of this problem's basis in :attr:`stats_basis` (same polynomial)."""

@@ -129,8 +129,10 @@ def flag(name: str, value: Any) -> bool:
     return bool(value)
 
 
-def float_array(name: str, values: Any) -> FloatArray:
-    """Real numbers as a float64 array (a copy), any shape; NaN and inf are kept.
+def float_array(name: str, values: Any, copy: bool = True) -> FloatArray:
+    """Real numbers as a float64 array (a copy, or the input itself when it already is one and
+    ``copy`` is False: batches of series are read, never written), any shape; NaN and inf
+    are kept.
 
     Refused with a message naming ``name``: complex numbers (never cut to their real part),
     text, objects that are not numbers, values beyond float64's range, and the masked points
@@ -162,7 +164,7 @@ def float_array(name: str, values: Any) -> FloatArray:
         )
     try:
         with np.errstate(over="ignore", invalid="ignore"):
-            arr = np.array(raw, dtype=np.float64)
+            arr = np.array(raw, dtype=np.float64, copy=True if copy else None)
     except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidDataError(f"{name} must be numeric: {_first_line(exc)}") from None
     if (
