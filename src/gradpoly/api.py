@@ -66,9 +66,10 @@ def fit(
         The update rule; with ``lr="auto"`` the step and ``momentum`` (beta) are the optimal
         ones for the quadratic loss, else beta defaults to 0.9.
     tol : float, optional
-        Stop once ``|grad(w)| / |grad(0)|`` is at most ``tol``, checked every 50 steps (every
-        10,000 on jax); ``result.converged``, ``result.steps_run`` and ``result.stop_reason``
-        say what happened.
+        Stop once the estimated relative coefficient error ``|grad(w)| / (mu |w|)`` (a bound
+        on ``|w - w*| / |w|`` in the fit's basis) is at most ``tol``, checked every 50 steps
+        (every 10,000 on jax); ``result.converged``, ``result.steps_run``,
+        ``result.stop_reason`` and ``result.coef_error`` say what happened.
     loss : {"mse", "huber", "l1"} or callable
         The trace and the gradient's objective: ``mean(rho(b - A w))``. Anything but MSE needs
         ``gradient="autograd"`` (torch or jax) and the per-sample strategy; a callable takes

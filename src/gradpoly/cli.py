@@ -301,7 +301,10 @@ def fit_command(
     huber_delta: Annotated[float, typer.Option(help="Huber's delta.")] = 1.0,
     tol: Annotated[
         float | None,
-        typer.Option(help="Stop once |grad| / |grad(0)| <= tol (checked every 50 steps)."),
+        typer.Option(
+            help="Stop once the estimated coefficient error |grad| / (mu |w|) <= tol "
+            "(checked every 50 steps)."
+        ),
     ] = None,
     engine: Annotated[EngineName, typer.Option(help="Engine that runs the loop.")] = "numpy",  # type: ignore[assignment]
     gradient: Annotated[Gradient, typer.Option(help="Hand-written or autodiff.")] = Gradient.MANUAL,

@@ -694,7 +694,8 @@ def fit_many(
 
     With the MSE, every series follows exactly the GD (or momentum/Nesterov) trajectory that
     :func:`gradpoly.fit` would give it in float64 with the gram strategy; a series stops
-    updating once ``|grad| / |grad(0)| <= tol``. ``traces=True`` keeps every step's loss.
+    updating once its estimated coefficient error ``|grad| / (mu |w|)`` is at most tol.
+    ``traces=True`` keeps every step's loss.
     ``loss="huber"`` or ``"l1"`` runs per point with autograd (engines ``torch``, ``jax``);
     ``lr="auto"`` is then the MSE's ``1/L``, which is stable for both. Input shapes, ``series``
     and ``progress`` are as in :func:`lstsq_many`.

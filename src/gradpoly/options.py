@@ -109,7 +109,7 @@ class FitConfig:
     """Momentum coefficient beta in [0, 1) for momentum/nesterov; None: optimal with lr="auto",
     else 0.9."""
     tol: float | None = None
-    """Stop once the relative gradient norm is at most tol (checked every chunk of steps)."""
+    """Stop once the estimated relative coefficient error is at most tol (every chunk)."""
     loss: Any = "mse"
     """``"mse"`` (the seed's), ``"huber"``, ``"l1"``, or a callable residuals -> scalar."""
     huber_delta: float = 1.0

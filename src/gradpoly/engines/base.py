@@ -288,12 +288,13 @@ def run_loop(
 ) -> FitResult:
     """Drive a runner through ``config.steps`` in chunks, watching for divergence.
 
-    After each chunk the last loss is read (one device sync): a non-finite loss, or one above
-    the starting loss ``mse(0)``, stops the loop with a DivergenceError that names the largest
-    stable learning rate. With ``tol`` set, the coefficients are read too and the loop stops
-    at the first chunk end where the relative gradient norm is at most ``tol``. The clock
-    covers the loop and the single copy back of the trace. y far from 1 is scaled by a power
-    of two (exact) so no dtype overflows; data that no scaling saves is refused up front.
+    Before any step: data that overflow the dtype, and (for the MSE) a fixed lr at or above
+    the optimizer's stability limit, are refused. After each chunk the last loss is read (one
+    device sync): a non-finite loss, or for plain GD one above ``mse(0)`` (see
+    :func:`_rise_limit`), stops the loop with a DivergenceError. With ``tol`` set, the loop
+    stops at the first chunk end where the estimated coefficient error is at most ``tol``. The
+    clock covers the loop and the single copy back of the trace. y far from 1 is scaled by a
+    power of two (exact) so no dtype overflows; data that no scaling saves is refused.
     """
     scale, inner_config = _y_scaling(problem, config)
     inner = problem.scaled(scale)
