@@ -559,3 +559,53 @@ def test_json_outputs_are_strict(capsys, tmp_path, suffix) -> None:
     text = rows.read_text()
     assert "NaN" not in text
     assert json.loads(text)[0]["coef_0"] is None
+
+
+def test_fit_stats_prints_a_summary_and_json_carries_it(capsys, data_csv, tmp_path) -> None:
+    out = tmp_path / "fit.json"
+    plot = tmp_path / "fit.png"
+    code = main(["fit", str(data_csv), "--degree", "3", "--basis", "chebyshev", "--lr", "auto",
+                 "--optimizer", "nesterov", "--tol", "1e-12", "--dtype", "float64", "--stats",
+                 "--level", "0.9", "--json", str(out), "--plot", str(plot)])  # fmt: skip
+    text = capsys.readouterr().out
+    assert code == 0
+    for word in ("std err", "P>|t|", "[5%", "95%]", "x^3", "residual std", "R²", "dof 96"):
+        assert word in text
+    data = json.loads(out.read_text())
+    x = np.linspace(0, 5, 100)
+    import statsmodels.api as sm
+
+    ols = sm.OLS(np.sin(x), np.vander(x, 4, increasing=True)).fit()
+    np.testing.assert_allclose(data["stats"]["stderr"], ols.bse, rtol=1e-8)
+    np.testing.assert_allclose(data["stats"]["conf_int"], ols.conf_int(0.1), rtol=1e-8)
+    assert data["stats"]["r_squared"] == pytest.approx(ols.rsquared, rel=1e-10)
+    loaded = FitResult.load(out)  # the saved Gram statistics come back: stats without a refit
+    np.testing.assert_allclose(loaded.stats.stderr, ols.bse, rtol=1e-8)
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_fit_stats_says_when_the_fit_did_not_converge(capsys, data_csv) -> None:
+    assert main(["fit", str(data_csv), "--degree", "2", "--steps", "100", "--stats"]) == 0
+    assert "did not converge" in capsys.readouterr().out
+
+
+def test_fit_level_is_checked(capsys, data_csv) -> None:
+    assert main(["fit", str(data_csv), "--stats", "--level", "1.5"]) == 1
+    assert "level must be a number in (0, 1)" in capsys.readouterr().err
+
+
+def test_series_rows_carry_standard_errors(capsys, tmp_path) -> None:
+    rows = ["id,x,y"]
+    for name, slope in (("a", 1.0), ("b", -2.0)):
+        rows += [f"{name},{x},{slope * x + 0.01 * np.sin(9 * x)}" for x in np.linspace(0, 1, 20)]
+    data = tmp_path / "long.csv"
+    data.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "rows.json"
+    code = main(["fit", str(data), "--series-col", "id", "--degree", "1", "--lr", "auto",
+                 "--tol", "1e-12", "--out", str(out)])  # fmt: skip
+    assert code == 0
+    written = json.loads(out.read_text())
+    for row in written:
+        assert {"stderr_0", "stderr_1", "residual_std", "r_squared"} <= set(row)
+        assert 0 < row["stderr_1"] < 0.01
+        assert row["r_squared"] > 0.99

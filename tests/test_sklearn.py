@@ -85,3 +85,22 @@ def test_too_few_samples_and_bad_options_are_clear() -> None:
         PolynomialRegressor(solver="newton").fit(np.arange(9.0)[:, None], np.arange(9.0))
     with pytest.raises(ValueError, match="gradient autograd needs autograd"):
         PolynomialRegressor(gradient="autograd").fit(np.arange(9.0)[:, None], np.arange(9.0))
+
+
+@pytest.mark.parametrize("solver", ["lstsq", "gd"])
+def test_return_std_is_statsmodels_standard_error_of_the_mean(solver: str) -> None:
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-3, 5, 60)
+    y = 1 + 0.5 * x - 0.2 * x**2 + rng.normal(0, 0.5, 60)
+    w = rng.uniform(0.5, 2, 60)
+    model = PolynomialRegressor(degree=2, solver=solver).fit(x[:, None], y, sample_weight=w)
+    grid = np.linspace(-4, 6, 7)
+    mean, std = model.predict(grid[:, None], return_std=True)
+    wls = sm.WLS(y, np.vander(x, 3, increasing=True), weights=w).fit()
+    expected = wls.get_prediction(np.vander(grid, 3, increasing=True))
+    np.testing.assert_allclose(std, expected.se_mean, rtol=1e-8)
+    np.testing.assert_allclose(mean, expected.predicted_mean, rtol=1e-8)
+    assert model.sigma_ == pytest.approx(np.sqrt(wls.scale), rel=1e-8)
+    np.testing.assert_array_equal(model.predict(grid[:, None]), mean)

@@ -137,8 +137,33 @@ def test_an_exact_polynomial_has_zero_not_nan_errors() -> None:
     x = np.linspace(0, 1, 12)
     stats = lstsq(x, 1 + 2 * x - x**2, 2, full=True).stats
     assert np.all(np.isfinite(stats.stderr))
-    assert np.all(stats.stderr < 1e-6)
-    assert stats.residual_std < 1e-6
+    assert np.all(stats.stderr < 1e-13)  # from the residuals themselves, not a cancelling sum
+    assert stats.residual_std < 1e-14
+
+
+def test_r_squared_near_one_keeps_its_digits() -> None:
+    """The Gram form s - 2c.w + w.Gw cancels as R² nears 1; single fits use the residuals."""
+    x = np.linspace(0, 1, 50)
+    noise = 1e-9 * np.sin(37 * x)
+    y = 1e3 + 5 * x + noise
+    stats = lstsq(x, y, 1, full=True).stats
+    rss = float(np.sum((y - np.polyval(np.polyfit(x, y, 1), x)) ** 2))
+    assert stats.residual_std == pytest.approx(np.sqrt(rss / 48), rel=1e-6)
+
+
+def test_summary_is_json_ready() -> None:
+    import json
+
+    rng = np.random.default_rng(2)
+    x = np.linspace(0, 1, 30)
+    summary = lstsq(x, x + rng.normal(0, 0.1, 30), 2, full=True).stats.summary(0.9)
+    text = json.dumps(summary)
+    assert json.loads(text)["level"] == 0.9
+    assert np.shape(summary["conf_int"]) == (3, 2)
+    assert np.shape(summary["cov"]) == (3, 3)
+    assert summary["n"] == 30
+    assert summary["dof"] == 27
+    assert summary["converged"] is True
 
 
 def test_invalid_series_have_nan_statistics_and_levels_are_checked() -> None:

@@ -66,9 +66,10 @@ def fit(
         The update rule; with ``lr="auto"`` the step and ``momentum`` (beta) are the optimal
         ones for the quadratic loss, else beta defaults to 0.9.
     tol : float, optional
-        Stop once the estimated relative coefficient error ``|grad(w)| / (mu |w|)`` (a bound
-        on ``|w - w*| / |w|`` in the fit's basis) is at most ``tol``, checked every 50 steps
-        (every 10,000 on jax); ``result.converged``, ``result.steps_run``,
+        Stop once the estimated relative errors of the monomial coefficients ``|M H^+ grad| /
+        |M w|`` and of the basis coefficients are at most ``tol`` — or at the dtype's rounding
+        floor when ``tol`` is below it (then as accurate as the closed form); checked every 50
+        steps (every 10,000 on jax). ``result.converged``, ``result.steps_run``,
         ``result.stop_reason`` and ``result.coef_error`` say what happened.
     loss : {"mse", "huber", "l1"} or callable
         The trace and the gradient's objective: ``mean(rho(b - A w))``. Anything but MSE needs

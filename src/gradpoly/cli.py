@@ -9,6 +9,7 @@ import contextlib
 import functools
 import json
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -47,6 +49,8 @@ from gradpoly.options import (
 )
 from gradpoly.outputs import is_stdout, json_text, resolve_output, write_text_atomic
 from gradpoly.problem import FitProblem, lstsq_problem
+from gradpoly.result import FitResult
+from gradpoly.stats import Stats, StatsWarning
 
 app = typer.Typer(
     help="Fit polynomials by gradient descent on interchangeable engines, checked and timed.",
@@ -302,8 +306,8 @@ def fit_command(
     tol: Annotated[
         float | None,
         typer.Option(
-            help="Stop once the estimated coefficient error |grad| / (mu |w|) <= tol "
-            "(checked every 50 steps)."
+            help="Stop once the estimated relative error of the coefficients is at most tol, "
+            "or at the dtype's rounding floor when tol is below it (checked every 50 steps)."
         ),
     ] = None,
     engine: Annotated[EngineName, typer.Option(help="Engine that runs the loop.")] = "numpy",  # type: ignore[assignment]
@@ -341,6 +345,17 @@ def fit_command(
             "default: Dask's local threads."
         ),
     ] = None,
+    stats: Annotated[
+        bool,
+        typer.Option(
+            "--stats",
+            help="Print a summary table (coefficient, std err, t, p, confidence interval, "
+            "sigma, R², n); with --plot also draw the prediction band.",
+        ),
+    ] = False,
+    level: Annotated[
+        float, typer.Option(help="Confidence level of --stats intervals and --plot bands.")
+    ] = 0.95,
 ) -> None:
     """Fit a polynomial to the x, y columns of a data file by gradient descent.
 
@@ -364,7 +379,7 @@ def fit_command(
 SERIES_ONLY = ("out",)
 """fit options that apply only to a long table (--series-col)."""
 
-ONE_CURVE_ONLY = ("json_path", "plot", "mode", "strategy", "dtype", "momentum")
+ONE_CURVE_ONLY = ("json_path", "plot", "mode", "strategy", "dtype", "momentum", "stats", "level")
 """fit options that apply only to one curve: fit_many has no such choice (yet)."""
 
 
@@ -421,10 +436,13 @@ def _fit_any(
     drop_nan: bool,
     lazy: bool,
     scheduler: str | None,
+    stats: bool,
+    level: float,
     inputs: list[Path],
     piped: bool,
 ) -> None:
     """The body of ``fit`` (one curve or many, in memory or on Dask)."""
+    level = validation.level(level)
     if series_col is not None:
         _fit_series(
             SeriesJob(data, series_col, x_col, y_col, weights_col, drop_nan, out, inputs, piped),
@@ -457,6 +475,11 @@ def _fit_any(
         huber_delta=huber_delta,
     )
     if lazy:
+        if stats:
+            raise InvalidOptionError(
+                "--stats needs the data in memory: the dask engine keeps Gram statistics only "
+                "(use gradpoly.fit(..., engine='dask').stats in Python for mapped bases)"
+            )
         _fit_out_of_core(
             data, x_col, y_col, weights_col, drop_nan, degree, basis, config, plot, json_path, piped
         )
@@ -477,8 +500,11 @@ def _fit_any(
     console.print("coefficients (x^0 .. x^D): " + "  ".join(f"{c:.6g}" for c in result.coef))
     optimum = problem.mse_monomial(best)
     console.print(f"final MSE: {result.final_mse:.6g}   least-squares MSE: {optimum:.6g}")
+    if stats:
+        _print_stats(console, result, level)
     if json_path is not None:
-        result.save(json_path, inputs)
+        document = result.to_dict() | {"stats": _quiet_stats(result).summary(level)}
+        write_text_atomic(json_path, json_text(document), inputs)
         _wrote(console, json_path)
     if plot is not None:
         from gradpoly.plots import plot_fit
@@ -486,12 +512,49 @@ def _fit_any(
         plot_fit(
             x,
             y,
-            {f"{engine} GD, {steps} steps": result.coef},
+            {f"{engine} GD, {result.steps_run} steps": result.coef},
             plot,
             title=f"degree-{degree} fit to {data.name}",
             reference=("least squares (lstsq)", best),
+            intervals=result,
+            level=level,
+            prediction=stats,
         )
         _wrote(console, plot)
+
+
+def _quiet_stats(result: FitResult) -> Stats:
+    """``result.stats`` without its warning (the CLI says "did not converge" itself)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatsWarning)
+        return result.stats
+
+
+def _print_stats(console: Console, result: FitResult, level: float) -> None:
+    """A statsmodels-like summary: one row per coefficient, then sigma, R², n, dof."""
+    stats = _quiet_stats(result)
+    low, high = (f"{100 * q:.4g}%" for q in ((1 - level) / 2, (1 + level) / 2))
+    table = Table(title=f"coefficients with {level:.4g} confidence intervals", title_justify="left")
+    for column in ("term", "coef", "std err", "t", "P>|t|", f"[{low}", f"{high}]"):
+        table.add_column(column, justify="left" if column == "term" else "right")
+    bounds = np.asarray(stats.conf_int(level))
+    columns = (stats.coef_array[0], stats.stderr, stats.t_values, stats.p_values, bounds)
+    values = zip(*columns, strict=True)
+    for j, (coef, err, t, p, (lo, hi)) in enumerate(values):
+        term = "1" if j == 0 else "x" if j == 1 else f"x^{j}"
+        table.add_row(
+            term, f"{coef:.6g}", f"{err:.4g}", f"{t:.3f}", f"{p:.3g}", f"{lo:.6g}", f"{hi:.6g}"
+        )
+    console.print(table)
+    console.print(
+        f"residual std {stats.residual_std:.6g}   R² {stats.r_squared:.6g}   adj. R² "
+        f"{stats.adj_r_squared:.6g}   n {int(stats.n)}   dof {int(stats.dof)}"
+    )
+    if not result.converged:
+        console.print(
+            "note: the fit did not converge (no --tol, or tol not met): these statistics are "
+            "at the coefficients reached, not at the least-squares optimum"
+        )
 
 
 DASK_ENGINE = "dask"

@@ -7,7 +7,10 @@ is slow (small problems only) and is what the hard-set tests and benchmark measu
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from fractions import Fraction
+from importlib import resources
 
 import numpy as np
 import numpy.typing as npt
@@ -105,3 +108,52 @@ def relative_error(coef: npt.ArrayLike, exact: npt.ArrayLike) -> float:
     if not np.isfinite(c).all():
         return float("inf")
     return float(np.max(np.abs(c - e)) / max(float(np.max(np.abs(e))), np.finfo(float).tiny))
+
+
+@dataclass(frozen=True)
+class CertifiedSet:
+    """One polynomial set of NIST's StRD linear regression suite with its certified values."""
+
+    name: str
+    difficulty: str
+    x: FloatArray
+    y: FloatArray
+    degree: int
+    coef: FloatArray
+    """Certified coefficients, increasing powers."""
+    stderr: FloatArray
+    """Certified standard deviations of the coefficients."""
+    residual_std: float
+    r_squared: float
+
+
+def certified_sets() -> list[CertifiedSet]:
+    """NIST StRD's polynomial sets (Norris, Pontius, Wampler1-5, Filip), easiest first."""
+    text = resources.files("gradpoly").joinpath("data/nist_strd.json").read_text("utf-8")
+    return [
+        CertifiedSet(
+            name,
+            entry["difficulty"],
+            np.asarray(entry["x"], dtype=np.float64),
+            np.asarray(entry["y"], dtype=np.float64),
+            int(entry["degree"]),
+            np.asarray(entry["beta"], dtype=np.float64),
+            np.asarray(entry["sd"], dtype=np.float64),
+            float(entry["residual_sd"]),
+            float(entry["r_squared"]),
+        )
+        for name, entry in json.loads(text)["sets"].items()
+    ]
+
+
+def digits(value: npt.ArrayLike, certified: npt.ArrayLike) -> float:
+    """NIST's log relative error, the fewest correct significant digits over the entries:
+    ``-log10(|v - c| / |c|)`` (``-log10 |v - c|`` where c = 0), capped at 15."""
+    v = np.atleast_1d(np.asarray(value, dtype=np.float64))
+    c = np.atleast_1d(np.asarray(certified, dtype=np.float64))
+    if not np.isfinite(v).all():
+        return 0.0
+    error = np.abs(v - c) / np.where(c == 0, 1.0, np.abs(c))
+    with np.errstate(divide="ignore"):
+        lre = np.where(error == 0, 15.0, -np.log10(error))
+    return float(np.clip(lre, 0.0, 15.0).min())

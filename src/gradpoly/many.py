@@ -97,14 +97,25 @@ class ManyResult:
     relative; series above 1e13 are marked invalid)."""
 
     def to_rows(self, ids: Sequence[str] | None = None) -> list[dict[str, object]]:
-        """One record per series: id, validity, monomial coefficients, loss, convergence."""
+        """One record per series: id, validity, monomial coefficients, their standard errors
+        (``stderr_j``), ``residual_std``, ``r_squared``, loss, convergence (NaN where a
+        series was not fitted or has no residual degrees of freedom)."""
         given = ids if ids is not None else self.ids
         names = list(given) if given is not None else [str(b) for b in range(self.coef.shape[0])]
+        count, size = self.coef.shape
+        stderr = np.full((count, size), np.nan)
+        sigma, r2 = np.full(count, np.nan), np.full(count, np.nan)
+        if self.moments is not None:
+            stats = self.stats
+            stderr, sigma, r2 = stats.stderr_array, stats.residual_std, stats.r_squared
         rows: list[dict[str, object]] = []
         for b, name in enumerate(names):
             row: dict[str, object] = {"series": name, "valid": bool(self.valid[b])}
             row |= {f"coef_{j}": float(c) for j, c in enumerate(self.coef[b])}
+            row |= {f"stderr_{j}": float(e) for j, e in enumerate(stderr[b])}
             row |= {
+                "residual_std": float(sigma[b]),
+                "r_squared": float(r2[b]),
                 "final_loss": float(self.final_loss[b]),
                 "converged": bool(self.converged[b]),
                 "steps_run": int(self.steps_run[b]),

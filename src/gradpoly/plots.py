@@ -6,6 +6,7 @@ optimum; ``plot_fit`` shows the data, each fitted curve and the residuals.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -88,10 +89,15 @@ def plot_fit(
     path: str | Path,
     title: str = "polynomial fit",
     reference: tuple[str, npt.ArrayLike] | None = None,
+    intervals: Any = None,
+    level: float = 0.95,
+    prediction: bool = False,
 ) -> Path:
     """Plot the data, each curve given as monomial coefficients, and their residuals.
 
     ``reference`` (a name and coefficients, e.g. the least-squares optimum) is drawn in black.
+    ``intervals`` (a fit with ``predict(x, interval=...)``) adds its ``level`` confidence band
+    for the mean, and with ``prediction`` the wider band for a new observation.
     """
     plt = _pyplot()
     xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
@@ -100,12 +106,15 @@ def plot_fit(
         fig, (top, bottom) = plt.subplots(
             2, 1, figsize=(8, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1.3]}
         )
+        if intervals is not None:
+            _bands(top, intervals, grid, level, prediction)
         top.plot(xs, ys, "o", ms=3.5, color="0.35", label="data")
         for i, (name, coef) in enumerate(curves.items()):
             c = np.asarray(coef, dtype=float)
             style = "--" if i else "-"
             top.plot(grid, np.polynomial.polynomial.polyval(grid, c), style, lw=2, label=name)
-            bottom.plot(xs, ys - np.polynomial.polynomial.polyval(xs, c), style, lw=1.5)
+            marker = "o" if i == 0 else "x"
+            bottom.plot(xs, ys - np.polynomial.polynomial.polyval(xs, c), marker, ms=3.5)
         if reference is not None:
             c = np.asarray(reference[1], dtype=float)
             top.plot(
@@ -116,9 +125,7 @@ def plot_fit(
                 lw=2,
                 label=reference[0],
             )
-            bottom.plot(
-                xs, ys - np.polynomial.polynomial.polyval(xs, c), ":", color="black", lw=1.5
-            )
+            bottom.plot(xs, ys - np.polynomial.polynomial.polyval(xs, c), "+", color="black", ms=5)
         bottom.axhline(0, color="0.5", lw=0.8)
         top.set_ylabel("y")
         top.set_title(title)
@@ -127,6 +134,20 @@ def plot_fit(
         bottom.set_ylabel("residual")
         fig.tight_layout()
         return _save(plt, fig, path)
+
+
+def _bands(
+    axes: Any, fit: Any, grid: npt.NDArray[np.float64], level: float, prediction: bool
+) -> None:
+    """Shade the fit's confidence band (and its prediction band) on ``grid``."""
+    with warnings.catch_warnings():  # a fit that did not converge: the caller says so
+        warnings.simplefilter("ignore")
+        kinds = [("prediction", "0.88")] if prediction else []
+        for kind, shade in [*kinds, ("confidence", "#9ecae1")]:
+            _, lower, upper = fit.predict(grid, interval=kind, level=level)
+            axes.fill_between(
+                grid, lower, upper, color=shade, lw=0, label=f"{level:.0%} {kind} band"
+            )
 
 
 def _bar_color(m: Measurement) -> str:

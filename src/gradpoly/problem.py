@@ -240,14 +240,34 @@ class FitProblem:
 
     def _chebyshev_gram(self) -> tuple[FloatArray, FloatArray, float]:
         """:attr:`gram` of the same data in the Chebyshev basis on :attr:`domain`."""
-        x = self.x if self.weights is None else np.where(self.weights > 0, self.x, self.domain[0])
-        a = _features(Basis.CHEBYSHEV, x, self.domain, self.degree)
+        a = self._stats_design
         _, b = self._design64  # sqrt(s) y, zero where s = 0
-        if self.weights is not None:
-            a = a * np.sqrt(self.weights)[:, None]
         n = self.n_points
         with np.errstate(over="ignore", invalid="ignore"):
             return a.T @ a / n, a.T @ b / n, float(b @ b / n)
+
+    @cached_property
+    def _stats_design(self) -> FloatArray:
+        """``sqrt(s) X`` in :attr:`stats_basis` (zero rows where s = 0)."""
+        if self.basis is not Basis.MONOMIAL:
+            return self._design64[0]
+        x = self.x if self.weights is None else np.where(self.weights > 0, self.x, self.domain[0])
+        a = _features(Basis.CHEBYSHEV, x, self.domain, self.degree)
+        return a if self.weights is None else a * np.sqrt(self.weights)[:, None]
+
+    def residual_sums(self, stats_coef: ArrayLike) -> tuple[float, float] | None:
+        """``(sum s r^2, sum s (y - ybar_s)^2)`` at coefficients in :attr:`stats_basis`, from
+        the residuals themselves (one O(N D) pass): exact fits give 0 and an R² near 1 keeps
+        its digits, where the Gram form ``s - 2 c.w + w.G w`` cancels them away."""
+        scale = self.y_scale  # a power of two: the sums of y / scale are exact rescalings
+        a = self._stats_design
+        _, b = self._design64
+        r = b / scale - a @ (np.asarray(stats_coef, dtype=np.float64) / scale)
+        weights = np.ones_like(self.y) if self.weights is None else self.weights
+        mean = float(np.sum(weights * self.y / scale) / np.sum(weights))
+        spread = np.sqrt(weights) * (self.y / scale - mean)
+        with np.errstate(over="ignore"):
+            return float(r @ r) * scale * scale, float(spread @ spread) * scale * scale
 
     def stats_coef(self, basis_coef: ArrayLike) -> FloatArray:
         """Coefficients of this problem's basis in :attr:`stats_basis` (same polynomial)."""
@@ -267,13 +287,61 @@ class FitProblem:
         return float(np.linalg.norm(grad)) / (start if start > 0 else 1.0)
 
     def coef_error(self, coef: ArrayLike) -> float:
-        """Estimated relative error of basis coefficients ``|w - w*| / |w|`` (see
-        :func:`gradpoly.rates.coefficient_error`): what ``tol`` is compared with."""
-        g, c, _ = self.gram
+        """Estimated relative error ``|c - c*| / |c|`` of the monomial coefficients ``c`` (what
+        ``result.coef`` holds) at basis coefficients ``coef``: what ``tol`` is compared with.
+
+        On the quadratic loss ``w - w* = H^+ grad`` exactly, so the error of the monomial
+        coefficients is ``M H^+ grad`` (M the basis-to-monomial matrix): the estimate follows
+        the conditioning of both the fit and the conversion, not merely a small gradient.
+        """
+        return float(self._estimates(coef, np.float64)[0][0])
+
+    def error_floor(self, coef: ArrayLike, dtype: npt.DTypeLike = np.float64) -> float:
+        """The smallest :meth:`coef_error` rounding lets a loop in ``dtype`` reach at ``coef``:
+        the gradient's rounding ``eps (|G| |w| + |c|)`` carried through ``M H^+``."""
+        return float(self._estimates(coef, dtype)[1][0])
+
+    def meets(self, coef: ArrayLike, tol: float, dtype: npt.DTypeLike = np.float64) -> bool:
+        """Whether ``coef`` is converged for ``tol``: the estimated errors of both the monomial
+        and the basis coefficients are at most ``tol`` or at their rounding floors (a ``tol``
+        below what ``dtype`` can reach means "as accurate as the closed form")."""
+        errors, floors = self._estimates(coef, dtype)
+        return bool(np.all(errors <= np.maximum(tol, floors)))
+
+    def _estimates(self, coef: ArrayLike, dtype: npt.DTypeLike) -> tuple[FloatArray, FloatArray]:
+        """``([monomial error, basis error], [their rounding floors])`` at ``coef``."""
         w = np.asarray(coef, dtype=np.float64)
+        g, c, _ = self.gram
         grad = 2.0 * (g @ w - c)
-        value = rates.coefficient_error(np.linalg.norm(grad), self.eigenvalues, np.linalg.norm(w))
-        return float(value)
+        inverse, to_monomial, norms = self._error_map
+        eps = float(np.finfo(np.dtype(dtype)).eps)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            noise = 2.0 * eps * (norms[0] * np.linalg.norm(w) + np.linalg.norm(c))
+            sizes = np.array([np.linalg.norm(to_monomial @ w), np.linalg.norm(w)])
+            errors = np.array(
+                [np.linalg.norm(to_monomial @ (inverse @ grad)), np.linalg.norm(inverse @ grad)]
+            )
+            errors = np.where(errors == 0, 0.0, errors / sizes)
+            floors = np.array([norms[2], norms[1]]) * noise / sizes
+        return (
+            np.where(np.isnan(errors), np.inf, errors),
+            np.where(np.isnan(floors), 0.0, floors),
+        )
+
+    @cached_property
+    def _error_map(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """``(H^+, M, [|G|, |H^+|, |M H^+|])``: H^+ the pseudo-inverse of the loss Hessian
+        beyond its null space (eigenvalues below ``MU_FLOOR`` of the largest), M the
+        basis-to-monomial matrix, and the 2-norms the rounding floors need."""
+        lam, q = np.linalg.eigh(self.hessian)
+        keep = lam > rates.MU_FLOOR * lam[-1]
+        inverse = (q * np.where(keep, 1.0 / np.where(keep, lam, 1.0), 0.0)) @ q.T
+        to_monomial = mapping.monomial_matrices(np.array([self.domain]), self.basis, self.n_coef)[0]
+        with np.errstate(over="ignore", invalid="ignore"):
+            both = to_monomial @ inverse
+            norms = [float(np.linalg.norm(self.gram[0], 2)), float(np.linalg.norm(inverse, 2))]
+            norms.append(float(np.linalg.norm(both, 2)) if np.isfinite(both).all() else np.inf)
+        return inverse, to_monomial, np.array(norms)
 
     def loss_at_zero(self, config: Any) -> float | None:
         """The configured loss at w = 0 in float64 (None for a user callable)."""
@@ -391,7 +459,14 @@ def lstsq(
     from gradpoly.result import LstsqResult
 
     basis_coef, coef = lstsq_solve(problem)
-    return LstsqResult(coef, basis_coef, problem.domain, problem.moments, basis_coef)
+    return LstsqResult(
+        coef,
+        basis_coef,
+        problem.domain,
+        problem.moments,
+        basis_coef,
+        residual_sums=problem.residual_sums(basis_coef),
+    )
 
 
 def lstsq_problem(problem: FitProblem) -> FloatArray:

@@ -36,6 +36,7 @@ class PolynomialFit:
     domain: tuple[float, float] | None
     moments: Moments | None
     stats_coef: npt.NDArray[np.float64] | None
+    residual_sums: tuple[float, float] | None
 
     @property
     def converged(self) -> bool:
@@ -69,7 +70,13 @@ class PolynomialFit:
                 StatsWarning,
                 stacklevel=2,
             )
-        return Stats(self.moments, self.stats_coef, single=True, converged=self.converged)
+        return Stats(
+            self.moments,
+            self.stats_coef,
+            single=True,
+            converged=self.converged,
+            sums=self.residual_sums,
+        )
 
     def predict(self, x: npt.ArrayLike, interval: str | None = None, level: float = 0.95) -> Any:
         """The fit at ``x`` (any shape), float64; with ``interval="confidence"`` (the mean) or
@@ -101,6 +108,7 @@ class LstsqResult(PolynomialFit):
     moments: Moments | None = field(default=None, repr=False)
     stats_coef: npt.NDArray[np.float64] | None = field(default=None, repr=False)
     basis: Basis = Basis.CHEBYSHEV
+    residual_sums: tuple[float, float] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,8 +133,8 @@ class FitResult(PolynomialFit):
     gradient_norm : float
         The relative gradient norm ``|grad(w)| / |grad(0)|`` of the final coefficients.
     coef_error : float
-        Estimated relative error of the coefficients in the fit's basis, ``|w - w*| / |w|``
-        bounded by ``|grad(w)| / (lambda_min |w|)``: ``tol`` is compared with it, so
+        Estimated relative error of ``coef`` (the monomial coefficients), ``|M H^+ grad| /
+        |M w|``: ``tol`` is compared with it (and with the basis coefficients' error), so
         "converged" means the coefficients are that accurate, whatever the conditioning.
     environment : dict
         Versions and device name of what ran.
@@ -157,6 +165,8 @@ class FitResult(PolynomialFit):
     """The Gram statistics in the statistics' basis (for :attr:`stats`)."""
     stats_coef: npt.NDArray[np.float64] | None = field(default=None, repr=False)
     """The coefficients in the statistics' basis (Chebyshev for a monomial fit)."""
+    residual_sums: tuple[float, float] | None = field(default=None, repr=False)
+    """(weighted RSS, weighted centered TSS) from the residuals at ``coef``."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "basis", Basis.parse(self.basis))
@@ -206,6 +216,7 @@ class FitResult(PolynomialFit):
             "stop_reason": self.stop_reason,
             "gradient_norm": self.gradient_norm,
             "coef_error": self.coef_error,
+            "statistics": _moments_dict(self),
             "trace": self.trace.tolist(),
         }
 
@@ -230,6 +241,7 @@ class FitResult(PolynomialFit):
             stop_reason=str(data.get("stop_reason", "")),
             gradient_norm=_number(data.get("gradient_norm")),
             coef_error=_number(data.get("coef_error")),
+            **_moments_from(data.get("statistics")),
         )
 
     def to_json(self) -> str:
@@ -270,3 +282,54 @@ class FitResult(PolynomialFit):
 def _number(value: Any) -> float:
     """A float from JSON, where strict JSON wrote NaN (or a missing value) as null."""
     return float("nan") if value is None else float(value)
+
+
+def _moments_dict(fit: PolynomialFit) -> dict[str, Any] | None:
+    """What :attr:`PolynomialFit.stats` needs, JSON-ready (None when the fit has none)."""
+    m = fit.moments
+    if m is None or fit.stats_coef is None:
+        return None
+    return {
+        "basis": str(m.basis),
+        "domain": m.domains[0].tolist(),
+        "gram": m.g[0].tolist(),
+        "moment": m.c[0].tolist(),
+        "square": float(m.s[0]),
+        "total": float(m.total[0]),
+        "used": float(m.used[0]),
+        "coef": np.asarray(fit.stats_coef).tolist(),
+        "residual_sums": None if fit.residual_sums is None else list(fit.residual_sums),
+    }
+
+
+def _moments_from(data: Any) -> dict[str, Any]:
+    """FitResult fields rebuilt from :func:`_moments_dict`'s output (none from null)."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise TypeError("statistics is not a JSON object")
+
+    def floats(key: str) -> npt.NDArray[np.float64]:
+        return np.asarray(
+            [np.nan if v is None else v for v in np.ravel(data[key])], dtype=np.float64
+        ).reshape(np.shape(data[key]))
+
+    gram, moment = floats("gram"), floats("moment")
+    size = moment.size
+    if gram.shape != (size, size) or floats("coef").shape != (size,):
+        raise ValueError("statistics: gram, moment and coef sizes disagree")
+    sums = data.get("residual_sums")
+    moments = Moments(
+        gram[None],
+        moment[None],
+        np.array([_number(data["square"])]),
+        np.array([_number(data["total"])]),
+        np.array([_number(data["used"])]),
+        Basis.parse(data["basis"]),
+        floats("domain").reshape(1, 2),
+    )
+    return {
+        "moments": moments,
+        "stats_coef": floats("coef"),
+        "residual_sums": None if sums is None else (_number(sums[0]), _number(sums[1])),
+    }

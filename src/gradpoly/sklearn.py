@@ -27,6 +27,7 @@ from gradpoly.errors import DataTypeError, GradpolyError, InvalidDataError, Inva
 from gradpoly.many import basis_to_monomial, descend_gram
 from gradpoly.mapping import check_monomial, domains, exact_scale, features
 from gradpoly.options import AUTO, Basis
+from gradpoly.rates import MU_FLOOR
 
 SKLEARN = OptionalLibrary("sklearn", "sklearn")
 SKLEARN.load()
@@ -161,6 +162,11 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
             self.n_iter_ = int(descent.steps_run[0])
             self.converged_ = bool(self.tol is not None and not descent.active[0])
         self.basis_coef_ = np.asarray(coef, dtype=np.float64)
+        cov, sigma2 = _covariance(design, weight, y, self.basis_coef_ / scale)
+        self.coef_cov_ = cov * scale * scale
+        """Covariance of ``basis_coef_`` (sigma^2 (D' W D)^-1, weights as inverse variances)."""
+        self.sigma_ = float(np.sqrt(sigma2)) * scale
+        """The residual standard deviation (for a sample of weight 1)."""
         per_feature = np.zeros((X.shape[1], degree + 1))
         per_feature[:, 1:] = self.basis_coef_[1:].reshape(X.shape[1], degree)
         monomial = basis_to_monomial(per_feature, self.domains_, basis)
@@ -173,13 +179,23 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
             )
         return self
 
-    def predict(self, X: Any) -> FloatArray:
-        """The fitted model at each row of X (evaluated in the basis, not from ``coef_``)."""
+    def predict(self, X: Any, return_std: bool = False) -> Any:
+        """The fitted model at each row of X (evaluated in the basis, not from ``coef_``).
+
+        ``return_std=True`` also returns the standard error of the mean prediction,
+        ``sqrt(d(x)' cov d(x))`` with ``coef_cov_`` (BayesianRidge's convention; add
+        ``sigma_**2`` for the spread of a new observation).
+        """
         check_is_fitted(self)
         with _as_data_errors():
             X = validate_data(self, X, reset=False, dtype=np.float64)
         degree, basis = self._options()
-        return np.asarray(self._design(X, basis, degree) @ self.basis_coef_, dtype=np.float64)
+        design = self._design(X, basis, degree)
+        mean = np.asarray(design @ self.basis_coef_, dtype=np.float64)
+        if not validation.flag("return_std", return_std):
+            return mean
+        variance = np.einsum("ij,jk,ik->i", design, self.coef_cov_, design)
+        return mean, np.sqrt(np.maximum(variance, 0.0))
 
     def _options(self) -> tuple[int, Basis]:
         degree = validation.degree(self.degree)
@@ -201,3 +217,24 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
         stacked = np.stack(columns, axis=2)  # (n_features, n_samples, degree)
         per_feature = stacked.transpose(1, 0, 2).reshape(X.shape[0], -1)
         return np.column_stack([np.ones(X.shape[0]), per_feature])
+
+
+def _covariance(
+    design: FloatArray, weight: FloatArray, y: FloatArray, coef: FloatArray
+) -> tuple[FloatArray, float]:
+    """``(sigma^2 (D' W D)^+, sigma^2)`` of the basis coefficients (statsmodels' WLS
+    convention: weights are inverse variances), by SVD of the column-scaled weighted design;
+    NaN without residual degrees of freedom."""
+    used = weight > 0
+    root = np.sqrt(weight[used])
+    a = design[used] * root[:, None]
+    r = (y[used] - design[used] @ coef) * root
+    dof = int(used.sum()) - design.shape[1]
+    sigma2 = float(r @ r) / dof if dof > 0 else float("nan")
+    norms = np.sqrt(np.sum(a * a, axis=0))
+    norms[norms == 0] = 1.0
+    _, singular, vt = np.linalg.svd(a / norms, full_matrices=False)
+    keep = singular > MU_FLOOR * singular[0]
+    inverse = (vt.T * np.where(keep, 1.0 / np.where(keep, singular, 1.0) ** 2, 0.0)) @ vt
+    cov = np.asarray(sigma2 * inverse / norms[:, None] / norms[None, :], dtype=np.float64)
+    return cov, sigma2

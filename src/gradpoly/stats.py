@@ -7,7 +7,7 @@ statsmodels' WLS: they are inverse variances, ``sigma^2 = sum w r^2 / dof`` and
 ``cov = sigma^2 (X' W X)^-1``. (``np.polyfit``'s ``w`` multiplies the residuals, i.e. it is
 the square root of these weights, and its ``cov="unscaled"`` omits sigma^2.) ``n`` counts the
 points with positive weight and ``dof = n - (D + 1)``. The t distribution's quantiles and p
-values come from SciPy (``pip install 'gradpoly[sklearn]'`` brings it).
+values come from SciPy.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradpoly import mapping
+from gradpoly import mapping, validation
 from gradpoly.errors import EngineUnavailableError, InvalidOptionError
 from gradpoly.options import Basis
 from gradpoly.rates import MU_FLOOR
@@ -57,13 +57,23 @@ class Stats:
     """
 
     def __init__(
-        self, moments: Moments, basis_coef: FloatArray, single: bool = False, converged: Any = True
+        self,
+        moments: Moments,
+        basis_coef: FloatArray,
+        single: bool = False,
+        converged: Any = True,
+        sums: tuple[Any, Any] | None = None,
     ) -> None:
         self.moments = moments
         self.basis_coef = np.atleast_2d(np.asarray(basis_coef, dtype=np.float64))
         self.single = single
         self.converged = converged
         """Whether the coefficients are the optimum (else the statistics are at w reached)."""
+        self.sums = (
+            None if sums is None else tuple(np.atleast_1d(np.asarray(v, float)) for v in sums)
+        )
+        """``(rss, tss)`` (B,) from the residuals where the fit had them (else, or where not
+        finite, the Gram form is used, which loses digits as R² nears 1)."""
 
     def _out(self, value: FloatArray) -> Any:
         return value[0] if self.single else value
@@ -79,7 +89,8 @@ class Stats:
         m, w = self.moments, self.basis_coef
         gw = np.matmul(m.g, w[:, :, None])[:, :, 0]
         mse = m.s - 2.0 * (m.c * w).sum(axis=1) + (w * gw).sum(axis=1)
-        return np.maximum(mse, 0.0) * m.total  # < 0 only by rounding: an exact fit
+        gram = np.maximum(mse, 0.0) * m.total  # < 0 only by rounding: an exact fit
+        return gram if self.sums is None else _prefer(self.sums[0], gram)
 
     @cached_property
     def n_array(self) -> FloatArray:
@@ -174,7 +185,8 @@ class Stats:
         m = self.moments  # basis function 0 is the constant 1 in every basis
         weight, weighted_y = m.g[:, 0, 0], m.c[:, 0]
         with np.errstate(divide="ignore", invalid="ignore"):
-            return (m.s - weighted_y**2 / weight) * m.total
+            gram = (m.s - weighted_y**2 / weight) * m.total
+        return gram if self.sums is None else _prefer(self.sums[1], gram)
 
     @property
     def r_squared(self) -> Any:
@@ -208,10 +220,32 @@ class Stats:
         half = q[:, None] * self.stderr_array
         return self._out(np.stack([self.coef_array - half, self.coef_array + half], axis=-1))
 
+    def summary(self, level: float = 0.95) -> dict[str, Any]:
+        """The statistics as a JSON-ready dict (lists; NaN stays NaN for strict JSON writers):
+        coefficients, stderr, t, p, the ``level`` interval, sigma, R², n, dof, converged."""
+        bounds = np.asarray(self.conf_int(level))
+
+        def plain(value: Any) -> Any:
+            return np.asarray(value, dtype=np.float64).tolist()
+
+        return {
+            "level": float(level),
+            "coef": plain(self._out(self.coef_array)),
+            "stderr": plain(self.stderr),
+            "t_values": plain(self.t_values),
+            "p_values": plain(self.p_values),
+            "conf_int": plain(bounds),
+            "cov": plain(self.cov),
+            "residual_std": plain(self.residual_std),
+            "r_squared": plain(self.r_squared),
+            "adj_r_squared": plain(self.adj_r_squared),
+            "n": plain(self.n),
+            "dof": plain(self.dof),
+            "converged": np.asarray(self.converged, dtype=bool).tolist(),
+        }
+
     def _quantile(self, level: float) -> FloatArray:
-        if not (isinstance(level, float | int) and 0.0 < float(level) < 1.0):
-            raise InvalidOptionError(f"level must be a number in (0, 1), got {level!r}")
-        return np.asarray(_student_t().ppf(0.5 + float(level) / 2.0, self.dof_array))
+        return np.asarray(_student_t().ppf(0.5 + validation.level(level) / 2.0, self.dof_array))
 
     def interval(
         self, features: FloatArray, kind: str, level: float
@@ -233,14 +267,18 @@ class Stats:
         return mean, half
 
 
+def _prefer(direct: FloatArray, gram: FloatArray) -> FloatArray:
+    """The sums from the residuals where they are finite, else the Gram form's."""
+    return np.asarray(np.where(np.isfinite(direct), direct, gram), dtype=np.float64)
+
+
 def _student_t() -> Any:
     """scipy.stats.t, or EngineUnavailableError with the install command."""
     try:
         from scipy import stats as scipy_stats
     except ImportError:
         raise EngineUnavailableError(
-            "t quantiles and p values need SciPy: pip install -c constraints.txt "
-            "'gradpoly[sklearn]'"
+            "t quantiles and p values need SciPy: pip install scipy"
         ) from None
     return scipy_stats.t
 

@@ -98,9 +98,17 @@ def tol(value: Any) -> float | None:
         raise InvalidOptionError(f"tol must be a positive number, got {value!r}")
     if number > 1:
         raise InvalidOptionError(
-            f"tol is relative (|grad| / |grad(0)|, which starts at 1): it must be a positive "
-            f"number at most 1, got {value!r}"
+            f"tol is a relative coefficient error: it must be a positive number at most 1, "
+            f"got {value!r}"
         )
+    return number
+
+
+def level(value: Any) -> float:
+    """A confidence level in (0, 1), e.g. 0.95."""
+    number = real("level", value, "a number in (0, 1)")
+    if not 0.0 < number < 1.0:
+        raise InvalidOptionError(f"level must be a number in (0, 1), e.g. 0.95, got {value!r}")
     return number
 
 

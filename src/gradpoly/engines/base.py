@@ -368,13 +368,9 @@ def _drive(
         if progress is not None:
             progress(done)
         if config.tol is not None:
-            error = problem.coef_error(runner.current())
-            if error <= config.tol:
-                status = "converged"
-                reason = (
-                    f"estimated coefficient error {error:.3g} <= tol {config.tol:g} after "
-                    f"{done} steps"
-                )
+            now = runner.current() * scale
+            if problem.meets(now, config.tol, config.dtype.value):
+                status, reason = "converged", _converged_reason(problem, now, config, done)
                 break
     basis_coef, trace = runner.finish()
     seconds = time.perf_counter() - t1
@@ -382,8 +378,13 @@ def _drive(
     coef = finite_coefficients(problem.to_monomial(basis_coef), problem)
     norm = problem.relative_gradient_norm(basis_coef)
     error = problem.coef_error(basis_coef)
-    if status == "converged" and not error <= config.tol:  # type: ignore[operator]
+    if status == "converged" and not problem.meets(
+        basis_coef,
+        config.tol,  # type: ignore[arg-type]
+        config.dtype.value,
+    ):
         status, reason = "completed", f"stopped after {done} steps; {reason} no longer holds"
+    stats_coef = None if problem.moments is None else problem.stats_coef(basis_coef)
     return FitResult(
         coef=coef,
         trace=trace[:done] * scale * scale,
@@ -392,7 +393,8 @@ def _drive(
         gradient_norm=norm,
         coef_error=error,
         moments=problem.moments,
-        stats_coef=None if problem.moments is None else problem.stats_coef(basis_coef),
+        stats_coef=stats_coef,
+        residual_sums=None if stats_coef is None else problem.residual_sums(stats_coef),
         seconds=seconds,
         setup_seconds=t1 - t0,
         config=config,
@@ -403,6 +405,18 @@ def _drive(
         basis=problem.basis,
         domain=None if problem.basis is Basis.MONOMIAL else problem.domain,
         basis_coef=basis_coef,
+    )
+
+
+def _converged_reason(problem: FitProblem, coef: Any, config: FitConfig, done: int) -> str:
+    """Why ``tol`` stopped the loop: the error met it, or reached the dtype's rounding floor."""
+    error = problem.coef_error(coef)
+    if error <= config.tol:  # type: ignore[operator]
+        return f"estimated coefficient error {error:.3g} <= tol {config.tol:g} after {done} steps"
+    return (
+        f"estimated coefficient error {error:.3g} reached {config.dtype.value}'s rounding floor "
+        f"{problem.error_floor(coef, config.dtype.value):.3g} (tol {config.tol:g} is below "
+        f"it) after {done} steps"
     )
 
 
