@@ -1,6 +1,6 @@
 """Certified accuracy: NIST StRD's polynomial sets, coefficients and statistics, digit by digit.
 
-Usage: python benchmarks/certified.py [--json docs/certified.json]
+Usage: python benchmarks/certified.py [--json docs/certified.json] [--markdown docs/certified.md]
 
 For each polynomial set of NIST's Statistical Reference Datasets (Norris, Pontius, Wampler1-5,
 Filip: certified to 15 digits) it prints the correct significant digits (NIST's log relative
@@ -112,9 +112,24 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def markdown(rows: list[dict[str, Any]]) -> str:
+    """One line per set: coefficient / standard-error digits of each path (a markdown table)."""
+    names = list(dict.fromkeys(r["path"] for r in rows))
+    lines = [
+        "| set (degree) | " + " | ".join(f"{n} coef / stderr" for n in names) + " |",
+        "|---" * (len(names) + 1) + "|",
+    ]
+    for name in dict.fromkeys(r["set"] for r in rows):
+        mine = {r["path"]: r for r in rows if r["set"] == name}
+        cells = [f"{mine[n]['coef_digits']:.1f} / {mine[n]['stderr_digits']:.1f}" for n in names]
+        lines.append(f"| {name} ({mine[names[0]]['degree']}) | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", default=None, help="write the rows as JSON here")
+    parser.add_argument("--markdown", default=None, help="write the digits table here")
     args = parser.parse_args()
     rows = measure()
     print("Correct significant digits against NIST's certified values (15 = all; 0 = none)")
@@ -122,6 +137,8 @@ def main() -> None:
     if args.json:
         document = {"machine": describe_machine(), "rows": rows}
         write_text_atomic(args.json, json_text(document))
+    if args.markdown:
+        write_text_atomic(args.markdown, markdown(rows))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -98,11 +99,15 @@ def one_line(exc: GradpolyError) -> None:
 
 
 def honest(result: Any, tol: Any) -> None:
-    """A returned fit is finite, and "converged" only when its gradient norm met tol."""
+    """A returned fit is finite, and "converged" only when its estimated coefficient error
+    met tol, or reached the dtype's rounding floor (named, with its value) above tol."""
     assert np.isfinite(result.coef).all(), result.coef
     assert np.isfinite(result.trace).all()
-    if result.converged:
-        assert result.gradient_norm <= tol
+    if result.converged and not result.coef_error <= tol:
+        floor = re.search(r"rounding floor ([0-9.e+-]+)", result.stop_reason)
+        assert floor is not None, result.stop_reason
+        assert tol < float(floor.group(1)), result.stop_reason
+        assert result.coef_error <= float(floor.group(1)) * 1.001, result.stop_reason
 
 
 def contract(call: Callable[[], Any], check: Callable[[Any], None]) -> None:

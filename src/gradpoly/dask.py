@@ -187,8 +187,10 @@ def _empty_rows(degree: int) -> Any:
     import pandas as pd
 
     names = ["series", "valid"] + [f"coef_{j}" for j in range(degree + 1)]
+    names += [f"stderr_{j}" for j in range(degree + 1)] + ["residual_std", "r_squared"]
     names += ["final_loss", "converged", "steps_run", "problem"]
-    kinds = ["object", "bool"] + ["float64"] * (degree + 2) + ["bool", "int64", "object"]
+    floats = 2 * (degree + 1) + 3
+    kinds = ["object", "bool"] + ["float64"] * floats + ["bool", "int64", "object"]
     return pd.DataFrame({n: pd.Series(dtype=k) for n, k in zip(names, kinds, strict=True)})
 
 

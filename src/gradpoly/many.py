@@ -29,6 +29,7 @@ from gradpoly.batched.base import (
     Plan,
     mapped,
 )
+from gradpoly.batched.shared import SharedGram, shared_statistics
 from gradpoly.errors import (
     DivergenceError,
     EngineUnavailableError,
@@ -474,6 +475,7 @@ def _finish(
     descent: Descent | None = None,
     scale: float = 1.0,
     counts: FloatArray | None = None,
+    inverse: FloatArray | None = None,
 ) -> ManyResult:
     """Assemble the result in y's units (``scale``: the power of two y was divided by).
 
@@ -529,7 +531,7 @@ def _finish(
         engine,
         loss_name,
         coef_error=None if error is None else np.where(valid, error, np.nan),
-        moments=None if counts is None else _moments(gram, basis, counts, scale),
+        moments=None if counts is None else _moments(gram, basis, counts, scale, inverse),
     )
 
 
@@ -541,15 +543,25 @@ RANK_CONDITION = 1e13
 """Condition number of the design above which a series is numerically rank deficient."""
 
 
+Points = Callable[[int], tuple[FloatArray, FloatArray, "FloatArray | None"]]
+"""Series b's ``(x, y, weights or None)``, for the few series solved again from their points."""
+
+
+def _batch_points(batch: Batch) -> Points:
+    """:data:`Points` of a padded batch."""
+    return lambda b: (batch.x[b], batch.y[b], None if batch.w is None else batch.w[b])
+
+
 def _solve(
     gram: GramBatch,
-    batch: Batch,
+    points: Points,
     basis: Basis,
     valid: npt.NDArray[np.bool_],
     problems: dict[int, str],
-) -> tuple[FloatArray, FloatArray]:
-    """Each valid series' least-squares coefficients and the condition number of its design
-    (an upper bound for series whose bound is small; exact for the others).
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Each valid series' least-squares coefficients, the condition number of its design
+    (an upper bound for series whose bound is small; exact for the others) and ``G^-1``
+    where it was formed (NaN elsewhere), which the statistics reuse.
 
     Well-conditioned series solve their Gram system ``G w = c`` (batched); a series whose G is
     worse than :data:`NORMAL_EQUATIONS_CONDITION` is solved again from its own points by SVD
@@ -576,11 +588,17 @@ def _solve(
             exact = eig[:, -1] / np.maximum(eig[:, 0], 0.0)
         easy[unsure] = exact <= NORMAL_EQUATIONS_CONDITION
         condition[unsure] = np.sqrt(exact)
-    w = np.full(gram.c.shape, np.nan)
-    if easy.any():
-        w[easy] = np.linalg.solve(gram.g[easy], gram.c[easy][:, :, None])[:, :, 0]
+    if easy.all():  # the common case, without gathering: cond(G) <= 1e6 everywhere
+        inverse = np.asarray(np.linalg.inv(gram.g), dtype=np.float64)  # reused by stats
+        w = np.asarray(np.matmul(inverse, gram.c[:, :, None])[:, :, 0], dtype=np.float64)
+    else:
+        w = np.full(gram.c.shape, np.nan)
+        inverse = np.full(gram.g.shape, np.nan)
+        if easy.any():
+            inverse[easy] = np.linalg.inv(gram.g[easy])
+            w[easy] = np.matmul(inverse[easy], gram.c[easy][:, :, None])[:, :, 0]
     for b in np.flatnonzero(valid & ~easy).tolist():
-        w[b], condition[b] = _solve_points(batch, b, gram.domains[b], basis, eye.shape[0] - 1)
+        w[b], condition[b] = _solve_points(*points(b), gram.domains[b], basis, eye.shape[0] - 1)
         if not condition[b] <= RANK_CONDITION:
             valid[b] = False
             problems[b] = (
@@ -588,17 +606,21 @@ def _solve(
                 f"{condition[b]:.2g} in the {basis} basis); lower the degree"
                 + ("" if basis is not Basis.MONOMIAL else " or use basis='chebyshev'")
             )
-    return w, condition
+    return w, condition, inverse
 
 
 def _solve_points(
-    batch: Batch, b: int, domain: FloatArray, basis: Basis, degree: int
+    x: FloatArray,
+    y: FloatArray,
+    weights: FloatArray | None,
+    domain: FloatArray,
+    basis: Basis,
+    degree: int,
 ) -> tuple[FloatArray, float]:
-    """Series ``b`` by SVD least squares of its weighted design (columns scaled to unit norm),
+    """One series by SVD least squares of its weighted design (columns scaled to unit norm),
     and the condition number of that design."""
-    x, y = batch.x[b], batch.y[b]
-    used = np.ones(x.shape, dtype=bool) if batch.w is None else batch.w[b] > 0
-    root = np.ones(int(used.sum())) if batch.w is None else np.sqrt(batch.w[b][used])
+    used = np.ones(x.shape, dtype=bool) if weights is None else weights > 0
+    root = np.ones(int(used.sum())) if weights is None else np.sqrt(weights[used])
     t = mapped(x[used][None, :], domain[None, :], basis)[0]
     a = np.stack(features(np, basis, t, degree), axis=1) * root[:, None]
     norms = np.sqrt(np.sum(a * a, axis=0))
@@ -608,11 +630,24 @@ def _solve_points(
     return np.asarray(solution / norms, dtype=np.float64), condition
 
 
-def _moments(gram: GramBatch, basis: Basis, counts: FloatArray, scale: float) -> Moments:
+def _moments(
+    gram: GramBatch,
+    basis: Basis,
+    counts: FloatArray,
+    scale: float,
+    inverse: FloatArray | None = None,
+) -> Moments:
     """The batched Gram statistics in y's units (``scale``: y was divided by it)."""
     with np.errstate(over="ignore"):
         return Moments(
-            gram.g, gram.c * scale, gram.s * scale * scale, counts, counts, basis, gram.domains
+            gram.g,
+            gram.c * scale,
+            gram.s * scale * scale,
+            counts,
+            counts,
+            basis,
+            gram.domains,
+            inverse,
         )
 
 
@@ -648,15 +683,24 @@ def lstsq_many(
     device: Device | str = Device.CPU,
     progress: Progress | None = None,
     series: Any = None,
+    mask: Any = None,
 ) -> ManyResult:
-    """Closed-form least squares of B series at once (each with its own x).
+    """Closed-form least squares of B series at once (each with its own x, or one shared).
 
     Parameters
     ----------
     x, y : array_like, shape (B, N), or lists of B 1-D arrays (ragged, padded here), or
-        long 1-D columns (one row per point) with ``series`` giving each point's series id
+        long 1-D columns (one row per point) with ``series`` giving each point's series id;
+        or **one shared axis**: x of shape (N,) with y (B, N) (a (B, N) x whose rows are all
+        the same axis, e.g. ``np.broadcast_to``, is taken as one too). A shared axis is
+        fitted from matrix products over y: one factorisation for every series without gaps.
     weights : same shape as x, optional
-        Non-negative per-point weights; padding and dropped NaN points get zero.
+        Non-negative per-point weights; padding and dropped NaN points get zero. On a
+        shared axis: (N,) for every series or (B, N) per series.
+    drop_nan : leave out points whose x, y or weight is NaN or inf (else they are refused,
+        named). On a shared axis such gaps are handled in the same matrix products.
+    mask : boolean array_like, (N,) or (B, N), optional (shared axis only)
+        True leaves a point out (numpy.ma's convention): gaps you know of, NaN or not.
     basis : solve in this basis on each series' mapped domain (chebyshev by default: the
         Gram matrix stays well conditioned, so solving its normal equations is accurate).
     engine, device : the batched backend that builds the statistics (``numpy``, ``numba``,
@@ -670,12 +714,34 @@ def lstsq_many(
     chosen, size = Basis.parse(basis), validation.degree(degree)
     drop = validation.flag("drop_nan", drop_nan)
     backend, where = _backend(engine, device)
-    batch, ids = _long_or_batch(x, y, weights, series, drop)
-    batch, scale, gram, valid, problems = _statistics(batch, size, chosen, backend, where, progress)
-    w, condition = _solve(gram, batch, chosen, valid, problems)
+    ids = None
+    axis = _shared_axis(x, y, series)
     how = (chosen, "lstsq", backend.name, str(Loss.MSE))
+    if axis is not None:
+        data = _shared_input(axis, y, weights, mask, drop)
+        found, scale, valid, problems = _shared_statistics(
+            data, size, chosen, backend, where, drop, mask is not None
+        )
+        if progress is not None:
+            progress(data.y.shape[0], data.y.shape[0])
+        w, condition, inverse = _shared_solve(data, found, chosen, valid, problems)
+        gram, counts = found.gram, found.counts
+    else:
+        if mask is not None:
+            raise InvalidOptionError(
+                "mask= is for series on one shared axis (x of shape (N,)); with an x per "
+                "series give the points zero weight instead"
+            )
+        batch, ids = _long_or_batch(x, y, weights, series, drop)
+        batch, scale, gram, valid, problems = _statistics(
+            batch, size, chosen, backend, where, progress
+        )
+        w, condition, inverse = _solve(gram, _batch_points(batch), chosen, valid, problems)
+        counts = batch.counts
     seconds = time.perf_counter() - start
-    result = _finish(w, gram, valid, problems, how, seconds, scale=scale, counts=batch.counts)
+    result = _finish(
+        w, gram, valid, problems, how, seconds, scale=scale, counts=counts, inverse=inverse
+    )
     condition = np.where(result.valid, condition, np.nan)
     error = condition * np.finfo(np.float64).eps
     return replace(result, ids=ids, condition=condition, coef_error=error)
@@ -700,6 +766,7 @@ def fit_many(
     device: Device | str = Device.CPU,
     progress: Progress | None = None,
     series: Any = None,
+    mask: Any = None,
 ) -> ManyResult:
     """Gradient descent on B series at once, each with its own lr (``"auto"``) and stop test.
 
@@ -709,7 +776,8 @@ def fit_many(
     ``traces=True`` keeps every step's loss.
     ``loss="huber"`` or ``"l1"`` runs per point with autograd (engines ``torch``, ``jax``);
     ``lr="auto"`` is then the MSE's ``1/L``, which is stable for both. Input shapes, ``series``
-    and ``progress`` are as in :func:`lstsq_many`.
+    ``progress``, a shared axis and ``mask`` are as in :func:`lstsq_many` (on a shared axis
+    the statistics come from matrix products; the descent runs per series as usual).
     """
     start = time.perf_counter()
     chosen, rule = Basis.parse(basis), Optimizer.parse(optimizer)
@@ -724,10 +792,25 @@ def fit_many(
     drop, keep = validation.flag("drop_nan", drop_nan), validation.flag("traces", traces)
     backend, where = _backend(engine, device)
     autograd = _needs_autograd(backend, Gradient.parse(gradient), objective)
-    batch, ids = _long_or_batch(x, y, weights, series, drop)
-    batch, scale, gram, valid, problems = _statistics(
-        batch, size, chosen, backend, where, progress, objective, delta
-    )
+    axis, ids = _shared_axis(x, y, series), None
+    if axis is not None:
+        data = _shared_input(axis, y, weights, mask, drop)
+        found, scale, valid, problems = _shared_statistics(
+            data, size, chosen, backend, where, drop, mask is not None
+        )
+        gram, batch = found.gram, _shared_batch(data, found, objective is not Loss.MSE)
+        if progress is not None:
+            progress(data.y.shape[0], data.y.shape[0])
+    else:
+        if mask is not None:
+            raise InvalidOptionError(
+                "mask= is for series on one shared axis (x of shape (N,)); with an x per "
+                "series give the points zero weight instead"
+            )
+        batch, ids = _long_or_batch(x, y, weights, series, drop)
+        batch, scale, gram, valid, problems = _statistics(
+            batch, size, chosen, backend, where, progress, objective, delta
+        )
     delta /= scale  # Huber on y / s with delta / s is exactly Huber on y, divided by s^2
     plan = _plan(gram, valid, count, rate, rule, stop, keep, objective, delta, autograd)
     descent = backend.descend(batch, gram, chosen, plan, where)
@@ -860,3 +943,270 @@ def _parameters(
             )
         return np.full_like(big, value), np.full_like(big, b)
     return rates.auto_parameters(hess, rule)
+
+
+# --- One shared axis: x (N,) for every series -------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class SharedInput:
+    """Validated shared-axis data: the axis (N,), y (B, N) (gaps as NaN), weights None,
+    (N,) or (B, N) (a mask folded in as zero weight)."""
+
+    x: FloatArray
+    y: FloatArray
+    weights: FloatArray | None
+
+
+def _shared_axis(x: Any, y: Any, series: Any) -> FloatArray | None:
+    """The shared axis when x is 1-D and y 2-D, or x is (B, N) with one row repeated (a
+    broadcast x); None for every other layout (its own x per series)."""
+    if series is not None or not isinstance(x, np.ndarray | list | tuple):
+        return None
+    if not isinstance(x, np.ndarray) and not _is_flat(x):
+        return None
+    try:
+        y_shape = np.shape(y)
+    except ValueError:  # ragged y: per-series data
+        return None
+    xa = float_array("x", x, copy=False)
+    if xa.ndim == 1 and len(y_shape) == 2:
+        if y_shape[1] != xa.size:
+            raise InvalidDataError(
+                f"x is one axis of {xa.size} points, but y has {y_shape[1]} per series "
+                f"(shape {y_shape}); y must be (B, {xa.size})"
+            )
+        return xa
+    if xa.ndim == 2 and xa.shape == y_shape and xa.shape[0] > 1:
+        if xa.strides[0] == 0 or (bool((xa[-1] == xa[0]).all()) and bool((xa[1:] == xa[0]).all())):
+            return np.ascontiguousarray(xa[0])
+    return None
+
+
+def _shared_input(axis: FloatArray, y: Any, weights: Any, mask: Any, drop: bool) -> SharedInput:
+    """Check the shared-axis arrays; NaN in y is a gap only under ``drop_nan`` or ``mask``."""
+    ys = float_array("y", y, copy=False)
+    count, points = ys.shape
+    if points == 0 or count == 0:
+        raise InvalidDataError(f"y must hold at least one series and one point, got {ys.shape}")
+    w = None if weights is None else float_array("weights", weights, copy=False)
+    if w is not None and w.shape not in ((points,), ys.shape):
+        raise InvalidDataError(
+            f"weights must have shape ({points},) (shared) or {ys.shape}, got {w.shape}"
+        )
+    if w is not None and not np.isfinite(w).all():
+        if not drop:
+            raise InvalidDataError("weights has NaN or inf; clean it or pass drop_nan=True")
+        w = np.where(np.isfinite(w), w, 0.0)
+    if w is not None and np.any(w < 0):
+        raise InvalidDataError("weights must be non-negative")
+    bad_x = ~np.isfinite(axis)
+    if bad_x.any():
+        if not drop:
+            where = np.flatnonzero(bad_x)[:5].tolist()
+            raise InvalidDataError(
+                f"x has NaN or inf at points {where}; clean it or pass drop_nan=True"
+            )
+        keep = np.where(bad_x, 0.0, 1.0)
+        w = keep if w is None else w * keep
+        axis = np.where(bad_x, 0.0, axis)
+    if mask is not None:
+        hidden = np.asarray(mask)
+        if hidden.dtype != np.bool_ or hidden.shape not in ((points,), ys.shape):
+            raise InvalidDataError(
+                f"mask must be boolean of shape ({points},) or {ys.shape} (True leaves a point "
+                f"out, as in numpy.ma), got {hidden.dtype} {hidden.shape}"
+            )
+        if hidden.ndim == 1:  # one mask for every series: the axis loses those points
+            kept = (~hidden).astype(np.float64)
+            w = kept if w is None else w * (kept if w.ndim == 1 else kept[None, :])
+        else:
+            w = np.where(hidden, 0.0, 1.0 if w is None else w)
+    return SharedInput(axis, ys, w)
+
+
+def _shared_statistics(
+    data: SharedInput,
+    degree: int,
+    basis: Basis,
+    backend: BatchBackend,
+    device: Device,
+    drop: bool,
+    masked: bool,
+) -> tuple[SharedGram, float, npt.NDArray[np.bool_], dict[int, str]]:
+    """Statistics (y scaled by a power of two when far from 1), validity and problems."""
+    arrays = backend.arrays(device)
+    found = shared_statistics(arrays, data.x, data.y, data.weights, degree, basis)
+    scale = 1.0
+    top = float(np.max(found.gram.s)) if found.gram.s.size else 0.0
+    if not (2.0**-160 <= top <= 2.0**160):
+        finite = data.y[np.isfinite(data.y)]
+        scale = exact_scale(float(np.max(np.abs(finite)))) if finite.size else 1.0
+        if scale != 1.0:
+            data = replace(data, y=data.y / scale)
+            found = shared_statistics(arrays, data.x, data.y, data.weights, degree, basis)
+    gram = found.gram
+    if not (np.isfinite(found.shared_g).all() and np.isfinite(gram.g).all()):
+        raise InvalidDataError(
+            f"x reaches {float(np.max(np.abs(data.x))):.3g}: its degree-{degree} features "
+            f"overflow float64 when squared; rescale x"
+            + (" or use basis='chebyshev'" if basis is Basis.MONOMIAL else "")
+        )
+    if not drop:
+        _refuse_gaps(data, found.gapped, masked)
+    if not (np.isfinite(gram.c).all() and np.isfinite(gram.s).all()):
+        raise InvalidDataError("y is too large to square in float64 even scaled; rescale y")
+    valid, problems = _shared_validity(data, found, degree)
+    return found, scale, valid, problems
+
+
+def _refuse_gaps(data: SharedInput, gapped: npt.NDArray[np.bool_], masked: bool) -> None:
+    """NaN/inf in y where a point is used: named, unless drop_nan (or a mask hides it)."""
+    rows = np.flatnonzero(gapped)
+    if not rows.size:
+        return
+    bad = ~np.isfinite(data.y[rows])
+    if data.weights is not None:
+        weights = data.weights if data.weights.ndim == 1 else data.weights[rows]
+        bad &= np.broadcast_to(weights > 0, bad.shape)
+    hit = bad.any(axis=1)
+    if not hit.any():
+        return
+    series = rows[hit]
+    points = np.flatnonzero(bad[hit][0])[:5].tolist()
+    raise InvalidDataError(
+        f"{series.size} series have NaN or inf values (series {series[:5].tolist()}"
+        f"{'...' if series.size > 5 else ''}; in series {int(series[0])}, points {points}); "
+        + ("mask them, " if masked else "")
+        + "clean them or pass drop_nan=True to leave those points out"
+    )
+
+
+def _shared_validity(
+    data: SharedInput, found: SharedGram, degree: int
+) -> tuple[npt.NDArray[np.bool_], dict[int, str]]:
+    """Clean series share one verdict (distinct x on the axis); gapped ones get their own."""
+    count = data.y.shape[0]
+    valid = np.ones(count, dtype=bool)
+    problems: dict[int, str] = {}
+    base = np.ones(data.x.size) if data.weights is None or data.weights.ndim == 2 else data.weights
+    distinct = int(np.unique(data.x[base > 0]).size)
+    if distinct <= degree:
+        clean = ~found.gapped
+        valid[clean] = False
+        for b in np.flatnonzero(clean).tolist():
+            problems[b] = (
+                f"{distinct} distinct x values with positive weight; degree {degree} needs "
+                f"{degree + 1}"
+            )
+    rows = np.flatnonzero(found.gapped)
+    if rows.size:
+        gram = found.gram
+        sign, logdet = np.linalg.slogdet(gram.g[rows])
+        diagonal = np.einsum("bii->bi", gram.g[rows])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = logdet - np.log(diagonal).sum(axis=1)
+        suspect = rows[~((sign > 0) & (ratio > np.log(1e-12)))]
+        for b in suspect.tolist():
+            weights = base if data.weights is None or data.weights.ndim == 1 else data.weights[b]
+            used = (weights > 0) & np.isfinite(data.y[b])
+            found_x = int(np.unique(data.x[used]).size)
+            if found_x <= degree:
+                valid[b] = False
+                problems[b] = (
+                    f"{found_x} distinct x values with positive weight; degree {degree} needs "
+                    f"{degree + 1}"
+                )
+    return valid, problems
+
+
+def _shared_batch(data: SharedInput, found: SharedGram, points: bool) -> Batch:
+    """The shared-axis data as a Batch (x broadcast, gaps at zero weight) when the descent
+    needs the points (losses other than the MSE); else only the counts it divides by."""
+    if not points:
+        empty = np.empty((data.y.shape[0], 0))
+        return Batch(empty, empty, None, found.counts)
+    shape = data.y.shape
+    finite = np.isfinite(data.y)
+    weights = np.ones(shape) if data.weights is None else np.broadcast_to(data.weights, shape)
+    weights = np.where(finite, weights, 0.0)
+    y = np.where(finite, data.y, 0.0)
+    return Batch(np.broadcast_to(data.x, shape), y, weights, found.counts)
+
+
+def _shared_points(data: SharedInput) -> Points:
+    """:data:`Points` of one series on the shared axis (gaps as zero weight)."""
+
+    def points(b: int) -> tuple[FloatArray, FloatArray, FloatArray | None]:
+        y = data.y[b]
+        base: Any = 1.0
+        if data.weights is not None:
+            base = data.weights[b] if data.weights.ndim == 2 else data.weights
+        weights = np.where(np.isfinite(y), base, 0.0)
+        return data.x, np.where(np.isfinite(y), y, 0.0), weights
+
+    return points
+
+
+def _shared_solve(
+    data: SharedInput,
+    found: SharedGram,
+    basis: Basis,
+    valid: npt.NDArray[np.bool_],
+    problems: dict[int, str],
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Clean series from one factorisation of the shared G (one matrix product over their c);
+    gapped series as in :func:`_solve`. Same returns as :func:`_solve`."""
+    gram = found.gram
+    count, size = gram.c.shape
+    w = np.full((count, size), np.nan)
+    condition = np.full(count, np.nan)
+    inverse = np.full((count, size, size), np.nan)
+    clean = ~found.gapped & valid
+    if clean.any():
+        eig = np.linalg.eigvalsh(found.shared_g)
+        ratio = float(eig[-1] / eig[0]) if eig[0] > 0 else float("inf")
+        if ratio <= NORMAL_EQUATIONS_CONDITION:
+            shared_inverse = np.linalg.inv(found.shared_g)
+            w[clean] = gram.c[clean] @ shared_inverse.T
+            inverse[clean] = shared_inverse
+            condition[clean] = np.sqrt(ratio)
+        else:  # ill-conditioned axis: one SVD of the design serves every clean series
+            w[clean], condition[clean] = _shared_svd(data, clean, basis, gram.domains[0], size)
+            if not condition[np.flatnonzero(clean)[0]] <= RANK_CONDITION:
+                for b in np.flatnonzero(clean).tolist():
+                    valid[b] = False
+                    problems[b] = (
+                        f"its design is numerically rank deficient (condition number "
+                        f"{condition[b]:.2g} in the {basis} basis); lower the degree"
+                        + ("" if basis is not Basis.MONOMIAL else " or use basis='chebyshev'")
+                    )
+    rows = np.flatnonzero(found.gapped & valid)
+    if rows.size:
+        part = GramBatch(gram.g[rows], gram.c[rows], gram.s[rows], gram.domains[rows])
+        points = _shared_points(data)
+        sub_valid = np.ones(rows.size, dtype=bool)
+        sub_problems: dict[int, str] = {}
+        wr, cr, ir = _solve(part, lambda k: points(int(rows[k])), basis, sub_valid, sub_problems)
+        w[rows], condition[rows], inverse[rows] = wr, cr, ir
+        valid[rows] = sub_valid
+        problems.update({int(rows[k]): why for k, why in sub_problems.items()})
+    return w, condition, inverse
+
+
+def _shared_svd(
+    data: SharedInput, clean: npt.NDArray[np.bool_], basis: Basis, domain: FloatArray, size: int
+) -> tuple[FloatArray, float]:
+    """Clean series by one SVD of the shared weighted design: coefficients and condition."""
+    weights = np.ones(data.x.size) if data.weights is None else data.weights
+    root = np.sqrt(weights)
+    t = mapped(data.x[None, :], domain[None, :], basis)[0]
+    a = np.stack(features(np, basis, t, size - 1), axis=1) * root[:, None]
+    norms = np.sqrt(np.sum(a * a, axis=0))
+    norms[norms == 0] = 1.0
+    u, singular, vt = np.linalg.svd(a / norms, full_matrices=False)
+    keep = singular > singular[0] * np.finfo(np.float64).eps * max(a.shape)
+    solver = (vt.T[:, keep] / singular[keep]) @ u[:, keep].T / norms[:, None]  # (S, N)
+    coef = (data.y[clean] * root) @ solver.T
+    condition = float(singular[0] / singular[-1]) if singular[-1] > 0 else float("inf")
+    return coef, condition

@@ -103,24 +103,32 @@ def _in_t(basis: Basis, size: int) -> FloatArray:
 def monomial_matrices(doms: FloatArray, basis: Basis, size: int) -> FloatArray:
     """(B, size, size) matrices M with ``monomial coef = M @ basis coef`` on each domain.
 
-    ``M = A @ T``: T takes basis functions to powers of t (shared), and
-    ``A[k, j] = C(j, k) a^k b^(j-k)`` expands ``t^j = (a x + b)^j`` in powers of x.
+    ``t = a x + b``, so ``t^j = sum_k C(j, k) a^k b^(j-k) x^k`` and, with T taking basis
+    functions to powers of t, ``M[k, i] = a^k sum_p b^p C(k+p, k) T[k+p, i]``: one product of
+    the powers of b with constant matrices (:func:`_shifted`), then a scaling by ``a^k``.
     """
     count = doms.shape[0]
     if basis is Basis.MONOMIAL:
         return np.broadcast_to(np.eye(size), (count, size, size)).copy()
     alpha, beta = affine(doms)
-    k = np.arange(size)
-    j = k[None, :]
-    upper = j >= k[:, None]
-    binomial = np.array([[comb(jj, kk) if jj >= kk else 0 for jj in range(size)] for kk in k])
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         ones = np.ones_like(alpha)
         alpha_k = np.cumprod(np.column_stack([ones] + [alpha] * (size - 1)), axis=1)
-        beta_k = np.cumprod(np.column_stack([ones] + [beta] * (size - 1)), axis=1)
-        beta_d = beta_k[:, np.where(upper, j - k[:, None], 0)]  # (B, S, S): b^(j-k)
-        expand = np.where(upper[None], binomial[None] * alpha_k[:, :, None] * beta_d, 0.0)
-        return np.asarray(expand @ _in_t(basis, size), dtype=np.float64)
+        beta_p = np.cumprod(np.column_stack([ones] + [beta] * (size - 1)), axis=1)
+        summed = (beta_p @ _shifted(basis, size).reshape(size, -1)).reshape(count, size, size)
+        return np.asarray(summed * alpha_k[:, :, None], dtype=np.float64)
+
+
+@cache
+def _shifted(basis: Basis, size: int) -> FloatArray:
+    """(size, size, size): ``K[p, k, i] = C(k+p, k) T[k+p, i]`` (zero past the degree)."""
+    t = _in_t(basis, size)
+    out = np.zeros((size, size, size))
+    for p in range(size):
+        for k in range(size - p):
+            out[p, k] = comb(k + p, k) * t[k + p]
+    out.setflags(write=False)
+    return out
 
 
 def _padded(values: npt.ArrayLike, size: int) -> FloatArray:

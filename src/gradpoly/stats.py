@@ -43,6 +43,8 @@ class Moments:
     used: FloatArray
     basis: Basis
     domains: FloatArray
+    inverse: FloatArray | None = None
+    """``g^-1`` (B, D+1, D+1) where the fit formed it accurately (NaN rows elsewhere)."""
 
 
 class StatsWarning(UserWarning):
@@ -126,10 +128,18 @@ class Stats:
         """(X' W X)^-1 in the basis: the pseudo-inverse beyond the null space (rates' rule)."""
         m = self.moments
         matrix = m.g * m.total[:, None, None]
+        out = np.full_like(matrix, np.nan)
+        known = np.zeros(matrix.shape[0], dtype=bool)
+        if m.inverse is not None:  # formed by the solve (cond(g) <= 1e6): reuse it
+            known = np.asarray(np.isfinite(m.inverse).all(axis=(1, 2)), dtype=bool)
+            out[known] = m.inverse[known] / m.total[known, None, None]
+            if known.all():
+                return out
+            matrix = matrix[~known]
         eye = np.eye(matrix.shape[1])
         finite = np.asarray(np.isfinite(matrix).all(axis=(1, 2)), dtype=bool)
         safe = np.where(finite[:, None, None], matrix, eye)
-        out = np.full_like(matrix, np.nan)
+        rest = np.full_like(matrix, np.nan)
         with np.errstate(all="ignore"):
             try:  # the fast path: a batched inverse, kept where it is accurate
                 inverse = np.linalg.inv(safe)
@@ -137,13 +147,14 @@ class Stats:
                 good = np.isfinite(error) & (error <= 1e-8)
             except np.linalg.LinAlgError:
                 inverse, good = np.zeros_like(safe), np.zeros(safe.shape[0], dtype=bool)
-        out[good] = inverse[good]
+        rest[good] = inverse[good]
         hard = ~good
         if hard.any():  # nearly singular: the pseudo-inverse beyond the null space
             lam, q = np.linalg.eigh(safe[hard])
             keep = lam > MU_FLOOR * lam[:, -1:]
             inv = np.where(keep, 1.0 / np.where(keep, lam, 1.0), 0.0)
-            out[hard] = np.einsum("bij,bj,bkj->bik", q, inv, q)
+            rest[hard] = np.einsum("bij,bj,bkj->bik", q, inv, q)
+        out[~known] = rest
         return np.asarray(out, dtype=np.float64)
 
     @cached_property
@@ -167,7 +178,11 @@ class Stats:
 
     @cached_property
     def stderr_array(self) -> FloatArray:
-        diagonal = np.einsum("bii->bi", self.cov_array)
+        if "cov_array" in self.__dict__:
+            diagonal = np.einsum("bii->bi", self.cov_array)
+        else:  # the diagonal of T C T' alone: one batched product instead of two
+            t = self._transform
+            diagonal = (np.matmul(t, self.basis_cov_array) * t).sum(axis=2)
         return np.sqrt(np.maximum(diagonal, 0.0))
 
     @property

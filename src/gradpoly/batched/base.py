@@ -118,6 +118,10 @@ class BatchBackend(Protocol):
         """Domains and Gram statistics of every series in ``batch``, as float64 NumPy arrays."""
         ...
 
+    def arrays(self, device: Device) -> Any:
+        """The array library for shared-axis matrix products (:mod:`gradpoly.batched.shared`)."""
+        ...
+
     def descend(
         self, batch: Batch, gram: GramBatch, basis: Basis, plan: Plan, device: Device
     ) -> Descent:
@@ -172,6 +176,12 @@ class BatchEngine(ABC):
         if basis is Basis.MONOMIAL:
             out.domains[:] = np.nan  # monomials are not mapped
         return out
+
+    def arrays(self, device: Device) -> Any:
+        """NumPy (its BLAS) for the shared-axis products; device libraries override this."""
+        from gradpoly.batched.shared import NUMPY
+
+        return NUMPY
 
     @abstractmethod
     def fill(self, batch: Batch, degree: int, basis: Basis, device: Device, out: GramBatch) -> None:

@@ -102,6 +102,13 @@ class JaxBatch(BatchEngine):
     autograd: ClassVar[bool] = True
     library: ClassVar[OptionalLibrary | None] = JAX
 
+    def arrays(self, device: Device) -> Any:
+        """jax.numpy in float64 (inside ``enable_x64``) for the shared-axis products."""
+        from gradpoly.batched.shared import Arrays
+
+        jax = JAX.load()
+        return Arrays(jax.numpy, jax.numpy.asarray, np.asarray, lambda: jax.enable_x64(True))
+
     def fill(self, batch: Batch, degree: int, basis: Basis, device: Device, out: GramBatch) -> None:
         jax = JAX.load()
         compute, _ = _functions()

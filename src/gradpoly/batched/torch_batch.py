@@ -51,6 +51,17 @@ class TorchBatch(BatchEngine):
     def device_availability(self, device: Device) -> Availability:
         return cuda_availability() if device is Device.CUDA else Availability(True)
 
+    def arrays(self, device: Device) -> Any:
+        """torch on ``device`` (float64) for the shared-axis products."""
+        from gradpoly.batched.shared import Arrays
+
+        torch = TORCH.load()
+        return Arrays(
+            torch,
+            lambda values: self._tensor(values, device),
+            lambda tensor: tensor.cpu().numpy(),
+        )
+
     def _tensor(self, values: Any, device: Device) -> Any:
         torch = TORCH.load()
         return torch.as_tensor(np.ascontiguousarray(values), dtype=torch.float64).to(str(device))

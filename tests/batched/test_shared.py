@@ -1,0 +1,156 @@
+"""Series on one shared axis: matrix products give what per-series lstsq gives, gaps too."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gradpoly import fit_many, lstsq, lstsq_many
+from gradpoly.errors import InvalidDataError, InvalidOptionError
+from tests.batched.test_backends import BACKENDS
+
+
+def grid(count: int = 40, points: int = 60, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = np.linspace(-2.0, 9.0, points)
+    amplitude = rng.uniform(0.5, 2.0, (count, 1))
+    return x, amplitude * np.sin(x / 3) + 0.05 * rng.standard_normal((count, points))
+
+
+def per_series(x: np.ndarray, y: np.ndarray, degree: int, weights=None) -> np.ndarray:
+    """Each row's own lstsq on its finite points (the reference)."""
+    out = []
+    for b, row in enumerate(y):
+        used = np.isfinite(row)
+        w = None if weights is None else np.broadcast_to(weights, y.shape)[b][used]
+        out.append(lstsq(x[used], row[used], degree, weights=w))
+    return np.array(out)
+
+
+def close(a: np.ndarray, b: np.ndarray, rtol: float = 1e-9) -> bool:
+    return bool(np.all(np.abs(a - b) <= rtol * np.abs(b).max(axis=1, keepdims=True)))
+
+
+@pytest.mark.parametrize(("engine", "device"), BACKENDS)
+@pytest.mark.parametrize("basis", ["chebyshev", "legendre", "monomial"])
+def test_a_shared_axis_equals_per_series_lstsq(engine: str, device: str, basis: str) -> None:
+    x, y = grid()
+    result = lstsq_many(x, y, 3, basis=basis, engine=engine, device=device)
+    assert result.valid.all()
+    assert close(result.coef, per_series(x, y, 3))
+    stats = result.stats
+    single = lstsq(x, y[5], 3, full=True).stats
+    np.testing.assert_allclose(stats.stderr[5], single.stderr, rtol=1e-8)
+    assert stats.residual_std[5] == pytest.approx(single.residual_std, rel=1e-8)
+
+
+@pytest.mark.parametrize(("engine", "device"), BACKENDS)
+def test_gaps_are_fitted_in_the_same_products(engine: str, device: str) -> None:
+    x, y = grid(seed=1)
+    rng = np.random.default_rng(1)
+    gappy = np.where(rng.random(y.shape) < 0.15, np.nan, y)
+    gappy[3] = y[3]  # some series clean, some not
+    result = lstsq_many(x, gappy, 2, drop_nan=True, engine=engine, device=device)
+    assert result.valid.all()
+    assert close(result.coef, per_series(x, gappy, 2))
+    descent = fit_many(x, gappy, 2, drop_nan=True, tol=1e-13, steps=20_000, engine=engine,
+                       device=device)  # fmt: skip
+    assert descent.converged.all()
+    assert close(descent.coef, result.coef, 1e-8)
+
+
+def test_a_broadcast_x_is_taken_as_one_axis() -> None:
+    x, y = grid()
+    shared = lstsq_many(x, y, 3)
+    broadcast = lstsq_many(np.broadcast_to(x, y.shape), y, 3)
+    repeated = lstsq_many(np.tile(x, (y.shape[0], 1)), y, 3)
+    np.testing.assert_array_equal(shared.coef, broadcast.coef)
+    np.testing.assert_array_equal(shared.coef, repeated.coef)
+
+
+def test_masks_and_weights() -> None:
+    x, y = grid(count=12)
+    rng = np.random.default_rng(4)
+    hidden = rng.random(y.shape) < 0.2
+    masked = lstsq_many(x, np.where(hidden, 1e6, y), 3, mask=hidden)  # hidden values ignored
+    assert close(masked.coef, per_series(x, np.where(hidden, np.nan, y), 3))
+    column = np.zeros(x.size, dtype=bool)
+    column[::7] = True
+    dropped = lstsq_many(x, y, 3, mask=column)
+    assert close(dropped.coef, per_series(x[~column], y[:, ~column], 3))
+    w = rng.uniform(0.5, 2.0, x.size)
+    assert close(lstsq_many(x, y, 3, weights=w).coef, per_series(x, y, 3, w))
+    each = rng.uniform(0.5, 2.0, y.shape)
+    assert close(lstsq_many(x, y, 3, weights=each).coef, per_series(x, y, 3, each))
+    stats = lstsq_many(x, y, 3, weights=w).stats
+    single = lstsq(x, y[2], 3, weights=w, full=True).stats
+    np.testing.assert_allclose(stats.stderr[2], single.stderr, rtol=1e-8)
+
+
+def test_refusals_name_the_problem() -> None:
+    x, y = grid(count=5)
+    gappy = y.copy()
+    gappy[2, 7] = np.nan
+    with pytest.raises(InvalidDataError, match=r"series \[2\].*points \[7\].*drop_nan"):
+        lstsq_many(x, gappy, 3)
+    masked = np.zeros(y.shape, dtype=bool)
+    masked[2, 7] = True
+    assert lstsq_many(x, gappy, 3, mask=masked).valid.all()  # a masked NaN is a known gap
+    with pytest.raises(InvalidDataError, match="y must be"):
+        lstsq_many(x[:-1], y, 3)
+    with pytest.raises(InvalidDataError, match="mask must be boolean"):
+        lstsq_many(x, y, 3, mask=np.zeros(y.shape))
+    with pytest.raises(InvalidOptionError, match="shared axis"):
+        lstsq_many(np.tile(x, (5, 1)) + np.arange(5)[:, None], y, 3, mask=masked)
+    bad_x = x.copy()
+    bad_x[0] = np.nan
+    with pytest.raises(InvalidDataError, match="x has NaN"):
+        lstsq_many(bad_x, y, 3)
+    assert close(lstsq_many(bad_x, y, 3, drop_nan=True).coef, per_series(x[1:], y[:, 1:], 3))
+
+
+def test_a_series_left_with_too_few_points_is_flagged() -> None:
+    x, y = grid(count=4)
+    gappy = y.copy()
+    gappy[1, 3:] = np.nan  # three points left for degree 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = lstsq_many(x, gappy, 3, drop_nan=True)
+    assert result.valid.tolist() == [True, False, True, True]
+    assert "distinct x values" in result.problems[1]
+    assert np.isnan(result.coef[1]).all()
+
+
+def test_an_ill_conditioned_axis_falls_back_to_one_svd() -> None:
+    x = np.linspace(0.0, 10.0, 50)
+    y = np.cos(x)[None, :] * np.array([[1.0], [2.0]])
+    result = lstsq_many(x, y, 5, basis="monomial")
+    assert result.valid.all()
+    assert result.condition[0] > 1e3  # cond(G) > 1e6: solved from the points, not G
+    assert close(result.coef, per_series(x, y, 5), 1e-8)
+    hopeless = lstsq_many(1000.0 + x / 10.0, y, 4, basis="monomial")
+    assert not hopeless.valid.any()
+    assert "rank deficient" in hopeless.problems[0]
+    assert "chebyshev" in hopeless.problems[0]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    rate=st.floats(0.0, 0.4),
+    degree=st.integers(0, 4),
+)
+def test_a_series_does_not_see_the_gaps_of_others(seed: int, rate: float, degree: int) -> None:
+    """Gaps are per series: a row's fit is the same alone or in a batch with other gaps."""
+    x, y = grid(count=6, points=30, seed=seed)
+    rng = np.random.default_rng(seed)
+    gappy = np.where(rng.random(y.shape) < rate, np.nan, y)
+    gappy[:, : degree + 1] = y[:, : degree + 1]  # enough points everywhere
+    together = lstsq_many(x, gappy, degree, drop_nan=True)
+    for b in (0, 3):
+        alone = lstsq_many(x, gappy[b : b + 1], degree, drop_nan=True)
+        np.testing.assert_allclose(together.coef[b], alone.coef[0], rtol=1e-9, atol=1e-12)
