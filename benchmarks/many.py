@@ -45,6 +45,7 @@ def main() -> None:
     parser.add_argument("--degree", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument("--device", default="cpu", help="cuda: add the engines' GPU runs")
     args = parser.parse_args()
     rng = np.random.default_rng(7)
     x = np.sort(rng.uniform(0, 10, (args.series, args.points)), axis=1)
@@ -64,20 +65,27 @@ def main() -> None:
     print(f"{'method':44} {'seconds':>8} {'spread':>7} {'vs loop':>8}  max rel. coef diff")
     print(f"{'np.polyfit, Python loop':44} {base:8.3f} {base_spread:7.3f} {1:7.1f}x")
     rows = [{"method": "np.polyfit loop", "seconds": base, "spread": base_spread}]
-    for engine in backend_names():
-        if not get_backend(engine).availability(Device.CPU).ok:
-            print(f"{engine}: unavailable ({get_backend(engine).availability(Device.CPU).reason})")
+    runs = [(e, Device.CPU) for e in backend_names()]
+    if args.device != "cpu":
+        where = Device.parse(args.device)
+        runs += [(e, where) for e in backend_names() if where in get_backend(e).devices]
+    for engine, device in runs:
+        available = get_backend(engine).availability(device)
+        if not available.ok:
+            print(f"{engine} on {device}: unavailable ({available.reason})")
             continue
         for label, run in (
-            ("lstsq_many", lambda e=engine: lstsq_many(x, y, d, engine=e).coef),
+            ("lstsq_many", lambda e=engine, v=device: lstsq_many(x, y, d, engine=e, device=v).coef),
             (
                 "fit_many GD",
-                lambda e=engine: fit_many(x, y, d, steps=5_000, tol=1e-12, engine=e).coef,
+                lambda e=engine, v=device: (
+                    fit_many(x, y, d, steps=5_000, tol=1e-12, engine=e, device=v).coef
+                ),
             ),
         ):
             seconds, spread, coef = timed(run, args.repeats)
             err = float(np.max(np.abs(coef - expected) / scale))
-            name = f"{label} (engine={engine})"
+            name = f"{label} (engine={engine})" + ("" if device is Device.CPU else f" {device}")
             print(f"{name:44} {seconds:8.3f} {spread:7.3f} {base / seconds:7.1f}x  {err:.1e}")
             rows.append(
                 {

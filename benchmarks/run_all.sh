@@ -34,6 +34,10 @@ python benchmarks/convergence.py --plot docs/img/convergence.png | tee docs/conv
 # Accuracy where the problem is hard: every path against exact rational least squares.
 python benchmarks/hard_set.py --json docs/hard_set.json | tee docs/hard_set.txt
 
+# Certified accuracy: NIST StRD's polynomial sets, coefficients and statistics digit by digit.
+python benchmarks/certified.py --json docs/certified.json --markdown docs/certified.md \
+  | tee docs/certified.txt
+
 # What batched statistics cost on top of lstsq_many (20,000 x 200, numba).
 python benchmarks/stats_cost.py | tee docs/stats_cost.txt
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from gradpoly.cli import main
 
@@ -125,3 +128,63 @@ def test_hard_set_script_writes_its_table(tmp_path) -> None:
 def test_stats_cost_script_runs() -> None:
     result = script("stats_cost.py", "--series", "300", "--points", "20", "--repeats", "2")
     assert "x lstsq_many alone" in result.stdout
+
+
+def test_certified_script_writes_digits(tmp_path) -> None:
+    out, table = tmp_path / "certified.json", tmp_path / "certified.md"
+    result = script("certified.py", "--json", str(out), "--markdown", str(table))
+    assert "Filip" in result.stdout
+    rows = json.loads(out.read_text())["rows"]
+    mine = {r["set"]: r for r in rows if r["path"] == "gradpoly.lstsq"}
+    assert min(r["stderr_digits"] for r in mine.values()) >= 8.5
+    assert table.read_text().startswith("| set (degree) |")
+
+
+def test_grids_script_compares_with_numpy_and_xarray(tmp_path) -> None:
+    pytest.importorskip("xarray")
+    out = tmp_path / "grids.json"
+    result = script("grids.py", "--series", "300", "--points", "40", "--repeats", "1",
+                    "--cube", "20,30,30", "--device", "cuda", "--json", str(out))  # fmt: skip
+    assert "xarray DataArray.polyfit" in result.stdout
+    rows = json.loads(out.read_text())["rows"]
+    assert {r["case"] for r in rows} >= {"clean", "gaps"}
+    assert all(r["max_rel_diff"] < 1e-9 for r in rows if r.get("max_rel_diff") is not None)
+    cube = [r for r in rows if r["case"].startswith("dask cube")]
+    assert [r["method"] for r in cube] == ["xarray", "gradpoly"]
+    assert cube[0]["checksum"] == pytest.approx(cube[1]["checksum"], rel=1e-6)
+
+
+def test_gpu_script_refuses_cleanly_without_cuda(tmp_path) -> None:
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is here: run benchmarks/gpu.sh itself")
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, GPU_OUT=str(tmp_path / "gpu"))
+    done = subprocess.run(["bash", str(root / "benchmarks" / "gpu.sh")], capture_output=True,
+                          text=True, env=env, timeout=120)  # fmt: skip
+    assert done.returncode == 2
+    assert "no CUDA device" in done.stderr
+    assert not (tmp_path / "gpu" / "log.txt").exists()
+
+
+def test_the_package_runs_from_a_source_tree_with_python_m(tmp_path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root / "src"))
+    done = subprocess.run([sys.executable, "-m", "gradpoly", "engines"], capture_output=True,
+                          text=True, env=env, cwd=tmp_path, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "numpy" in done.stdout
+
+
+def test_readme_tables_are_the_generated_ones() -> None:
+    """Every generated block of the README equals the docs/*.md its benchmark wrote."""
+    result = script("readme_sync.py", "--check")
+    assert result.returncode == 0, result.stdout
+
+
+def test_grids_script_writes_markdown(tmp_path) -> None:
+    pytest.importorskip("xarray")
+    table = tmp_path / "grids.md"
+    script("grids.py", "--series", "50", "--points", "20", "--repeats", "1", "--cube", "0",
+           "--markdown", str(table))  # fmt: skip
+    assert "| clean | xarray DataArray.polyfit |" in table.read_text()

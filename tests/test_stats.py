@@ -178,3 +178,16 @@ def test_invalid_series_have_nan_statistics_and_levels_are_checked() -> None:
         lstsq([0, 1, 2, 3], [1, 2, 3, 5], 1, full=True).stats.conf_int(1.5)
     with pytest.raises(InvalidOptionError, match="interval"):
         lstsq([0, 1, 2, 3], [1, 2, 3, 5], 1, full=True).predict([1.0], interval="wide")
+
+
+def test_statistics_of_y_near_float64s_limit_stay_finite() -> None:
+    """Sums are of y divided by a power of two; errors scale back, variances may not."""
+    x = np.linspace(-1, 1, 17)
+    y = np.sin(3 * x)
+    small = lstsq(x, y, 3, full=True).stats
+    for factor in (1e155, 1e-300):
+        huge = lstsq(x, y * factor, 3, full=True).stats
+        np.testing.assert_allclose(huge.stderr, small.stderr * factor, rtol=1e-12)
+        assert huge.r_squared == pytest.approx(small.r_squared, rel=1e-12)
+        rows = lstsq_many([x], [y * factor], 3).to_rows()[0]
+        assert rows["stderr_0"] == pytest.approx(small.stderr[0] * factor, rel=1e-9)

@@ -29,7 +29,7 @@ from gradpoly.batched.base import (
     Plan,
     mapped,
 )
-from gradpoly.batched.shared import SharedGram, shared_statistics
+from gradpoly.batched.shared import SharedGram
 from gradpoly.errors import (
     DivergenceError,
     EngineUnavailableError,
@@ -572,31 +572,25 @@ def _solve(
     size = gram.g.shape[1]
     eye = np.eye(size)
     safe = np.where(valid[:, None, None], gram.g, eye)
-    # A cheap upper bound of cond(G) for SPD G (Guggenheimer, Edelman and Johnson 1995):
-    # cond < 2 / det(G) * (|G|_F / sqrt(n))^n. Eigenvalues only where the bound is too large.
-    sign, logdet = np.linalg.slogdet(safe)
-    frobenius = np.sqrt((safe * safe).sum(axis=(1, 2)))
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        log_bound = np.log(2.0) - logdet + size * np.log(frobenius / np.sqrt(size))
-        bound = np.where(sign > 0, np.exp(log_bound), np.inf)
+    with np.errstate(all="ignore"):
+        try:  # invert first: cond_1(G) = |G|_1 |G^-1|_1 is then two column sums away
+            inverse = np.asarray(np.linalg.inv(safe), dtype=np.float64)
+        except np.linalg.LinAlgError:  # an exactly singular G somewhere: each one alone
+            inverse = _inverses(safe)
+        norm = np.abs(safe).sum(axis=1).max(axis=1)
+        cond = np.where(
+            np.isfinite(inverse).all(axis=(1, 2)),
+            norm * np.abs(inverse).sum(axis=1).max(axis=1),
+            np.inf,
+        )
+    # cond_2 <= size * cond_1: accept the normal equations where cond_2(G) <= 1e6 for sure
+    bound = size * cond
     easy = valid & (bound <= NORMAL_EQUATIONS_CONDITION)
-    condition = np.where(valid, np.sqrt(bound), np.nan)
-    unsure = np.flatnonzero(valid & ~easy)
-    if unsure.size:
-        eig = np.linalg.eigvalsh(safe[unsure])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            exact = eig[:, -1] / np.maximum(eig[:, 0], 0.0)
-        easy[unsure] = exact <= NORMAL_EQUATIONS_CONDITION
-        condition[unsure] = np.sqrt(exact)
-    if easy.all():  # the common case, without gathering: cond(G) <= 1e6 everywhere
-        inverse = np.asarray(np.linalg.inv(gram.g), dtype=np.float64)  # reused by stats
-        w = np.asarray(np.matmul(inverse, gram.c[:, :, None])[:, :, 0], dtype=np.float64)
-    else:
-        w = np.full(gram.c.shape, np.nan)
-        inverse = np.full(gram.g.shape, np.nan)
-        if easy.any():
-            inverse[easy] = np.linalg.inv(gram.g[easy])
-            w[easy] = np.matmul(inverse[easy], gram.c[easy][:, :, None])[:, :, 0]
+    condition = np.where(valid, np.sqrt(bound), np.nan)  # the design's: sqrt of G's
+    w = np.asarray(np.matmul(inverse, gram.c[:, :, None])[:, :, 0], dtype=np.float64)
+    if not easy.all():
+        w[~easy] = np.nan
+        inverse[~easy] = np.nan
     for b in np.flatnonzero(valid & ~easy).tolist():
         w[b], condition[b] = _solve_points(*points(b), gram.domains[b], basis, eye.shape[0] - 1)
         if not condition[b] <= RANK_CONDITION:
@@ -607,6 +601,17 @@ def _solve(
                 + ("" if basis is not Basis.MONOMIAL else " or use basis='chebyshev'")
             )
     return w, condition, inverse
+
+
+def _inverses(matrices: FloatArray) -> FloatArray:
+    """Each matrix's inverse, NaN where it is singular (the batched call refuses them all)."""
+    out = np.full_like(matrices, np.nan)
+    for b, matrix in enumerate(matrices):
+        try:
+            out[b] = np.linalg.inv(matrix)
+        except np.linalg.LinAlgError:
+            continue
+    return out
 
 
 def _solve_points(
@@ -637,18 +642,8 @@ def _moments(
     scale: float,
     inverse: FloatArray | None = None,
 ) -> Moments:
-    """The batched Gram statistics in y's units (``scale``: y was divided by it)."""
-    with np.errstate(over="ignore"):
-        return Moments(
-            gram.g,
-            gram.c * scale,
-            gram.s * scale * scale,
-            counts,
-            counts,
-            basis,
-            gram.domains,
-            inverse,
-        )
+    """The batched Gram statistics of y / ``scale`` (the power of two y was divided by)."""
+    return Moments(gram.g, gram.c, gram.s, counts, counts, basis, gram.domains, inverse, scale)
 
 
 def _coef_error(gram: GramBatch, w: FloatArray, valid: npt.NDArray[np.bool_]) -> FloatArray:
@@ -1035,8 +1030,7 @@ def _shared_statistics(
     masked: bool,
 ) -> tuple[SharedGram, float, npt.NDArray[np.bool_], dict[int, str]]:
     """Statistics (y scaled by a power of two when far from 1), validity and problems."""
-    arrays = backend.arrays(device)
-    found = shared_statistics(arrays, data.x, data.y, data.weights, degree, basis)
+    found = backend.shared(data.x, data.y, data.weights, degree, basis, device)
     scale = 1.0
     top = float(np.max(found.gram.s)) if found.gram.s.size else 0.0
     if not (2.0**-160 <= top <= 2.0**160):
@@ -1044,7 +1038,7 @@ def _shared_statistics(
         scale = exact_scale(float(np.max(np.abs(finite)))) if finite.size else 1.0
         if scale != 1.0:
             data = replace(data, y=data.y / scale)
-            found = shared_statistics(arrays, data.x, data.y, data.weights, degree, basis)
+            found = backend.shared(data.x, data.y, data.weights, degree, basis, device)
     gram = found.gram
     if not (np.isfinite(found.shared_g).all() and np.isfinite(gram.g).all()):
         raise InvalidDataError(
@@ -1100,6 +1094,16 @@ def _shared_validity(
                 f"{degree + 1}"
             )
     rows = np.flatnonzero(found.gapped)
+    shared_weights = data.weights is None or data.weights.ndim == 1
+    if rows.size and shared_weights:
+        if distinct == int(np.count_nonzero(base > 0)):  # distinct axis: points are x values
+            for b in rows[found.counts[rows] <= degree].tolist():
+                valid[b] = False
+                problems[b] = (
+                    f"{int(found.counts[b])} distinct x values with positive weight; degree "
+                    f"{degree} needs {degree + 1}"
+                )
+            return valid, problems
     if rows.size:
         gram = found.gram
         sign, logdet = np.linalg.slogdet(gram.g[rows])

@@ -78,6 +78,10 @@ def basis_to_monomial(coef: FloatArray, doms: FloatArray, basis: Basis) -> Float
     if basis is Basis.MONOMIAL:
         return np.array(coef, dtype=np.float64, copy=True)
     size = coef.shape[1]
+    if doms.shape[0] > 1 and bool((doms == doms[0]).all()):  # one shared axis: one matrix
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            shared = monomial_matrices(doms[:1], basis, size)[0]
+            return np.asarray(coef @ shared.T, dtype=np.float64)
     in_t = coef @ _in_t(basis, size).T
     alpha, beta = affine(doms)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):

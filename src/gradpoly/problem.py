@@ -230,21 +230,20 @@ class FitProblem:
 
     @cached_property
     def moments(self) -> Moments:
-        """The Gram statistics in :attr:`stats_basis`, for :class:`gradpoly.stats.Stats`."""
-        g, c, s = self.gram if self.basis is not Basis.MONOMIAL else self._chebyshev_gram()
-        used = float(self.x.size if self.weights is None else np.count_nonzero(self.weights))
-        return Moments(
-            g[None], c[None], np.array([s]), np.array([float(self.n_points)]),
-            np.array([used]), self.stats_basis, np.array([self.domain]),
-        )  # fmt: skip
-
-    def _chebyshev_gram(self) -> tuple[FloatArray, FloatArray, float]:
-        """:attr:`gram` of the same data in the Chebyshev basis on :attr:`domain`."""
+        """The Gram statistics of y / :attr:`y_scale` in :attr:`stats_basis` (every sum finite
+        wherever y is), for :class:`gradpoly.stats.Stats`."""
         a = self._stats_design
-        _, b = self._design64  # sqrt(s) y, zero where s = 0
+        scale = self.y_scale
+        b = self._design64[1] / scale  # sqrt(s) y / scale, zero where s = 0
         n = self.n_points
         with np.errstate(over="ignore", invalid="ignore"):
-            return a.T @ a / n, a.T @ b / n, float(b @ b / n)
+            g = self.gram[0] if self.basis is not Basis.MONOMIAL else a.T @ a / n
+            c, s = a.T @ b / n, float(b @ b / n)
+        used = float(self.x.size if self.weights is None else np.count_nonzero(self.weights))
+        return Moments(
+            g[None], c[None], np.array([s]), np.array([float(n)]), np.array([used]),
+            self.stats_basis, np.array([self.domain]), y_scale=scale,
+        )  # fmt: skip
 
     @cached_property
     def _stats_design(self) -> FloatArray:
@@ -256,9 +255,10 @@ class FitProblem:
         return a if self.weights is None else a * np.sqrt(self.weights)[:, None]
 
     def residual_sums(self, stats_coef: ArrayLike) -> tuple[float, float] | None:
-        """``(sum s r^2, sum s (y - ybar_s)^2)`` at coefficients in :attr:`stats_basis`, from
-        the residuals themselves (one O(N D) pass): exact fits give 0 and an R² near 1 keeps
-        its digits, where the Gram form ``s - 2 c.w + w.G w`` cancels them away."""
+        """``(sum s r^2, sum s (y - ybar_s)^2)`` of y / :attr:`y_scale` (as :attr:`moments`)
+        at coefficients in :attr:`stats_basis`, from the residuals themselves (one O(N D)
+        pass): exact fits give 0 and an R² near 1 keeps its digits, where the Gram form
+        ``s - 2 c.w + w.G w`` cancels them away."""
         scale = self.y_scale  # a power of two: the sums of y / scale are exact rescalings
         a = self._stats_design
         _, b = self._design64
@@ -266,8 +266,7 @@ class FitProblem:
         weights = np.ones_like(self.y) if self.weights is None else self.weights
         mean = float(np.sum(weights * self.y / scale) / np.sum(weights))
         spread = np.sqrt(weights) * (self.y / scale - mean)
-        with np.errstate(over="ignore"):
-            return float(r @ r) * scale * scale, float(spread @ spread) * scale * scale
+        return float(r @ r), float(spread @ spread)
 
     def stats_coef(self, basis_coef: ArrayLike) -> FloatArray:
         """Coefficients of this problem's basis in :attr:`stats_basis` (same polynomial)."""

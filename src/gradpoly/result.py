@@ -166,7 +166,7 @@ class FitResult(PolynomialFit):
     stats_coef: npt.NDArray[np.float64] | None = field(default=None, repr=False)
     """The coefficients in the statistics' basis (Chebyshev for a monomial fit)."""
     residual_sums: tuple[float, float] | None = field(default=None, repr=False)
-    """(weighted RSS, weighted centered TSS) from the residuals at ``coef``."""
+    """(weighted RSS, weighted centered TSS) of y / ``moments.y_scale`` from the residuals."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "basis", Basis.parse(self.basis))
@@ -299,6 +299,7 @@ def _moments_dict(fit: PolynomialFit) -> dict[str, Any] | None:
         "used": float(m.used[0]),
         "coef": np.asarray(fit.stats_coef).tolist(),
         "residual_sums": None if fit.residual_sums is None else list(fit.residual_sums),
+        "y_scale": m.y_scale,
     }
 
 
@@ -327,6 +328,7 @@ def _moments_from(data: Any) -> dict[str, Any]:
         np.array([_number(data["used"])]),
         Basis.parse(data["basis"]),
         floats("domain").reshape(1, 2),
+        y_scale=_number(data.get("y_scale", 1.0)),
     )
     return {
         "moments": moments,

@@ -45,6 +45,9 @@ class Moments:
     domains: FloatArray
     inverse: FloatArray | None = None
     """``g^-1`` (B, D+1, D+1) where the fit formed it accurately (NaN rows elsewhere)."""
+    y_scale: float = 1.0
+    """``c`` and ``s`` are of y divided by this power of two (y near float64's limits: every
+    sum stays finite; the statistics are scaled back at the end)."""
 
 
 class StatsWarning(UserWarning):
@@ -88,7 +91,7 @@ class Stats:
 
     @cached_property
     def _rss(self) -> FloatArray:
-        m, w = self.moments, self.basis_coef
+        m, w = self.moments, self.basis_coef / self.moments.y_scale
         gw = np.matmul(m.g, w[:, :, None])[:, :, 0]
         mse = m.s - 2.0 * (m.c * w).sum(axis=1) + (w * gw).sum(axis=1)
         gram = np.maximum(mse, 0.0) * m.total  # < 0 only by rounding: an exact fit
@@ -121,7 +124,17 @@ class Stats:
     @property
     def residual_std(self) -> Any:
         """sigma hat, the residual standard deviation (for a point of weight 1)."""
-        return self._out(np.sqrt(self._scale))
+        return self._out(self._in_y(np.sqrt(self._scale), 1))
+
+    def _in_y(self, value: FloatArray, power: int) -> FloatArray:
+        """A statistic of y / y_scale in y's units (``power``: 1 for errors, 2 for variances);
+        beyond float64 it is inf."""
+        scale = np.float64(self.moments.y_scale)
+        out = np.asarray(value, dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for _ in range(power):  # one factor at a time: scale**2 alone may overflow
+                out = out * scale
+        return np.asarray(out, dtype=np.float64)
 
     @cached_property
     def _inverse(self) -> FloatArray:
@@ -158,8 +171,13 @@ class Stats:
         return np.asarray(out, dtype=np.float64)
 
     @cached_property
+    def _basis_cov_scaled(self) -> FloatArray:
+        """The basis covariance of y / y_scale (finite wherever y is)."""
+        return np.asarray(self._scale[:, None, None] * self._inverse, dtype=np.float64)
+
+    @cached_property
     def basis_cov_array(self) -> FloatArray:
-        return self._scale[:, None, None] * self._inverse
+        return self._in_y(self._basis_cov_scaled, 2)
 
     @property
     def basis_cov(self) -> Any:
@@ -169,7 +187,18 @@ class Stats:
     @cached_property
     def cov_array(self) -> FloatArray:
         t = self._transform
-        return np.asarray(t @ self.basis_cov_array @ t.transpose(0, 2, 1), dtype=np.float64)
+        return self._in_y(t @ self._basis_cov_scaled @ t.transpose(0, 2, 1), 2)
+
+    @cached_property
+    def unscaled_cov_array(self) -> FloatArray:
+        """``(X' W X)^-1`` in monomials (B, D+1, D+1): the covariance without sigma^2."""
+        t = self._transform
+        return np.asarray(t @ self._inverse @ t.transpose(0, 2, 1), dtype=np.float64)
+
+    @property
+    def residual_sum_squares(self) -> Any:
+        """The weighted sum of squared residuals ``sum w r^2`` (numpy's ``residuals``)."""
+        return self._out(self._in_y(self._rss, 2))
 
     @property
     def cov(self) -> Any:
@@ -178,12 +207,10 @@ class Stats:
 
     @cached_property
     def stderr_array(self) -> FloatArray:
-        if "cov_array" in self.__dict__:
-            diagonal = np.einsum("bii->bi", self.cov_array)
-        else:  # the diagonal of T C T' alone: one batched product instead of two
-            t = self._transform
-            diagonal = (np.matmul(t, self.basis_cov_array) * t).sum(axis=2)
-        return np.sqrt(np.maximum(diagonal, 0.0))
+        t = self._transform  # the diagonal of T C T' alone: one batched product, not two
+        with np.errstate(over="ignore", invalid="ignore"):
+            diagonal = (np.matmul(t, self._basis_cov_scaled) * t).sum(axis=2)
+        return self._in_y(np.sqrt(np.maximum(diagonal, 0.0)), 1)
 
     @property
     def stderr(self) -> Any:
@@ -274,11 +301,12 @@ class Stats:
             raise InvalidOptionError(
                 f"interval must be None, 'confidence' or 'prediction', got {kind!r}"
             )
-        variance = np.einsum("bmi,bij,bmj->bm", features, self.basis_cov_array, features)
+        variance = np.einsum("bmi,bij,bmj->bm", features, self._basis_cov_scaled, features)
         if kind == "prediction":
             variance = variance + self._scale[:, None]
         mean = np.einsum("bmi,bi->bm", features, self.basis_coef)
-        half = self._quantile(level)[:, None] * np.sqrt(np.maximum(variance, 0.0))
+        spread = np.sqrt(np.maximum(variance, 0.0))
+        half = self._in_y(self._quantile(level)[:, None] * spread, 1)
         return mean, half
 
 

@@ -127,3 +127,166 @@ def _value(g, c, s, b, w):
             acc += g[b, j, i] * w[i]
         total += w[j] * (acc - 2.0 * c[b, j])
     return total
+
+
+@njit(cache=True, parallel=True, fastmath=FAST)
+def shared_statistics(y, a, aw, weights, used, g, c, s, counts, gapped):
+    """Series on one axis: every row of y (B, N) read once from memory.
+
+    ``a`` (S, N) holds the basis functions, ``aw`` the same times the shared ``weights``.
+    A row without NaN/inf fills c and s (its G is the shared one, set by the caller); a row
+    with any is summed again from cache with those points left out, into its own g, c, s and
+    count, and flagged in ``gapped``.
+    """
+    count, points = y.shape
+    size = a.shape[0]
+    for b in prange(count):
+        row = y[b]
+        check = 0.0
+        acc = 0.0
+        for n in range(points):
+            value = row[n]
+            check += value - value  # NaN once any value is NaN or inf
+            acc += weights[n] * value * value
+        if check == 0.0:
+            s[b] = acc / used
+            for j in range(size):
+                total = 0.0
+                for n in range(points):
+                    total += aw[j, n] * row[n]
+                c[b, j] = total / used
+            continue
+        gapped[b] = True
+        z = np.empty(points)
+        m = np.empty(points)
+        kept = 0.0
+        acc = 0.0
+        for n in range(points):
+            value = row[n]
+            ok = np.isfinite(value) and weights[n] > 0
+            z[n] = value if ok else 0.0
+            m[n] = 1.0 if ok else 0.0
+            kept += m[n]
+            acc += weights[n] * z[n] * z[n]
+        inv = 1.0 / max(kept, 1.0)
+        counts[b] = kept
+        s[b] = acc * inv
+        for j in range(size):
+            total = 0.0
+            for n in range(points):
+                total += aw[j, n] * z[n]
+            c[b, j] = total * inv
+            for k in range(j, size):
+                total = 0.0
+                for n in range(points):
+                    total += aw[j, n] * a[k, n] * m[n]
+                g[b, j, k] = total * inv
+                g[b, k, j] = total * inv
+
+
+@njit(cache=True, parallel=True, fastmath=FAST)
+def shared_statistics_columns(yt, aw, pairs, weights, used, g, c, s, counts, gapped):
+    """:func:`shared_statistics` for y stored point-major, ``yt`` (N, B) (xarray's time-first
+    grids): blocks of series run in parallel, each point's row of the block is read once and
+    every series' c and s grow side by side (vectorised across series, 1-D slices).
+
+    ``pairs`` (P, N) holds ``aw[j] * a[k]`` for j <= k in row order. A block with a NaN/inf
+    is summed again with those points left out; a series with gaps gets its own G as the
+    axis' sum of pairs minus the pairs at its missing points (or, when it misses more than
+    half, its kept pairs summed directly).
+    """
+    points, count = yt.shape
+    size = aw.shape[0]
+    npairs = pairs.shape[0]
+    full = np.zeros(npairs)
+    for p in range(npairs):
+        for n in range(points):
+            full[p] += pairs[p, n]
+    width = 1024
+    blocks = (count + width - 1) // width
+    for block in prange(blocks):
+        start = block * width
+        span = min(start + width, count) - start
+        cc = np.zeros((size, span))
+        ss = np.zeros(span)
+        for n in range(points):  # first as if clean: a NaN/inf reaches ss and marks the block
+            wn = weights[n]
+            row = yt[n, start : start + span]
+            for i in range(span):
+                ss[i] += wn * row[i] * row[i]
+            for j in range(size):
+                weight = aw[j, n]
+                cj = cc[j]
+                for i in range(span):
+                    cj[i] += weight * row[i]
+        clean = True
+        for i in range(span):
+            if not np.isfinite(ss[i]):
+                clean = False
+        if clean and used == points:
+            for i in range(span):
+                s[start + i] = ss[i] / used
+                for j in range(size):
+                    c[start + i, j] = cc[j, i] / used
+            continue
+        cc[:] = 0.0
+        ss[:] = 0.0
+        kk = np.zeros(span)
+        miss = np.zeros((npairs, span))
+        z = np.empty(span)
+        m = np.empty(span)
+        for n in range(points):
+            wn = weights[n]
+            positive = 1.0 if wn > 0 else 0.0
+            row = yt[n, start : start + span]
+            for i in range(span):
+                ok = np.isfinite(row[i])
+                z[i] = row[i] if ok else 0.0
+                m[i] = positive if ok else 0.0
+            for i in range(span):
+                kk[i] += m[i]
+                ss[i] += wn * z[i] * z[i]
+            for j in range(size):
+                weight = aw[j, n]
+                cj = cc[j]
+                for i in range(span):
+                    cj[i] += weight * z[i]
+            if wn > 0:
+                for i in range(span):
+                    if m[i] == 0.0:
+                        for p in range(npairs):
+                            miss[p, i] += pairs[p, n]
+        sparse = False
+        for i in range(span):
+            if kk[i] < 0.5 * used:
+                sparse = True
+                for p in range(npairs):
+                    miss[p, i] = 0.0
+        if sparse:  # series missing most points: sum their kept pairs directly
+            for n in range(points):
+                if weights[n] > 0:
+                    row = yt[n, start : start + span]
+                    for i in range(span):
+                        if kk[i] < 0.5 * used and np.isfinite(row[i]):
+                            for p in range(npairs):
+                                miss[p, i] += pairs[p, n]
+        for i in range(span):
+            b = start + i
+            kept = kk[i]
+            inv = 1.0 / max(kept, 1.0)
+            s[b] = ss[i] * inv
+            for j in range(size):
+                c[b, j] = cc[j, i] * inv
+            if kept == used:
+                continue
+            gapped[b] = True
+            counts[b] = kept
+            if kept >= 0.5 * used:  # else miss already holds the kept sum
+                for p in range(npairs):
+                    miss[p, i] = full[p] - miss[p, i]
+            p = 0
+            for j in range(size):
+                for k in range(j, size):
+                    g[b, j, k] = miss[p, i] * inv
+                    g[b, k, j] = miss[p, i] * inv
+                    p += 1

@@ -122,6 +122,18 @@ class BatchBackend(Protocol):
         """The array library for shared-axis matrix products (:mod:`gradpoly.batched.shared`)."""
         ...
 
+    def shared(
+        self,
+        x: FloatArray,
+        y: FloatArray,
+        weights: FloatArray | None,
+        degree: int,
+        basis: Basis,
+        device: Device,
+    ) -> Any:
+        """Statistics of B series on the axis x (N,): a ``shared.SharedGram``."""
+        ...
+
     def descend(
         self, batch: Batch, gram: GramBatch, basis: Basis, plan: Plan, device: Device
     ) -> Descent:
@@ -182,6 +194,21 @@ class BatchEngine(ABC):
         from gradpoly.batched.shared import NUMPY
 
         return NUMPY
+
+    def shared(
+        self,
+        x: FloatArray,
+        y: FloatArray,
+        weights: FloatArray | None,
+        degree: int,
+        basis: Basis,
+        device: Device,
+    ) -> Any:
+        """Statistics of series on one axis (:func:`gradpoly.batched.shared.shared_statistics`
+        in this backend's array library)."""
+        from gradpoly.batched.shared import shared_statistics
+
+        return shared_statistics(self.arrays(device), x, y, weights, degree, basis)
 
     @abstractmethod
     def fill(self, batch: Batch, degree: int, basis: Basis, device: Device, out: GramBatch) -> None:

@@ -65,8 +65,27 @@ def shared_statistics(
     a row of y is a gap: that point gets zero weight (the caller has decided NaN is allowed).
     The domain is the axis' range over points with positive shared weight, for every series.
     """
-    shared_w = weights if weights is not None and weights.ndim == 1 else None
+    axis = prepare(x, weights, degree, basis)
     each_w = weights if weights is not None and weights.ndim == 2 else None
+    with arrays.scope(), np.errstate(over="ignore", invalid="ignore"):
+        return _products(arrays, axis, y, each_w, basis, chunk)
+
+
+class Axis(NamedTuple):
+    """What every series on the axis shares: domain (1, 2), features ``a`` (N, S), features
+    times the shared weights, those weights (ones when none), their count and ``G``."""
+
+    dom: FloatArray
+    a: FloatArray
+    aw: FloatArray
+    ones: FloatArray
+    used: float
+    shared_g: FloatArray
+
+
+def prepare(x: FloatArray, weights: FloatArray | None, degree: int, basis: Basis) -> Axis:
+    """The shared part of the statistics, computed once for the whole grid."""
+    shared_w = weights if weights is not None and weights.ndim == 1 else None
     dom = domains_of(x[None, :], None if shared_w is None else shared_w[None, :])
     t = mapped(x[None, :], dom, basis)[0] if basis is not Basis.MONOMIAL else x
     ones = np.ones_like(x) if shared_w is None else shared_w
@@ -75,38 +94,49 @@ def shared_statistics(
         a = np.stack(features(np, basis, t, degree), axis=1)  # (N, S)
         aw = a * ones[:, None]
         shared_g = aw.T @ a / used
-    with arrays.scope(), np.errstate(over="ignore", invalid="ignore"):
-        return _products(arrays, a, aw, ones, used, shared_g, dom, y, each_w, basis, chunk)
+    return Axis(dom, a, aw, ones, used, shared_g)
+
+
+def finish(
+    axis: Axis,
+    count: int,
+    g: FloatArray,
+    c: FloatArray,
+    s: FloatArray,
+    counts: FloatArray,
+    gapped: npt.NDArray[np.bool_],
+    basis: Basis,
+) -> SharedGram:
+    """Assemble the result: per-series domains (the axis' for all; NaN for monomials)."""
+    domains = np.repeat(axis.dom, count, axis=0)
+    if basis is Basis.MONOMIAL:
+        domains[:] = np.nan
+    return SharedGram(GramBatch(g, c, s, domains), gapped, counts, axis.shared_g)
 
 
 def _products(
     arrays: Arrays,
-    a: FloatArray,
-    aw: FloatArray,
-    ones: FloatArray,
-    used: float,
-    shared_g: FloatArray,
-    dom: FloatArray,
+    axis: Axis,
     y: FloatArray,
     each_w: FloatArray | None,
     basis: Basis,
     chunk: int,
 ) -> SharedGram:
     """The matrix products of :func:`shared_statistics`, in ``arrays``' library."""
+    a, ones, used = axis.a, axis.ones, axis.used
     count, size = y.shape[0], a.shape[1]
-    g = np.broadcast_to(shared_g, (count, size, size)).copy()  # 16 B^2 floats: kept simple
+    g = np.broadcast_to(axis.shared_g, (count, size, size)).copy()  # 16 B^2 floats
     c = np.empty((count, size))
     s = np.empty(count)
     counts = np.full(count, used)
     xp, put, get, _ = arrays
-    awd, onesd = put(aw), put(ones)
-    with np.errstate(all="ignore"):  # a gap's NaN spreads to its own row only: found below
-        for start in range(0, count, chunk):
-            part = slice(start, min(start + chunk, count))
-            yd = put(y[part])
-            c[part] = get(yd @ awd) / used
-            s[part] = get(xp.einsum("bn,bn,n->b", yd, yd, onesd)) / used
-        gapped = ~(np.isfinite(c).all(axis=1) & np.isfinite(s))
+    awd, onesd = put(axis.aw), put(ones)
+    for start in range(0, count, chunk):  # a gap's NaN spreads to its own row only
+        part = slice(start, min(start + chunk, count))
+        yd = put(y[part])
+        c[part] = get(yd @ awd) / used
+        s[part] = get(xp.einsum("bn,bn,n->b", yd, yd, onesd)) / used
+    gapped = ~(np.isfinite(c).all(axis=1) & np.isfinite(s))
     if each_w is not None:
         gapped[:] = True
     rows = np.flatnonzero(gapped)
@@ -125,7 +155,4 @@ def _products(
             c[pick] = get((md * zd) @ ad) / n[:, None]
             s[pick] = get((md * zd * zd).sum(1)) / n
             counts[pick] = n
-    domains = np.repeat(dom, count, axis=0)
-    if basis is Basis.MONOMIAL:
-        domains[:] = np.nan
-    return SharedGram(GramBatch(g, c, s, domains), gapped, counts, shared_g)
+    return finish(axis, count, g, c, s, counts, gapped, basis)

@@ -1,0 +1,310 @@
+"""xarray's ``polyfit`` on gradpoly's batched fits: a drop-in, and an accessor.
+
+``gradpoly.xarray.polyfit(obj, dim, deg, ...)`` returns the Dataset ``DataArray.polyfit``
+returns (``polyfit_coefficients`` with dim ``degree`` ordered as xarray orders it, highest
+first, the other dims kept; ``polyfit_residuals`` with ``full=True``; ``polyfit_covariance``
+with ``cov=True``; ``[dim]_matrix_rank`` and ``[dim]_singular_values`` with ``full=True``),
+computed by :func:`gradpoly.lstsq_many` on one shared axis: every pixel at once from matrix
+products, gaps included. Importing this module registers the accessor
+``obj.gradpoly.polyfit(...)`` on DataArray and Dataset.
+
+Weights ``w`` follow xarray (and ``np.polyfit``): they multiply the residuals (1/sigma), so
+gradpoly's inverse-variance weights are ``w**2``. Dask-backed data stays lazy: blocks along
+the other dims are fitted one by one; the fitted dim must be a single chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import xarray as xr
+
+from gradpoly import validation
+from gradpoly.errors import InvalidDataError, InvalidOptionError
+from gradpoly.many import ManyResult, fit_many, lstsq_many
+from gradpoly.options import Basis
+
+FloatArray = npt.NDArray[np.float64]
+METHODS = ("lstsq", "gd")
+
+
+def polyfit(
+    obj: xr.DataArray | xr.Dataset,
+    dim: Hashable,
+    deg: int,
+    skipna: bool | None = None,
+    rcond: float | None = None,
+    w: Hashable | Any = None,
+    full: bool = False,
+    cov: bool | str = False,
+    engine: str = "auto",
+    device: str = "cpu",
+    method: str = "lstsq",
+    basis: str = "chebyshev",
+    optimizer: str = "nesterov",
+    tol: float | None = 1e-10,
+    steps: int = 10_000,
+) -> xr.Dataset:
+    """Least-squares polynomial fit along ``dim``: ``DataArray.polyfit``'s Dataset, faster.
+
+    ``skipna``, ``w``, ``full`` and ``cov`` mean what they mean in xarray (``skipna=None``:
+    skip NaN when there are any). ``rcond`` is accepted for compatibility and not used:
+    gradpoly solves in a mapped Chebyshev basis and flags a series whose design is
+    numerically rank deficient (NaN coefficients). Beyond xarray: ``engine`` (``"auto"``:
+    numba when installed, else numpy; or ``numpy``, ``numba``, ``torch``, ``jax``),
+    ``device``, and ``method="gd"`` (gradient descent with ``basis``, ``optimizer``, ``tol``,
+    ``steps``), which adds a ``polyfit_converged`` variable per series.
+    """
+    degree = validation.degree(deg)
+    if method not in METHODS:
+        raise InvalidOptionError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if cov not in (False, True, "unscaled"):
+        raise InvalidOptionError(f"cov must be True, False or 'unscaled', got {cov!r}")
+    if dim not in obj.coords and dim not in obj.dims:
+        raise InvalidDataError(f"{dim!r} is not a coordinate or dimension of this object")
+    coord = obj[dim]
+    if coord.ndim != 1:
+        raise InvalidDataError(f"the fit coordinate {dim!r} must be 1-D, got dims {coord.dims}")
+    (true_dim,) = coord.dims
+    x = _numeric(coord)
+    weights = None if w is None else _weights(obj, w, x.size)
+    options = {
+        "engine": _engine(engine),
+        "device": device,
+        "method": method,
+        "basis": basis,
+        "optimizer": optimizer,
+        "tol": tol,
+        "steps": steps,
+    }
+    variables: dict[Hashable, Any] = {}
+    degree_dim = "degree"
+    if full:
+        rank, singular = _vandermonde(x, degree, weights)
+        variables[f"{coord.name}_matrix_rank"] = xr.Variable((), rank)
+        variables[f"{coord.name}_singular_values"] = xr.Variable((degree_dim,), singular)
+    arrays = {"": obj} if isinstance(obj, xr.DataArray) else dict(obj.data_vars)
+    other_coords: dict[Hashable, Any] = {}
+    for name, var in arrays.items():
+        if true_dim not in var.dims:
+            continue
+        prefix = "" if isinstance(obj, xr.DataArray) else f"{name}_"
+        fitted = _fit_variable(var, true_dim, x, degree, weights, skipna, full, cov, options)
+        for key, value in fitted.items():
+            variables[prefix + key] = value
+        for d in var.dims:
+            if d != true_dim and d in obj.coords:
+                other_coords[d] = obj.coords[d]
+    coords = {degree_dim: np.arange(degree + 1)[::-1], **other_coords}
+    attrs = dict(obj.attrs) if isinstance(obj, xr.Dataset) else {}  # as xarray does
+    return xr.Dataset(data_vars=variables, coords=coords, attrs=attrs)
+
+
+def _fit_variable(
+    var: xr.DataArray,
+    dim: Hashable,
+    x: FloatArray,
+    degree: int,
+    weights: FloatArray | None,
+    skipna: bool | None,
+    full: bool,
+    cov: bool | str,
+    options: dict[str, Any],
+) -> dict[str, xr.Variable]:
+    """Coefficients (and residuals, covariance, converged) of one variable, lazily for dask."""
+    other = tuple(d for d in var.dims if d != dim)
+    sizes = [var.sizes[d] for d in other]
+    order = degree + 1
+    want_cov = cov is not False
+    data = var.transpose(*other, dim).data
+    if _is_dask(data):
+        if len(data.chunks[-1]) != 1:
+            raise InvalidDataError(
+                f"{dim!r} is split into {len(data.chunks[-1])} chunks; every series must be in "
+                f"one block: rechunk it first, e.g. obj.chunk({{{dim!r}: -1}})"
+            )
+        return _fit_dask(data, other, x, degree, weights, skipna, full, cov, options)
+    y = np.asarray(data, dtype=np.float64).reshape(-1, x.size)
+    parts = _fit_block(y, x, degree, weights, skipna, full, cov, options)
+    out: dict[str, xr.Variable] = {
+        "polyfit_coefficients": xr.Variable(("degree", *other), parts[0].T.reshape(order, *sizes))
+    }
+    if full or cov is True:
+        out["polyfit_residuals"] = xr.Variable(other, parts[1].reshape(sizes))
+    if want_cov:
+        matrices = np.moveaxis(parts[2], 0, -1).reshape(order, order, *sizes)
+        if cov == "unscaled" and np.isfinite(y).all():  # xarray: one matrix for the axis
+            out["polyfit_covariance"] = xr.Variable(("cov_i", "cov_j"), parts[2][0])
+        else:
+            out["polyfit_covariance"] = xr.Variable(("cov_i", "cov_j", *other), matrices)
+    if options["method"] == "gd":
+        out["polyfit_converged"] = xr.Variable(other, parts[3].reshape(sizes))
+    return out
+
+
+def _fit_block(
+    y: FloatArray,
+    x: FloatArray,
+    degree: int,
+    weights: FloatArray | None,
+    skipna: bool | None,
+    full: bool,
+    cov: bool | str,
+    options: dict[str, Any],
+) -> tuple[FloatArray, FloatArray, FloatArray, npt.NDArray[np.bool_]]:
+    """(coef (B, D+1) highest first, residuals (B,), cov (B, D+1, D+1) highest first,
+    converged (B,)) of the series y (B, N) on the axis x."""
+    count, order = y.shape[0], degree + 1
+    if count == 0:
+        empty = np.empty((0, order))
+        return empty, np.empty(0), np.empty((0, order, order)), np.empty(0, dtype=bool)
+    square = None if weights is None else weights * weights
+    engine, device = options["engine"], options["device"]
+    result: ManyResult
+    if options["method"] == "gd":
+        result = fit_many(
+            x, y, degree, steps=options["steps"], lr="auto", basis=options["basis"],
+            optimizer=options["optimizer"], tol=options["tol"], weights=square, drop_nan=True,
+            engine=engine, device=device,
+        )  # fmt: skip
+    else:
+        result = lstsq_many(x, y, degree, square, Basis.CHEBYSHEV, True, engine, device)
+    coef = np.where(result.valid[:, None], result.coef, np.nan)
+    if skipna is False and result.moments is not None:  # xarray: a NaN makes NaN coefficients
+        usable = np.isfinite(x) if weights is None else np.isfinite(x) & (weights > 0)
+        coef[result.moments.used < np.count_nonzero(usable)] = np.nan
+    residuals = np.full(count, np.nan)
+    matrices = np.full((count, order, order), np.nan)
+    if full or cov is not False:
+        stats = result.stats
+        residuals = np.where(np.isnan(coef[:, 0]), np.nan, stats.residual_sum_squares)
+        if cov is not False:
+            matrices = stats.cov_array if cov is True else stats.unscaled_cov_array
+            matrices = np.where(np.isnan(coef[:, 0])[:, None, None], np.nan, matrices)
+    converged = np.asarray(result.converged, dtype=bool)
+    return coef[:, ::-1], residuals, matrices[:, ::-1, ::-1], converged
+
+
+def _fit_dask(
+    data: Any,
+    other: tuple[Hashable, ...],
+    x: FloatArray,
+    degree: int,
+    weights: FloatArray | None,
+    skipna: bool | None,
+    full: bool,
+    cov: bool | str,
+    options: dict[str, Any],
+) -> dict[str, xr.Variable]:
+    """The fit of a dask array (..., N): one block of pixels at a time, lazily."""
+    import dask.array as da
+
+    order = degree + 1
+    lead = data.ndim - 1
+
+    def block(values: Any, part: int) -> Any:
+        shape = values.shape[:-1]
+        flat = np.asarray(values, dtype=np.float64).reshape(-1, values.shape[-1])
+        pieces = _fit_block(flat, x, degree, weights, skipna, full, cov, options)
+        if part == 0:
+            return pieces[0].reshape(*shape, order)
+        if part == 1:
+            return pieces[1].reshape(shape)
+        if part == 2:
+            return pieces[2].reshape(*shape, order, order)
+        return pieces[3].reshape(shape)
+
+    def lazy(part: int, extra: tuple[int, ...], dtype: Any) -> Any:
+        chunks = data.chunks[:-1] + tuple((n,) for n in extra)
+        new_axis = list(range(lead, lead + len(extra))) if extra else None
+        return da.map_blocks(
+            block, data, part, dtype=dtype, chunks=chunks, drop_axis=lead, new_axis=new_axis
+        )
+
+    out = {
+        "polyfit_coefficients": xr.Variable(
+            ("degree", *other), da.moveaxis(lazy(0, (order,), np.float64), -1, 0)
+        )
+    }
+    if full or cov is True:
+        out["polyfit_residuals"] = xr.Variable(other, lazy(1, (), np.float64))
+    if cov is not False:
+        matrices = da.moveaxis(lazy(2, (order, order), np.float64), (-2, -1), (0, 1))
+        out["polyfit_covariance"] = xr.Variable(("cov_i", "cov_j", *other), matrices)
+    if options["method"] == "gd":
+        out["polyfit_converged"] = xr.Variable(other, lazy(3, (), bool))
+    return out
+
+
+def _numeric(coord: xr.DataArray) -> FloatArray:
+    """The fit coordinate as xarray takes it: numbers, datetimes as ns since 1970-01-01."""
+    values = np.asarray(coord.values)
+    if values.dtype.kind == "M":
+        return (values - np.datetime64("1970-01-01")).astype("timedelta64[ns]").astype(np.float64)
+    if values.dtype.kind == "m":
+        out = values.astype("timedelta64[ns]").astype(np.float64)
+        return np.where(np.isnat(values), np.nan, out)
+    if values.dtype.kind == "O":
+        raise InvalidDataError(
+            f"the fit coordinate {coord.name!r} holds objects (cftime dates?); convert it to "
+            "numbers first"
+        )
+    return validation.float_array(str(coord.name), values)
+
+
+def _weights(obj: Any, w: Any, size: int) -> FloatArray:
+    """xarray's ``w``: a coordinate's name or an array, 1-D, one value per point."""
+    if isinstance(w, Hashable) and not isinstance(w, np.ndarray | list | tuple):
+        if w not in obj.coords:
+            raise InvalidDataError(f"w={w!r} names no coordinate of this object")
+        w = obj.coords[w]
+    values = validation.float_array("w", np.asarray(w))
+    if values.shape != (size,):
+        raise InvalidDataError(
+            f"w must be 1-D with one value per point ({size}), got {values.shape}"
+        )
+    return values
+
+
+def _vandermonde(x: FloatArray, degree: int, weights: FloatArray | None) -> tuple[int, FloatArray]:
+    """xarray's ``full=True`` diagnostics: rank and singular values of the scaled design."""
+    lhs = np.vander(x, degree + 1)
+    if weights is not None:
+        lhs = lhs * weights[:, None]
+    usable = np.isfinite(lhs).all(axis=1)
+    lhs = lhs[usable]
+    scale = np.sqrt((lhs * lhs).sum(axis=0))
+    lhs = lhs / np.where(scale == 0, 1.0, scale)
+    rank = int(np.linalg.matrix_rank(lhs))
+    singular = np.linalg.svd(lhs, compute_uv=False)
+    return rank, np.concatenate([np.full(degree + 1 - rank, np.nan), singular[:rank]])
+
+
+def _engine(name: str) -> str:
+    """``"auto"``: the fastest batched engine installed here (numba, else numpy)."""
+    if name != "auto":
+        return name
+    from gradpoly.batched import get_backend
+    from gradpoly.options import Device
+
+    return "numba" if get_backend("numba").availability(Device.CPU).ok else "numpy"
+
+
+def _is_dask(data: Any) -> bool:
+    return type(data).__module__.startswith("dask.")
+
+
+@xr.register_dataarray_accessor("gradpoly")
+@xr.register_dataset_accessor("gradpoly")
+class GradpolyAccessor:
+    """``obj.gradpoly.polyfit(dim, deg, ...)``: :func:`polyfit` on this object."""
+
+    def __init__(self, obj: xr.DataArray | xr.Dataset) -> None:
+        self._obj = obj
+
+    def polyfit(self, dim: Hashable, deg: int, **options: Any) -> xr.Dataset:
+        """:func:`gradpoly.xarray.polyfit` of this object along ``dim``."""
+        return polyfit(self._obj, dim, deg, **options)

@@ -1,0 +1,121 @@
+"""gradpoly.xarray.polyfit is a drop-in for xarray's polyfit: same Dataset, same numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+xr = pytest.importorskip("xarray")
+gx = pytest.importorskip("gradpoly.xarray")
+
+from gradpoly.errors import InvalidDataError, InvalidOptionError  # noqa: E402
+
+
+def cube(points: int = 40, seed: int = 0, dates: bool = False) -> xr.DataArray:
+    rng = np.random.default_rng(seed)
+    trend = 0.1 * np.arange(points)[:, None, None] * rng.uniform(0.5, 2, (1, 3, 4))
+    axis = (
+        pd.date_range("2021-01-01", periods=points, freq="D")
+        if dates
+        else np.linspace(0, 3, points)
+    )
+    return xr.DataArray(
+        trend + rng.standard_normal((points, 3, 4)),
+        dims=("time", "lat", "lon"),
+        coords={"time": axis, "lat": [10.0, 20.0, 30.0], "lon": [1, 2, 3, 4]},
+        name="temp",
+        attrs={"units": "K"},
+    )
+
+
+def same(ours: xr.Dataset, theirs: xr.Dataset, rtol: float = 1e-9) -> None:
+    """Same variables, dims, coords; values equal to ``rtol`` of each variable's scale."""
+    assert set(ours.data_vars) == set(theirs.data_vars)
+    assert list(ours.coords["degree"].values) == list(theirs.coords["degree"].values)
+    for name in theirs.data_vars:
+        assert ours[name].dims == theirs[name].dims, name
+        a, b = np.asarray(ours[name].values, float), np.asarray(theirs[name].values, float)
+        scale = np.nanmax(np.abs(b)) or 1.0
+        assert np.array_equal(np.isnan(a), np.isnan(b)), name
+        assert np.nanmax(np.abs(a - b)) <= rtol * scale, name
+    assert ours.attrs == theirs.attrs
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"full": True},
+        {"cov": True},
+        {"cov": "unscaled"},
+        {"w": "weight"},
+        {"full": True, "cov": True, "w": np.linspace(1, 2, 40)},
+    ],
+)
+def test_the_dataset_is_xarrays(options: dict) -> None:
+    data = cube().assign_coords(weight=("time", np.linspace(0.5, 1.5, 40)))
+    same(gx.polyfit(data, "time", 2, **options), data.polyfit("time", 2, **options))
+
+
+def test_datasets_prefix_each_variable_and_the_accessor_works() -> None:
+    data = xr.Dataset({"a": cube(), "b": 2 * cube(seed=1), "const": xr.DataArray(1.0)})
+    same(data.gradpoly.polyfit("time", 1), data.polyfit("time", 1))
+    same(cube().gradpoly.polyfit("time", 3, engine="numpy"), cube().polyfit("time", 3))
+
+
+def test_dates_are_taken_as_xarray_takes_them_and_fitted_more_accurately() -> None:
+    from gradpoly.exact import exact_lstsq
+
+    data = cube(dates=True)
+    ours, theirs = gx.polyfit(data, "time", 2), data.polyfit("time", 2)
+    same(ours, theirs, rtol=1e-6)  # xarray loses digits on ns since 1970 (x ~ 1.6e18)
+    x = (data.time.values - np.datetime64("1970-01-01")).astype("timedelta64[ns]").astype(float)
+    exact = exact_lstsq(x, data.values[:, 0, 0], 2)[::-1]
+    mine = ours.polyfit_coefficients.values[:, 0, 0]
+    assert np.max(np.abs(mine - exact)) <= 1e-12 * np.max(np.abs(exact))
+
+
+def test_gaps_skipna_and_not() -> None:
+    data = cube()
+    data[5, 1, 1] = np.nan
+    data[9, 2, 3] = np.nan
+    same(gx.polyfit(data, "time", 2), data.polyfit("time", 2))
+    same(gx.polyfit(data, "time", 2, full=True), data.polyfit("time", 2, full=True))
+    kept = gx.polyfit(data, "time", 2, skipna=False).polyfit_coefficients
+    assert np.isnan(kept.values[:, 1, 1]).all()
+    assert np.isfinite(kept.values[:, 0, 0]).all()
+
+
+def test_dask_stays_lazy_and_needs_one_chunk_along_the_dim() -> None:
+    pytest.importorskip("dask")
+    data = cube()
+    lazy = data.chunk({"lat": 1, "lon": 2, "time": -1})
+    result = gx.polyfit(lazy, "time", 2, cov=True)
+    assert type(result.polyfit_coefficients.data).__module__.startswith("dask")
+    same(result.compute(), data.polyfit("time", 2, cov=True))
+    with pytest.raises(
+        InvalidDataError, match=r"'time' is split into 4 chunks.*chunk\(\{'time': -1\}\)"
+    ):
+        gx.polyfit(data.chunk({"time": 10}), "time", 2)
+
+
+def test_gradient_descent_adds_converged() -> None:
+    data = cube()
+    result = gx.polyfit(data, "time", 2, method="gd", tol=1e-12)
+    assert bool(result.polyfit_converged.all())
+    same(result.drop_vars("polyfit_converged"), data.polyfit("time", 2), rtol=1e-8)
+
+
+def test_bad_calls_are_clear() -> None:
+    data = cube()
+    with pytest.raises(InvalidDataError, match="not a coordinate"):
+        gx.polyfit(data, "depth", 2)
+    with pytest.raises(InvalidOptionError, match="method"):
+        gx.polyfit(data, "time", 2, method="magic")
+    with pytest.raises(InvalidOptionError, match="cov"):
+        gx.polyfit(data, "time", 2, cov="yes")
+    with pytest.raises(InvalidDataError, match="w must be 1-D"):
+        gx.polyfit(data, "time", 2, w=np.ones(3))
+    with pytest.raises(InvalidDataError, match="names no coordinate"):
+        gx.polyfit(data, "time", 2, w="nope")
