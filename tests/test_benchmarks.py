@@ -188,3 +188,10 @@ def test_grids_script_writes_markdown(tmp_path) -> None:
     script("grids.py", "--series", "50", "--points", "20", "--repeats", "1", "--cube", "0",
            "--markdown", str(table))  # fmt: skip
     assert "| clean | xarray DataArray.polyfit |" in table.read_text()
+
+
+def test_small_fit_script_runs(tmp_path) -> None:
+    out = tmp_path / "small.json"
+    result = script("small_fit.py", "--repeats", "1", "--number", "10", "--json", str(out))
+    assert "np.polyfit" in result.stdout
+    assert len(json.loads(out.read_text())["rows"]) == 4

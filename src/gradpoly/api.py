@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy.typing as npt
 
-from gradpoly.engines import get_engine
+from gradpoly import validation
+from gradpoly.engines import get_engine, resolve
 from gradpoly.engines.base import Progress
 from gradpoly.options import (
     Basis,
@@ -33,9 +34,9 @@ def fit(
     engine: str = "numpy",
     gradient: Gradient | str = "manual",
     device: Device | str = "cpu",
-    mode: Mode | str = "eager",
+    mode: Mode | str | None = None,
     dtype: DType | str = "float32",
-    strategy: Strategy | str = "per-sample",
+    strategy: Strategy | str | None = None,
     weights: npt.ArrayLike | None = None,
     basis: Basis | str = "monomial",
     optimizer: Optimizer | str = "gd",
@@ -53,6 +54,13 @@ def fit(
     ----------
     x, y : array_like, shape (N,)
         The samples.
+    engine : str
+        ``numpy`` (the seed's), ``torch``, ``jax``, ``numba``, ``dask``, or ``"auto"``: the
+        fastest available for the job (numba's compiled Gram loop for the MSE on the CPU,
+        else numpy; torch for CUDA or autograd); ``result.config`` says what ran.
+    mode, strategy : optional
+        Default: the engine's own mode (compiled for numba and jax, eager otherwise) and the
+        seed's per-sample loop (gram when ``engine="auto"`` chose for the MSE).
     lr : float or "auto"
         The learning rate; ``"auto"`` takes ``1 / L`` for gd, L the loss Hessian's largest
         eigenvalue, and the optimal quadratic-case parameters for momentum and nesterov
@@ -87,12 +95,15 @@ def fit(
     DivergenceError
         The loss blew up; the message names the largest stable learning rate.
     """
+    choice = resolve(
+        validation.name("engine", engine), mode, strategy, device, gradient, loss, optimizer
+    )
     config = make_config(
-        engine,
+        choice.engine,
         gradient,
         device,
-        mode,
-        strategy,
+        choice.mode,
+        choice.strategy,
         dtype,
         steps,
         lr,

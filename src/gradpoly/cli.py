@@ -26,7 +26,7 @@ from rich.table import Table
 from gradpoly import validation
 from gradpoly.api import fit_problem
 from gradpoly.derivative import FUNCTIONS, METHODS
-from gradpoly.engines import engine_names, engines
+from gradpoly.engines import AUTO, engine_names, engines, resolve
 from gradpoly.engines.base import Progress as ProgressCallback
 from gradpoly.errors import (
     EngineUnavailableError,
@@ -66,7 +66,7 @@ def _root(ctx: typer.Context) -> None:
         typer.echo(ctx.get_help())
 
 
-EngineName = StrEnum("EngineName", {name: name for name in engine_names()})  # type: ignore[misc]
+EngineName = StrEnum("EngineName", {n: n for n in [*engine_names(), AUTO]})  # type: ignore[misc]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -313,10 +313,13 @@ def fit_command(
     engine: Annotated[EngineName, typer.Option(help="Engine that runs the loop.")] = "numpy",  # type: ignore[assignment]
     gradient: Annotated[Gradient, typer.Option(help="Hand-written or autodiff.")] = Gradient.MANUAL,
     device: Annotated[Device, typer.Option(help="cpu or cuda.")] = Device.CPU,
-    mode: Annotated[Mode, typer.Option(help="eager or compiled.")] = Mode.EAGER,
+    mode: Annotated[
+        Mode | None, typer.Option(help="eager or compiled (default: the engine's own).")
+    ] = None,
     strategy: Annotated[
-        Strategy, typer.Option(help="per-sample, gram or spectral.")
-    ] = Strategy.PER_SAMPLE,
+        Strategy | None,
+        typer.Option(help="per-sample, gram or spectral (default: per-sample; gram with auto)."),
+    ] = None,
     dtype: Annotated[DType, typer.Option(help="Precision.")] = DType.FLOAT32,
     x_col: Annotated[str, typer.Option(help="Name of the x column when there is a header.")] = "x",
     y_col: Annotated[str, typer.Option(help="Name of the y column when there is a header.")] = "y",
@@ -423,8 +426,8 @@ def _fit_any(
     engine: str,
     gradient: Gradient,
     device: Device,
-    mode: Mode,
-    strategy: Strategy,
+    mode: Mode | None,
+    strategy: Strategy | None,
     dtype: DType,
     x_col: str,
     y_col: str,
@@ -459,12 +462,13 @@ def _fit_any(
             device,
         )
         return
+    choice = resolve(str(engine), mode, strategy, device, gradient, loss, optimizer)
     config = FitConfig(
-        engine=str(engine),
+        engine=choice.engine,
         gradient=gradient,
         device=device,
-        mode=mode,
-        strategy=strategy,
+        mode=choice.mode,
+        strategy=choice.strategy,
         dtype=dtype,
         steps=steps,
         lr=validation.lr(lr),

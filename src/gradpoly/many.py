@@ -659,8 +659,17 @@ def _coef_error(gram: GramBatch, w: FloatArray, valid: npt.NDArray[np.bool_]) ->
 
 
 def _backend(engine: str, device: Device | str) -> tuple[BatchBackend, Device]:
-    """The batched backend for ``engine`` on ``device``, or EngineUnavailableError with why."""
-    backend, where = get_backend(engine), Device.parse(device)
+    """The batched backend for ``engine`` on ``device``, or EngineUnavailableError with why.
+
+    ``engine="auto"``: torch on a CUDA device; on the CPU numba when installed (one fused
+    pass per series, compiled descent), else numpy. ``result.engine`` says which ran.
+    """
+    where = Device.parse(device)
+    if engine == "auto":
+        engine = "torch" if where is Device.CUDA else "numpy"
+        if where is Device.CPU and get_backend("numba").availability(where).ok:
+            engine = "numba"
+    backend = get_backend(engine)
     available = backend.availability(where)
     if not available.ok:
         raise EngineUnavailableError(available.reason)

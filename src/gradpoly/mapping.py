@@ -78,7 +78,7 @@ def basis_to_monomial(coef: FloatArray, doms: FloatArray, basis: Basis) -> Float
     if basis is Basis.MONOMIAL:
         return np.array(coef, dtype=np.float64, copy=True)
     size = coef.shape[1]
-    if doms.shape[0] > 1 and bool((doms == doms[0]).all()):  # one shared axis: one matrix
+    if bool((doms == doms[0]).all()):  # one fit, or one shared axis: one matrix
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
             shared = monomial_matrices(doms[:1], basis, size)[0]
             return np.asarray(coef @ shared.T, dtype=np.float64)
@@ -116,11 +116,22 @@ def monomial_matrices(doms: FloatArray, basis: Basis, size: int) -> FloatArray:
         return np.broadcast_to(np.eye(size), (count, size, size)).copy()
     alpha, beta = affine(doms)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        ones = np.ones_like(alpha)
-        alpha_k = np.cumprod(np.column_stack([ones] + [alpha] * (size - 1)), axis=1)
-        beta_p = np.cumprod(np.column_stack([ones] + [beta] * (size - 1)), axis=1)
+        alpha_k, beta_p = _powers(alpha, size), _powers(beta, size)
         summed = (beta_p @ _shifted(basis, size).reshape(size, -1)).reshape(count, size, size)
         return np.asarray(summed * alpha_k[:, :, None], dtype=np.float64)
+
+
+def _powers(base: FloatArray, size: int) -> FloatArray:
+    """(B, size): ``base**0 .. base**(size-1)`` by repeated products (one fit: a short loop)."""
+    if base.shape[0] == 1:
+        value, row = float(base[0]), [1.0]
+        for _ in range(size - 1):
+            row.append(row[-1] * value)
+        return np.array([row])
+    ones = np.ones_like(base)
+    return np.asarray(
+        np.cumprod(np.column_stack([ones] + [base] * (size - 1)), axis=1), dtype=np.float64
+    )
 
 
 @cache

@@ -108,14 +108,9 @@ class FitProblem:
         weights: ArrayLike | None = None,
         basis: Basis | str = Basis.MONOMIAL,
     ) -> FitProblem:
-        """Validate array-likes (lists, numpy arrays, CPU tensors) into a problem."""
-        return cls(
-            _as_vector("x", x),
-            _as_vector("y", y),
-            degree,
-            None if weights is None else _as_vector("weights", weights),
-            Basis.parse(basis),
-        )
+        """Validate array-likes (lists, numpy arrays, CPU tensors) into a problem (once: the
+        constructor checks every field)."""
+        return cls(x, y, degree, weights, basis)  # type: ignore[arg-type]
 
     @property
     def n_points(self) -> int:
@@ -132,7 +127,7 @@ class FitProblem:
         """The x values with positive weight (all of x without weights)."""
         return self.x if self.weights is None else self.x[self.weights > 0]
 
-    @property
+    @cached_property
     def domain(self) -> tuple[float, float]:
         """The x interval mapped to [-1, 1] by non-monomial bases: the range of x over the
         points with positive weight (the rule of every path; see :mod:`gradpoly.mapping`)."""
@@ -314,13 +309,14 @@ class FitProblem:
         grad = 2.0 * (g @ w - c)
         inverse, to_monomial, norms = self._error_map
         eps = float(np.finfo(np.dtype(dtype)).eps)
+        step = inverse @ grad
+        # [|M w|, |w|, |M H+ grad|, |H+ grad|, |c|]: one stacked product, one norm each
+        vectors = np.stack([to_monomial @ w, w, to_monomial @ step, step, c])
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            noise = 2.0 * eps * (norms[0] * np.linalg.norm(w) + np.linalg.norm(c))
-            sizes = np.array([np.linalg.norm(to_monomial @ w), np.linalg.norm(w)])
-            errors = np.array(
-                [np.linalg.norm(to_monomial @ (inverse @ grad)), np.linalg.norm(inverse @ grad)]
-            )
-            errors = np.where(errors == 0, 0.0, errors / sizes)
+            lengths = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))
+            sizes = lengths[:2]
+            noise = 2.0 * eps * (norms[0] * lengths[1] + lengths[4])
+            errors = np.where(lengths[2:4] == 0, 0.0, lengths[2:4] / sizes)
             floors = np.array([norms[2], norms[1]]) * noise / sizes
         return (
             np.where(np.isnan(errors), np.inf, errors),
@@ -336,9 +332,10 @@ class FitProblem:
         keep = lam > rates.MU_FLOOR * lam[-1]
         inverse = (q * np.where(keep, 1.0 / np.where(keep, lam, 1.0), 0.0)) @ q.T
         to_monomial = mapping.monomial_matrices(np.array([self.domain]), self.basis, self.n_coef)[0]
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             both = to_monomial @ inverse
-            norms = [float(np.linalg.norm(self.gram[0], 2)), float(np.linalg.norm(inverse, 2))]
+            kept = lam[keep]  # G = H / 2: |G|_2 = lam_max / 2; |H+|_2 = 1 / smallest kept
+            norms = [float(lam[-1]) / 2.0, float(1.0 / kept[0]) if kept.size else 0.0]
             norms.append(float(np.linalg.norm(both, 2)) if np.isfinite(both).all() else np.inf)
         return inverse, to_monomial, np.array(norms)
 

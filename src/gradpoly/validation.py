@@ -104,6 +104,13 @@ def tol(value: Any) -> float | None:
     return number
 
 
+def name(what: str, value: Any) -> str:
+    """A name (an engine's, a basis'...): text, else InvalidOptionError."""
+    if not isinstance(value, str):
+        raise InvalidOptionError(f"{what} must be a name (text), got {value!r}")
+    return value
+
+
 def level(value: Any) -> float:
     """A confidence level in (0, 1), e.g. 0.95."""
     number = real("level", value, "a number in (0, 1)")
@@ -206,6 +213,9 @@ def vector(name: str, values: Any) -> FloatArray:
         )
     if arr.size == 0:
         raise InvalidDataError(f"{name} is empty; a fit needs at least one point per coefficient")
+    if np.isfinite(arr).all():
+        arr.setflags(write=False)
+        return arr
     bad = np.flatnonzero(~np.isfinite(arr))
     if bad.size:
         raise InvalidDataError(

@@ -72,7 +72,7 @@ def polyfit(
     x = _numeric(coord)
     weights = None if w is None else _weights(obj, w, x.size)
     options = {
-        "engine": _engine(engine),
+        "engine": engine,
         "device": device,
         "method": method,
         "basis": basis,
@@ -281,16 +281,6 @@ def _vandermonde(x: FloatArray, degree: int, weights: FloatArray | None) -> tupl
     rank = int(np.linalg.matrix_rank(lhs))
     singular = np.linalg.svd(lhs, compute_uv=False)
     return rank, np.concatenate([np.full(degree + 1 - rank, np.nan), singular[:rank]])
-
-
-def _engine(name: str) -> str:
-    """``"auto"``: the fastest batched engine installed here (numba, else numpy)."""
-    if name != "auto":
-        return name
-    from gradpoly.batched import get_backend
-    from gradpoly.options import Device
-
-    return "numba" if get_backend("numba").availability(Device.CPU).ok else "numpy"
 
 
 def _is_dask(data: Any) -> bool:

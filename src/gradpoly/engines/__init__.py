@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gradpoly.engines.base import Engine
-from gradpoly.options import Device, FitConfig
+from gradpoly.options import Device, FitConfig, Gradient, Mode, Optimizer, Strategy
 from gradpoly.registry import Registry
 
 _REGISTRY: Registry[Engine] = Registry("engine")
@@ -26,6 +26,68 @@ def get_engine(name: str) -> Engine:
 def engine_names() -> list[str]:
     """Names of all registered engines, in registration order."""
     return _REGISTRY.names()
+
+
+AUTO = "auto"
+"""The engine name that lets gradpoly choose (:func:`resolve`)."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What runs: an engine, its mode and strategy (``result.config`` records them too)."""
+
+    engine: str
+    mode: Mode
+    strategy: Strategy
+
+
+def resolve(
+    engine: str,
+    mode: Mode | str | None,
+    strategy: Strategy | str | None,
+    device: Device | str = Device.CPU,
+    gradient: Gradient | str = Gradient.MANUAL,
+    loss: object = "mse",
+    optimizer: Optimizer | str = Optimizer.GD,
+) -> Choice:
+    """Fill in what the user left to gradpoly.
+
+    ``engine="auto"``: for the MSE with the written gradient on the CPU, numba's compiled
+    loop on the Gram statistics (every step O(D^2), no Python per step), else numpy's; torch
+    for a CUDA device or for autograd and other losses (jax without torch). ``mode=None``:
+    the engine's own (compiled for numba and jax, eager for numpy and torch).
+    ``strategy=None``: gram when auto chose the engine for the MSE, else the seed's
+    per-sample loop.
+    """
+    where, grad = Device.parse(device), Gradient.parse(gradient)
+    picked = strategy is None and engine == AUTO
+    if engine == AUTO:
+        engine = _auto_engine(where, grad, loss, Optimizer.parse(optimizer))
+    chosen = get_engine(engine)
+    run_mode = chosen.modes[0] if mode is None else Mode.parse(mode)
+    if strategy is not None:
+        run_strategy = Strategy.parse(strategy)
+    elif picked and loss == "mse" and Strategy.GRAM in chosen.strategies:
+        run_strategy = Strategy.GRAM
+    else:
+        run_strategy = Strategy.PER_SAMPLE
+    return Choice(engine, run_mode, run_strategy)
+
+
+def _auto_engine(device: Device, gradient: Gradient, loss: object, optimizer: Optimizer) -> str:
+    """The fastest engine available here for this job (see :func:`resolve`)."""
+
+    def ready(name: str, mode: Mode, grad: Gradient = Gradient.MANUAL) -> bool:
+        chosen = get_engine(name)
+        config = FitConfig(engine=name, gradient=grad, device=device, mode=mode)
+        return optimizer in chosen.optimizers and chosen.availability(config).ok
+
+    if device is Device.CUDA or gradient is Gradient.AUTOGRAD or loss != "mse":
+        for name, mode in (("torch", Mode.EAGER), ("jax", Mode.COMPILED)):
+            if ready(name, mode, Gradient.AUTOGRAD if gradient is Gradient.AUTOGRAD else gradient):
+                return name
+        return "torch"  # its own error says what is missing
+    return "numba" if ready("numba", Mode.COMPILED) else "numpy"
 
 
 @dataclass(frozen=True)
