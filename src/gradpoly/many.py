@@ -577,12 +577,10 @@ def _solve(
             inverse = np.asarray(np.linalg.inv(safe), dtype=np.float64)
         except np.linalg.LinAlgError:  # an exactly singular G somewhere: each one alone
             inverse = _inverses(safe)
-        norm = np.abs(safe).sum(axis=1).max(axis=1)
-        cond = np.where(
-            np.isfinite(inverse).all(axis=(1, 2)),
-            norm * np.abs(inverse).sum(axis=1).max(axis=1),
-            np.inf,
-        )
+        # G and G^-1 are symmetric: their 1-norms are the row sums' maximum (contiguous)
+        norm = np.abs(safe).sum(axis=2).max(axis=1)
+        cond = norm * np.abs(inverse).sum(axis=2).max(axis=1)  # NaN/inf inverse: not finite
+        cond = np.where(np.isfinite(cond), cond, np.inf)
     # cond_2 <= size * cond_1: accept the normal equations where cond_2(G) <= 1e6 for sure
     bound = size * cond
     easy = valid & (bound <= NORMAL_EQUATIONS_CONDITION)

@@ -15,12 +15,29 @@ coefficients on shifted narrow intervals). Inputs are checked finite."""
 
 @njit(cache=True, parallel=True, fastmath=FAST)
 def statistics(x, y, w, weighted, counts, domains, degree, kind, g, c, s):
-    """Fill g (B, D+1, D+1), c (B, D+1), s (B,) for every series; one pass over its points."""
+    """Fill g (B, D+1, D+1), c (B, D+1), s (B,) for every series; one pass over its points.
+
+    Each series' domain is found first, from its row while that row is in cache (its range
+    over points with positive weight; a single point gets +-max(|x|, 1)/1024, as
+    ``mapping.domains`` does), and written to ``domains``.
+    """
     count, points = x.shape
     size = degree + 1
     for b in prange(count):
+        lo, hi = np.inf, -np.inf
+        for n in range(points):
+            if not weighted or w[b, n] > 0:
+                lo = min(lo, x[b, n])
+                hi = max(hi, x[b, n])
+        if not np.isfinite(lo):  # no point with positive weight
+            lo = 0.0
+        if not hi >= lo:
+            hi = lo
+        if not hi > lo:
+            width = max(abs(lo), 1.0) / 1024.0
+            lo, hi = lo - width, lo + width
+        domains[b, 0], domains[b, 1] = lo, hi
         v = np.empty((size, points))
-        lo, hi = domains[b, 0], domains[b, 1]
         mid, half = 0.5 * lo + 0.5 * hi, 0.5 * hi - 0.5 * lo  # no overflow near +-1e308
         for n in range(points):
             v[0, n] = 1.0
