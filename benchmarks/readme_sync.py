@@ -3,7 +3,7 @@
 Usage: python benchmarks/readme_sync.py [--check]
 
 Each README block between ``<!-- generated: docs/NAME.md -->`` and ``<!-- end generated -->``
-is replaced by that file's text, so the README's figures are the benchmarks' own output and
+is replaced by that file's text (a ``.txt`` file, a script's printed output, in a text fence), so the README's figures are the benchmarks' own output and
 cannot drift; ``--check`` exits 1 (naming the block) when the README is out of date.
 """
 
@@ -26,6 +26,8 @@ def synced(text: str) -> tuple[str, list[str]]:
 
     def refresh(match: re.Match[str]) -> str:
         fresh = (ROOT / match["name"]).read_text()
+        if match["name"].endswith(".txt"):  # a script's printed output: shown as it printed
+            fresh = "```text\n" + fresh + "```\n"
         if fresh != match["body"]:
             changed.append(match["name"])
         return match.group(1) + fresh + match.group(4)

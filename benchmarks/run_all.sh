@@ -48,3 +48,13 @@ python benchmarks/many_large.py | grep -v '^$' | tee docs/many_large.txt
 # Out of core on Dask: 10^8 float32 pairs in 100 Parquet files, time and peak RSS vs N.
 python benchmarks/dask_scaling.py make --dir /tmp/gradpoly-parquet --files 100
 python benchmarks/dask_scaling.py run --dir /tmp/gradpoly-parquet --sizes 1e6 3e6 1e7 3e7 1e8 --repeats 3
+
+# Grids on one shared axis (clean and 10% NaN) against np.polynomial and xarray; a dask cube.
+python benchmarks/grids.py --cube 365,1000,1000 --repeats 9 --json docs/grids.json \
+  --markdown docs/grids.md | tee docs/grids.txt
+
+# One small fit (100 points, degree 4) against np.polyfit.
+python benchmarks/small_fit.py --json docs/small_fit.json | tee docs/small_fit.txt
+
+# Copy the generated tables into the README (tests/test_benchmarks.py checks they match).
+python benchmarks/readme_sync.py
