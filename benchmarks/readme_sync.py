@@ -3,8 +3,9 @@
 Usage: python benchmarks/readme_sync.py [--check]
 
 Each README block between ``<!-- generated: docs/NAME.md -->`` and ``<!-- end generated -->``
-is replaced by that file's text (a ``.txt`` file, a script's printed output, in a text fence), so the README's figures are the benchmarks' own output and
-cannot drift; ``--check`` exits 1 (naming the block) when the README is out of date.
+is replaced by that file's text (a ``.txt`` file, a script's printed output, in a text
+fence), so the README's figures are the benchmarks' own output and cannot drift; ``--check``
+exits 1 (naming the block) when the README is out of date.
 """
 
 from __future__ import annotations
