@@ -50,6 +50,12 @@ def relative(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(a[keep] - b[keep])) / np.max(np.abs(b[keep])))
 
 
+def float32_reference(x: np.ndarray, y32: np.ndarray, degree: int) -> Any:
+    """The reference for float32 data: np.polynomial's fit of those values in float64,
+    highest degree first as xarray orders it."""
+    return np.polynomial.polynomial.polyfit(x, y32.astype(np.float64).T, degree)[::-1]
+
+
 def engines(device: str = "cpu") -> list[tuple[str, str]]:
     """(engine, device) pairs to time: every CPU engine here, plus ``device``'s if not cpu."""
     runs = [(e, "cpu") for e in backend_names() if get_backend(e).availability(Device.CPU).ok]
@@ -105,6 +111,12 @@ def grid_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
             lambda e=engine, v=device: ours(gradpoly.lstsq_many(x, y, d, engine=e, device=v).coef),
             base, ref,
         )  # fmt: skip
+    y32 = y.astype(np.float32)  # data stored in float32: read as it is, summed in float64
+    add(
+        "clean", "gradpoly lstsq_many (auto), float32 data, dtype=float32",
+        lambda: ours(gradpoly.lstsq_many(x, y32, d, engine="auto", dtype="float32").coef),
+        base, float32_reference(x, y32, d),
+    )  # fmt: skip
     add("clean", "gradpoly.xarray.polyfit (auto)",
         lambda: gx.polyfit(cube, "time", d).polyfit_coefficients.values, base, ref)  # fmt: skip
 

@@ -119,3 +119,10 @@ def test_bad_calls_are_clear() -> None:
         gx.polyfit(data, "time", 2, w=np.ones(3))
     with pytest.raises(InvalidDataError, match="names no coordinate"):
         gx.polyfit(data, "time", 2, w="nope")
+
+
+def test_float32_cubes_are_fitted_without_a_float64_copy() -> None:
+    data = cube().astype(np.float32)
+    same(
+        gx.polyfit(data, "time", 2, cov=True), data.astype(np.float64).polyfit("time", 2, cov=True)
+    )

@@ -144,10 +144,11 @@ def flag(name: str, value: Any) -> bool:
     return bool(value)
 
 
-def float_array(name: str, values: Any, copy: bool = True) -> FloatArray:
+def float_array(name: str, values: Any, copy: bool = True, dtype: Any = np.float64) -> Any:
     """Real numbers as a float64 array (a copy, or the input itself when it already is one and
     ``copy`` is False: batches of series are read, never written), any shape; NaN and inf
-    are kept.
+    are kept. ``dtype=np.float32`` keeps them in float32 instead (batched fits that read
+    float32 data), refusing values beyond float32's range.
 
     Refused with a message naming ``name``: complex numbers (never cut to their real part),
     text, objects that are not numbers, values beyond float64's range, and the masked points
@@ -179,7 +180,7 @@ def float_array(name: str, values: Any, copy: bool = True) -> FloatArray:
         )
     try:
         with np.errstate(over="ignore", invalid="ignore"):
-            arr = np.array(raw, dtype=np.float64, copy=True if copy else None)
+            arr = np.array(raw, dtype=dtype, copy=True if copy else None)
     except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidDataError(f"{name} must be numeric: {_first_line(exc)}") from None
     if (
@@ -188,13 +189,16 @@ def float_array(name: str, values: Any, copy: bool = True) -> FloatArray:
         and any(isinstance(v, complex | np.complexfloating) for v in raw.reshape(-1)[:1000])
     ):
         raise InvalidDataError(f"{name} holds complex numbers; gradpoly fits real data")
-    if raw.dtype.kind == "f" and raw.dtype.itemsize > 8:
-        lost = np.isfinite(raw) & ~np.isfinite(arr)
+    width = np.dtype(dtype).itemsize
+    if raw.dtype.kind in "fiu" and raw.dtype.itemsize > width:
+        with np.errstate(invalid="ignore"):
+            lost = np.isfinite(raw) & ~np.isfinite(arr)
         if lost.any():
             first = int(np.flatnonzero(lost.reshape(-1))[0])
+            kind = np.dtype(dtype).name
             raise InvalidDataError(
-                f"{name} has values beyond float64's range (the first at flat index {first}); "
-                "rescale it"
+                f"{name} has values beyond {kind}'s range (the first at flat index {first}); "
+                + ("rescale it" if kind == "float64" else "use dtype='float64' or rescale it")
             )
     return arr
 

@@ -127,7 +127,7 @@ def _fit_variable(
                 f"one block: rechunk it first, e.g. obj.chunk({{{dim!r}: -1}})"
             )
         return _fit_dask(data, other, x, degree, weights, skipna, full, cov, options)
-    y = np.asarray(data, dtype=np.float64).reshape(-1, x.size)
+    y = _floats(data).reshape(-1, x.size)
     parts = _fit_block(y, x, degree, weights, skipna, full, cov, options)
     out: dict[str, xr.Variable] = {
         "polyfit_coefficients": xr.Variable(("degree", *other), parts[0].T.reshape(order, *sizes))
@@ -168,10 +168,12 @@ def _fit_block(
         result = fit_many(
             x, y, degree, steps=options["steps"], lr="auto", basis=options["basis"],
             optimizer=options["optimizer"], tol=options["tol"], weights=square, drop_nan=True,
-            engine=engine, device=device,
+            engine=engine, device=device, dtype=_dtype(y),
         )  # fmt: skip
     else:
-        result = lstsq_many(x, y, degree, square, Basis.CHEBYSHEV, True, engine, device)
+        result = lstsq_many(
+            x, y, degree, square, Basis.CHEBYSHEV, True, engine, device, dtype=_dtype(y)
+        )
     coef = np.where(result.valid[:, None], result.coef, np.nan)
     if skipna is False and result.moments is not None:  # xarray: a NaN makes NaN coefficients
         usable = np.isfinite(x) if weights is None else np.isfinite(x) & (weights > 0)
@@ -207,7 +209,7 @@ def _fit_dask(
 
     def block(values: Any, part: int) -> Any:
         shape = values.shape[:-1]
-        flat = np.asarray(values, dtype=np.float64).reshape(-1, values.shape[-1])
+        flat = _floats(values).reshape(-1, values.shape[-1])
         pieces = _fit_block(flat, x, degree, weights, skipna, full, cov, options)
         if part == 0:
             return pieces[0].reshape(*shape, order)
@@ -237,6 +239,17 @@ def _fit_dask(
     if options["method"] == "gd":
         out["polyfit_converged"] = xr.Variable(other, lazy(3, (), bool))
     return out
+
+
+def _floats(data: Any) -> Any:
+    """The variable's values as float32 when stored so (read as they are: the fit keeps them
+    in float32 and sums in float64), else float64."""
+    values = np.asarray(data)
+    return values if values.dtype == np.float32 else np.asarray(values, dtype=np.float64)
+
+
+def _dtype(values: Any) -> str:
+    return "float32" if values.dtype == np.float32 else "float64"
 
 
 def _numeric(coord: xr.DataArray) -> FloatArray:

@@ -154,3 +154,37 @@ def test_a_series_does_not_see_the_gaps_of_others(seed: int, rate: float, degree
     for b in (0, 3):
         alone = lstsq_many(x, gappy[b : b + 1], degree, drop_nan=True)
         np.testing.assert_allclose(together.coef[b], alone.coef[0], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize(("engine", "device"), BACKENDS)
+def test_float32_data_is_read_as_it_is_and_summed_in_float64(engine: str, device: str) -> None:
+    """dtype='float32': no float64 copy of the data, and the fit of those float32 values."""
+    x, y = grid(count=30, seed=5)
+    y32 = y.astype(np.float32)
+    y32[3, 4] = np.nan
+    exact = lstsq_many(x, y32.astype(np.float64), 3, drop_nan=True, engine=engine, device=device)
+    fast = lstsq_many(x, y32, 3, drop_nan=True, engine=engine, device=device, dtype="float32")
+    np.testing.assert_allclose(fast.coef, exact.coef, rtol=1e-12, atol=1e-15)
+    rng = np.random.default_rng(0)
+    xs = np.sort(rng.uniform(0, 5, (20, 40)), axis=1).astype(np.float32)
+    ys = np.cos(xs).astype(np.float32)
+    per = lstsq_many(xs, ys, 2, engine=engine, device=device, dtype="float32")
+    ref = lstsq_many(xs.astype(float), ys.astype(float), 2, engine=engine, device=device)
+    np.testing.assert_allclose(per.coef, ref.coef, rtol=1e-12, atol=1e-15)
+    gd = fit_many(xs, ys, 2, tol=1e-12, steps=20_000, engine=engine, device=device,
+                  dtype="float32")  # fmt: skip
+    np.testing.assert_allclose(gd.coef, ref.coef, rtol=1e-8, atol=1e-12)
+
+
+def test_float32_keeps_the_input_and_refuses_what_float32_cannot_hold() -> None:
+    from gradpoly.many import _as_batch, _shared_input
+
+    x, y = grid(count=4)
+    y32 = y.astype(np.float32)
+    assert np.shares_memory(_shared_input(x, y32, None, None, False, np.float32).y, y32)
+    xs = np.tile(x, (4, 1)).astype(np.float32) + np.arange(4, dtype=np.float32)[:, None]
+    assert np.shares_memory(_as_batch(xs, y32, None, False, np.float32).y, y32)
+    with pytest.raises(InvalidDataError, match=r"beyond float32's range.*dtype='float64'"):
+        lstsq_many(x, y * 1e300, 3, dtype="float32")
+    with pytest.raises(InvalidOptionError, match="dtype"):
+        lstsq_many(x, y, 3, dtype="float16")
