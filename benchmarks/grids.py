@@ -81,6 +81,7 @@ def grid_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
 
     def add(case: str, method: str, run: Callable[[], Any], base: float | None, ref: Any) -> Any:
+        time.sleep(0.5)  # let the previous library's worker threads go idle (jax's spin)
         seconds, spread, out = timed(run, args.repeats)
         coef = np.asarray(out)
         rows.append(
