@@ -361,3 +361,41 @@ def test_mutated_files_are_one_line_errors(tmp_path_factory, which, cuts, trunca
         raw = raw[: truncate % (len(raw) + 1)]
     path.write_bytes(bytes(raw))
     cli_contract(*cli("fit", str(path), "--steps", "5", "--lr", "auto"))
+
+
+@FUZZ
+@pytest.mark.parametrize("engine", backend_names())
+@given(
+    data=hostile_xy(),
+    series=st.integers(1, 4),
+    drop=st.booleans(),
+    masked=st.sampled_from([None, "axis", "each"]),
+    dtype=st.sampled_from(["float64", "float32"]),
+    degree=st.integers(0, 5),
+)
+def test_a_shared_axis_keeps_the_contract(
+    engine, data, series, drop, masked, dtype, degree
+) -> None:
+    """x (N,) with y (B, N): hostile axes and values, gaps, masks, float32 storage."""
+    if not get_backend(engine).availability(Device.CPU).ok:
+        pytest.skip(f"batched engine {engine} is not available here")
+    x, y = data
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            rows = np.vstack([np.asarray(y, dtype=float) * (k + 1) for k in range(series)])
+        except (TypeError, ValueError):
+            rows = y  # odd shapes and objects go in as they are
+    mask = None
+    if masked is not None and np.ndim(rows) == 2:
+        rng = np.random.default_rng(series)
+        shape = rows.shape[1:] if masked == "axis" else rows.shape
+        mask = rng.random(shape) < 0.3
+
+    def check(result: Any) -> None:
+        assert np.isfinite(result.coef[result.valid]).all()
+        assert np.isnan(result.coef[~result.valid]).all()
+
+    options = {"drop_nan": drop, "mask": mask, "dtype": dtype, "engine": engine}
+    contract(lambda: lstsq_many(x, rows, degree, **options), check)
+    contract(lambda: fit_many(x, rows, degree, steps=200, tol=1e-8, **options), check)

@@ -126,3 +126,15 @@ def test_float32_cubes_are_fitted_without_a_float64_copy() -> None:
     same(
         gx.polyfit(data, "time", 2, cov=True), data.astype(np.float64).polyfit("time", 2, cov=True)
     )
+
+
+def test_series_that_cannot_be_fitted_are_named_not_silent() -> None:
+    from gradpoly import UnfittedWarning
+
+    data = cube()
+    data[:, 1, 1] = np.nan
+    with pytest.warns(UnfittedWarning, match=r"1 of 12 series could not be fitted.*flat index 5"):
+        result = gx.polyfit(data, "time", 2)
+    assert np.isnan(result.polyfit_coefficients.values[:, 1, 1]).all()
+    with pytest.raises(InvalidDataError, match="complex"):
+        gx.polyfit(cube() * 1j, "time", 1)

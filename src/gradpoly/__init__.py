@@ -18,6 +18,7 @@ from gradpoly.errors import (
     InvalidDataError,
     InvalidOptionError,
     OutputError,
+    UnfittedWarning,
 )
 from gradpoly.io import read_xy
 from gradpoly.many import ManyResult, fit_many, lstsq_many
@@ -25,6 +26,7 @@ from gradpoly.options import Device, DType, FitConfig, Gradient, Mode, Strategy
 from gradpoly.problem import FitProblem, lstsq, reference_gd
 from gradpoly.result import FitResult
 from gradpoly.seed import PRESETS, Preset, dpoly_dw, poly, train
+from gradpoly.stats import StatsWarning
 
 __version__ = "0.1.0"
 
@@ -49,7 +51,9 @@ __all__ = [
     "NotElementwiseError",
     "OutputError",
     "Preset",
+    "StatsWarning",
     "Strategy",
+    "UnfittedWarning",
     "__version__",
     "derivative",
     "dpoly_dw",

@@ -729,7 +729,7 @@ def lstsq_many(
     how = (chosen, "lstsq", backend.name, str(Loss.MSE))
     if axis is not None:
         data = _shared_input(axis, y, weights, mask, drop, _numpy_dtype(dtype))
-        found, scale, valid, problems = _shared_statistics(
+        data, found, scale, valid, problems = _shared_statistics(
             data, size, chosen, backend, where, drop, mask is not None
         )
         if progress is not None:
@@ -806,7 +806,7 @@ def fit_many(
     axis, ids = _shared_axis(x, y, series), None
     if axis is not None:
         data = _shared_input(axis, y, weights, mask, drop, _numpy_dtype(dtype))
-        found, scale, valid, problems = _shared_statistics(
+        data, found, scale, valid, problems = _shared_statistics(
             data, size, chosen, backend, where, drop, mask is not None
         )
         gram, batch = found.gram, _shared_batch(data, found, objective is not Loss.MSE)
@@ -986,6 +986,11 @@ def _shared_axis(x: Any, y: Any, series: Any) -> FloatArray | None:
     except ValueError:  # ragged y: per-series data
         return None
     xa = float_array("x", x, copy=False)
+    if xa.ndim == 1 and len(y_shape) > 2:
+        raise InvalidDataError(
+            f"x is one axis of {xa.size} points: y must be (B, {xa.size}), got shape {y_shape}; "
+            "reshape it, e.g. y.reshape(-1, y.shape[-1])"
+        )
     if xa.ndim == 1 and len(y_shape) == 2:
         if y_shape[1] != xa.size:
             raise InvalidDataError(
@@ -1051,8 +1056,9 @@ def _shared_statistics(
     device: Device,
     drop: bool,
     masked: bool,
-) -> tuple[SharedGram, float, npt.NDArray[np.bool_], dict[int, str]]:
-    """Statistics (y scaled by a power of two when far from 1), validity and problems."""
+) -> tuple[SharedInput, SharedGram, float, npt.NDArray[np.bool_], dict[int, str]]:
+    """The data the statistics are of (y divided by a power of two when far from 1), the
+    statistics, that power, validity and problems."""
     found = backend.shared(data.x, data.y, data.weights, degree, basis, device)
     scale = 1.0
     top = float(np.max(found.gram.s)) if found.gram.s.size else 0.0
@@ -1063,6 +1069,12 @@ def _shared_statistics(
             data = replace(data, y=data.y / scale)
             found = backend.shared(data.x, data.y, data.weights, degree, basis, device)
     gram = found.gram
+    axis_weights = data.weights if data.weights is not None and data.weights.ndim == 1 else None
+    if axis_weights is not None and not np.any(axis_weights > 0):
+        raise InvalidDataError(
+            "no point of the axis has positive weight (every point masked, dropped or of "
+            "weight 0): nothing to fit"
+        )
     if not (np.isfinite(found.shared_g).all() and np.isfinite(gram.g).all()):
         raise InvalidDataError(
             f"x reaches {float(np.max(np.abs(data.x))):.3g}: its degree-{degree} features "
@@ -1074,7 +1086,7 @@ def _shared_statistics(
     if not (np.isfinite(gram.c).all() and np.isfinite(gram.s).all()):
         raise InvalidDataError("y is too large to square in float64 even scaled; rescale y")
     valid, problems = _shared_validity(data, found, degree)
-    return found, scale, valid, problems
+    return data, found, scale, valid, problems
 
 
 def _refuse_gaps(data: SharedInput, gapped: npt.NDArray[np.bool_], masked: bool) -> None:

@@ -15,6 +15,7 @@ the other dims are fitted one by one; the fitted dim must be a single chunk.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable
 from typing import Any
 
@@ -23,7 +24,7 @@ import numpy.typing as npt
 import xarray as xr
 
 from gradpoly import validation
-from gradpoly.errors import InvalidDataError, InvalidOptionError
+from gradpoly.errors import InvalidDataError, InvalidOptionError, UnfittedWarning
 from gradpoly.many import ManyResult, fit_many, lstsq_many
 from gradpoly.options import Basis
 
@@ -175,6 +176,14 @@ def _fit_block(
             x, y, degree, square, Basis.CHEBYSHEV, True, engine, device, dtype=_dtype(y)
         )
     coef = np.where(result.valid[:, None], result.coef, np.nan)
+    if result.problems:  # never a silent NaN: say how many and why
+        first = min(result.problems)
+        warnings.warn(
+            f"{len(result.problems)} of {count} series could not be fitted (NaN coefficients); "
+            f"the first, flat index {first}: {result.problems[first]}",
+            UnfittedWarning,
+            stacklevel=4,
+        )
     if skipna is False and result.moments is not None:  # xarray: a NaN makes NaN coefficients
         usable = np.isfinite(x) if weights is None else np.isfinite(x) & (weights > 0)
         coef[result.moments.used < np.count_nonzero(usable)] = np.nan
@@ -243,9 +252,11 @@ def _fit_dask(
 
 def _floats(data: Any) -> Any:
     """The variable's values as float32 when stored so (read as they are: the fit keeps them
-    in float32 and sums in float64), else float64."""
+    in float32 and sums in float64), else float64; complex, text and dates are refused."""
     values = np.asarray(data)
-    return values if values.dtype == np.float32 else np.asarray(values, dtype=np.float64)
+    if values.dtype == np.float32:
+        return values
+    return validation.float_array("data", values, copy=False)
 
 
 def _dtype(values: Any) -> str:

@@ -188,3 +188,23 @@ def test_float32_keeps_the_input_and_refuses_what_float32_cannot_hold() -> None:
         lstsq_many(x, y * 1e300, 3, dtype="float32")
     with pytest.raises(InvalidOptionError, match="dtype"):
         lstsq_many(x, y, 3, dtype="float16")
+
+
+def test_shapes_and_empty_axes_are_named() -> None:
+    x, y = grid(count=3)
+    with pytest.raises(InvalidDataError, match=r"y must be \(B, 60\), got shape \(3, 60, 1\)"):
+        lstsq_many(x, y[:, :, None], 2)
+    with pytest.raises(InvalidDataError, match="no point of the axis has positive weight"):
+        lstsq_many(x, y, 2, mask=np.ones(x.size, dtype=bool))
+
+
+@pytest.mark.parametrize("factor", [1e152, 1e-152])
+def test_y_far_from_one_on_an_ill_conditioned_axis(factor: float) -> None:
+    """The SVD fallbacks solve the scaled y too (y's power of two applied once)."""
+    x = np.array([-1.0, 1.000001, 1.000002, 1.5])
+    y = np.array([[0.3, -0.2, 0.5, 0.1], [0.1, 0.4, -0.3, 0.2]]) * factor
+    gappy = y.copy()
+    gappy[1, 0] = np.nan
+    for data, drop in ((y, False), (gappy, True)):
+        result = lstsq_many(x, data, 2, drop_nan=drop)
+        assert close(result.coef[result.valid], per_series(x, data, 2)[result.valid], 1e-6)
