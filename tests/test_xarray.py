@@ -138,3 +138,19 @@ def test_series_that_cannot_be_fitted_are_named_not_silent() -> None:
     assert np.isnan(result.polyfit_coefficients.values[:, 1, 1]).all()
     with pytest.raises(InvalidDataError, match="complex"):
         gx.polyfit(cube() * 1j, "time", 1)
+
+
+def test_what_is_not_a_grid_is_named() -> None:
+    from gradpoly.errors import DataTypeError
+
+    with pytest.raises(DataTypeError, match="DataArray or Dataset"):
+        gx.polyfit(np.ones((10, 3)), "time", 1)
+    data = cube()
+    holes = data.assign_coords(time=np.r_[np.nan, data.time.values[1:]])
+    with pytest.raises(InvalidDataError, match=r"missing or infinite.*position 0"):
+        gx.polyfit(holes, "time", 1)
+    dates = cube(dates=True)
+    times = dates.time.values.copy()
+    times[3] = np.datetime64("NaT")
+    with pytest.raises(InvalidDataError, match="NaT"):
+        gx.polyfit(dates.assign_coords(time=times), "time", 1)

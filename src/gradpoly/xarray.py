@@ -24,7 +24,7 @@ import numpy.typing as npt
 import xarray as xr
 
 from gradpoly import validation
-from gradpoly.errors import InvalidDataError, InvalidOptionError, UnfittedWarning
+from gradpoly.errors import DataTypeError, InvalidDataError, InvalidOptionError, UnfittedWarning
 from gradpoly.many import ManyResult, fit_many, lstsq_many
 from gradpoly.options import Basis
 
@@ -59,6 +59,11 @@ def polyfit(
     ``device``, and ``method="gd"`` (gradient descent with ``basis``, ``optimizer``, ``tol``,
     ``steps``), which adds a ``polyfit_converged`` variable per series.
     """
+    if not isinstance(obj, xr.DataArray | xr.Dataset):
+        raise DataTypeError(
+            f"gradpoly.xarray.polyfit takes an xarray DataArray or Dataset, got "
+            f"{type(obj).__name__}; for NumPy arrays use gradpoly.lstsq_many(x, y, degree)"
+        )
     degree = validation.degree(deg)
     if method not in METHODS:
         raise InvalidOptionError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
@@ -71,6 +76,13 @@ def polyfit(
         raise InvalidDataError(f"the fit coordinate {dim!r} must be 1-D, got dims {coord.dims}")
     (true_dim,) = coord.dims
     x = _numeric(coord)
+    bad = np.flatnonzero(~np.isfinite(x))
+    if bad.size:
+        raise InvalidDataError(
+            f"the fit coordinate {dim!r} has {bad.size} missing or infinite value(s) (NaN, inf "
+            f"or NaT; the first at position {int(bad[0])}); drop them first, e.g. "
+            f"obj.dropna({true_dim!r}) on the coordinate"
+        )
     weights = None if w is None else _weights(obj, w, x.size)
     options = {
         "engine": engine,
@@ -266,8 +278,9 @@ def _dtype(values: Any) -> str:
 def _numeric(coord: xr.DataArray) -> FloatArray:
     """The fit coordinate as xarray takes it: numbers, datetimes as ns since 1970-01-01."""
     values = np.asarray(coord.values)
-    if values.dtype.kind == "M":
-        return (values - np.datetime64("1970-01-01")).astype("timedelta64[ns]").astype(np.float64)
+    if values.dtype.kind == "M":  # NaT would become -9.2e18 ns: it is missing, NaN
+        since = (values - np.datetime64("1970-01-01")).astype("timedelta64[ns]")
+        return np.where(np.isnat(values), np.nan, since.astype(np.float64))
     if values.dtype.kind == "m":
         out = values.astype("timedelta64[ns]").astype(np.float64)
         return np.where(np.isnat(values), np.nan, out)
