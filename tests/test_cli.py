@@ -609,3 +609,22 @@ def test_series_rows_carry_standard_errors(capsys, tmp_path) -> None:
         assert {"stderr_0", "stderr_1", "residual_std", "r_squared"} <= set(row)
         assert 0 < row["stderr_1"] < 0.01
         assert row["r_squared"] > 0.99
+
+
+def test_version_short_help_flags_and_plain_choice_errors(capsys) -> None:
+    import gradpoly
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"gradpoly {gradpoly.__version__}"
+    assert main(["-h"]) == 0
+    assert "--version" in capsys.readouterr().out
+    assert main(["fit", "-h"]) == 0
+    text = capsys.readouterr().out
+    assert "<bool>" not in text  # on/off options are flags, shown without a value
+    assert "--drop-nan" in text
+    assert "<engine>" in text  # a long choice list is named, then spelled out in the help
+    assert "One of:" in text
+    assert main(["fit", "data.csv", "--engine", "foo"]) == 2
+    err = capsys.readouterr().err
+    assert "'foo' is not one of: numpy, torch, jax, numba, dask, auto" in " ".join(err.split())
+    assert "Value error" not in err

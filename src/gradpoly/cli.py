@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import re
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -22,8 +23,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer.core import TyperCommand, TyperGroup
 
-from gradpoly import validation
+from gradpoly import __version__, validation
 from gradpoly.api import fit_problem
 from gradpoly.derivative import FUNCTIONS, METHODS
 from gradpoly.engines import AUTO, engine_names, engines, resolve
@@ -52,15 +54,66 @@ from gradpoly.problem import FitProblem, lstsq_problem
 from gradpoly.result import FitResult
 from gradpoly.stats import Stats, StatsWarning
 
+
+def _flags_as_flags(params: list[Any], ctx: Any) -> None:
+    """Tidy --help: on/off options shown as flags (typer labels them ``<bool>``), and long
+    choice lists named by the option and spelled out in its help, never cut mid-word."""
+    for param in params:
+        if param.metavar is not None or getattr(param, "param_type_name", "") == "argument":
+            continue
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+            continue
+        shown = param.display_type(ctx) if hasattr(param, "display_type") else None
+        if shown and shown.startswith("<") and "|" in shown and len(shown) > 24:
+            param.metavar = f"<{param.name.replace('_', '-')}>"
+            choices = ", ".join(shown.strip("<>").split("|"))
+            param.help = f"{param.help or ''} One of: {choices}.".strip()
+
+
+class _Command(TyperCommand):
+    """A command whose flags (``--help`` too) are shown without a value."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)
+        _flags_as_flags(params, ctx)
+        return params
+
+
+class _Group(TyperGroup):
+    """The root group: flags shown as flags, as in every command."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)
+        _flags_as_flags(params, ctx)
+        return params
+
+
 app = typer.Typer(
     help="Fit polynomials by gradient descent on interchangeable engines, checked and timed.",
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"gradpoly {__version__}")
+        raise typer.Exit()
+
+
 @app.callback(invoke_without_command=True)
-def _root(ctx: typer.Context) -> None:
+def _root(
+    ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
     """Fit polynomials by gradient descent on interchangeable engines, checked and timed."""
     if ctx.invoked_subcommand is None:
         typer.echo(ctx.get_help())
@@ -193,7 +246,7 @@ def _write_json(path: Path, data: Any) -> None:
     write_text_atomic(path, json_text(data, indent=2) + "\n")
 
 
-@app.command()
+@app.command(cls=_Command)
 @_one_line_errors
 def demo(
     steps: Annotated[
@@ -265,7 +318,7 @@ def demo(
         console.print(f"wrote {plots / 'trace.png'} and {plots / 'fit.png'}")
 
 
-@app.command("fit")
+@app.command("fit", cls=_Command)
 @_one_line_errors
 def fit_command(
     ctx: typer.Context,
@@ -762,7 +815,7 @@ def _fit_series(
     _nothing_fitted(int(result.valid.sum()), len(ids))
 
 
-@app.command()
+@app.command(cls=_Command)
 @_one_line_errors
 def bench(
     only: Annotated[
@@ -833,7 +886,7 @@ def bench(
         _wrote(console, plot)
 
 
-@app.command()
+@app.command(cls=_Command)
 @_one_line_errors
 def ladder(
     steps: Annotated[int, typer.Option(help="GD steps per timed run.")] = 20_000,
@@ -890,7 +943,7 @@ DerivativeFunction = StrEnum("DerivativeFunction", {n: n for n in FUNCTIONS})  #
 DerivativeMethod = StrEnum("DerivativeMethod", {n: n for n in METHODS})  # type: ignore[misc]
 
 
-@app.command("derivative")
+@app.command("derivative", cls=_Command)
 @_one_line_errors
 def derivative_command(
     function: Annotated[DerivativeFunction, typer.Option(help="The elementwise f.")] = "sin",  # type: ignore[assignment]
@@ -994,7 +1047,7 @@ def derivative_command(
         _wrote(console, plot)
 
 
-@app.command("engines")
+@app.command("engines", cls=_Command)
 @_one_line_errors
 def engines_command(
     json_out: Annotated[
@@ -1030,12 +1083,23 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except typer.TyperException as exc:
         format_message = getattr(exc, "format_message", None)
-        message = format_message() if callable(format_message) else str(exc)
+        message = _plain(format_message() if callable(format_message) else str(exc))
         Console(stderr=True, highlight=False, soft_wrap=True).print(
             f"[bold red]error:[/] {message} (see --help)"
         )
         return int(getattr(exc, "exit_code", 2))
     return result if isinstance(result, int) else 0
+
+
+def _plain(message: str) -> str:
+    """A usage error in plain words: ``Value error, 'x' is not one of 'a', 'b'.`` becomes
+    ``'x' is not one of: a, b``."""
+    message = message.replace("Value error, ", "")
+    choices = re.search(r"is not one of (('[^']*'(, )?)+)\.?", message)
+    if choices:
+        listed = ", ".join(re.findall(r"'([^']*)'", choices.group(1)))
+        message = message[: choices.start()] + f"is not one of: {listed}" + message[choices.end() :]
+    return message
 
 
 def run() -> None:
