@@ -628,3 +628,14 @@ def test_version_short_help_flags_and_plain_choice_errors(capsys) -> None:
     err = capsys.readouterr().err
     assert "'foo' is not one of: numpy, torch, jax, numba, dask, auto" in " ".join(err.split())
     assert "Value error" not in err
+
+
+def test_counts_agree_with_their_nouns(capsys, data_csv) -> None:
+    assert main(["fit", str(data_csv), "--steps", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "(1 step," in out
+    assert "ran its single step" in out
+    assert main(["fit", str(data_csv), "--steps", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "(3 steps," in out
+    assert "ran all 3 steps" in out

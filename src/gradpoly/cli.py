@@ -551,7 +551,7 @@ def _fit_any(
     if optimizer is not Optimizer.GD:
         lr_text += f", {optimizer} beta {result.momentum:.4g}"
     console.print(
-        f"ran: {config} in the {basis} basis ({result.steps_run} steps, {lr_text}) "
+        f"ran: {config} in the {basis} basis ({_count(result.steps_run, 'step')}, {lr_text}) "
         f"in {result.seconds:.3f} s: {result.stop_reason}"
     )
     console.print("coefficients (x^0 .. x^D): " + "  ".join(f"{c:.6g}" for c in result.coef))
@@ -679,12 +679,13 @@ def _fit_out_of_core(
     optimum = problem.mse(np.linalg.solve(g, c))
     console = _console(piped)
     console.print(
-        f"read {problem.n_points:,} points in {problem.chunks} chunks from {data}; two passes "
+        f"read {_count(problem.n_points, 'point')} in {_count(problem.chunks, 'chunk')} from "
+        f"{data}; two passes "
         f"(range and checks, Gram statistics) took {problem.seconds:.3f} s"
     )
     console.print(
-        f"ran: {config} in the {basis} basis ({result.steps_run} steps, lr {result.lr:.4g}) "
-        f"in {result.seconds:.3f} s: {result.stop_reason}"
+        f"ran: {config} in the {basis} basis ({_count(result.steps_run, 'step')}, lr "
+        f"{result.lr:.4g}) in {result.seconds:.3f} s: {result.stop_reason}"
     )
     console.print("coefficients (x^0 .. x^D): " + "  ".join(f"{v:.6g}" for v in result.coef))
     console.print(f"final MSE: {result.final_mse:.6g}   least-squares MSE: {optimum:.6g}")
@@ -1089,6 +1090,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         return int(getattr(exc, "exit_code", 2))
     return result if isinstance(result, int) else 0
+
+
+def _count(number: int, noun: str) -> str:
+    """``1 step``, ``2 steps``, ``1,000 points``: the noun agrees with the number."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 def _plain(message: str) -> str:
