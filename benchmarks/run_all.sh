@@ -22,6 +22,11 @@ python benchmarks/targets.py docs/bench.json | tee docs/targets.txt
 # What bounds torch.compile here: a cold compile, and a profile of the warm per-call cost.
 python benchmarks/profile_torch_compiled.py --profile-lines 8 2>&1 | tee docs/profile_torch_compiled.txt
 
+# A fresh process's first compiled fit: caches disabled, filling, filled.
+{ python benchmarks/compile_cache.py --json docs/compile_cache.json
+  python benchmarks/compile_cache.py --gradient manual --strategy per-sample; } \
+  | tee docs/compile_cache.txt
+
 # The derivative demo: the notebook's first figure, checked, and every method timed.
 gradpoly derivative --function sin --points 100 --method onehot-loop --dtype float32 \
   --plot docs/img/derivative.png

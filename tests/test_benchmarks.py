@@ -195,3 +195,16 @@ def test_small_fit_script_runs(tmp_path) -> None:
     result = script("small_fit.py", "--repeats", "1", "--number", "10", "--json", str(out))
     assert "np.polyfit" in result.stdout
     assert len(json.loads(out.read_text())["rows"]) == 4
+
+
+def test_compile_cache_script_times_three_fresh_processes(tmp_path) -> None:
+    pytest.importorskip("torch")
+    out = tmp_path / "cache.json"
+    result = script("compile_cache.py", "--steps", "40", "--gradient", "manual",
+                    "--strategy", "gram", "--json", str(out))  # fmt: skip
+    assert "filled folder" in result.stdout
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["case"].split(",")[0] for r in rows] == [
+        "caches disabled (a fresh machine)", "caches on", "caches on"
+    ]  # fmt: skip
+    assert all(r["first_fit_seconds"] > 0 for r in rows)
