@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradpoly import mapping, rates, validation
+from gradpoly import display, mapping, rates, validation
 from gradpoly.batched import backend_names, get_backend
 from gradpoly.batched.base import (
     Batch,
@@ -96,6 +96,32 @@ class ManyResult:
     """lstsq_many: each series' condition number of its design in ``basis`` (an upper bound
     where that bound is at most 1e3, exact otherwise; accuracy is about condition * 1e-16
     relative; series above 1e13 are marked invalid)."""
+
+    def __repr__(self) -> str:
+        count, size = self.coef.shape
+        return (
+            f"ManyResult({count} series, degree {size - 1}, {self.method} on {self.engine}, "
+            f"{self.basis} basis, {int(self.valid.sum())} fitted, "
+            f"{int(np.asarray(self.converged).sum())} converged, {self.seconds:.3g} s)"
+        )
+
+    def _repr_html_(self) -> str:
+        count, size = self.coef.shape
+        rows: list[tuple[str, object]] = [
+            ("series", str(count)),
+            ("method", f"{self.method} on {self.engine}, {self.basis} basis, loss {self.loss}"),
+            ("fitted", f"{int(self.valid.sum())} of {count}"),
+            ("converged", f"{int(np.asarray(self.converged).sum())} of {count}"),
+            ("steps (max)", str(int(np.max(self.steps_run))) if count else "0"),
+            ("seconds", self.seconds),
+        ]
+        rows += [(f"coef of series {b}", self.coef[b]) for b in range(min(count, 3))]
+        if self.problems:
+            first = min(self.problems)
+            rows.append(
+                ("not fitted", f"{len(self.problems)}; series {first}: {self.problems[first]}")
+            )
+        return display.table(f"{count} degree-{size - 1} fits", rows)
 
     def to_rows(self, ids: Sequence[str] | None = None) -> list[dict[str, object]]:
         """One record per series: id, validity, monomial coefficients, their standard errors

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.polynomial import Chebyshev, Legendre, Polynomial
 
-from gradpoly import validation
+from gradpoly import display, validation
 from gradpoly.errors import DataFileError, GradpolyError, InvalidOptionError
 from gradpoly.options import Basis, FitConfig
 from gradpoly.outputs import json_text, write_text_atomic
@@ -78,6 +78,16 @@ class PolynomialFit:
             sums=self.residual_sums,
         )
 
+    def _sketch(self) -> str:
+        """An inline SVG of the fitted polynomial over its domain (notebook display)."""
+        span = self.domain
+        if span is None and self.moments is not None:  # monomial fits: the data's x range
+            lo, hi = (float(v) for v in self.moments.domains[0])
+            span = (lo, hi)
+        if span is None:
+            return ""
+        return display.sketch(Polynomial(self.coef), span)
+
     def predict(self, x: npt.ArrayLike, interval: str | None = None, level: float = 0.95) -> Any:
         """The fit at ``x`` (any shape), float64; with ``interval="confidence"`` (the mean) or
         ``"prediction"`` (a new observation of weight 1), ``(prediction, lower, upper)``."""
@@ -109,6 +119,17 @@ class LstsqResult(PolynomialFit):
     stats_coef: npt.NDArray[np.float64] | None = field(default=None, repr=False)
     basis: Basis = Basis.CHEBYSHEV
     residual_sums: tuple[float, float] | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"LstsqResult(degree {self.coef.size - 1}, coef {display.number(self.coef)}, "
+            f"chebyshev on {display.number(self.domain)})"
+        )
+
+    def _repr_html_(self) -> str:
+        rows = [("degree", str(self.coef.size - 1)), ("coef (x^0 ..)", self.coef),
+                ("domain", self.domain)]  # fmt: skip
+        return display.table("least-squares fit (gradpoly.lstsq)", rows) + self._sketch()
 
 
 @dataclass(frozen=True, eq=False)
@@ -167,6 +188,26 @@ class FitResult(PolynomialFit):
     """The coefficients in the statistics' basis (Chebyshev for a monomial fit)."""
     residual_sums: tuple[float, float] | None = field(default=None, repr=False)
     """(weighted RSS, weighted centered TSS) of y / ``moments.y_scale`` from the residuals."""
+
+    def __repr__(self) -> str:
+        return (
+            f"FitResult(degree {self.degree}, {self.config}, {self.basis} basis, "
+            f"{self.steps_run} step{'s' * (self.steps_run != 1)}, {self.status}, "
+            f"final MSE {display.number(self.final_mse)}, {self.seconds:.3g} s)"
+        )
+
+    def _repr_html_(self) -> str:
+        rows = [
+            ("ran", str(self.config)),
+            ("basis", str(self.basis)),
+            ("status", f"{self.status}: {self.stop_reason}"),
+            ("steps", str(self.steps_run)),
+            ("final MSE", self.final_mse),
+            ("coef (x^0 ..)", self.coef),
+            ("coef error (est.)", self.coef_error),
+            ("seconds", self.seconds),
+        ]
+        return display.table(f"degree-{self.degree} fit", rows) + self._sketch()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "basis", Basis.parse(self.basis))

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradpoly import mapping, validation
+from gradpoly import display, mapping, validation
 from gradpoly.errors import EngineUnavailableError, InvalidOptionError
 from gradpoly.options import Basis
 from gradpoly.rates import MU_FLOOR
@@ -79,6 +79,28 @@ class Stats:
         )
         """``(rss, tss)`` (B,) from the residuals where the fit had them (else, or where not
         finite, the Gram form is used, which loses digits as R² nears 1)."""
+
+    def __repr__(self) -> str:
+        what = "1 fit" if self.single else f"{self.basis_coef.shape[0]} series"
+        if not self.single:
+            return f"Stats({what}, degree {self.basis_coef.shape[1] - 1}; arrays per series)"
+        return (
+            f"Stats({what}, n {display.number(self.n)}, dof {display.number(self.dof)}, "
+            f"residual std {display.number(self.residual_std)}, "
+            f"R² {display.number(self.r_squared, 6)})"
+        )
+
+    def _repr_html_(self) -> str:
+        if not self.single:
+            return display.table("statistics of many fits", [("", repr(self))])
+        rows: list[tuple[str, object]] = [
+            ("coef (x^0 ..)", self.coef_array[0]),
+            ("std err", self.stderr),
+            ("residual std", self.residual_std),
+            ("R²", self.r_squared),
+            ("n, dof", f"{display.number(self.n)}, {display.number(self.dof)}"),
+        ]
+        return display.table("fit statistics", rows)
 
     def _out(self, value: FloatArray) -> Any:
         return value[0] if self.single else value
