@@ -182,12 +182,17 @@ class BatchEngine(ABC):
             np.empty((count, size, size)),
             np.empty((count, size)),
             np.empty(count),
-            domains_of(batch.x, batch.w),
+            self.domains(batch),
         )
         self.fill(batch, degree, basis, device, out)
         if basis is Basis.MONOMIAL:
             out.domains[:] = np.nan  # monomials are not mapped
         return out
+
+    def domains(self, batch: Batch) -> FloatArray:
+        """(B, 2) domain of each series, found before :meth:`fill` (a backend that finds them
+        inside its own pass returns room for them instead)."""
+        return domains_of(batch.x, batch.w)
 
     def arrays(self, device: Device) -> Any:
         """NumPy (its BLAS) for the shared-axis products; device libraries override this."""

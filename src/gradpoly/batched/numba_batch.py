@@ -35,19 +35,9 @@ class NumbaBatch(BatchEngine):
     name: ClassVar[str] = "numba"
     library: ClassVar[OptionalLibrary | None] = NUMBA
 
-    def statistics(self, batch: Batch, degree: int, basis: Basis, device: Device) -> GramBatch:
-        """As every backend's, with each series' domain found inside the kernel's pass."""
-        count, size = batch.size, degree + 1
-        out = GramBatch(
-            np.empty((count, size, size)),
-            np.empty((count, size)),
-            np.empty(count),
-            np.empty((count, 2)),
-        )
-        self.fill(batch, degree, basis, device, out)
-        if basis is Basis.MONOMIAL:
-            out.domains[:] = np.nan  # monomials are not mapped
-        return out
+    def domains(self, batch: Batch) -> np.ndarray:
+        """Room only: the kernel finds each series' domain in its own pass over the row."""
+        return np.empty((batch.size, 2))
 
     def fill(self, batch: Batch, degree: int, basis: Basis, device: Device, out: GramBatch) -> None:
         kernel, _ = _kernels()
