@@ -756,18 +756,12 @@ def lstsq_many(
     if axis is not None:
         data = _shared_input(axis, y, weights, mask, drop, _numpy_dtype(dtype))
         data, found, scale, valid, problems = _shared_statistics(
-            data, size, chosen, backend, where, drop, mask is not None
+            data, size, chosen, backend, where, drop, mask is not None, progress
         )
-        if progress is not None:
-            progress(data.y.shape[0], data.y.shape[0])
         w, condition, inverse = _shared_solve(data, found, chosen, valid, problems)
         gram, counts = found.gram, found.counts
     else:
-        if mask is not None:
-            raise InvalidOptionError(
-                "mask= is for series on one shared axis (x of shape (N,)); with an x per "
-                "series give the points zero weight instead"
-            )
+        _refuse_mask(mask)
         batch, ids = _long_or_batch(x, y, weights, series, drop, _numpy_dtype(dtype))
         batch, scale, gram, valid, problems = _statistics(
             batch, size, chosen, backend, where, progress
@@ -833,17 +827,11 @@ def fit_many(
     if axis is not None:
         data = _shared_input(axis, y, weights, mask, drop, _numpy_dtype(dtype))
         data, found, scale, valid, problems = _shared_statistics(
-            data, size, chosen, backend, where, drop, mask is not None
+            data, size, chosen, backend, where, drop, mask is not None, progress
         )
         gram, batch = found.gram, _shared_batch(data, found, objective is not Loss.MSE)
-        if progress is not None:
-            progress(data.y.shape[0], data.y.shape[0])
     else:
-        if mask is not None:
-            raise InvalidOptionError(
-                "mask= is for series on one shared axis (x of shape (N,)); with an x per "
-                "series give the points zero weight instead"
-            )
+        _refuse_mask(mask)
         batch, ids = _long_or_batch(x, y, weights, series, drop, _numpy_dtype(dtype))
         batch, scale, gram, valid, problems = _statistics(
             batch, size, chosen, backend, where, progress, objective, delta
@@ -1082,9 +1070,11 @@ def _shared_statistics(
     device: Device,
     drop: bool,
     masked: bool,
+    progress: Progress | None = None,
 ) -> tuple[SharedInput, SharedGram, float, npt.NDArray[np.bool_], dict[int, str]]:
     """The data the statistics are of (y divided by a power of two when far from 1), the
-    statistics, that power, validity and problems."""
+    statistics, that power, validity and problems; ``progress`` hears of every series at
+    once (one pass)."""
     found = backend.shared(data.x, data.y, data.weights, degree, basis, device)
     scale = 1.0
     top = float(np.max(found.gram.s)) if found.gram.s.size else 0.0
@@ -1112,7 +1102,18 @@ def _shared_statistics(
     if not (np.isfinite(gram.c).all() and np.isfinite(gram.s).all()):
         raise InvalidDataError("y is too large to square in float64 even scaled; rescale y")
     valid, problems = _shared_validity(data, found, degree)
+    if progress is not None:
+        progress(data.y.shape[0], data.y.shape[0])
     return data, found, scale, valid, problems
+
+
+def _refuse_mask(mask: Any) -> None:
+    """``mask=`` belongs to a shared axis; with an x per series it is refused, with the way."""
+    if mask is not None:
+        raise InvalidOptionError(
+            "mask= is for series on one shared axis (x of shape (N,)); with an x per "
+            "series give the points zero weight instead"
+        )
 
 
 def _refuse_gaps(data: SharedInput, gapped: npt.NDArray[np.bool_], masked: bool) -> None:
