@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Hashable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -93,6 +94,7 @@ def polyfit(
         "tol": tol,
         "steps": steps,
     }
+    job = _Job(x, degree, weights, skipna, full, cov, options)
     variables: dict[Hashable, Any] = {}
     degree_dim = "degree"
     if full:
@@ -105,7 +107,7 @@ def polyfit(
         if true_dim not in var.dims:
             continue
         prefix = "" if isinstance(obj, xr.DataArray) else f"{name}_"
-        fitted = _fit_variable(var, true_dim, x, degree, weights, skipna, full, cov, options)
+        fitted = _fit_variable(var, true_dim, job)
         for key, value in fitted.items():
             variables[prefix + key] = value
         for d in var.dims:
@@ -116,22 +118,28 @@ def polyfit(
     return xr.Dataset(data_vars=variables, coords=coords, attrs=attrs)
 
 
-def _fit_variable(
-    var: xr.DataArray,
-    dim: Hashable,
-    x: FloatArray,
-    degree: int,
-    weights: FloatArray | None,
-    skipna: bool | None,
-    full: bool,
-    cov: bool | str,
-    options: dict[str, Any],
-) -> dict[str, xr.Variable]:
+@dataclass(frozen=True, eq=False)
+class _Job:
+    """What every variable of one polyfit call is fitted with."""
+
+    x: FloatArray
+    degree: int
+    weights: FloatArray | None
+    skipna: bool | None
+    full: bool
+    cov: bool | str
+    options: dict[str, Any]
+
+    @property
+    def order(self) -> int:
+        return self.degree + 1
+
+
+def _fit_variable(var: xr.DataArray, dim: Hashable, job: _Job) -> dict[str, xr.Variable]:
     """Coefficients (and residuals, covariance, converged) of one variable, lazily for dask."""
     other = tuple(d for d in var.dims if d != dim)
     sizes = [var.sizes[d] for d in other]
-    order = degree + 1
-    want_cov = cov is not False
+    order = job.order
     data = var.transpose(*other, dim).data
     if _is_dask(data):
         if len(data.chunks[-1]) != 1:
@@ -139,38 +147,32 @@ def _fit_variable(
                 f"{dim!r} is split into {len(data.chunks[-1])} chunks; every series must be in "
                 f"one block: rechunk it first, e.g. obj.chunk({{{dim!r}: -1}})"
             )
-        return _fit_dask(data, other, x, degree, weights, skipna, full, cov, options)
-    y = _floats(data).reshape(-1, x.size)
-    parts = _fit_block(y, x, degree, weights, skipna, full, cov, options)
+        return _fit_dask(data, other, job)
+    y = _floats(data).reshape(-1, job.x.size)
+    coef, residuals, matrices, converged = _fit_block(y, job)
     out: dict[str, xr.Variable] = {
-        "polyfit_coefficients": xr.Variable(("degree", *other), parts[0].T.reshape(order, *sizes))
+        "polyfit_coefficients": xr.Variable(("degree", *other), coef.T.reshape(order, *sizes))
     }
-    if full or cov is True:
-        out["polyfit_residuals"] = xr.Variable(other, parts[1].reshape(sizes))
-    if want_cov:
-        matrices = np.moveaxis(parts[2], 0, -1).reshape(order, order, *sizes)
-        if cov == "unscaled" and np.isfinite(y).all():  # xarray: one matrix for the axis
-            out["polyfit_covariance"] = xr.Variable(("cov_i", "cov_j"), parts[2][0])
+    if job.full or job.cov is True:
+        out["polyfit_residuals"] = xr.Variable(other, residuals.reshape(sizes))
+    if job.cov is not False:
+        if job.cov == "unscaled" and np.isfinite(y).all():  # xarray: one matrix for the axis
+            out["polyfit_covariance"] = xr.Variable(("cov_i", "cov_j"), matrices[0])
         else:
-            out["polyfit_covariance"] = xr.Variable(("cov_i", "cov_j", *other), matrices)
-    if options["method"] == "gd":
-        out["polyfit_converged"] = xr.Variable(other, parts[3].reshape(sizes))
+            per_series = np.moveaxis(matrices, 0, -1).reshape(order, order, *sizes)
+            out["polyfit_covariance"] = xr.Variable(("cov_i", "cov_j", *other), per_series)
+    if job.options["method"] == "gd":
+        out["polyfit_converged"] = xr.Variable(other, converged.reshape(sizes))
     return out
 
 
 def _fit_block(
-    y: FloatArray,
-    x: FloatArray,
-    degree: int,
-    weights: FloatArray | None,
-    skipna: bool | None,
-    full: bool,
-    cov: bool | str,
-    options: dict[str, Any],
+    y: FloatArray, job: _Job
 ) -> tuple[FloatArray, FloatArray, FloatArray, npt.NDArray[np.bool_]]:
     """(coef (B, D+1) highest first, residuals (B,), cov (B, D+1, D+1) highest first,
-    converged (B,)) of the series y (B, N) on the axis x."""
-    count, order = y.shape[0], degree + 1
+    converged (B,)) of the series y (B, N) on the axis ``job.x``."""
+    x, degree, weights, options = job.x, job.degree, job.weights, job.options
+    count, order = y.shape[0], job.order
     if count == 0:
         empty = np.empty((0, order))
         return empty, np.empty(0), np.empty((0, order, order)), np.empty(0, dtype=bool)
@@ -196,69 +198,54 @@ def _fit_block(
             UnfittedWarning,
             stacklevel=4,
         )
-    if skipna is False and result.moments is not None:  # xarray: a NaN makes NaN coefficients
+    if job.skipna is False and result.moments is not None:  # xarray: NaN in, NaN out
         usable = np.isfinite(x) if weights is None else np.isfinite(x) & (weights > 0)
         coef[result.moments.used < np.count_nonzero(usable)] = np.nan
     residuals = np.full(count, np.nan)
     matrices = np.full((count, order, order), np.nan)
-    if full or cov is not False:
+    if job.full or job.cov is not False:
         stats = result.stats
         residuals = np.where(np.isnan(coef[:, 0]), np.nan, stats.residual_sum_squares)
-        if cov is not False:
-            matrices = stats.cov_array if cov is True else stats.unscaled_cov_array
+        if job.cov is not False:
+            matrices = stats.cov_array if job.cov is True else stats.unscaled_cov_array
             matrices = np.where(np.isnan(coef[:, 0])[:, None, None], np.nan, matrices)
     converged = np.asarray(result.converged, dtype=bool)
     return coef[:, ::-1], residuals, matrices[:, ::-1, ::-1], converged
 
 
-def _fit_dask(
-    data: Any,
-    other: tuple[Hashable, ...],
-    x: FloatArray,
-    degree: int,
-    weights: FloatArray | None,
-    skipna: bool | None,
-    full: bool,
-    cov: bool | str,
-    options: dict[str, Any],
-) -> dict[str, xr.Variable]:
-    """The fit of a dask array (..., N): one block of pixels at a time, lazily."""
+def _fit_dask(data: Any, other: tuple[Hashable, ...], job: _Job) -> dict[str, xr.Variable]:
+    """The fit of a dask array (..., N): each block of pixels fitted once, lazily, into one
+    packed row per pixel (coefficients, residual, covariance, converged), then sliced."""
     import dask.array as da
 
-    order = degree + 1
+    order = job.order
+    width = order + 1 + order * order + 1
     lead = data.ndim - 1
 
-    def block(values: Any, part: int) -> Any:
+    def block(values: Any) -> Any:
         shape = values.shape[:-1]
         flat = _floats(values).reshape(-1, values.shape[-1])
-        pieces = _fit_block(flat, x, degree, weights, skipna, full, cov, options)
-        if part == 0:
-            return pieces[0].reshape(*shape, order)
-        if part == 1:
-            return pieces[1].reshape(shape)
-        if part == 2:
-            return pieces[2].reshape(*shape, order, order)
-        return pieces[3].reshape(shape)
-
-    def lazy(part: int, extra: tuple[int, ...], dtype: Any) -> Any:
-        chunks = data.chunks[:-1] + tuple((n,) for n in extra)
-        new_axis = list(range(lead, lead + len(extra))) if extra else None
-        return da.map_blocks(
-            block, data, part, dtype=dtype, chunks=chunks, drop_axis=lead, new_axis=new_axis
+        coef, residuals, matrices, converged = _fit_block(flat, job)
+        packed = np.concatenate(
+            [coef, residuals[:, None], matrices.reshape(-1, order * order), converged[:, None]],
+            axis=1,
         )
+        return packed.reshape(*shape, width)
 
-    out = {
-        "polyfit_coefficients": xr.Variable(
-            ("degree", *other), da.moveaxis(lazy(0, (order,), np.float64), -1, 0)
+    chunks = (*data.chunks[:-1], (width,))
+    packed = da.map_blocks(block, data, dtype=np.float64, chunks=chunks)
+    coef = da.moveaxis(packed[..., :order], -1, 0)
+    out = {"polyfit_coefficients": xr.Variable(("degree", *other), coef)}
+    if job.full or job.cov is True:
+        out["polyfit_residuals"] = xr.Variable(other, packed[..., order])
+    if job.cov is not False:
+        flat = packed[..., order + 1 : order + 1 + order * order]
+        matrices = flat.reshape(*flat.shape[:lead], order, order)
+        out["polyfit_covariance"] = xr.Variable(
+            ("cov_i", "cov_j", *other), da.moveaxis(matrices, (-2, -1), (0, 1))
         )
-    }
-    if full or cov is True:
-        out["polyfit_residuals"] = xr.Variable(other, lazy(1, (), np.float64))
-    if cov is not False:
-        matrices = da.moveaxis(lazy(2, (order, order), np.float64), (-2, -1), (0, 1))
-        out["polyfit_covariance"] = xr.Variable(("cov_i", "cov_j", *other), matrices)
-    if options["method"] == "gd":
-        out["polyfit_converged"] = xr.Variable(other, lazy(3, (), bool))
+    if job.options["method"] == "gd":
+        out["polyfit_converged"] = xr.Variable(other, packed[..., -1].astype(bool))
     return out
 
 
