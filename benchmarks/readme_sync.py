@@ -47,7 +47,10 @@ def main() -> None:
             print(f"README.md is out of date with {', '.join(changed)}: run {__file__}")
             sys.exit(1)
         return
-    readme.write_text(text)
+    sys.path.insert(0, str(ROOT / "src"))
+    from gradpoly.outputs import write_text_atomic  # atomic, regular files only, mode kept
+
+    write_text_atomic(readme, text)
     print(f"refreshed {len(changed)} block(s): {', '.join(changed) or 'none'}")
 
 
