@@ -1,9 +1,11 @@
 """gradpoly: fit polynomials by gradient descent on interchangeable engines, checked and timed.
 
-Public API: :func:`fit`, :func:`lstsq`, :class:`FitResult`, :func:`engines`,
-:func:`derivative`, :func:`fit_many`, :func:`lstsq_many`, :func:`read_xy`, the seed's
-:func:`train`, :func:`poly`, :func:`dpoly_dw`, and the error family. ``import gradpoly``
-needs only NumPy; optional engines import their library when used.
+``__all__`` is the public API, the one the API reference documents: :func:`fit`, :func:`lstsq`,
+:func:`fit_many`, :func:`lstsq_many`, their results and statistics, the option vocabulary,
+:func:`engines`, :func:`derivative`, :func:`read_xy`, the seed's :func:`train`, :func:`poly`
+and :func:`dpoly_dw`, and the error family. Integrations are submodules:
+``gradpoly.sklearn``, ``gradpoly.xarray``, ``gradpoly.dask``. ``import gradpoly`` needs
+NumPy and SciPy; optional engines import their library when used.
 """
 
 from gradpoly.api import fit, fit_problem
@@ -21,17 +23,19 @@ from gradpoly.errors import (
     UnfittedWarning,
 )
 from gradpoly.io import read_xy
+from gradpoly.losses import Loss
 from gradpoly.many import ManyResult, fit_many, lstsq_many
-from gradpoly.options import Device, DType, FitConfig, Gradient, Mode, Strategy
+from gradpoly.options import Basis, Device, DType, FitConfig, Gradient, Mode, Optimizer, Strategy
 from gradpoly.problem import FitProblem, lstsq, reference_gd
-from gradpoly.result import FitResult
+from gradpoly.result import FitResult, LstsqResult
 from gradpoly.seed import PRESETS, Preset, dpoly_dw, poly, train
-from gradpoly.stats import StatsWarning
+from gradpoly.stats import Stats, StatsWarning
 
 __version__ = "0.1.0"
 
 __all__ = [
     "PRESETS",
+    "Basis",
     "DType",
     "DataFileError",
     "DataTypeError",
@@ -46,11 +50,15 @@ __all__ = [
     "GradpolyError",
     "InvalidDataError",
     "InvalidOptionError",
+    "Loss",
+    "LstsqResult",
     "ManyResult",
     "Mode",
     "NotElementwiseError",
+    "Optimizer",
     "OutputError",
     "Preset",
+    "Stats",
     "StatsWarning",
     "Strategy",
     "UnfittedWarning",

@@ -15,18 +15,8 @@ import numpy.typing as npt
 
 from gradpoly.engines.base import OptionalLibrary
 from gradpoly.errors import DataFileError, GradpolyError, OutputError
-from gradpoly.outputs import atomic_path, is_stdout, json_text, write_text_atomic
+from gradpoly.outputs import atomic_path, is_stdout, json_text, read_text, write_text_atomic
 from gradpoly.validation import missing_ids
-
-
-def read_text(path: str | Path) -> str:
-    """Read a UTF-8 text file, turning OS errors into one readable DataFileError."""
-    try:
-        return Path(path).read_text(encoding="utf-8-sig")  # a BOM (spreadsheets) is skipped
-    except OSError as exc:
-        raise DataFileError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise DataFileError(f"cannot read {path}: it is not UTF-8 text") from None
 
 
 def _parse_float(text: str, path: str | Path, row: int, column: str) -> float:

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from gradpoly.choices import Choice
 from gradpoly.errors import InvalidOptionError
-from gradpoly.options import Choice
 
 LossFunction = Callable[[Any], Any]
 """A user loss: residuals (the engine's array type, shape (N,)) -> a scalar of that type."""

@@ -27,8 +27,8 @@ from gradpoly.batched.base import (
     Descent,
     GramBatch,
     Plan,
-    mapped,
 )
+from gradpoly.batched.batch import mapped
 from gradpoly.batched.shared import SharedGram
 from gradpoly.errors import (
     DivergenceError,

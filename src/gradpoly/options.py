@@ -7,27 +7,14 @@ bad value is rejected in one place with the list of valid ones.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from enum import Enum, StrEnum
-from typing import Any, Self
+from enum import Enum
+from typing import Any
 
 from gradpoly import validation
+from gradpoly.choices import Choice as Choice  # re-exported: options' vocabulary
 from gradpoly.errors import InvalidOptionError
+from gradpoly.losses import describe
 from gradpoly.validation import AUTO as AUTO  # lr="auto" is part of the options' vocabulary
-
-
-class Choice(StrEnum):
-    """A str Enum whose ``parse`` names the valid values when given a wrong one."""
-
-    @classmethod
-    def parse(cls, value: str | Self) -> Self:
-        """Return the member for ``value`` or raise InvalidOptionError listing the choices."""
-        try:
-            return cls(value)
-        except (ValueError, TypeError):
-            choices = ", ".join(m.value for m in cls)
-            raise InvalidOptionError(
-                f"unknown {cls.__name__.lower()} {value!r}; choose one of: {choices}"
-            ) from None
 
 
 class Gradient(Choice):
@@ -170,8 +157,6 @@ class FitConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict of the configuration (a callable loss is named, not kept)."""
-        from gradpoly.losses import describe
-
         out = {k: (str(v) if isinstance(v, Enum) else v) for k, v in asdict(self).items()}
         out["loss"] = describe(self.loss)
         return out

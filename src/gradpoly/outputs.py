@@ -7,6 +7,7 @@ flushed to disk, and is renamed over the target only when complete. A directory,
 FIFO or socket is refused, a missing folder is named, a new file gets the umask's mode and a
 replaced file keeps its own, SIGTERM/SIGHUP/SIGINT remove the temporary file, and a full disk
 leaves the previous file intact. ``-`` means standard output for text outputs (JSON, CSV).
+:func:`read_text` is the one text read that every loader shares.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from gradpoly.errors import OutputError
+from gradpoly.errors import DataFileError, OutputError
 
 STDOUT = "-"
 """The output name that means standard output (text formats only)."""
@@ -210,3 +211,13 @@ def strict(value: Any) -> Any:
 def json_text(data: Any, indent: int | None = None) -> str:
     """Strict JSON (RFC 8259): NaN and infinities are written as null, never as bare NaN."""
     return json.dumps(strict(data), indent=indent, allow_nan=False)
+
+
+def read_text(path: str | Path) -> str:
+    """Read a UTF-8 text file, turning OS errors into one readable DataFileError."""
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")  # a BOM (spreadsheets) is skipped
+    except OSError as exc:
+        raise DataFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise DataFileError(f"cannot read {path}: it is not UTF-8 text") from None

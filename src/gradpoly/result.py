@@ -16,7 +16,7 @@ from numpy.polynomial import Chebyshev, Legendre, Polynomial
 from gradpoly import display, validation
 from gradpoly.errors import DataFileError, GradpolyError, InvalidOptionError
 from gradpoly.options import Basis, FitConfig
-from gradpoly.outputs import json_text, write_text_atomic
+from gradpoly.outputs import json_text, read_text, write_text_atomic
 from gradpoly.stats import Moments, Stats, StatsWarning, basis_features
 
 FORMAT_VERSION = 1
@@ -315,8 +315,6 @@ class FitResult(PolynomialFit):
     @classmethod
     def load(cls, path: str | Path) -> FitResult:
         """Read a result saved by :meth:`save`."""
-        from gradpoly.io import read_text
-
         return cls.from_json(read_text(path), str(path))
 
 

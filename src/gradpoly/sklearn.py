@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gradpoly import validation
-from gradpoly.batched.base import GramBatch, mapped
+from gradpoly.batched.batch import GramBatch, mapped
 from gradpoly.engines.base import OptionalLibrary
 from gradpoly.errors import DataTypeError, GradpolyError, InvalidDataError, InvalidOptionError
 from gradpoly.many import basis_to_monomial, descend_gram

@@ -16,50 +16,11 @@ from typing import Any, ClassVar, NamedTuple, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from gradpoly.batched.batch import Batch, FloatArray, GramBatch, domains_of
+from gradpoly.batched.shared import NUMPY, shared_statistics
 from gradpoly.engines.base import Availability, OptionalLibrary
 from gradpoly.losses import Loss
-from gradpoly.mapping import domains, to_unit
 from gradpoly.options import Basis, Device
-
-FloatArray = npt.NDArray[np.float64]
-
-
-@dataclass(frozen=True, eq=False)
-class Batch:
-    """B series of N points, already checked: finite, weights non-negative.
-
-    ``w`` is None when every point has weight 1 (the common case, kept free of a copy);
-    ``counts`` holds each series' number of points with positive weight, the MSE's divisor.
-    """
-
-    x: FloatArray
-    y: FloatArray
-    w: FloatArray | None
-    counts: FloatArray
-
-    @property
-    def size(self) -> int:
-        """Number of series, B."""
-        return int(self.x.shape[0])
-
-    def rows(self, part: slice) -> Batch:
-        """The series in ``part`` (views, no copy)."""
-        w = None if self.w is None else self.w[part]
-        return Batch(self.x[part], self.y[part], w, self.counts[part])
-
-
-@dataclass(frozen=True, eq=False)
-class GramBatch:
-    """Per series: ``G = X'SX/n`` (B, D+1, D+1), ``c = X'Sy/n`` (B, D+1), ``s = y'Sy/n`` (B,).
-
-    X holds the basis functions at each series' points mapped from ``domains`` (B, 2) to
-    [-1, 1] (monomial: unmapped, domains NaN). The weighted MSE of w is ``s - 2c.w + w.Gw``.
-    """
-
-    g: FloatArray
-    c: FloatArray
-    s: FloatArray
-    domains: FloatArray
 
 
 @dataclass(frozen=True, eq=False)
@@ -196,8 +157,6 @@ class BatchEngine(ABC):
 
     def arrays(self, device: Device) -> Any:
         """NumPy (its BLAS) for the shared-axis products; device libraries override this."""
-        from gradpoly.batched.shared import NUMPY
-
         return NUMPY
 
     def shared(
@@ -211,8 +170,6 @@ class BatchEngine(ABC):
     ) -> Any:
         """Statistics of series on one axis (:func:`gradpoly.batched.shared.shared_statistics`
         in this backend's array library)."""
-        from gradpoly.batched.shared import shared_statistics
-
         return shared_statistics(self.arrays(device), x, y, weights, degree, basis)
 
     @abstractmethod
@@ -229,26 +186,6 @@ class BatchEngine(ABC):
 def matvec(g: Any, w: Any) -> Any:
     """Batched ``G_b w_b`` as a matmul (much faster than einsum for small matrices)."""
     return (g @ w[..., None])[..., 0]
-
-
-def domains_of(x: FloatArray, w: FloatArray | None) -> FloatArray:
-    """(B, 2) interval of each series' x over points with positive weight (mapping's rule)."""
-    if w is None:
-        lo, hi = x.min(axis=1), x.max(axis=1)
-    else:
-        used = w > 0
-        lo = np.where(used, x, np.inf).min(axis=1)
-        hi = np.where(used, x, -np.inf).max(axis=1)
-        lo = np.where(np.isfinite(lo), lo, 0.0)
-        hi = np.where(np.isfinite(hi), hi, lo)
-    return domains(lo, hi)
-
-
-def mapped(x: Any, domains: Any, basis: Basis) -> Any:
-    """x mapped from each series' domain to [-1, 1]; monomials keep x as it is."""
-    if basis is Basis.MONOMIAL:
-        return x
-    return to_unit(x, domains[:, 0:1], domains[:, 1:2])
 
 
 class State(NamedTuple):

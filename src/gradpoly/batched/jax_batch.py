@@ -25,13 +25,13 @@ from gradpoly.batched.base import (
     Rates,
     State,
     gram_objective,
-    mapped,
     matvec,
     robust_objective,
     start_state,
     step,
     tol_squared,
 )
+from gradpoly.batched.batch import mapped
 from gradpoly.engines.base import OptionalLibrary
 from gradpoly.losses import Loss, penalty
 from gradpoly.mapping import features

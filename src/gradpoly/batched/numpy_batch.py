@@ -16,11 +16,11 @@ from gradpoly.batched.base import (
     Rates,
     eager_descent,
     gram_objective,
-    mapped,
     matvec,
     start_state,
     tol_squared,
 )
+from gradpoly.batched.batch import mapped
 from gradpoly.mapping import features
 from gradpoly.options import Basis, Device
 

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from gradpoly.batched.base import GramBatch, domains_of, mapped
+from gradpoly.batched.batch import GramBatch, domains_of, mapped
 from gradpoly.mapping import features
 from gradpoly.options import Basis
 

@@ -22,12 +22,12 @@ from gradpoly.batched.base import (
     Rates,
     eager_descent,
     gram_objective,
-    mapped,
     matvec,
     robust_objective,
     start_state,
     tol_squared,
 )
+from gradpoly.batched.batch import mapped
 from gradpoly.engines.base import Availability, OptionalLibrary
 from gradpoly.engines.torch_engine import cuda_availability
 from gradpoly.losses import penalty

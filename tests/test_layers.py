@@ -1,0 +1,113 @@
+"""The package reads bottom-up: no import cycle, lazy or not (TYPE_CHECKING imports aside)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import gradpoly
+
+SOURCE = Path(gradpoly.__file__).parent
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(SOURCE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(p): p for p in SOURCE.rglob("*.py")}
+
+
+def _targets(module: str, node: ast.Import | ast.ImportFrom) -> list[str]:
+    """The gradpoly modules one import statement loads (a package's own names count as it)."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    package = module if MODULES[module].name == "__init__.py" else module.rpartition(".")[0]
+    if node.level:
+        base = package.split(".")[: len(package.split(".")) - node.level + 1]
+        name = ".".join(base + ([node.module] if node.module else []))
+    else:
+        name = node.module or ""
+    subs = [f"{name}.{a.name}" for a in node.names if f"{name}.{a.name}" in MODULES]
+    return subs + ([name] if len(subs) < len(node.names) else [])
+
+
+def _owner(name: str) -> str | None:
+    while name and name not in MODULES:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module -> the gradpoly modules it imports anywhere (function bodies included)."""
+    graph: dict[str, set[str]] = {}
+    for module, path in MODULES.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        typing_only = {
+            id(inner)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+            for inner in ast.walk(node)
+        }
+        graph[module] = {
+            owner
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import | ast.ImportFrom) and id(node) not in typing_only
+            for target in _targets(module, node)
+            if (owner := _owner(target)) is not None and owner != module
+        }
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected groups of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_package_has_no_import_cycle() -> None:
+    assert cycles(import_graph()) == []
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert cycles(graph) == [["a", "b", "c"]]
+
+
+def test_the_graph_sees_lazy_imports() -> None:
+    graph = import_graph()
+    assert "gradpoly.many" in graph["gradpoly.dask"]  # imported inside a function
+    assert "gradpoly.errors" in graph["gradpoly.options"]
+
+
+def test_primitives_import_no_engine_or_front_end() -> None:
+    graph = import_graph()
+    high = {"gradpoly.engines", "gradpoly.many", "gradpoly.api", "gradpoly.cli", "gradpoly.io"}
+    for low in ("gradpoly.errors", "gradpoly.choices", "gradpoly.options", "gradpoly.result"):
+        assert not graph[low] & high, low
