@@ -1,11 +1,12 @@
-"""Where a warm torch.compile'd fit spends its time: one block call vs the kernel inside it.
+"""Where a warm compiled torch fit spends its time: one block call vs the kernel inside it.
 
 Usage: python benchmarks/profile_torch_compiled.py [--gradient autograd] [--strategy gram]
+       [--compiler aoti-stack|aoti|dynamo|unguarded]
 
 Times (1) a cold compile (inductor's caches disabled), (2) the whole warm fit, (3) the bare
 compiled block called in a tight loop, then prints the top of a cProfile of the warm fit
-so the per-call overhead (dynamo guards, AOT and inductor wrappers) is visible beside the
-compiled kernel (``inductor_entry_cpp``).
+so the per-call overhead (dynamo guards and wrappers, or the AOTInductor runner) is visible
+beside the compiled kernel.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import torch
 
 import gradpoly
 from gradpoly.engines import torch_engine
+from gradpoly.engines.torch_engine import Compiler
 from gradpoly.options import Device, Gradient, Strategy
 from gradpoly.seed import seed_data
 
@@ -30,7 +32,17 @@ def main() -> None:
     parser.add_argument("--profile-lines", type=int, default=12)
     parser.add_argument("--gradient", default="autograd", choices=["manual", "autograd"])
     parser.add_argument("--strategy", default="gram", choices=["gram", "per-sample"])
+    parser.add_argument(
+        "--compiler", default=str(torch_engine.Compiler.AOTI_STACK), choices=list(Compiler)
+    )
     args = parser.parse_args()
+    with torch_engine.compiling_with(Compiler(args.compiler)):
+        profile(args)
+
+
+def profile(args: argparse.Namespace) -> None:
+    """The three timings and the profile, for the compiler in force."""
+    print(f"compile route: {args.compiler}")
     torch.set_num_threads(1)
     x, y = seed_data()
     kwargs = dict(
@@ -56,30 +68,34 @@ def main() -> None:
         f"of {torch_engine.BLOCK_STEPS} steps: {1e6 * warm.seconds / calls:.1f} us per call"
     )
 
-    block = torch_engine.compiled_block(
-        Strategy(args.strategy), Gradient(args.gradient), Device.CPU
-    )
     problem = gradpoly.FitProblem.from_data(x, y, 4)
     g, c, s = (torch.as_tensor(v, dtype=torch.float32) for v in problem.gram)
     a, b = (torch.as_tensor(v, dtype=torch.float32) for v in problem.design())
     data = (g, c, s) if args.strategy == "gram" else (a, a.T.contiguous(), b)
     w, n, lr = torch.zeros(5), torch.tensor(torch_engine.BLOCK_STEPS), torch.tensor(1e-5)
+    strategy, gradient = Strategy(args.strategy), Gradient(args.gradient)
+    if args.compiler in (Compiler.AOTI, Compiler.AOTI_STACK):
+        stack = args.compiler == Compiler.AOTI_STACK
+        block = torch_engine.packaged_block(strategy, gradient, (w, n, lr, *data), stack)
+    else:
+        block = torch_engine.compiled_block(strategy, gradient, Device.CPU)
     block(w, n, lr, *data)
     start = time.perf_counter()
     for _ in range(calls):
         w, _losses = block(w, n, lr, *data)
+        w = w.clone()  # as the engine does (a stack package returns the same memory)
     bare = time.perf_counter() - start
     print(
         f"bare compiled block in a loop: {1e6 * bare / calls:.1f} us per call "
         f"({1e6 * bare / args.steps:.2f} us per step)"
     )
 
-    profile = cProfile.Profile()
-    profile.enable()
+    profiler = cProfile.Profile()
+    profiler.enable()
     gradpoly.fit(x, y, **kwargs)
-    profile.disable()
+    profiler.disable()
     out = io.StringIO()
-    pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(args.profile_lines)
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(args.profile_lines)
     print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[:4000])
 
 

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from gradpoly import fit
+from gradpoly.engines import torch_engine
 from gradpoly.engines.torch_engine import cuda_availability
 
 torch = pytest.importorskip("torch", reason="torch is an optional engine")
@@ -52,3 +53,89 @@ def test_cuda_matches_cpu(gradient) -> None:
     gpu = fit(x, np.sin(x), device="cuda", **kwargs)
     assert gpu.environment["device_name"] != "cpu"
     np.testing.assert_allclose(gpu.trace, cpu.trace, rtol=1e-9)
+
+
+# --- the compiled CPU block: every compile route computes the eager trajectory --------------
+
+GRADIENTS = ("manual", "autograd")
+
+
+ROUTES = [  # the default route in full; the ladder's other routes once each (compiles cost)
+    *((torch_engine.Compiler.AOTI_STACK, s, g) for s in ("per-sample", "gram") for g in GRADIENTS),
+    *((c, "gram", "autograd") for c in torch_engine.Compiler if c != "aoti-stack"),
+]
+
+
+@pytest.mark.parametrize(("compiler", "strategy", "gradient"), ROUTES, ids=str)
+def test_every_compile_route_follows_the_eager_trace(compiler, strategy, gradient) -> None:
+    x = np.linspace(0, 5, 100)
+    # 47 steps: two whole 20-step blocks and a masked one
+    kwargs = dict(degree=4, steps=47, engine="torch", gradient=gradient, strategy=strategy)
+    kwargs |= dict(dtype="float64")
+    eager = fit(x, np.sin(x), mode="eager", **kwargs)
+    with torch_engine.compiling_with(compiler):
+        compiled = fit(x, np.sin(x), mode="compiled", **kwargs)
+    np.testing.assert_allclose(compiled.trace, eager.trace, rtol=1e-12)
+    np.testing.assert_allclose(compiled.coef, eager.coef, rtol=1e-12, atol=1e-15)
+
+
+def test_a_stack_package_result_survives_later_calls() -> None:
+    """Stack-buffer packages return the same memory on every call; the runner copies it."""
+    x = np.linspace(0, 5, 100)
+    kwargs = dict(degree=4, steps=45, engine="torch", mode="compiled", strategy="gram")
+    first = fit(x, np.sin(x), **kwargs)
+    trace, coef = first.trace.copy(), first.coef.copy()
+    fit(x, np.cos(x), **kwargs)
+    np.testing.assert_array_equal(first.trace, trace)
+    np.testing.assert_array_equal(first.coef, coef)
+    assert len(set(np.round(trace, 6))) > 40  # every block's losses, not one block's repeated
+
+
+def test_a_user_loss_compiles_into_a_package() -> None:
+    x = np.linspace(0, 5, 60)
+    kwargs = dict(degree=3, steps=30, engine="torch", gradient="autograd", dtype="float64")
+    huber = fit(x, np.sin(x), loss="huber", mode="eager", **kwargs)
+    mine = fit(x, np.sin(x), loss=lambda r: (r * r).mean(), mode="compiled", **kwargs)
+    mse = fit(x, np.sin(x), mode="eager", **kwargs)
+    np.testing.assert_allclose(mine.trace, mse.trace, rtol=1e-12)
+    assert not np.allclose(huber.trace, mse.trace)
+
+
+def test_packages_are_kept_on_disk_and_loaded_by_the_next_process(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "gradpoly" / "block.pt2"
+    monkeypatch.setattr(torch_engine, "_package_path", lambda name: path)
+    monkeypatch.setattr(torch_engine, "_PACKAGES", {})
+    x = np.linspace(0, 5, 100)
+    kwargs = dict(degree=4, steps=25, engine="torch", mode="compiled", strategy="gram")
+    built = fit(x, np.sin(x), **kwargs)
+    assert path.is_file()
+    assert not list(path.parent.glob("*.tmp"))
+    monkeypatch.setattr(torch_engine, "_PACKAGES", {})  # as a new process would start
+
+    def no_compiling(*args, **kwargs):
+        raise AssertionError("compiled again although the package was on disk")
+
+    monkeypatch.setattr(torch._inductor, "aoti_compile_and_package", no_compiling)
+    loaded = fit(x, np.sin(x), **kwargs)
+    np.testing.assert_array_equal(loaded.trace, built.trace)
+
+
+def test_a_damaged_package_is_rebuilt(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "block.pt2"
+    path.write_bytes(b"not a package")
+    monkeypatch.setattr(torch_engine, "_package_path", lambda name: path)
+    monkeypatch.setattr(torch_engine, "_PACKAGES", {})
+    x = np.linspace(0, 5, 100)
+    result = fit(x, np.sin(x), degree=4, steps=25, engine="torch", mode="compiled")
+    assert result.trace[-1] < result.trace[0]
+    assert path.stat().st_size > 1000
+
+
+def test_package_paths_follow_inductors_cache_folder(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
+    first = torch_engine._package_path("a")
+    assert first is not None
+    assert first.parent == tmp_path / "gradpoly"
+    assert torch_engine._package_path("b") != first
+    monkeypatch.setattr(torch._inductor.config, "force_disable_caches", True)
+    assert torch_engine._package_path("a") is None

@@ -9,7 +9,11 @@ step are counted, so the cost per operator — framework dispatch, not arithmeti
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,8 +23,9 @@ import numpy as np
 from gradpoly.api import fit_problem
 from gradpoly.bench.harness import Measurement, Outcome, Spec, measure, reference_check, unavailable
 from gradpoly.engines import get_engine
-from gradpoly.engines.torch_engine import load_torch
-from gradpoly.options import FitConfig, make_config
+from gradpoly.engines.base import Availability
+from gradpoly.engines.torch_engine import Compiler, compiling_with, load_torch, make_step
+from gradpoly.options import FitConfig, Gradient, Mode, Strategy, make_config
 from gradpoly.problem import FitProblem
 from gradpoly.seed import seed_data
 
@@ -209,16 +214,82 @@ def func_grad(problem: FitProblem, steps: int, lr: float, device: str) -> Outcom
     return _outcome(torch, start, device, trace, w)
 
 
-def _engine(engine: str, gradient: str, mode: str, strategy: str) -> Loop:
+WHILE_STEPS = 1_000
+"""Steps per call of the while_loop rung's package (its trace is carried through the loop)."""
+
+
+def _while_package(gradient: str, example: tuple[Any, ...]) -> Callable[..., Any]:
+    """Rung 12: ``torch._higher_order_ops.while_loop`` over GD steps, as an AOTInductor package."""
+    key = (gradient, tuple((tuple(t.shape), str(t.dtype)) for t in example))
+    if key not in _WHILE:
+        torch = load_torch()
+        from torch._higher_order_ops import while_loop
+        from torch.fx.experimental.proxy_tensor import make_fx
+
+        step = make_step(Strategy.GRAM, Gradient(gradient), Mode.COMPILED)
+
+        module: Any = torch.nn.Module
+
+        class Run(module):
+            def forward(self, w: Any, n: Any, lr: Any, g: Any, c: Any, s: Any) -> Any:
+                def body(i: Any, w: Any, trace: Any) -> tuple[Any, Any, Any]:
+                    loss, grad = step(w, g, c, s)
+                    trace = trace.index_put((i.reshape(1),), loss.reshape(1))
+                    return i + 1, w - lr * grad, trace
+
+                start = (torch.zeros((), dtype=n.dtype), w, torch.zeros(WHILE_STEPS))
+                _, w, trace = while_loop(lambda i, w, trace: i < n, body, start)
+                return w, trace
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # export's notes on lifted constants
+            # make_fx first: torch.func's derivative becomes plain operators inside the body
+            program = torch.export.export(make_fx(Run())(*example), example)
+            with tempfile.TemporaryDirectory() as scratch:
+                built = torch._inductor.aoti_compile_and_package(
+                    program, package_path=os.path.join(scratch, "while.pt2")
+                )
+                _WHILE[key] = torch._inductor.aoti_load_package(built)
+    return _WHILE[key]
+
+
+_WHILE: dict[tuple[Any, ...], Callable[..., Any]] = {}
+
+
+def _while_loop(gradient: str) -> Loop:
+    """The gram fit as a loop compiled as a loop, ``WHILE_STEPS`` steps per call."""
+
+    def loop(problem: FitProblem, steps: int, lr: float, device: str) -> Outcome:
+        torch = load_torch()
+        g, c, s = (torch.tensor(np.asarray(v), dtype=torch.float32) for v in problem.gram)
+        w = torch.zeros(problem.n_coef)
+        rate = torch.tensor(lr, dtype=torch.float32)
+        run = _while_package(gradient, (w, torch.tensor(WHILE_STEPS), rate, g, c, s))
+        start = time.perf_counter()
+        traces = []
+        for k in range(0, steps, WHILE_STEPS):
+            n = min(WHILE_STEPS, steps - k)
+            w, trace = run(w, torch.tensor(n), rate, g, c, s)
+            traces.append(trace[:n])
+        return _outcome(torch, start, device, torch.cat(traces), w)
+
+    loop.__doc__ = f"torch while_loop over gram steps, {gradient}"
+    return loop
+
+
+def _engine(
+    engine: str, gradient: str, mode: str, strategy: str, compiler: Compiler | None = None
+) -> Loop:
     """A rung that is a gradpoly engine configuration (its own timing, synchronized)."""
 
     def loop(problem: FitProblem, steps: int, lr: float, device: str) -> Outcome:
         dev = device if engine == "torch" else "cpu"
         config = make_config(engine, gradient, dev, mode, strategy, "float32", steps, lr)
-        result = fit_problem(problem, config)
+        with compiling_with(compiler) if compiler else contextlib.nullcontext():
+            result = fit_problem(problem, config)
         return Outcome(result.seconds, result.final_mse, result.coef)
 
-    loop.__doc__ = f"gradpoly engine {engine}, {gradient}, {mode}, {strategy}"
+    loop.__doc__ = f"gradpoly engine {engine}, {gradient}, {mode}, {strategy}, {compiler}"
     return loop
 
 
@@ -232,6 +303,8 @@ class Rung:
     autograd: Loop | None
     engine: str = "torch"
     mode: str = "eager"
+    cpu_only: bool = False
+    """A CPU compile route (CUDA blocks are always torch.compile'd CUDA graphs)."""
 
     @property
     def counts_ops(self) -> bool:
@@ -266,16 +339,56 @@ RUNGS: tuple[Rung, ...] = (
     Rung(
         "6 compiled",
         "torch.compile over 20-step blocks, per-sample",
-        _engine("torch", "manual", "compiled", "per-sample"),
-        _engine("torch", "autograd", "compiled", "per-sample"),
+        _engine("torch", "manual", "compiled", "per-sample", Compiler.DYNAMO),
+        _engine("torch", "autograd", "compiled", "per-sample", Compiler.DYNAMO),
         mode="compiled",
     ),
     Rung(
         "7 compiled gram",
         "torch.compile over 20-step blocks, gram",
-        _engine("torch", "manual", "compiled", "gram"),
-        _engine("torch", "autograd", "compiled", "gram"),
+        _engine("torch", "manual", "compiled", "gram", Compiler.DYNAMO),
+        _engine("torch", "autograd", "compiled", "gram", Compiler.DYNAMO),
         mode="compiled",
+    ),
+    Rung(
+        "8 unguarded",
+        "as 7, dynamo's guard checks skipped after the first call",
+        _engine("torch", "manual", "compiled", "gram", Compiler.UNGUARDED),
+        _engine("torch", "autograd", "compiled", "gram", Compiler.UNGUARDED),
+        mode="compiled",
+        cpu_only=True,
+    ),
+    Rung(
+        "9 AOTInductor",
+        "the block as an AOTInductor package, no dynamo; buffers on the stack, gram",
+        _engine("torch", "manual", "compiled", "gram", Compiler.AOTI_STACK),
+        _engine("torch", "autograd", "compiled", "gram", Compiler.AOTI_STACK),
+        mode="compiled",
+        cpu_only=True,
+    ),
+    Rung(
+        "10 AOTI per-sample",
+        "as 9, per-sample (torch's compiled default)",
+        _engine("torch", "manual", "compiled", "per-sample", Compiler.AOTI_STACK),
+        _engine("torch", "autograd", "compiled", "per-sample", Compiler.AOTI_STACK),
+        mode="compiled",
+        cpu_only=True,
+    ),
+    Rung(
+        "11 heap buffers",
+        "as 9, intermediates allocated per call (rejected)",
+        _engine("torch", "manual", "compiled", "gram", Compiler.AOTI),
+        _engine("torch", "autograd", "compiled", "gram", Compiler.AOTI),
+        mode="compiled",
+        cpu_only=True,
+    ),
+    Rung(
+        "12 while_loop",
+        "a loop compiled as a loop: while_loop in an AOTI package, gram (rejected)",
+        _while_loop("manual"),
+        _while_loop("autograd"),
+        mode="compiled",
+        cpu_only=True,
     ),
     Rung(
         "jax gram",
@@ -381,6 +494,8 @@ def run_ladder(
             spec = _spec(rung, gradient, device, steps)
             config = make_config(rung.engine, device=spec.device, mode=rung.mode)
             available = get_engine(rung.engine).availability(config)
+            if rung.cpu_only and device != "cpu":
+                available = Availability(False, "a CPU compile route; CUDA uses CUDA graphs")
             if not available.ok:
                 results[gradient] = unavailable(spec, available.reason)
                 continue

@@ -1,20 +1,32 @@
 """The torch engine: CPU or CUDA, manual or autograd, eager or compiled, per-sample or gram.
 
 Every variant keeps w and the MSE trace on the device and never syncs inside a chunk; the
-trace is copied back once, at the end. ``compiled`` runs ``torch.compile`` over a block of
-steps (unrolled, masked so one compilation serves any step count); on CUDA the block is
-captured as a CUDA graph (``mode="reduce-overhead"``). torch is imported only when used.
+trace is copied back once, at the end. ``compiled`` compiles a block of steps (unrolled,
+masked so one compilation serves any step count). On the CPU the block is an AOTInductor
+package called without dynamo, its intermediates on the stack (``Compiler``; the ladder
+measures each way); on CUDA it is ``torch.compile``'d and captured as a CUDA graph
+(``mode="reduce-overhead"``). torch is imported only when used.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from enum import StrEnum
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from gradpoly import losses as _losses_module
 from gradpoly.engines import register
 from gradpoly.engines.base import (
     Availability,
@@ -157,6 +169,32 @@ def make_block(step: Step, steps: int) -> Callable[..., tuple[Any, Any]]:
     return block
 
 
+class Compiler(StrEnum):
+    """How a CPU block is compiled and called; each is a rung of the ladder."""
+
+    DYNAMO = "dynamo"
+    """``torch.compile``: dynamo checks the block's guards and wrappers on every call."""
+    UNGUARDED = "unguarded"
+    """``torch.compile``, guard evaluation skipped after the first call (``set_stance``)."""
+    AOTI = "aoti"
+    """An AOTInductor package, called without dynamo; intermediates allocated per call."""
+    AOTI_STACK = "aoti-stack"
+    """An AOTInductor package whose intermediates are stack arrays: no allocation per step."""
+
+
+_COMPILER: ContextVar[Compiler] = ContextVar("gradpoly_torch_compiler", default=Compiler.AOTI_STACK)
+
+
+@contextlib.contextmanager
+def compiling_with(compiler: Compiler) -> Iterator[None]:
+    """Compile CPU blocks started inside this context the given way (the ladder's rungs)."""
+    token = _COMPILER.set(Compiler(compiler))
+    try:
+        yield
+    finally:
+        _COMPILER.reset(token)
+
+
 @cache
 def compiled_block(
     strategy: Strategy,
@@ -171,6 +209,85 @@ def compiled_block(
     if device is Device.CUDA:
         return torch.compile(block, mode="reduce-overhead", fullgraph=True, dynamic=False)
     return torch.compile(block, fullgraph=True, dynamic=False, options={"cpp_wrapper": True})
+
+
+_PACKAGES: dict[tuple[Any, ...], Callable[..., tuple[Any, Any]]] = {}
+"""Loaded AOTInductor packages, by block and input signature (one process)."""
+
+
+def packaged_block(
+    strategy: Strategy,
+    gradient: Gradient,
+    example: tuple[Any, ...],
+    stack: bool = True,
+    loss: Any = Loss.MSE,
+    delta: float = 1.0,
+) -> Callable[..., tuple[Any, Any]]:
+    """The block as an AOTInductor package for ``example``'s shapes and dtypes, built once.
+
+    The autograd step is traced by ``make_fx``, so the package holds torch's own derivative
+    as plain operators; no dynamo runs per call. Packages of built-in losses are kept in
+    inductor's cache folder, so later processes load them instead of compiling.
+    """
+    signature = tuple((tuple(t.shape), str(t.dtype)) for t in example)
+    key = (strategy, gradient, loss, delta, stack, signature)
+    if key not in _PACKAGES:
+        block = make_block(make_step(strategy, gradient, Mode.COMPILED, loss, delta), BLOCK_STEPS)
+        name = None if callable(loss) else repr(key)
+        _PACKAGES[key] = _package(block, example, stack, name)
+    return _PACKAGES[key]
+
+
+_SOURCE = hashlib.sha256(
+    Path(__file__).read_bytes() + Path(_losses_module.__file__).read_bytes()
+).hexdigest()
+"""The code a package is built from, as imported: an edited engine never loads an old package."""
+
+
+def _package_path(name: str) -> Path | None:
+    """Where a package named ``name`` is cached, or None when inductor's caches are off."""
+    torch = load_torch()
+    if torch._inductor.config.force_disable_caches:
+        return None
+    from torch._inductor.runtime.cache_dir_utils import cache_dir
+
+    digest = hashlib.sha256(f"{torch.__version__}|{_SOURCE}|{name}".encode()).hexdigest()
+    return Path(cache_dir()) / "gradpoly" / f"block-{digest[:32]}.pt2"
+
+
+def _package(
+    block: Callable[..., Any], example: tuple[Any, ...], stack: bool, name: str | None
+) -> Callable[..., tuple[Any, Any]]:
+    """Load the cached package, or trace, export, AOT-compile and cache it (atomically)."""
+    torch = load_torch()
+    path = None if name is None else _package_path(name)
+    if path is not None and path.is_file():
+        with contextlib.suppress(Exception):  # a package from another build: compile anew
+            return torch._inductor.aoti_load_package(str(path))
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    options = {"aot_inductor.allow_stack_allocation": stack, "fx_graph_cache": False}
+    # set globally too: inductor's graph cache keys on the global config, so a package built
+    # with stack buffers would otherwise be served one built without them (and vice versa)
+    with (
+        warnings.catch_warnings(),
+        torch._inductor.config.patch(options),
+        tempfile.TemporaryDirectory() as scratch,
+    ):
+        # torch's own notes while exporting (lifted constants, pytree deprecations)
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        program = torch.export.export(make_fx(block)(*example), example)
+        built = torch._inductor.aoti_compile_and_package(
+            program, package_path=os.path.join(scratch, "block.pt2"), inductor_configs=options
+        )
+        if path is None:
+            return torch._inductor.aoti_load_package(built)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staged = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        shutil.copyfile(built, staged)
+        os.replace(staged, path)  # another process never sees half a package
+    return torch._inductor.aoti_load_package(str(path))
 
 
 class _TorchRunner:
@@ -195,15 +312,29 @@ class _TorchRunner:
             value = self.loss(self.w, *self.data)
             check_value(value, describe(config.loss), "torch")
         self.counts: dict[int, Any] = {}
+        self.compiler = Compiler.DYNAMO if config.device is Device.CUDA else _COMPILER.get()
         if self.compiled:
-            self.block = compiled_block(
-                config.strategy, config.gradient, config.device, config.loss, config.huber_delta
-            )
             self.lr_tensor = torch.tensor(config.lr_value, dtype=self.dtype, device=self.device)
+            self.block = self._block(config)
         else:
             self.step = make_step(
                 config.strategy, config.gradient, config.mode, config.loss, config.huber_delta
             )
+
+    def _block(self, config: FitConfig) -> Callable[..., tuple[Any, Any]]:
+        """The compiled block the runner's compiler gives (packages are built here, eagerly)."""
+        if self.compiler in (Compiler.AOTI, Compiler.AOTI_STACK):
+            example = (self.w, self._count(BLOCK_STEPS), self.lr_tensor, *self.data)
+            stack = self.compiler is Compiler.AOTI_STACK
+            return packaged_block(
+                config.strategy, config.gradient, example, stack, config.loss, config.huber_delta
+            )
+        block = compiled_block(
+            config.strategy, config.gradient, config.device, config.loss, config.huber_delta
+        )
+        if self.compiler is Compiler.UNGUARDED:  # one guarded call (no step applied) first
+            block(self.w, self._count(0), self.lr_tensor, *self.data)
+        return block
 
     def _tensor(self, values: Any) -> Any:
         return self.torch.as_tensor(np.asarray(values), dtype=self.dtype, device=self.device)
@@ -256,18 +387,26 @@ class _TorchRunner:
     def _advance_compiled(self, start: int, stop: int) -> None:
         torch, block, data, w, lr = self.torch, self.block, self.data, self.w, self.lr_tensor
         cuda = self.device.type == "cuda"
-        losses = []
-        with torch._dynamo.config.patch(recompile_limit=256, fail_on_recompile_limit_hit=True):
+        trace = self.trace
+        limits = torch._dynamo.config.patch(recompile_limit=256, fail_on_recompile_limit_hit=True)
+        with limits, self._stance():
             for k in range(start, stop, BLOCK_STEPS):
                 n = min(BLOCK_STEPS, stop - k)
                 if cuda:
                     torch.compiler.cudagraph_mark_step_begin()
                 w, block_losses = block(w, self._count(n), lr, *data)
                 if cuda:
-                    w, block_losses = w.clone(), block_losses.clone()  # replays overwrite outputs
-                losses.append(block_losses[:n] if n < BLOCK_STEPS else block_losses)
-        self.trace[start:stop] = torch.cat(losses)
-        self.w = w
+                    w = w.clone()  # a replay overwrites its outputs, w included
+                # copied at once: a stack package returns the same memory on every call
+                trace[k : k + n] = block_losses[:n] if n < BLOCK_STEPS else block_losses
+        # a stack package's w is its own memory until the next call: keep a copy
+        self.w = w.clone() if self.compiler is Compiler.AOTI_STACK else w
+
+    def _stance(self) -> contextlib.AbstractContextManager[Any]:
+        """Skip dynamo's guard evaluation (the unguarded rung; its block ran once at start)."""
+        if self.compiler is Compiler.UNGUARDED:
+            return self.torch.compiler.set_stance("default", skip_guard_eval_unsafe=True)
+        return contextlib.nullcontext()
 
     def _count(self, n: int) -> Any:
         """A cached 0-d tensor holding ``n``, the number of active steps of a block."""
