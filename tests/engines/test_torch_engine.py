@@ -139,3 +139,29 @@ def test_package_paths_follow_inductors_cache_folder(tmp_path, monkeypatch) -> N
     assert torch_engine._package_path("b") != first
     monkeypatch.setattr(torch._inductor.config, "force_disable_caches", True)
     assert torch_engine._package_path("a") is None
+
+
+def _returns_its_own_memory(block, example) -> bool:
+    first = block(*example)
+    second = block(*example)
+    return bool(first[1].data_ptr() == second[1].data_ptr())
+
+
+def test_stack_and_heap_packages_in_one_process_are_what_they_ask_for(monkeypatch) -> None:
+    """Inductor registers one CPU wrapper generator per process; each package gets its own."""
+    monkeypatch.setattr(torch_engine, "_package_path", lambda name: None)
+    monkeypatch.setattr(torch_engine, "_PACKAGES", {})
+    strategy, gradient = torch_engine.Strategy.GRAM, torch_engine.Gradient.MANUAL
+    g = torch.eye(3, dtype=torch.float64)
+    example = (
+        torch.zeros(3, dtype=torch.float64),
+        torch.tensor(20),
+        torch.tensor(0.1),
+        g,
+        g[0],
+        g[0, 0],
+    )
+    heap = torch_engine.packaged_block(strategy, gradient, example, stack=False)
+    stack = torch_engine.packaged_block(strategy, gradient, example, stack=True)
+    assert not _returns_its_own_memory(heap, example)
+    assert _returns_its_own_memory(stack, example)

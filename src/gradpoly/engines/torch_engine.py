@@ -255,6 +255,30 @@ def _package_path(name: str) -> Path | None:
     return Path(cache_dir()) / "gradpoly" / f"block-{digest[:32]}.pt2"
 
 
+@contextlib.contextmanager
+def _cpu_wrapper(stack: bool) -> Iterator[None]:
+    """Inductor's CPU wrapper generator for this package: the stack-array one or the plain one.
+
+    Inductor registers the CPU generator once per process, as the option stood at its first
+    compile, and later packages reuse it whatever they ask for; so it is swapped in here and
+    the process's own registration put back afterwards.
+    """
+    from dataclasses import replace
+
+    from torch._inductor.codegen import common
+    from torch._inductor.codegen.cpp_wrapper_cpu import CppWrapperCpu
+    from torch._inductor.codegen.cpp_wrapper_cpu_array_ref import CppWrapperCpuArrayRef
+
+    common.init_backend_registration()
+    registered = common.device_codegens["cpu"]
+    wrapper = CppWrapperCpuArrayRef if stack else CppWrapperCpu
+    common.device_codegens["cpu"] = replace(registered, cpp_wrapper_codegen=wrapper)
+    try:
+        yield
+    finally:
+        common.device_codegens["cpu"] = registered
+
+
 def _package(
     block: Callable[..., Any], example: tuple[Any, ...], stack: bool, name: str | None
 ) -> Callable[..., tuple[Any, Any]]:
@@ -267,11 +291,12 @@ def _package(
     from torch.fx.experimental.proxy_tensor import make_fx
 
     options = {"aot_inductor.allow_stack_allocation": stack, "fx_graph_cache": False}
-    # set globally too: inductor's graph cache keys on the global config, so a package built
-    # with stack buffers would otherwise be served one built without them (and vice versa)
+    # set globally too (the precompiled header follows it); no graph cache, whose key cannot
+    # see which CPU wrapper generator is registered
     with (
         warnings.catch_warnings(),
         torch._inductor.config.patch(options),
+        _cpu_wrapper(stack),
         tempfile.TemporaryDirectory() as scratch,
     ):
         # torch's own notes while exporting (lifted constants, pytree deprecations)
