@@ -287,7 +287,7 @@ def _package(
     path = None if name is None else _package_path(name)
     if path is not None and path.is_file():
         with contextlib.suppress(Exception):  # a package from another build: compile anew
-            return torch._inductor.aoti_load_package(str(path))
+            return _flat(torch._inductor.aoti_load_package(str(path)))
     from torch.fx.experimental.proxy_tensor import make_fx
 
     options = {"aot_inductor.allow_stack_allocation": stack, "fx_graph_cache": False}
@@ -307,12 +307,24 @@ def _package(
             program, package_path=os.path.join(scratch, "block.pt2"), inductor_configs=options
         )
         if path is None:
-            return torch._inductor.aoti_load_package(built)
+            return _flat(torch._inductor.aoti_load_package(built))
         path.parent.mkdir(parents=True, exist_ok=True)
         staged = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         shutil.copyfile(built, staged)
         os.replace(staged, path)  # another process never sees half a package
-    return torch._inductor.aoti_load_package(str(path))
+    return _flat(torch._inductor.aoti_load_package(str(path)))
+
+
+def _flat(package: Any) -> Callable[..., tuple[Any, Any]]:
+    """Call a loaded package with its tensors as they are: the block's inputs and outputs are
+    flat already, and the package's own ``__call__`` re-parses its pytree specs every call."""
+    run = package.loader.boxed_run
+
+    def block(*tensors: Any) -> tuple[Any, Any]:
+        w, losses = run(list(tensors))
+        return w, losses
+
+    return block
 
 
 class _TorchRunner:
