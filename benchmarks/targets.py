@@ -61,11 +61,33 @@ def targets(ok: dict[str, dict[str, Any]]) -> list[str]:
             f"{ratio:.1f}x (target >= 50x): {verdict(ratio >= 50)}"
         )
         lines.append(
-            f"its one-time compile cost: {best['compile_s']:.1f} s (target <= 10 s): "
-            f"{verdict(best['compile_s'] <= 10)}"
+            f"its warm-up's excess over a warm run in this process: {best['compile_s']:.1f} s "
+            "(packages already on disk load instead of compiling; a cold compile is below)"
         )
     finals = sorted({f"{r['final_mse']:.5f}" for r in ok.values()})
     lines.append(f"final MSE of every configuration that passed the gate: {', '.join(finals)}")
+    return lines
+
+
+def cold_compile(path: Path) -> list[str]:
+    """The cold-compile target, from ``compile_cache.json`` beside the bench document."""
+    if not path.is_file():
+        return [f"cold compile: not measured ({path.name} missing; run compile_cache.py)"]
+    doc = json.loads(path.read_text())
+    rows = {r["case"].split(" (")[0]: r for r in doc["rows"]}
+    config = f"torch {doc['args']['gradient']} {doc['args']['strategy']}"
+    lines = []
+    cold = rows.get("caches disabled")
+    if cold is not None:
+        seconds = cold["first_fit_seconds"]
+        lines.append(
+            f"cold compile, {config} (a fresh process, caches disabled, imports included): "
+            f"{seconds:.1f} s (target <= 10 s): {'met' if seconds <= 10 else 'MISSED'}"
+        )
+    warm = rows.get("caches on, filled folder")
+    if warm is not None:
+        seconds = warm["first_fit_seconds"]
+        lines.append(f"first fit of every later process (packages on disk): {seconds:.1f} s")
     return lines
 
 
@@ -73,7 +95,8 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print(__doc__.strip().splitlines()[-1], file=sys.stderr)
         return 2
-    for line in targets(load(Path(argv[1]))):
+    bench = Path(argv[1])
+    for line in [*targets(load(bench)), *cold_compile(bench.with_name("compile_cache.json"))]:
         print(line)
     return 0
 
