@@ -639,3 +639,16 @@ def test_counts_agree_with_their_nouns(capsys, data_csv) -> None:
     out = capsys.readouterr().out
     assert "(3 steps," in out
     assert "ran all 3 steps" in out
+
+
+def test_auto_choices_say_what_ran_with_one_label(capsys, data_csv, long_csv) -> None:
+    """One convention for every auto option: what gradpoly chose, then "(auto)"."""
+    code, out, _ = run(capsys, "fit", str(data_csv), "--engine", "auto", "--steps", "10")
+    assert code == 0, out
+    ran = out.split("ran: ")[1].split(" in the ")[0]
+    assert ran.endswith(" (auto)")
+    assert not ran.startswith("auto")
+    code, out, _ = run(capsys, "fit", str(long_csv), *SENSORS, "--engine", "auto", "--degree", "1")
+    assert code == 0, out
+    engine = out.split("engine ")[1].split(")")[0]
+    assert engine in {"numba (auto", "numpy (auto"}

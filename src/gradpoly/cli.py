@@ -547,11 +547,12 @@ def _fit_any(
         result = fit_problem(problem, config, progress_for(str(engine), steps))
     best = lstsq_problem(problem)
     console = _console(piped)
-    lr_text = f"lr {result.lr:.4g}" + (" (auto)" if lr == "auto" else "")
+    lr_text = _auto(f"lr {result.lr:.4g}", lr)
     if optimizer is not Optimizer.GD:
         lr_text += f", {optimizer} beta {result.momentum:.4g}"
     console.print(
-        f"ran: {config} in the {basis} basis ({_count(result.steps_run, 'step')}, {lr_text}) "
+        f"ran: {_auto(str(result.config), engine)} in the {basis} basis "
+        f"({_count(result.steps_run, 'step')}, {lr_text}) "
         f"in {result.seconds:.3f} s: {result.stop_reason}"
     )
     console.print("coefficients (x^0 .. x^D): " + "  ".join(f"{c:.6g}" for c in result.coef))
@@ -578,6 +579,11 @@ def _fit_any(
             prediction=stats,
         )
         _wrote(console, plot)
+
+
+def _auto(chosen: str, asked: object) -> str:
+    """What ran, marked "(auto)" wherever gradpoly chose it: one label for every auto option."""
+    return f"{chosen} (auto)" if str(asked) == "auto" else chosen
 
 
 def _quiet_stats(result: FitResult) -> Stats:
@@ -796,7 +802,8 @@ def _fit_series(
     console = _console(job.piped)
     console.print(
         f"fitted {int(result.valid.sum())} of {len(ids)} series from {job.data.name} "
-        f"(degree {degree}, {basis}, {optimizer}, loss {loss}, engine {engine}) in "
+        f"(degree {degree}, {basis}, {optimizer}, loss {loss}, "
+        f"engine {_auto(result.engine, engine)}) in "
         f"{result.seconds:.3f} s; {int(result.converged.sum())} reached tol"
     )
     for b, reason in result.problems.items():
