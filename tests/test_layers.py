@@ -106,8 +106,32 @@ def test_the_graph_sees_lazy_imports() -> None:
     assert "gradpoly.errors" in graph["gradpoly.options"]
 
 
-def test_primitives_import_no_engine_or_front_end() -> None:
-    graph = import_graph()
-    high = {"gradpoly.engines", "gradpoly.many", "gradpoly.api", "gradpoly.cli", "gradpoly.io"}
-    for low in ("gradpoly.errors", "gradpoly.choices", "gradpoly.options", "gradpoly.result"):
-        assert not graph[low] & high, low
+LAYERS = {  # the design notes' picture (docs/design.md), bottom up
+    0: "errors choices validation outputs environment registry",
+    1: "options losses mapping rates",
+    2: "stats display result problem exact",
+    3: "engines engines.base engines.numpy_engine engines.torch_engine engines.jax_engine "
+    "engines.numba_engine engines.dask_engine batched batched.batch batched.shared "
+    "batched.base batched.numpy_batch batched.numba_batch batched._numba_kernels "
+    "batched.torch_batch batched.jax_batch",
+    4: "api many seed derivative testing",
+    5: "io dask xarray sklearn",
+    6: "cli __main__ demo plots bench bench.harness bench.suite bench.ladder bench.derivatives "
+    "bench.report",
+}
+LAYER = {f"gradpoly.{m}": k for k, names in LAYERS.items() for m in names.split()}
+LAYER["gradpoly"] = 5  # the public surface (__all__) sits on the library it re-exports
+
+
+def test_every_module_has_a_layer() -> None:
+    assert set(import_graph()) == set(LAYER)
+
+
+def test_modules_import_only_their_own_layer_or_below() -> None:
+    upward = [
+        f"{module} ({LAYER[module]}) imports {target} ({LAYER[target]})"
+        for module, targets in import_graph().items()
+        for target in targets
+        if LAYER[target] > LAYER[module]
+    ]
+    assert upward == []
