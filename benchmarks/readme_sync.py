@@ -1,11 +1,14 @@
-"""Copy the generated tables (docs/*.md, written by the benchmark scripts) into the README.
+"""Refresh the README's generated blocks from the benchmarks' own output.
 
 Usage: python benchmarks/readme_sync.py [--check]
 
-Each README block between ``<!-- generated: docs/NAME.md -->`` and ``<!-- end generated -->``
-is replaced by that file's text (a ``.txt`` file, a script's printed output, in a text
-fence), so the README's figures are the benchmarks' own output and cannot drift; ``--check``
-exits 1 (naming the block) when the README is out of date.
+Each README block between ``<!-- generated: NAME -->`` and ``<!-- end generated -->`` is
+replaced: ``table:NAME`` by the table ``docs_tools/tables.py`` renders from ``docs/NAME.json``
+(as the documentation site renders it), ``docs/FILE`` by that file's text (a ``.txt`` file, a
+script's printed output, in a text fence). ``<!-- example: NAME -->`` blocks are examples run
+now and shown with their output (``docs_tools/examples.py``). So the README's figures are the
+benchmarks' own and cannot drift; ``--check`` exits 1 (naming the block) when the README is
+out of date (times, which vary run to run, are not compared).
 """
 
 from __future__ import annotations
@@ -16,9 +19,28 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "docs_tools"))
+import examples  # noqa: E402  (the site's examples, run as the site runs them)
+from tables import RENDERERS  # noqa: E402  (the site's renderers, beside the site's hooks)
+
 BLOCK = re.compile(
     r"(<!-- generated: (?P<name>[^ ]+) -->\n)(?P<body>.*?)(<!-- end generated -->)", re.S
 )
+
+
+EXAMPLE = re.compile(
+    r"(<!-- example: (?P<name>\w+) -->\n)(?P<body>.*?)(<!-- end example -->)", re.S
+)
+
+
+def _examples(text: str, changed: list[str]) -> str:
+    def refresh(match: re.Match[str]) -> str:
+        fresh = examples.render(match["name"])
+        if not examples.same(fresh, match["body"]):
+            changed.append(f"example {match['name']}")
+        return match.group(1) + fresh + match.group(4)
+
+    return EXAMPLE.sub(refresh, text)
 
 
 def synced(text: str) -> tuple[str, list[str]]:
@@ -26,14 +48,18 @@ def synced(text: str) -> tuple[str, list[str]]:
     changed: list[str] = []
 
     def refresh(match: re.Match[str]) -> str:
-        fresh = (ROOT / match["name"]).read_text()
-        if match["name"].endswith(".txt"):  # a script's printed output: shown as it printed
+        name = match["name"]
+        if name.startswith("table:"):
+            fresh = RENDERERS[name.removeprefix("table:")]() + "\n"
+        else:
+            fresh = (ROOT / name).read_text()
+        if name.endswith(".txt"):  # a script's printed output: shown as it printed
             fresh = "```text\n" + fresh + "```\n"
         if fresh != match["body"]:
             changed.append(match["name"])
         return match.group(1) + fresh + match.group(4)
 
-    return BLOCK.sub(refresh, text), changed
+    return _examples(BLOCK.sub(refresh, text), changed), changed
 
 
 def main() -> None:

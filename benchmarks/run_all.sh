@@ -16,16 +16,18 @@ gradpoly bench --steps 200000 --repeats 5 --threads 1 \
 gradpoly ladder --steps 20000 --repeats 3 --threads 1 \
   --json docs/ladder.json --markdown docs/ladder.md --plot docs/img/ladder.png
 
-# The targets, as ratios measured side by side in the bench run above.
-python benchmarks/targets.py docs/bench.json | tee docs/targets.txt
-
 # What bounds torch.compile here: a cold compile, and a profile of the warm per-call cost.
 python benchmarks/profile_torch_compiled.py --profile-lines 8 2>&1 | tee docs/profile_torch_compiled.txt
 
 # A fresh process's first compiled fit: caches disabled, filling, filled.
-{ python benchmarks/compile_cache.py --json docs/compile_cache.json
-  python benchmarks/compile_cache.py --gradient manual --strategy per-sample; } \
+{ python benchmarks/compile_cache.py --gradient manual --strategy per-sample \
+    --json docs/compile_cache.json
+  python benchmarks/compile_cache.py; } \
   | tee docs/compile_cache.txt
+
+# The targets, as ratios measured side by side in the bench run above (and
+# the cold compile from compile_cache.json).
+python benchmarks/targets.py docs/bench.json | tee docs/targets.txt
 
 # The derivative demo: the notebook's first figure, checked, and every method timed.
 gradpoly derivative --function sin --points 100 --method onehot-loop --dtype float32 \
@@ -61,5 +63,8 @@ python benchmarks/grids.py --cube 365,1000,1000 --repeats 9 --json docs/grids.js
 # One small fit (100 points, degree 4) against np.polyfit.
 python benchmarks/small_fit.py --json docs/small_fit.json | tee docs/small_fit.txt
 
-# Copy the generated tables into the README (tests/test_benchmarks.py checks they match).
+# Refresh the README's generated table and examples (tests/test_benchmarks.py checks them).
 python benchmarks/readme_sync.py
+
+# The documentation site: every table rendered from the JSON above, the notebooks executed.
+mkdocs build --strict

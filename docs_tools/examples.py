@@ -1,0 +1,129 @@
+"""Examples shown with their real output: run when the site or the README is built.
+
+``{{ example NAME }}`` on a page (``hooks.py``) and ``<!-- example: NAME -->`` blocks in the
+README (``benchmarks/readme_sync.py``) both come from :func:`render`, so the output beside a
+snippet is what that snippet prints today. ``same`` compares two renderings with times masked.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SECONDS = re.compile(r"\d[\d,]*(\.\d+)? ?(s|ms|µs)\b")
+
+PYTHON: dict[str, str] = {
+    "fit": """import numpy as np
+import gradpoly
+
+x = np.linspace(0, 5, 100)
+result = gradpoly.fit(x, np.sin(x), degree=4, basis="chebyshev", lr="auto",
+                      optimizer="nesterov", tol=1e-10, steps=100_000, dtype="float64")
+print(result.status, result.steps_run, "steps;", result.stop_reason)
+print("coef ", result.coef)
+print("lstsq", gradpoly.lstsq(x, np.sin(x), 4))""",
+    "xarray": """import numpy as np, pandas as pd, xarray as xr
+import gradpoly.xarray  # registers the .gradpoly accessor
+
+rng = np.random.default_rng(0)
+values = np.arange(365.0)[:, None, None] * 0.01 + rng.standard_normal((365, 100, 100))
+values[rng.random(values.shape) < 0.1] = np.nan                       # 10% gaps
+cube = xr.DataArray(values, dims=("time", "y", "x"),
+                    coords={"time": pd.date_range("2025-01-01", periods=365)})
+ours = cube.gradpoly.polyfit("time", 1, skipna=True)
+theirs = cube.polyfit("time", 1, skipna=True)
+print(ours.polyfit_coefficients.dims, ours.polyfit_coefficients.shape)
+difference = abs(ours.polyfit_coefficients - theirs.polyfit_coefficients).max()
+print("max relative difference to xarray's own fit:",
+      float(difference / abs(theirs.polyfit_coefficients).max()))""",
+    "many": """import numpy as np
+import gradpoly
+
+rng = np.random.default_rng(0)
+x = np.sort(rng.uniform(0, 10, (10_000, 1_000)), axis=1)      # every series its own x
+y = np.sin(x) + 0.1 * rng.standard_normal(x.shape)
+many = gradpoly.fit_many(x, y, 4, steps=5_000, tol=1e-12, engine="numba")
+print(many.coef.shape, many.converged.all(), int(many.steps_run.max()))""",
+    "stats": """import numpy as np
+import gradpoly
+
+rng = np.random.default_rng(7)   # a calibration curve, degree 2, noise 0.05
+x = np.linspace(0, 10, 25)
+y = 0.5 + 1.9 * x - 0.02 * x**2 + 0.05 * rng.standard_normal(25)
+result = gradpoly.lstsq(x, y, 2, full=True)
+print(result.coef, result.stats.stderr)
+print(result.stats.residual_std, result.stats.r_squared, result.stats.dof)
+print(result.predict([5.0], interval="prediction"))""",
+    "api": """import numpy as np
+import gradpoly
+
+x = np.linspace(0, 5, 100)
+y = np.sin(x)
+
+result = gradpoly.fit(x, y, degree=4, steps=200_000, lr=1e-5)   # the notebook's run, numpy
+print(result)
+print(result.coef)                       # monomial coefficients, increasing order
+print(gradpoly.lstsq(x, y, 4))           # the float64 closed-form reference
+print(result.predict([0.0, 2.5]))
+
+options = dict(engine="jax", gradient="autograd", strategy="gram")
+gradpoly.fit(x, y, **options)            # compiles the scan once
+fast = gradpoly.fit(x, y, **options)     # the same trajectory, all 200,000 steps traced
+print(fast.config, fast.final_mse)
+
+try:
+    gradpoly.fit(x, y, lr=1e-4)
+except gradpoly.DivergenceError as err:
+    print(err)""",
+}
+"""Python examples: the code, then what it printed."""
+
+CONSOLE: dict[str, list[str]] = {
+    "cli": [
+        "gradpoly fit examples/calibration.csv --x-col reference --y-col reading --degree 2 \\\n"
+        "    --basis chebyshev --lr auto --optimizer nesterov --tol 1e-12 --dtype float64 --stats"
+    ],
+    "sensors": [
+        "gradpoly fit examples/sensors.csv --series-col sensor --x-col t --y-col value \\\n"
+        "    --degree 3 --basis chebyshev --lr auto --optimizer nesterov --tol 1e-10 --steps 5000"
+    ],
+    "cli_tour": [
+        "gradpoly --help",
+        "gradpoly fit examples/sin.csv --basis chebyshev --lr auto --tol 1e-10 --dtype float64",
+        "gradpoly fit examples/sin.csv --lr 1e-4",
+        "gradpoly fit examples/sin.csv --engine torch --device cuda",
+    ],
+}
+"""Shell examples: each command, what it printed, and its exit status when not 0."""
+
+
+def render(name: str) -> str:
+    """The example as a page shows it (markdown)."""
+    if name in PYTHON:
+        code = PYTHON[name]
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+        )
+        return f"```python\n{code}\n```\n\n```text\n{done.stdout}```\n"
+    shown = []
+    for command in CONSOLE[name]:
+        done = subprocess.run(
+            command, shell=True, capture_output=True, text=True, cwd=ROOT, env=_env()
+        )
+        status = f"[exit status {done.returncode}]\n" if done.returncode else ""
+        shown.append(f"$ {command}\n{done.stdout}{done.stderr}{status}")
+    return "```console\n" + "\n".join(shown) + "```\n"
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return dict(os.environ, COLUMNS="100", NO_COLOR="1", TERM="dumb")
+
+
+def same(a: str, b: str) -> bool:
+    """Whether two renderings agree once times (which vary run to run) are masked."""
+    return SECONDS.sub("<time>", a) == SECONDS.sub("<time>", b)
