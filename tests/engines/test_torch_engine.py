@@ -165,3 +165,30 @@ def test_stack_and_heap_packages_in_one_process_are_what_they_ask_for(monkeypatc
     stack = torch_engine.packaged_block(strategy, gradient, example, stack=True)
     assert not _returns_its_own_memory(heap, example)
     assert _returns_its_own_memory(stack, example)
+
+
+def test_a_package_is_never_reused_for_other_strides(monkeypatch) -> None:
+    """AOTI trusts its example's strides unchecked; a column-major design got wrong steps."""
+    monkeypatch.setattr(torch_engine, "_package_path", lambda name: None)
+    monkeypatch.setattr(torch_engine, "_PACKAGES", {})
+    strategy, gradient = torch_engine.Strategy.PER_SAMPLE, torch_engine.Gradient.MANUAL
+    rows = torch.randn(30, 4, dtype=torch.float64)
+    columns = rows.T.contiguous().T  # the same values, column-major (as chebvander gives)
+    b = torch.randn(30, dtype=torch.float64)
+    w, n, lr = torch.zeros(4, dtype=torch.float64), torch.tensor(20), torch.tensor(0.01)
+    reference = torch_engine.make_block(
+        torch_engine.make_step(strategy, gradient, torch_engine.Mode.COMPILED), 20
+    )(w, n, lr, rows, rows.T.contiguous(), b)
+    for a in (rows, columns):
+        example = (w, n, lr, a, rows.T.contiguous(), b)
+        block = torch_engine.packaged_block(strategy, gradient, example)
+        torch.testing.assert_close(block(*example)[1], reference[1])
+    assert len(torch_engine._PACKAGES) == 2
+
+
+def test_a_chebyshev_design_fits_as_eager_does() -> None:
+    x = np.linspace(-1, 2, 30)
+    kwargs = dict(degree=3, steps=45, engine="torch", basis="chebyshev", dtype="float64")
+    eager = fit(x, np.cos(2 * x), lr=0.4, mode="eager", **kwargs)
+    compiled = fit(x, np.cos(2 * x), lr=0.4, mode="compiled", **kwargs)
+    np.testing.assert_allclose(compiled.trace, eager.trace, rtol=1e-12)

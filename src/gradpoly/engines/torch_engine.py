@@ -223,13 +223,14 @@ def packaged_block(
     loss: Any = Loss.MSE,
     delta: float = 1.0,
 ) -> Callable[..., tuple[Any, Any]]:
-    """The block as an AOTInductor package for ``example``'s shapes and dtypes, built once.
+    """The block as an AOTInductor package for ``example``'s shapes, strides and dtypes, built once.
 
     The autograd step is traced by ``make_fx``, so the package holds torch's own derivative
     as plain operators; no dynamo runs per call. Packages of built-in losses are kept in
     inductor's cache folder, so later processes load them instead of compiling.
     """
-    signature = tuple((tuple(t.shape), str(t.dtype)) for t in example)
+    # a package assumes its example's strides, unchecked: they are part of its identity
+    signature = tuple((tuple(t.shape), t.stride(), str(t.dtype)) for t in example)
     key = (strategy, gradient, loss, delta, stack, signature)
     if key not in _PACKAGES:
         block = make_block(make_step(strategy, gradient, Mode.COMPILED, loss, delta), BLOCK_STEPS)
@@ -374,7 +375,9 @@ class _TorchRunner:
         return block
 
     def _tensor(self, values: Any) -> Any:
-        return self.torch.as_tensor(np.asarray(values), dtype=self.dtype, device=self.device)
+        """Row-major on the device (a Chebyshev design arrives column-major from NumPy)."""
+        array = np.asarray(values, order="C")  # (ascontiguousarray would make a scalar 1-d)
+        return self.torch.as_tensor(array, dtype=self.dtype, device=self.device)
 
     def _data(self, problem: FitProblem, strategy: Strategy) -> tuple[Any, ...]:
         if strategy is Strategy.GRAM:
