@@ -68,3 +68,9 @@ def test_without_tol_every_step_runs_and_the_result_says_so() -> None:
     assert not result.converged
     assert result.steps_run == 10
     assert result.stop_reason == "ran all 10 steps"
+
+
+def test_a_long_run_says_its_steps_with_thousands_separated() -> None:
+    x = np.linspace(0, 1, 10)
+    result = fit(x, x, degree=1, steps=1200, lr=0.1)
+    assert result.stop_reason == "ran all 1,200 steps"

@@ -355,7 +355,7 @@ def _drive(
     t1 = time.perf_counter()
     limit = _rise_limit(config, start_loss)
     done, chunk = 0, engine.chunk_steps(config)
-    every = "its single step" if config.steps == 1 else f"all {config.steps} steps"
+    every = "its single step" if config.steps == 1 else f"all {config.steps:,} steps"
     status, reason = "completed", f"ran {every}"
     while done < config.steps:
         stop = min(done + chunk, config.steps)
