@@ -9,6 +9,7 @@ Directives, each alone on a line: ``{{ table NAME }}`` (a renderer below), ``{{ 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -56,8 +57,6 @@ def _g(value: float, digits: int = 3) -> str:
 
 
 def _exponent(value: float) -> int:
-    import math
-
     return math.floor(math.log10(abs(value))) if value else 0
 
 

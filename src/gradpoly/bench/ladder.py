@@ -10,10 +10,7 @@ step are counted, so the cost per operator — framework dispatch, not arithmeti
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +21,15 @@ from gradpoly.api import fit_problem
 from gradpoly.bench.harness import Measurement, Outcome, Spec, measure, reference_check, unavailable
 from gradpoly.engines import get_engine
 from gradpoly.engines.base import Availability
-from gradpoly.engines.torch_engine import Compiler, compiling_with, load_torch, make_step
+from gradpoly.engines.torch_engine import (
+    Compiler,
+    aoti_package,
+    compiling_with,
+    exported,
+    load_torch,
+    make_step,
+    signature,
+)
 from gradpoly.options import FitConfig, Gradient, Mode, Strategy, make_config
 from gradpoly.problem import FitProblem
 from gradpoly.seed import seed_data
@@ -220,11 +225,10 @@ WHILE_STEPS = 1_000
 
 def _while_package(gradient: str, example: tuple[Any, ...]) -> Callable[..., Any]:
     """Rung 12: ``torch._higher_order_ops.while_loop`` over GD steps, as an AOTInductor package."""
-    key = (gradient, tuple((tuple(t.shape), str(t.dtype)) for t in example))
+    key = (gradient, signature(example))
     if key not in _WHILE:
         torch = load_torch()
         from torch._higher_order_ops import while_loop
-        from torch.fx.experimental.proxy_tensor import make_fx
 
         step = make_step(Strategy.GRAM, Gradient(gradient), Mode.COMPILED)
 
@@ -241,15 +245,8 @@ def _while_package(gradient: str, example: tuple[Any, ...]) -> Callable[..., Any
                 _, w, trace = while_loop(lambda i, w, trace: i < n, body, start)
                 return w, trace
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # export's notes on lifted constants
-            # make_fx first: torch.func's derivative becomes plain operators inside the body
-            program = torch.export.export(make_fx(Run())(*example), example)
-            with tempfile.TemporaryDirectory() as scratch:
-                built = torch._inductor.aoti_compile_and_package(
-                    program, package_path=os.path.join(scratch, "while.pt2")
-                )
-                _WHILE[key] = torch._inductor.aoti_load_package(built)
+        # heap buffers (its loop carries the trace); exported after make_fx, as the blocks are
+        _WHILE[key] = aoti_package(exported(Run(), example), stack=False)
     return _WHILE[key]
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator
@@ -38,6 +37,7 @@ from gradpoly.engines.base import (
 )
 from gradpoly.losses import Loss, check_value, describe, penalty
 from gradpoly.options import Device, FitConfig, Gradient, Mode, Optimizer, Strategy
+from gradpoly.outputs import atomic_path
 from gradpoly.problem import FitProblem
 
 BLOCK_STEPS = 20
@@ -229,9 +229,7 @@ def packaged_block(
     as plain operators; no dynamo runs per call. Packages of built-in losses are kept in
     inductor's cache folder, so later processes load them instead of compiling.
     """
-    # a package assumes its example's strides, unchecked: they are part of its identity
-    signature = tuple((tuple(t.shape), t.stride(), str(t.dtype)) for t in example)
-    key = (strategy, gradient, loss, delta, stack, signature)
+    key = (strategy, gradient, loss, delta, stack, signature(example))
     if key not in _PACKAGES:
         block = make_block(make_step(strategy, gradient, Mode.COMPILED, loss, delta), BLOCK_STEPS)
         name = None if callable(loss) else repr(key)
@@ -283,14 +281,32 @@ def _cpu_wrapper(stack: bool) -> Iterator[None]:
 def _package(
     block: Callable[..., Any], example: tuple[Any, ...], stack: bool, name: str | None
 ) -> Callable[..., tuple[Any, Any]]:
-    """Load the cached package, or trace, export, AOT-compile and cache it (atomically)."""
-    torch = load_torch()
+    """Load the cached package, or trace, export, AOT-compile and cache it."""
     path = None if name is None else _package_path(name)
     if path is not None and path.is_file():
         with contextlib.suppress(Exception):  # a package from another build: compile anew
-            return _flat(torch._inductor.aoti_load_package(str(path)))
+            return _flat(load_torch()._inductor.aoti_load_package(str(path)))
+    return aoti_package(exported(block, example), stack, path)
+
+
+def exported(function: Callable[..., Any], example: tuple[Any, ...]) -> Any:
+    """``function`` traced by ``make_fx`` (autograd becomes plain operators) and exported."""
+    torch = load_torch()
     from torch.fx.experimental.proxy_tensor import make_fx
 
+    with warnings.catch_warnings():
+        # torch's own notes while exporting (lifted constants, pytree deprecations)
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        return torch.export.export(make_fx(function)(*example), example)
+
+
+def aoti_package(
+    program: Any, stack: bool, path: Path | None = None
+) -> Callable[..., tuple[Any, Any]]:
+    """An exported two-output program AOT-compiled, written to ``path`` (atomically; a
+    scratch folder when None), and loaded for flat calls."""
+    torch = load_torch()
     options = {"aot_inductor.allow_stack_allocation": stack, "fx_graph_cache": False}
     # set globally too (the precompiled header follows it); no graph cache, whose key cannot
     # see which CPU wrapper generator is registered
@@ -300,20 +316,23 @@ def _package(
         _cpu_wrapper(stack),
         tempfile.TemporaryDirectory() as scratch,
     ):
-        # torch's own notes while exporting (lifted constants, pytree deprecations)
-        warnings.simplefilter("ignore", UserWarning)
-        warnings.simplefilter("ignore", FutureWarning)
-        program = torch.export.export(make_fx(block)(*example), example)
-        built = torch._inductor.aoti_compile_and_package(
-            program, package_path=os.path.join(scratch, "block.pt2"), inductor_configs=options
-        )
+        warnings.simplefilter("ignore", FutureWarning)  # pytree deprecations inside torch
         if path is None:
+            built = torch._inductor.aoti_compile_and_package(
+                program, package_path=os.path.join(scratch, "block.pt2"), inductor_configs=options
+            )
             return _flat(torch._inductor.aoti_load_package(built))
         path.parent.mkdir(parents=True, exist_ok=True)
-        staged = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        shutil.copyfile(built, staged)
-        os.replace(staged, path)  # another process never sees half a package
+        with atomic_path(path) as staged:  # another process never sees half a package
+            torch._inductor.aoti_compile_and_package(
+                program, package_path=str(staged), inductor_configs=options
+            )
     return _flat(torch._inductor.aoti_load_package(str(path)))
+
+
+def signature(example: tuple[Any, ...]) -> tuple[Any, ...]:
+    """What a package assumes of its inputs, unchecked: shapes, strides and dtypes."""
+    return tuple((tuple(t.shape), t.stride(), str(t.dtype)) for t in example)
 
 
 def _flat(package: Any) -> Callable[..., tuple[Any, Any]]:
