@@ -107,11 +107,12 @@ def test_the_graph_sees_lazy_imports() -> None:
 
 
 LAYERS = {  # the design notes' picture (docs/design.md), bottom up
-    0: "errors choices validation outputs environment registry",
+    0: "errors choices validation outputs private environment registry",
     1: "options losses mapping rates",
     2: "stats display result problem exact",
-    3: "engines engines.base engines.numpy_engine engines.torch_engine engines.jax_engine "
-    "engines.numba_engine engines.dask_engine batched batched.batch batched.shared "
+    3: "engines engines.base engines.aoti engines.numpy_engine engines.torch_engine "
+    "engines.jax_engine engines.numba_engine engines.dask_engine batched batched.batch "
+    "batched.shared "
     "batched.base batched.numpy_batch batched.numba_batch batched._numba_kernels "
     "batched.torch_batch batched.jax_batch",
     4: "api many seed derivative testing",

@@ -88,3 +88,13 @@ class DataFileError(GradpolyError, OSError):
 class OutputError(DataFileError):
     """An output cannot be written: not a regular file, an input of the run, a missing folder,
     or the write itself failed (full disk, permissions); the previous file is left intact."""
+
+
+class CacheError(GradpolyError, OSError):
+    """The cache folder or a file in it fails a safety check (another owner, writable by others,
+    a link, not a regular file) or cannot be used; gradpoly then runs without the cache."""
+
+
+class CacheWarning(UserWarning):
+    """A cached file was ignored, or the cache could not be used: the one line says why. The fit
+    still runs (what it needed was built anew, in memory or in a safe place)."""

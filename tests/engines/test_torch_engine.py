@@ -101,44 +101,16 @@ def test_a_user_loss_compiles_into_a_package() -> None:
     assert not np.allclose(huber.trace, mse.trace)
 
 
-def test_packages_are_kept_on_disk_and_loaded_by_the_next_process(tmp_path, monkeypatch) -> None:
-    path = tmp_path / "gradpoly" / "block.pt2"
-    monkeypatch.setattr(torch_engine, "_package_path", lambda name: path)
+@pytest.fixture
+def uncached(monkeypatch):
+    """No package cache and an empty in-process table, as a new process with caches off.
+
+    torch's options are set through its own ``config.patch``: undoing a monkeypatch on a
+    module gradpoly does not own can delete the option (pytest 9) instead of restoring it.
+    """
     monkeypatch.setattr(torch_engine, "_PACKAGES", {})
-    x = np.linspace(0, 5, 100)
-    kwargs = dict(degree=4, steps=25, engine="torch", mode="compiled", strategy="gram")
-    built = fit(x, np.sin(x), **kwargs)
-    assert path.is_file()
-    assert not list(path.parent.glob("*.tmp"))
-    monkeypatch.setattr(torch_engine, "_PACKAGES", {})  # as a new process would start
-
-    def no_compiling(*args, **kwargs):
-        raise AssertionError("compiled again although the package was on disk")
-
-    monkeypatch.setattr(torch._inductor, "aoti_compile_and_package", no_compiling)
-    loaded = fit(x, np.sin(x), **kwargs)
-    np.testing.assert_array_equal(loaded.trace, built.trace)
-
-
-def test_a_damaged_package_is_rebuilt(tmp_path, monkeypatch) -> None:
-    path = tmp_path / "block.pt2"
-    path.write_bytes(b"not a package")
-    monkeypatch.setattr(torch_engine, "_package_path", lambda name: path)
-    monkeypatch.setattr(torch_engine, "_PACKAGES", {})
-    x = np.linspace(0, 5, 100)
-    result = fit(x, np.sin(x), degree=4, steps=25, engine="torch", mode="compiled")
-    assert result.trace[-1] < result.trace[0]
-    assert path.stat().st_size > 1000
-
-
-def test_package_paths_follow_inductors_cache_folder(tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
-    first = torch_engine._package_path("a")
-    assert first is not None
-    assert first.parent == tmp_path / "gradpoly"
-    assert torch_engine._package_path("b") != first
-    monkeypatch.setattr(torch._inductor.config, "force_disable_caches", True)
-    assert torch_engine._package_path("a") is None
+    with torch._inductor.config.patch(force_disable_caches=True):
+        yield
 
 
 def _returns_its_own_memory(block, example) -> bool:
@@ -147,10 +119,8 @@ def _returns_its_own_memory(block, example) -> bool:
     return bool(first[1].data_ptr() == second[1].data_ptr())
 
 
-def test_stack_and_heap_packages_in_one_process_are_what_they_ask_for(monkeypatch) -> None:
+def test_stack_and_heap_packages_in_one_process_are_what_they_ask_for(uncached) -> None:
     """Inductor registers one CPU wrapper generator per process; each package gets its own."""
-    monkeypatch.setattr(torch_engine, "_package_path", lambda name: None)
-    monkeypatch.setattr(torch_engine, "_PACKAGES", {})
     strategy, gradient = torch_engine.Strategy.GRAM, torch_engine.Gradient.MANUAL
     g = torch.eye(3, dtype=torch.float64)
     example = (
@@ -167,10 +137,8 @@ def test_stack_and_heap_packages_in_one_process_are_what_they_ask_for(monkeypatc
     assert _returns_its_own_memory(stack, example)
 
 
-def test_a_package_is_never_reused_for_other_strides(monkeypatch) -> None:
+def test_a_package_is_never_reused_for_other_strides(uncached) -> None:
     """AOTI trusts its example's strides unchecked; a column-major design got wrong steps."""
-    monkeypatch.setattr(torch_engine, "_package_path", lambda name: None)
-    monkeypatch.setattr(torch_engine, "_PACKAGES", {})
     strategy, gradient = torch_engine.Strategy.PER_SAMPLE, torch_engine.Gradient.MANUAL
     rows = torch.randn(30, 4, dtype=torch.float64)
     columns = rows.T.contiguous().T  # the same values, column-major (as chebvander gives)

@@ -20,16 +20,9 @@ import numpy as np
 from gradpoly.api import fit_problem
 from gradpoly.bench.harness import Measurement, Outcome, Spec, measure, reference_check, unavailable
 from gradpoly.engines import get_engine
+from gradpoly.engines.aoti import aoti_package, exported, signature
 from gradpoly.engines.base import Availability
-from gradpoly.engines.torch_engine import (
-    Compiler,
-    aoti_package,
-    compiling_with,
-    exported,
-    load_torch,
-    make_step,
-    signature,
-)
+from gradpoly.engines.torch_engine import Compiler, compiling_with, load_torch, make_step
 from gradpoly.options import FitConfig, Gradient, Mode, Strategy, make_config
 from gradpoly.problem import FitProblem
 from gradpoly.seed import seed_data
@@ -225,7 +218,7 @@ WHILE_STEPS = 1_000
 
 def _while_package(gradient: str, example: tuple[Any, ...]) -> Callable[..., Any]:
     """Rung 12: ``torch._higher_order_ops.while_loop`` over GD steps, as an AOTInductor package."""
-    key = (gradient, signature(example))
+    key = (gradient, repr(signature(example)))
     if key not in _WHILE:
         torch = load_torch()
         from torch._higher_order_ops import while_loop

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
-import tempfile
-import warnings
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from enum import StrEnum
@@ -26,7 +23,9 @@ import numpy as np
 import numpy.typing as npt
 
 from gradpoly import losses as _losses_module
+from gradpoly.engines import aoti as _aoti_module
 from gradpoly.engines import register
+from gradpoly.engines.aoti import aoti_package, exported, safe_inductor_folder, signature
 from gradpoly.engines.base import (
     Availability,
     LoopEngine,
@@ -37,7 +36,6 @@ from gradpoly.engines.base import (
 )
 from gradpoly.losses import Loss, check_value, describe, penalty
 from gradpoly.options import Device, FitConfig, Gradient, Mode, Optimizer, Strategy
-from gradpoly.outputs import atomic_path
 from gradpoly.problem import FitProblem
 
 BLOCK_STEPS = 20
@@ -227,124 +225,42 @@ def packaged_block(
 
     The autograd step is traced by ``make_fx``, so the package holds torch's own derivative
     as plain operators; no dynamo runs per call. Packages of built-in losses are kept in
-    inductor's cache folder, so later processes load them instead of compiling.
+    gradpoly's private cache (:mod:`gradpoly.engines.aoti`), so later processes load them
+    instead of compiling; a user's own loss is compiled in memory only.
     """
-    key = (strategy, gradient, loss, delta, stack, signature(example))
+    key = (strategy, gradient, loss, delta, stack, repr(signature(example)))
     if key not in _PACKAGES:
         block = make_block(make_step(strategy, gradient, Mode.COMPILED, loss, delta), BLOCK_STEPS)
-        name = None if callable(loss) else repr(key)
-        _PACKAGES[key] = _package(block, example, stack, name)
+        _PACKAGES[key] = aoti_package(
+            exported(block, example), stack, None if callable(loss) else package_key(key, example)
+        )
     return _PACKAGES[key]
 
 
 _SOURCE = hashlib.sha256(
-    Path(__file__).read_bytes() + Path(_losses_module.__file__).read_bytes()
+    Path(__file__).read_bytes()
+    + Path(_aoti_module.__file__).read_bytes()
+    + Path(_losses_module.__file__).read_bytes()
 ).hexdigest()
 """The code a package is built from, as imported: an edited engine never loads an old package."""
 
 
-def _package_path(name: str) -> Path | None:
-    """Where a package named ``name`` is cached, or None when inductor's caches are off."""
-    torch = load_torch()
-    if torch._inductor.config.force_disable_caches:
-        return None
-    from torch._inductor.runtime.cache_dir_utils import cache_dir
-
-    digest = hashlib.sha256(f"{torch.__version__}|{_SOURCE}|{name}".encode()).hexdigest()
-    return Path(cache_dir()) / "gradpoly" / f"block-{digest[:32]}.pt2"
-
-
-@contextlib.contextmanager
-def _cpu_wrapper(stack: bool) -> Iterator[None]:
-    """Inductor's CPU wrapper generator for this package: the stack-array one or the plain one.
-
-    Inductor registers the CPU generator once per process, as the option stood at its first
-    compile, and later packages reuse it whatever they ask for; so it is swapped in here and
-    the process's own registration put back afterwards.
-    """
-    from dataclasses import replace
-
-    from torch._inductor.codegen import common
-    from torch._inductor.codegen.cpp_wrapper_cpu import CppWrapperCpu
-    from torch._inductor.codegen.cpp_wrapper_cpu_array_ref import CppWrapperCpuArrayRef
-
-    common.init_backend_registration()
-    registered = common.device_codegens["cpu"]
-    wrapper = CppWrapperCpuArrayRef if stack else CppWrapperCpu
-    common.device_codegens["cpu"] = replace(registered, cpp_wrapper_codegen=wrapper)
-    try:
-        yield
-    finally:
-        common.device_codegens["cpu"] = registered
-
-
-def _package(
-    block: Callable[..., Any], example: tuple[Any, ...], stack: bool, name: str | None
-) -> Callable[..., tuple[Any, Any]]:
-    """Load the cached package, or trace, export, AOT-compile and cache it."""
-    path = None if name is None else _package_path(name)
-    if path is not None and path.is_file():
-        with contextlib.suppress(Exception):  # a package from another build: compile anew
-            return _flat(load_torch()._inductor.aoti_load_package(str(path)))
-    return aoti_package(exported(block, example), stack, path)
-
-
-def exported(function: Callable[..., Any], example: tuple[Any, ...]) -> Any:
-    """``function`` traced by ``make_fx`` (autograd becomes plain operators) and exported."""
-    torch = load_torch()
-    from torch.fx.experimental.proxy_tensor import make_fx
-
-    with warnings.catch_warnings():
-        # torch's own notes while exporting (lifted constants, pytree deprecations)
-        warnings.simplefilter("ignore", UserWarning)
-        warnings.simplefilter("ignore", FutureWarning)
-        return torch.export.export(make_fx(function)(*example), example)
-
-
-def aoti_package(
-    program: Any, stack: bool, path: Path | None = None
-) -> Callable[..., tuple[Any, Any]]:
-    """An exported two-output program AOT-compiled, written to ``path`` (atomically; a
-    scratch folder when None), and loaded for flat calls."""
-    torch = load_torch()
-    options = {"aot_inductor.allow_stack_allocation": stack, "fx_graph_cache": False}
-    # set globally too (the precompiled header follows it); no graph cache, whose key cannot
-    # see which CPU wrapper generator is registered
-    with (
-        warnings.catch_warnings(),
-        torch._inductor.config.patch(options),
-        _cpu_wrapper(stack),
-        tempfile.TemporaryDirectory() as scratch,
-    ):
-        warnings.simplefilter("ignore", FutureWarning)  # pytree deprecations inside torch
-        if path is None:
-            built = torch._inductor.aoti_compile_and_package(
-                program, package_path=os.path.join(scratch, "block.pt2"), inductor_configs=options
-            )
-            return _flat(torch._inductor.aoti_load_package(built))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as staged:  # another process never sees half a package
-            torch._inductor.aoti_compile_and_package(
-                program, package_path=str(staged), inductor_configs=options
-            )
-    return _flat(torch._inductor.aoti_load_package(str(path)))
-
-
-def signature(example: tuple[Any, ...]) -> tuple[Any, ...]:
-    """What a package assumes of its inputs, unchecked: shapes, strides and dtypes."""
-    return tuple((tuple(t.shape), t.stride(), str(t.dtype)) for t in example)
-
-
-def _flat(package: Any) -> Callable[..., tuple[Any, Any]]:
-    """Call a loaded package with its tensors as they are: the block's inputs and outputs are
-    flat already, and the package's own ``__call__`` re-parses its pytree specs every call."""
-    run = package.loader.boxed_run
-
-    def block(*tensors: Any) -> tuple[Any, Any]:
-        w, losses = run(list(tensors))
-        return w, losses
-
-    return block
+def package_key(block: tuple[Any, ...], example: tuple[Any, ...]) -> dict[str, Any]:
+    """Everything a cached package depends on: torch, the code, the block and its inputs."""
+    strategy, gradient, loss, delta, stack, _ = block
+    return {
+        "torch": load_torch().__version__,
+        "source": _SOURCE,
+        "block": {
+            "strategy": str(strategy),
+            "gradient": str(gradient),
+            "loss": str(Loss.parse(loss)),
+            "delta": float(delta),
+            "stack": bool(stack),
+            "steps": BLOCK_STEPS,
+        },
+        "inputs": signature(example),
+    }
 
 
 class _TorchRunner:
@@ -386,6 +302,7 @@ class _TorchRunner:
             return packaged_block(
                 config.strategy, config.gradient, example, stack, config.loss, config.huber_delta
             )
+        safe_inductor_folder()  # torch.compile builds and loads its libraries there
         block = compiled_block(
             config.strategy, config.gradient, config.device, config.loss, config.huber_delta
         )
