@@ -6,7 +6,8 @@ For each polynomial set of NIST's Statistical Reference Datasets (Norris, Pontiu
 Filip: certified to 15 digits) it prints the correct significant digits (NIST's log relative
 error, capped at 15) of the coefficients, their standard errors, the residual standard
 deviation and R² for gradpoly's closed form (``lstsq(full=True)``), gradpoly's gradient
-descent (Nesterov, Chebyshev basis, float64, ``tol=1e-14``: "as accurate as float64 allows"),
+descent (Nesterov, Chebyshev basis, float64, ``tol=1e-14``: it stops at float64's rounding
+floor, converting its basis coefficients to monomials as they are),
 ``np.polyfit(cov=True)`` and statsmodels OLS on the raw powers of x.
 """
 

@@ -76,7 +76,8 @@ def fit(
     tol : float, optional
         Stop once the estimated relative errors of the monomial coefficients ``|M H^+ grad| /
         |M w|`` and of the basis coefficients are at most ``tol`` — or at the dtype's rounding
-        floor when ``tol`` is below it (then as accurate as the closed form); checked every 50
+        floor when ``tol`` is below it (``status="floor"``, not converged, with a
+        ``ConvergenceWarning``: use :func:`lstsq` for the closed form); checked every 50
         steps (every 10,000 on jax). ``result.converged``, ``result.steps_run``,
         ``result.stop_reason`` and ``result.coef_error`` say what happened.
     loss : {"mse", "huber", "l1"} or callable

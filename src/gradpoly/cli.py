@@ -359,8 +359,9 @@ def fit_command(
     tol: Annotated[
         float | None,
         typer.Option(
-            help="Stop once the estimated relative error of the coefficients is at most tol, "
-            "or at the dtype's rounding floor when tol is below it (checked every 50 steps)."
+            help="Stop once the estimated relative error of the coefficients is at most tol "
+            "(converged), or at the dtype's rounding floor when tol is below it (status "
+            "'floor', not converged; checked every 50 steps)."
         ),
     ] = None,
     engine: Annotated[EngineName, typer.Option(help="Engine that runs the loop.")] = "numpy",  # type: ignore[assignment]

@@ -76,6 +76,11 @@ def advice(lr: float, lr_max: float) -> str:
     return f"the largest stable lr here is {lr_max:.3g} (try lr <= {0.9 * lr_max:.3g})"
 
 
+class ConvergenceWarning(UserWarning):
+    """A fit ran but did not converge: its ``stop_reason`` says why (e.g. it stopped at its
+    precision's rounding floor above ``tol``), as scikit-learn's ConvergenceWarning does."""
+
+
 class UnfittedWarning(UserWarning):
     """Some series of a batched fit could not be fitted (their coefficients are NaN); the
     message gives how many and the first reason (``ManyResult.problems`` has them all)."""

@@ -63,6 +63,12 @@ def affine(dom: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
     return 1.0 / half, -mid / half
 
 
+def midpoint(dom: npt.ArrayLike) -> tuple[float, float]:
+    """``(mid, half)`` of one domain, with ``t = (x - mid) / half`` as :func:`to_unit` maps."""
+    lo, hi = (float(v) for v in np.asarray(dom, dtype=np.float64))
+    return 0.5 * lo + 0.5 * hi, 0.5 * hi - 0.5 * lo
+
+
 def to_unit(x: Any, lo: Any, hi: Any) -> Any:
     """x mapped from [lo, hi] to [-1, 1]; works on NumPy, torch and JAX arrays alike."""
     mid, half = 0.5 * lo + 0.5 * hi, 0.5 * hi - 0.5 * lo

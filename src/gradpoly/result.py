@@ -149,8 +149,10 @@ class FitResult(PolynomialFit):
     config : FitConfig
         What ran: engine, gradient, device, mode, strategy, dtype, steps, lr.
     status, stop_reason : str
-        ``"completed"`` when all steps ran; ``"converged"`` when ``tol`` stopped it early;
-        ``stop_reason`` says why in words.
+        ``"completed"`` when all steps ran; ``"converged"`` when ``tol`` was met;
+        ``"floor"`` when the loop stopped at its dtype's rounding floor above ``tol`` (not
+        converged; a :class:`~gradpoly.errors.ConvergenceWarning` says so); ``stop_reason``
+        says why in words.
     gradient_norm : float
         The relative gradient norm ``|grad(w)| / |grad(0)|`` of the final coefficients.
     coef_error : float

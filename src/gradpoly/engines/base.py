@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import math
 import time
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gradpoly.errors import (
+    ConvergenceWarning,
     DivergenceError,
     EngineUnavailableError,
     GradpolyError,
@@ -371,7 +373,7 @@ def _drive(
         if config.tol is not None:
             now = runner.current() * scale
             if problem.meets(now, config.tol, config.dtype.value):
-                status, reason = "converged", _converged_reason(problem, now, config, done)
+                status, reason = _stop_at_tol(problem, now, config, done)
                 break
     basis_coef, trace = runner.finish()
     seconds = time.perf_counter() - t1
@@ -379,12 +381,14 @@ def _drive(
     coef = finite_coefficients(problem.to_monomial(basis_coef), problem)
     norm = problem.relative_gradient_norm(basis_coef)
     error = problem.coef_error(basis_coef)
-    if status == "converged" and not problem.meets(
+    if status in ("converged", FLOOR) and not problem.meets(
         basis_coef,
         config.tol,  # type: ignore[arg-type]
         config.dtype.value,
     ):
         status, reason = "completed", f"stopped after {done} steps; {reason} no longer holds"
+    if status == FLOOR:
+        warnings.warn(f"the fit did not converge: {reason}", ConvergenceWarning, stacklevel=5)
     stats_coef = None if problem.moments is None else problem.stats_coef(basis_coef)
     return FitResult(
         coef=coef,
@@ -409,15 +413,26 @@ def _drive(
     )
 
 
-def _converged_reason(problem: FitProblem, coef: Any, config: FitConfig, done: int) -> str:
-    """Why ``tol`` stopped the loop: the error met it, or reached the dtype's rounding floor."""
+FLOOR = "floor"
+"""The status of a loop stopped at its precision's rounding floor: not converged (the floor
+is a reason to stop, never a claim of accuracy); ``stop_reason`` gives the floor and tol."""
+
+
+def _stop_at_tol(problem: FitProblem, coef: Any, config: FitConfig, done: int) -> tuple[str, str]:
+    """Why ``tol`` stopped the loop: the error met it (converged), or it reached the dtype's
+    rounding floor above tol (stopped there, not converged). Converged needs the floor below
+    tol too: where the gradient is rounding noise the estimate can read 0, or anything."""
     error = problem.coef_error(coef)
-    if error <= config.tol:  # type: ignore[operator]
-        return f"estimated coefficient error {error:.3g} <= tol {config.tol:g} after {done} steps"
-    return (
-        f"estimated coefficient error {error:.3g} reached {config.dtype.value}'s rounding floor "
-        f"{problem.error_floor(coef, config.dtype.value):.3g} (tol {config.tol:g} is below "
-        f"it) after {done} steps"
+    floor = problem.error_floor(coef, config.dtype.value)
+    if max(error, floor) <= config.tol:  # type: ignore[operator]
+        return "converged", (
+            f"estimated coefficient error {error:.3g} <= tol {config.tol:g} after {done:,} steps"
+        )
+    return FLOOR, (
+        f"stopped at {config.dtype.value}'s rounding floor after {done:,} steps: estimated "
+        f"coefficient error {error:.3g} > tol {config.tol:g} (the floor here is "
+        f"{floor:.3g}); gradpoly.lstsq gives the "
+        "closed form, or use dtype='float64' or a chebyshev basis"
     )
 
 
