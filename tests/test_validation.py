@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import gradpoly
 from gradpoly import fit, fit_many, lstsq, lstsq_many, validation
 from gradpoly.cli import main
 from gradpoly.errors import GradpolyError, InvalidDataError, InvalidOptionError
@@ -178,3 +179,37 @@ def test_missing_series_ids_are_refused(ids) -> None:
 def test_numpy_integers_are_integers_everywhere() -> None:
     fit(X, Y, np.int64(2), steps=np.int64(3), lr="auto")
     fit_many([X], [Y], np.int32(2), steps=np.int16(3))
+
+
+def _weighted_entry_points():
+    from gradpoly.sklearn import PolynomialRegressor
+
+    x = np.linspace(0, 5, 12)
+    y = np.sin(x)
+
+    def estimator(solver):
+        return lambda w: PolynomialRegressor(degree=2, solver=solver).fit(
+            x[:, None], y, sample_weight=w
+        )
+
+    return {
+        "lstsq": lambda w: gradpoly.lstsq(x, y, 2, weights=w),
+        "fit": lambda w: gradpoly.fit(x, y, 2, steps=5, weights=w),
+        "lstsq_many": lambda w: gradpoly.lstsq_many(x[None], y[None], 2, weights=w[None]),
+        "lstsq_many shared": lambda w: gradpoly.lstsq_many(x, y[None], 2, weights=w),
+        "fit_many": lambda w: gradpoly.fit_many(x[None], y[None], 2, steps=5, weights=w[None]),
+        "estimator gd": estimator("gd"),
+        "estimator lstsq": estimator("lstsq"),
+    }
+
+
+@pytest.mark.parametrize("entry", sorted(_weighted_entry_points()))
+@pytest.mark.parametrize("bad", [-50.0, -0.5, -1e-300])
+def test_negative_weights_are_refused_by_every_entry_point(entry, bad) -> None:
+    """A negative weight made the estimator's GD return -6e154 'converged' and its lstsq
+    solver raise LAPACK's own lines; every path now refuses it in one place."""
+    pytest.importorskip("sklearn")
+    weights = np.ones(12)
+    weights[3] = bad
+    with pytest.raises(InvalidDataError, match="weights must be non-negative"):
+        _weighted_entry_points()[entry](weights)

@@ -279,11 +279,8 @@ def _as_batch(x: Any, y: Any, weights: Any, drop_nan: bool, dtype: Any = np.floa
             wb = np.where(bad, 0.0, 1.0 if wb is None else wb)
     # Without drop_nan, NaN/inf are caught after the statistics pass (they make that series'
     # statistics non-finite), which spares a pass over the data; see _check_finite.
-    if wb is not None and np.any(wb < 0):
-        row, col = (int(v[0]) for v in np.nonzero(wb < 0))
-        raise InvalidDataError(
-            f"weights must be non-negative; series {row}, point {col} is {wb[row, col]}"
-        )
+    if wb is not None:
+        validation.nonnegative_weights(wb, ("series", "point"))
     if wb is None:
         counts = np.full(xb.shape[0], float(xb.shape[1]))
     else:
@@ -1035,8 +1032,8 @@ def _shared_input(
         if not drop:
             raise InvalidDataError("weights has NaN or inf; clean it or pass drop_nan=True")
         w = np.where(np.isfinite(w), w, 0.0)
-    if w is not None and np.any(w < 0):
-        raise InvalidDataError("weights must be non-negative")
+    if w is not None:
+        validation.nonnegative_weights(w, ("series", "point") if w.ndim == 2 else ())
     bad_x = ~np.isfinite(axis)
     if bad_x.any():
         if not drop:

@@ -80,11 +80,7 @@ class FitProblem:
                 raise InvalidDataError(
                     f"weights must have one value per point: got {weights.size} for {x.size} points"
                 )
-            if np.any(weights < 0):
-                first = int(np.flatnonzero(weights < 0)[0])
-                raise InvalidDataError(
-                    f"weights must be non-negative; weights[{first}] = {weights[first]}"
-                )
+            validation.nonnegative_weights(weights)
             if np.unique(x[weights > 0]).size < degree + 1:
                 raise InvalidDataError(
                     f"degree {degree} needs at least {degree + 1} distinct x values with "

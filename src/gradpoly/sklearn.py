@@ -124,6 +124,7 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
         with _as_data_errors():
             X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
             weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        validation.nonnegative_weights(weight)
         degree, basis = self._options()
         used = weight > 0
         if int(used.sum()) <= degree:

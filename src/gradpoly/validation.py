@@ -230,6 +230,29 @@ def vector(name: str, values: Any) -> FloatArray:
     return arr
 
 
+def nonnegative_weights(values: Any, labels: tuple[str, ...] = ()) -> None:
+    """Refuse any negative weight (NaN aside), naming the first and how many, in one line.
+
+    The one check every entry point makes (``fit``, ``lstsq``, the batched fits, the
+    estimator, Dask): a weight is an inverse variance, and a negative one turns a least-squares
+    problem into an unbounded one. ``labels`` name the axes (e.g. ``("series", "point")``).
+    """
+    arr = np.asarray(values)
+    with np.errstate(invalid="ignore"):
+        negative = arr < 0
+    if not bool(negative.any()):
+        return
+    index = tuple(int(i) for i in np.unravel_index(int(np.argmax(negative)), arr.shape))
+    if labels:
+        where = ", ".join(f"{label} {i}" for label, i in zip(labels, index, strict=False))
+        first = f"{where} is {float(arr[index])!r}"
+    else:
+        first = f"weights[{', '.join(map(str, index))}] = {float(arr[index])!r}"
+    count = int(negative.sum())
+    more = f" ({count} are negative)" if count > 1 else ""
+    raise InvalidDataError(f"weights must be non-negative; {first}{more}")
+
+
 MISSING_IDS = frozenset({"", "nan", "none", "null", "na", "n/a", "<na>"})
 """Id texts that mean "no id" (pandas' missing-value spellings), compared lower-case."""
 

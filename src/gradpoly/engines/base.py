@@ -388,7 +388,7 @@ def _drive(
     ):
         status, reason = "completed", f"stopped after {done} steps; {reason} no longer holds"
     if status == FLOOR:
-        warnings.warn(f"the fit did not converge: {reason}", ConvergenceWarning, stacklevel=5)
+        warnings.warn(f"the fit did not converge: {reason}", ConvergenceWarning, stacklevel=6)
     stats_coef = None if problem.moments is None else problem.stats_coef(basis_coef)
     return FitResult(
         coef=coef,
@@ -431,9 +431,18 @@ def _stop_at_tol(problem: FitProblem, coef: Any, config: FitConfig, done: int) -
     return FLOOR, (
         f"stopped at {config.dtype.value}'s rounding floor after {done:,} steps: estimated "
         f"coefficient error {error:.3g} > tol {config.tol:g} (the floor here is "
-        f"{floor:.3g}); gradpoly.lstsq gives the "
-        "closed form, or use dtype='float64' or a chebyshev basis"
+        f"{floor:.3g}); {_floor_advice(problem, config)}"
     )
+
+
+def _floor_advice(problem: FitProblem, config: FitConfig) -> str:
+    """What lowers a floor: the closed form always; float64 and a mapped basis where unused."""
+    remedies = ["gradpoly.lstsq gives the closed form"]
+    if config.dtype.value != "float64":
+        remedies.append("dtype='float64' lowers the floor")
+    if problem.basis is Basis.MONOMIAL:
+        remedies.append("basis='chebyshev' conditions the fit")
+    return "; ".join(remedies)
 
 
 MOMENTUM_OVERSHOOT = 1e4
