@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import gradpoly
 from gradpoly import InvalidDataError, InvalidOptionError, fit, fit_many, lstsq, lstsq_many
 
 
@@ -192,3 +193,19 @@ def test_zero_weight_points_follow_one_rule_on_every_path() -> None:
         x, y, 3, weights=w, engine="dask", strategy="gram", dtype="float64", **options
     )
     np.testing.assert_allclose(out_of_core.coef, one.coef, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_predict_evaluates_in_the_basis_far_from_zero(shared) -> None:
+    """Raw monomial powers put ManyResult.predict 1.6 off on data spanning 2 (x near 1000)."""
+    rng = np.random.default_rng(3)
+    x = np.sort(rng.uniform(1000, 1010, 40))
+    y = np.sin(x) + 1
+    many = gradpoly.lstsq_many(x if shared else x[None], y[None], 6)
+    single = gradpoly.lstsq(x, y, 6, full=True)
+    grid = np.linspace(1000, 1010, 7)
+    np.testing.assert_allclose(many.predict(grid)[0], single.predict(grid), atol=1e-10)
+    values, _lower, upper = many.predict(grid, interval="confidence")
+    mine, _low, high = single.predict(grid, interval="confidence")
+    np.testing.assert_allclose(values[0], mine, atol=1e-10)
+    np.testing.assert_allclose(upper[0] - values[0], high - mine, rtol=1e-6)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -9,6 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from gradpoly import FitProblem, InvalidDataError, InvalidOptionError, lstsq, reference_gd
+from gradpoly.errors import RepresentationWarning
 
 
 @pytest.mark.parametrize(
@@ -275,3 +278,32 @@ def test_zero_weight_points_do_not_move_the_domain() -> None:
     assert problem.domain == (0.0, 3.0)
     a, _ = problem.design()
     assert np.isfinite(a).all()
+
+
+def test_monomials_that_cannot_hold_the_fit_are_named() -> None:
+    """lstsq(1e15 + x, y, 2): the monomials evaluate 1e13 off, and say so; predict does not."""
+    x = np.linspace(0, 5, 30)
+    shifted = 1e15 + x  # x as float64 holds it there: steps of 0.125
+    with pytest.warns(RepresentationWarning, match="cannot represent this fit"):
+        result = lstsq(shifted, np.sin(x), 2, full=True)
+    reference = lstsq(shifted - 1e15, np.sin(x), 2, full=True)
+    np.testing.assert_allclose(
+        result.predict(shifted), reference.predict(shifted - 1e15), atol=1e-6
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RepresentationWarning)
+        lstsq(x, np.sin(x), 4)
+
+
+def test_full_statistics_far_from_zero_match_statsmodels() -> None:
+    """Residuals come from whichever representation holds the fit: the basis' here."""
+    sm = pytest.importorskip("statsmodels.api")
+    rng = np.random.default_rng(3)
+    x = np.sort(rng.uniform(1000, 1010, 40))
+    y = np.sin(x) + 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RepresentationWarning)
+        stats = lstsq(x, y, 6, full=True).stats
+    t = (x - 0.5 * (x.min() + x.max())) / (0.5 * (x.max() - x.min()))
+    ols = sm.OLS(y, np.polynomial.chebyshev.chebvander(t, 6)).fit()
+    assert stats.residual_std == pytest.approx(np.sqrt(ols.scale), rel=1e-8)

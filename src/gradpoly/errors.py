@@ -81,6 +81,11 @@ class ConvergenceWarning(UserWarning):
     precision's rounding floor above ``tol``), as scikit-learn's ConvergenceWarning does."""
 
 
+class RepresentationWarning(UserWarning):
+    """Monomial coefficients that float64 cannot evaluate back into the fit (x far from 0 for
+    the degree): use the result's ``predict()`` or ``polynomial()``, which use the basis."""
+
+
 class UnfittedWarning(UserWarning):
     """Some series of a batched fit could not be fitted (their coefficients are NaN); the
     message gives how many and the first reason (``ManyResult.problems`` has them all)."""

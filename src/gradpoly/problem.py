@@ -7,6 +7,7 @@ float64 references of DESIGN.md: the closed-form optimum and the exact GD trajec
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -16,7 +17,7 @@ import numpy.typing as npt
 from numpy.polynomial import Chebyshev, Legendre, Polynomial
 
 from gradpoly import compensated, mapping, rates, validation
-from gradpoly.errors import InvalidDataError
+from gradpoly.errors import InvalidDataError, RepresentationWarning
 from gradpoly.options import Basis, Optimizer
 from gradpoly.stats import Moments
 
@@ -252,14 +253,17 @@ class FitProblem:
         at coefficients in :attr:`stats_basis`, from the residuals themselves (one O(N D)
         pass): exact fits give 0 and an R² near 1 keeps its digits, where the Gram form
         ``s - 2 c.w + w.G w`` cancels them away. Given the ``monomial`` coefficients of a
-        refined closed form, the residuals are theirs, to twice float64's precision."""
+        refined closed form, their residuals (to twice float64's precision) are used where
+        their sum is the smaller: an exact polynomial then gives 0, and far from zero, where
+        float64 monomials cannot hold the fit, the basis' residuals are kept."""
         scale = self.y_scale  # a power of two: the sums of y / scale are exact rescalings
         weights = np.ones_like(self.y) if self.weights is None else self.weights
-        r = None if monomial is None else self._monomial_residual(monomial, scale, weights)
-        if r is None:
-            a = self._stats_design
-            _, b = self._design64
-            r = b / scale - a @ (np.asarray(stats_coef, dtype=np.float64) / scale)
+        a = self._stats_design
+        _, b = self._design64
+        r = b / scale - a @ (np.asarray(stats_coef, dtype=np.float64) / scale)
+        exact = None if monomial is None else self._monomial_residual(monomial, scale, weights)
+        if exact is not None and float(exact @ exact) < float(r @ r):
+            r = exact  # each is the optimum's RSS plus its own error: the smaller is nearer
         mean = float(np.sum(weights * self.y / scale) / np.sum(weights))
         spread = np.sqrt(weights) * (self.y / scale - mean)
         return float(r @ r), float(spread @ spread)
@@ -509,7 +513,36 @@ def lstsq_solve(problem: FitProblem) -> tuple[FloatArray, FloatArray]:
             convert = mapping.monomial_matrices(doms, Basis.CHEBYSHEV, unit.size)[0]
             if needs_refinement(coef, unit, convert, solver):
                 coef = refine_monomial(coef, x, y / scale, weights, convert, solver, doms)
-    return unit * scale, finite_coefficients(coef * scale, problem)
+    coef = finite_coefficients(coef * scale, problem)
+    plain = a if root is None else a / root[:, None]
+    warn_unrepresentable(coef, x, plain @ unit * scale, y)
+    return unit * scale, coef
+
+
+REPRESENTABLE = 1e-6
+"""Monomials whose float64 evaluation at the data strays from the fit by more than this
+(relative to the fitted values' spread plus the residuals' size) cannot represent it."""
+
+
+def warn_unrepresentable(
+    coef: FloatArray, x: FloatArray, fitted: FloatArray, y: FloatArray
+) -> None:
+    """Warn (RepresentationWarning) where the monomial coefficients, evaluated as users do
+    (``np.polynomial.polynomial.polyval``), are not the fit: far from zero, float64 powers of x
+    cancel every digit (``lstsq(1e15 + x, y, 2)`` evaluated 7e13 off), however exact the
+    coefficients. The result's ``predict`` and ``polynomial()`` evaluate in the basis."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        stray = float(np.max(np.abs(np.polynomial.polynomial.polyval(x, coef) - fitted)))
+        size = float(np.ptp(fitted)) + float(np.sqrt(np.mean((y - fitted) ** 2)))
+    if not stray <= REPRESENTABLE * max(size, float(np.max(np.abs(fitted))) * 1e-12, 1e-300):
+        warnings.warn(
+            f"the monomial coefficients cannot represent this fit in float64: evaluated at the "
+            f"data they stray {stray:.3g} from it, where the fitted values span "
+            f"{np.ptp(fitted):.3g} (x is far from 0 for its degree); evaluate with the full "
+            "result's predict() or polynomial(), which work in the Chebyshev basis on the mapped x",
+            RepresentationWarning,
+            stacklevel=4,
+        )
 
 
 @dataclass(frozen=True)

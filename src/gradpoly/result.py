@@ -88,11 +88,21 @@ class PolynomialFit:
             return ""
         return display.sketch(Polynomial(self.coef), span)
 
+    def _evaluate(self, points: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """The fit at ``points`` in its own basis on its domain, mapped as the fit mapped x
+        (``(x - mid) / half``: numpy's ``off + scl x`` cancels digits far from 0)."""
+        if self.basis is Basis.MONOMIAL or self.domain is None or self.basis_coef is None:
+            return np.asarray(Polynomial(self.coef)(points), dtype=np.float64)
+        flat = points.reshape(1, -1)
+        degree = int(np.asarray(self.basis_coef).size - 1)
+        features = basis_features(flat, np.array([self.domain]), self.basis, degree)
+        return np.asarray(features[0] @ self.basis_coef, dtype=np.float64).reshape(points.shape)
+
     def predict(self, x: npt.ArrayLike, interval: str | None = None, level: float = 0.95) -> Any:
         """The fit at ``x`` (any shape), float64; with ``interval="confidence"`` (the mean) or
         ``"prediction"`` (a new observation of weight 1), ``(prediction, lower, upper)``."""
         points = validation.float_array("x", x)
-        values = np.asarray(self.polynomial()(points), dtype=np.float64)
+        values = self._evaluate(points)
         if interval is None:
             return values
         stats = self.stats

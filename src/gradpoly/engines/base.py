@@ -420,18 +420,32 @@ is a reason to stop, never a claim of accuracy); ``stop_reason`` gives the floor
 
 def _stop_at_tol(problem: FitProblem, coef: Any, config: FitConfig, done: int) -> tuple[str, str]:
     """Why ``tol`` stopped the loop: the error met it (converged), or it reached the dtype's
-    rounding floor above tol (stopped there, not converged). Converged needs the floor below
-    tol too: where the gradient is rounding noise the estimate can read 0, or anything."""
+    rounding floor (stopped there, not converged).
+
+    The estimate is computed in float64 at the coefficients reached, whatever the loop's
+    dtype, so it measures them; but where float64's own rounding of the gradient (its floor
+    at ``coef``) exceeds tol, the estimate can read 0 or anything below it, and cannot
+    confirm tol: converged needs both below tol.
+    """
     error = problem.coef_error(coef)
+    confirmable = problem.error_floor(coef, "float64")
+    tol = float(config.tol)  # type: ignore[arg-type]
+    if max(error, confirmable) <= tol:
+        return (
+            "converged",
+            f"estimated coefficient error {error:.3g} <= tol {tol:g} after {done:,} steps",
+        )
     floor = problem.error_floor(coef, config.dtype.value)
-    if max(error, floor) <= config.tol:  # type: ignore[operator]
-        return "converged", (
-            f"estimated coefficient error {error:.3g} <= tol {config.tol:g} after {done:,} steps"
+    if error > tol:
+        why = f"estimated coefficient error {error:.3g} > tol {tol:g}"
+    else:
+        why = (
+            f"estimated coefficient error {error:.3g}, but float64 cannot confirm an error "
+            f"below {confirmable:.3g} here (tol {tol:g})"
         )
     return FLOOR, (
-        f"stopped at {config.dtype.value}'s rounding floor after {done:,} steps: estimated "
-        f"coefficient error {error:.3g} > tol {config.tol:g} (the floor here is "
-        f"{floor:.3g}); {_floor_advice(problem, config)}"
+        f"stopped at {config.dtype.value}'s rounding floor ({floor:.3g}) after {done:,} steps: "
+        f"{why}; {_floor_advice(problem, config)}"
     )
 
 
