@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from gradpoly import FitConfig, FitResult, fit
+from gradpoly.errors import DataFileError
 
 
 @pytest.fixture
@@ -70,3 +71,55 @@ def test_chebyshev_result_gives_the_matching_numpy_series() -> None:
     assert again.lr == result.lr
     assert again.config.lr == "auto"
     np.testing.assert_array_equal(again.basis_coef, result.basis_coef)
+
+
+def _saved() -> dict:
+    x = np.linspace(0, 5, 40)
+    result = fit(x, np.sin(x), degree=3, steps=300, lr="auto", basis="chebyshev", dtype="float64")
+    return json.loads(result.to_json())
+
+
+def _edit(path: str, value):
+    def apply(data: dict) -> None:
+        *parents, last = path.split(".")
+        target = data
+        for key in parents:
+            target = target[key]
+        target[last] = value(target[last]) if callable(value) else value
+
+    return apply
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (_edit("format_version", 99), "format_version"),
+        (_edit("statistics.used", -40.0), "point count"),
+        (_edit("statistics.used", 0.5), "point count"),
+        (_edit("statistics.y_scale", 0.0), "power of two"),
+        (_edit("statistics.y_scale", -1.0), "power of two"),
+        (_edit("statistics.y_scale", 3.0), "power of two"),
+        (_edit("statistics.total", 0.0), "total weight"),
+        (_edit("statistics.coef", lambda c: [v * 2 for v in c]), "different polynomials"),
+        (_edit("statistics.gram", lambda g: [[*g[0][:-1], g[0][-1] + 1], *g[1:]]), "symmetric"),
+        (_edit("statistics.residual_sums", [-1.0, 2.0]), "non-negative"),
+        (_edit("coef", []), "coef"),
+        (_edit("coef", [[1.0, 2.0]]), "coef"),
+        (_edit("basis_coef", lambda c: [c[0] + 1, *c[1:]]), "different polynomials"),
+        (_edit("trace", []), "trace"),
+        (_edit("status", "fine"), "status"),
+        (_edit("domain", [5.0, 0.0]), "domain"),
+    ],
+)
+def test_a_saved_result_is_checked_as_strictly_as_fresh_input(edit, match) -> None:
+    data = _saved()
+    edit(data)
+    with pytest.raises(DataFileError, match=match):
+        FitResult.from_json(json.dumps(data))
+
+
+def test_bare_nan_and_infinity_tokens_are_refused() -> None:
+    text = json.dumps(_saved()).replace('"final_mse": ', '"final_mse": NaN, "x": ', 1)
+    with pytest.raises(DataFileError, match="NaN is not JSON"):
+        FitResult.from_json(text)
+    assert FitResult.from_json(json.dumps(_saved())).converged in (True, False)

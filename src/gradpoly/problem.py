@@ -423,7 +423,10 @@ class FitProblem:
     @property
     def condition_number(self) -> float:
         """Condition number of the Hessian: why plain GD on monomials converges slowly."""
-        return self.lambda_max / max(self.lambda_min, np.finfo(float).tiny)
+        if not self.lambda_min > 0:  # singular (or rounded below zero): no finite ratio
+            return float("inf")
+        with np.errstate(over="ignore"):
+            return float(np.float64(self.lambda_max) / np.float64(self.lambda_min))
 
 
 _SERIES: dict[Basis, type[Polynomial] | type[Chebyshev] | type[Legendre]] = {

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.polynomial import Chebyshev, Legendre, Polynomial
 
-from gradpoly import display, validation
+from gradpoly import display, mapping, validation
 from gradpoly.errors import DataFileError, GradpolyError, InvalidOptionError
 from gradpoly.options import Basis, FitConfig
 from gradpoly.outputs import json_text, read_text, write_text_atomic
@@ -275,8 +275,14 @@ class FitResult(PolynomialFit):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FitResult:
-        """Rebuild a result written by :meth:`to_dict`."""
-        return cls(
+        """Rebuild a result written by :meth:`to_dict`, checked as strictly as fresh input
+        (:func:`check_saved`): a ValueError says what does not hold."""
+        version = data.get("format_version", FORMAT_VERSION)  # absent: written by hand
+        if version != FORMAT_VERSION or isinstance(version, bool):
+            raise ValueError(
+                f"format_version {version!r} is not {FORMAT_VERSION}, the one this gradpoly reads"
+            )
+        result = cls(
             coef=np.asarray(data["coef"], dtype=np.float64),
             trace=np.asarray(data["trace"], dtype=np.float64),  # null (NaN) entries come back NaN
             seconds=float(data["seconds"]),
@@ -296,6 +302,8 @@ class FitResult(PolynomialFit):
             coef_error=_number(data.get("coef_error")),
             **_moments_from(data.get("statistics")),
         )
+        check_saved(result)
+        return result
 
     def to_json(self) -> str:
         """Serialize to strict JSON (full precision; NaN and infinities as null)."""
@@ -305,7 +313,7 @@ class FitResult(PolynomialFit):
     def from_json(cls, text: str, source: str = "the text") -> FitResult:
         """Inverse of :meth:`to_json`; anything else is a DataFileError naming ``source``."""
         try:
-            data = json.loads(text)
+            data = json.loads(text, parse_constant=_refuse_constant)
             if not isinstance(data, dict):
                 raise TypeError("not a JSON object")
             return cls.from_dict(data)
@@ -328,6 +336,77 @@ class FitResult(PolynomialFit):
     def load(cls, path: str | Path) -> FitResult:
         """Read a result saved by :meth:`save`."""
         return cls.from_json(read_text(path), str(path))
+
+
+def _refuse_constant(name: str) -> Any:
+    """Strict JSON: gradpoly writes NaN and infinities as null, never as bare tokens."""
+    raise ValueError(f"{name} is not JSON (gradpoly writes non-finite numbers as null)")
+
+
+CONVERSION_SLACK = 1e-6
+"""Saved monomial and basis coefficients may differ by this much, relative to the size of the
+conversion's own terms; an edit larger than that is refused."""
+
+
+def check_saved(fit: FitResult) -> None:
+    """Raise ValueError unless a loaded result means what a fresh one means: finite 1-D
+    coefficients, a non-empty trace, a basis whose coefficients convert to the monomial ones,
+    statistics with positive counts, a positive power-of-two y scale, a symmetric Gram matrix
+    and non-negative sums, describing the same polynomial."""
+    coef = fit.coef
+    if coef.ndim != 1 or coef.size == 0 or not np.isfinite(coef).all():
+        raise ValueError("coef must be a non-empty list of finite numbers")
+    if fit.trace.ndim != 1 or fit.trace.size == 0:
+        raise ValueError("trace must be a non-empty list (one loss per step run)")
+    if fit.status not in ("completed", "converged", "floor"):
+        raise ValueError(f"status {fit.status!r} is not completed, converged or floor")
+    basis_coef = np.asarray(fit.basis_coef)
+    if basis_coef.shape != coef.shape or not np.isfinite(basis_coef).all():
+        raise ValueError("basis_coef must be finite and as long as coef")
+    if fit.basis is not Basis.MONOMIAL:
+        if fit.domain is None or not _is_interval(fit.domain):
+            raise ValueError("domain must be two finite numbers, lo < hi")
+        _same_polynomial(basis_coef, np.array(fit.domain), fit.basis, coef, "basis_coef")
+    moments = fit.moments
+    if moments is None or fit.stats_coef is None:
+        return
+    if not (moments.used[0] >= 1 and float(moments.used[0]).is_integer()):
+        raise ValueError(f"statistics: the point count {moments.used[0]:g} is not a positive whole")
+    if not moments.total[0] > 0:
+        raise ValueError("statistics: the total weight must be positive")
+    scale = moments.y_scale
+    if not (scale > 0 and np.isfinite(scale) and np.frexp(scale)[0] == 0.5):
+        raise ValueError(f"statistics: y_scale {scale!r} is not a positive power of two")
+    g = moments.g[0]
+    if not (np.isfinite(g).all() and np.allclose(g, g.T, rtol=1e-12, atol=0.0)):
+        raise ValueError("statistics: the Gram matrix must be finite and symmetric")
+    if np.any(np.diag(g) < 0) or not moments.s[0] >= 0:
+        raise ValueError("statistics: sums of squares must be non-negative")
+    if fit.residual_sums is not None and not all(v >= 0 for v in fit.residual_sums):
+        raise ValueError("statistics: residual sums must be non-negative")
+    if not _is_interval(tuple(moments.domains[0])):
+        raise ValueError("statistics: the domain must be two finite numbers, lo < hi")
+    stats_coef = np.asarray(fit.stats_coef)
+    if stats_coef.shape != coef.shape:
+        raise ValueError("statistics: coef must be as long as the fit's")
+    _same_polynomial(stats_coef, moments.domains[0], moments.basis, coef, "statistics")
+
+
+def _is_interval(domain: Any) -> bool:
+    lo, hi = (float(v) for v in domain)
+    return bool(np.isfinite(lo) and np.isfinite(hi) and lo < hi)
+
+
+def _same_polynomial(
+    basis_coef: npt.NDArray[np.float64], domain: Any, basis: Basis, coef: Any, what: str
+) -> None:
+    """Refuse basis coefficients that do not convert to ``coef`` (the monomial ones)."""
+    matrix = mapping.monomial_matrices(np.asarray(domain, float).reshape(1, 2), basis, coef.size)[0]
+    with np.errstate(over="ignore", invalid="ignore"):
+        converted = matrix @ basis_coef
+        reach = np.abs(matrix) @ np.abs(basis_coef)
+    if not np.all(np.abs(converted - coef) <= CONVERSION_SLACK * reach + 1e-300):
+        raise ValueError(f"{what} and coef describe different polynomials")
 
 
 def _number(value: Any) -> float:

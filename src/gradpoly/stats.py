@@ -12,6 +12,7 @@ values come from SciPy.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -79,6 +80,7 @@ class Stats:
         )
         """``(rss, tss)`` (B,) from the residuals where the fit had them (else, or where not
         finite, the Gram form is used, which loses digits as R² nears 1)."""
+        self._warn_without_dof()
 
     def __repr__(self) -> str:
         what = "1 fit" if self.single else f"{self.basis_coef.shape[0]} series"
@@ -127,6 +129,20 @@ class Stats:
     def n(self) -> Any:
         """Points with positive weight."""
         return self._out(self.n_array)
+
+    def _warn_without_dof(self) -> None:
+        """Say so where a fit has no residual degrees of freedom (n = D + 1, an interpolation):
+        sigma, standard errors, covariance, t and p are NaN there (statsmodels warns too)."""
+        none = self.dof_array <= 0
+        if bool(np.any(none & (self.moments.used > 0))):
+            where = "this fit" if self.single else f"{int(none.sum())} of {none.size} series"
+            warnings.warn(
+                f"{where} has no residual degrees of freedom (n = {int(np.max(self.moments.used))}"
+                f" points for {self.basis_coef.shape[1]} coefficients): sigma, standard errors, "
+                "covariance, t and p values are NaN; use more points or a lower degree",
+                StatsWarning,
+                stacklevel=4,
+            )
 
     @cached_property
     def dof_array(self) -> FloatArray:
