@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.model_selection import GridSearchCV
@@ -19,6 +21,7 @@ from gradpoly.sklearn import PolynomialRegressor
 def _estimators() -> list[PolynomialRegressor]:
     chosen = [
         PolynomialRegressor(),
+        PolynomialRegressor(solver="gd"),
         PolynomialRegressor(solver="lstsq", basis="legendre"),
         PolynomialRegressor(degree=2, optimizer="momentum", engine="numba"),
         PolynomialRegressor(engine="torch", optimizer="nesterov", gradient="autograd"),
@@ -81,7 +84,7 @@ def test_pipeline_and_grid_search_pick_the_degree() -> None:
 def test_too_few_samples_and_bad_options_are_clear() -> None:
     with pytest.raises(InvalidDataError, match=r"n_samples = 3 .* too few for degree 4"):
         PolynomialRegressor(degree=4).fit(np.arange(3.0)[:, None], np.arange(3.0))
-    with pytest.raises(ValueError, match="solver must be one of gd, lstsq"):
+    with pytest.raises(ValueError, match="solver must be one of auto, lstsq, gd"):
         PolynomialRegressor(solver="newton").fit(np.arange(9.0)[:, None], np.arange(9.0))
     with pytest.raises(ValueError, match="gradient autograd needs autograd"):
         PolynomialRegressor(gradient="autograd").fit(np.arange(9.0)[:, None], np.arange(9.0))
@@ -104,3 +107,29 @@ def test_return_std_is_statsmodels_standard_error_of_the_mean(solver: str) -> No
     np.testing.assert_allclose(mean, expected.predicted_mean, rtol=1e-8)
     assert model.sigma_ == pytest.approx(np.sqrt(wls.scale), rel=1e-8)
     np.testing.assert_array_equal(model.predict(grid[:, None]), mean)
+
+
+LONGLEY_CERTIFIED = np.array([  # NIST StRD Longley, certified to 15 digits
+    -3482258.63459582, 15.0618722713733, -0.358191792925910e-01, -2.02022980381683,
+    -1.03322686717359, -0.511041056535807e-01, 1829.15146461355,
+])  # fmt: skip
+
+
+def test_the_default_fits_longley_and_a_short_descent_says_why() -> None:
+    """NIST Longley through the default estimator: it gave no correct digit, silently."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    from gradpoly.exact import digits
+
+    longley = pytest.importorskip("statsmodels.datasets.longley").load_pandas()
+    X, y = longley.exog.to_numpy(), longley.endog.to_numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = PolynomialRegressor(degree=1).fit(X, y)
+    assert model.solver_ == "lstsq"
+    assert model.converged_
+    assert digits(np.r_[model.intercept_, model.coef_[:, 0]], LONGLEY_CERTIFIED) >= 10.0
+    with pytest.warns(ConvergenceWarning, match="condition number"):
+        descent = PolynomialRegressor(degree=1, solver="gd").fit(X, y)
+    assert not descent.converged_
+    assert PolynomialRegressor(optimizer="nesterov").fit(X[:, :1], y).solver_ == "gd"

@@ -13,6 +13,7 @@ Needs scikit-learn: ``pip install -c constraints.txt 'gradpoly[sklearn]'``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -40,7 +41,18 @@ from sklearn.utils.validation import (  # noqa: E402
 )
 
 FloatArray = npt.NDArray[np.float64]
-SOLVERS = ("gd", "lstsq")
+SOLVERS = ("auto", "lstsq", "gd")
+
+DESCENT_DEFAULTS = {
+    "engine": "numpy",
+    "device": "cpu",
+    "gradient": "manual",
+    "optimizer": "gd",
+    "lr": AUTO,
+    "steps": 10_000,
+}
+"""The options only gradient descent uses, at their defaults: naming any other value makes
+``solver="auto"`` descend (an option the user named is never silently dropped)."""
 
 
 @contextmanager
@@ -56,8 +68,23 @@ def _as_data_errors() -> Iterator[None]:
         raise kind(first) from exc
 
 
+def _warn_not_converged(steps: int, tol: float, hessian: FloatArray) -> None:
+    """scikit-learn's ConvergenceWarning for a descent that stopped short of tol, with why."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    values = np.linalg.eigvalsh(hessian)
+    condition = float(values[-1] / values[0]) if values[0] > 0 else float("inf")
+    warnings.warn(
+        f"gradient descent did not reach tol={tol:g} in {steps:,} steps: the features' Gram "
+        f"matrix has condition number {condition:.3g} (GD needs about that many steps); use "
+        "solver='lstsq', more steps, or optimizer='nesterov'",
+        ConvergenceWarning,
+        stacklevel=3,
+    )
+
+
 class PolynomialRegressor(RegressorMixin, BaseEstimator):
-    """A polynomial of ``degree`` in each feature, fitted by gradient descent (or lstsq).
+    """A polynomial of ``degree`` in each feature, fitted in closed form (or by gradient descent).
 
     Parameters
     ----------
@@ -65,8 +92,12 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
         Degree of each feature's polynomial.
     basis : {"chebyshev", "legendre", "monomial"}
         Features the descent runs on; chebyshev/legendre on each feature's mapped range.
-    solver : {"gd", "lstsq"}
-        Gradient descent on the Gram statistics, or closed-form least squares.
+    solver : {"auto", "lstsq", "gd"}
+        Closed-form least squares (exact: what a regression estimator should give), or
+        gradient descent on the Gram statistics; a descent that stops short of ``tol`` raises
+        scikit-learn's ``ConvergenceWarning``, naming the condition number. ``"auto"`` (the
+        default) is lstsq unless a descent option (engine, device, gradient, optimizer, lr,
+        steps) is given another value than its default, then gd.
     engine, device : batched engine that runs the descent (numpy, numba, torch, jax) and
         where (cpu, cuda for torch).
     gradient : {"manual", "autograd"}
@@ -89,6 +120,8 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
         What was fitted: the constant, then each feature's basis coefficients 1..degree.
     domains_ : ndarray of shape (n_features, 2)
         Each feature's training range (mapped to [-1, 1]).
+    solver_ : str
+        The solver that ran ("lstsq" or "gd").
     n_iter_ : int
         Descent steps run (0 for lstsq).
     converged_ : bool
@@ -99,7 +132,7 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
         self,
         degree: int = 4,
         basis: str = "chebyshev",
-        solver: str = "gd",
+        solver: str = "auto",
         engine: str = "numpy",
         device: str = "cpu",
         gradient: str = "manual",
@@ -139,7 +172,8 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
         design = self._design(np.where(used[:, None], X, self.domains_[:, 0]), basis, degree)
         scale = exact_scale(float(np.abs(y).max()))  # exact: the fit of y / s times s
         y = y / scale
-        if self.solver == "lstsq":
+        self.solver_ = self._solver()
+        if self.solver_ == "lstsq":
             root = np.sqrt(weight)[:, None]
             coef = np.linalg.lstsq(design * root, y * root[:, 0], rcond=None)[0] * scale
             self.n_iter_, self.converged_ = 0, True
@@ -162,6 +196,8 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
             coef = descent.w[0] * scale
             self.n_iter_ = int(descent.steps_run[0])
             self.converged_ = bool(self.tol is not None and not descent.active[0])
+            if self.tol is not None and not self.converged_:
+                _warn_not_converged(self.n_iter_, self.tol, g)
         self.basis_coef_ = np.asarray(coef, dtype=np.float64)
         cov, sigma2 = _covariance(design, weight, y, self.basis_coef_ / scale)
         self.coef_cov_ = cov * scale * scale
@@ -197,6 +233,13 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
             return mean
         variance = np.einsum("ij,jk,ik->i", design, self.coef_cov_, design)
         return mean, np.sqrt(np.maximum(variance, 0.0))
+
+    def _solver(self) -> str:
+        """The solver that runs: as given, or for "auto" lstsq unless a descent option is named."""
+        if self.solver != "auto":
+            return str(self.solver)
+        named = any(getattr(self, k) != v for k, v in DESCENT_DEFAULTS.items())
+        return "gd" if named else "lstsq"
 
     def _options(self) -> tuple[int, Basis]:
         degree = validation.degree(self.degree)
