@@ -133,3 +133,16 @@ def test_the_default_fits_longley_and_a_short_descent_says_why() -> None:
         descent = PolynomialRegressor(degree=1, solver="gd").fit(X, y)
     assert not descent.converged_
     assert PolynomialRegressor(optimizer="nesterov").fit(X[:, :1], y).solver_ == "gd"
+
+
+@pytest.mark.parametrize("solver", ["lstsq", "gd"])
+def test_return_std_holds_for_y_near_1e200(solver) -> None:
+    """The covariance times the squared scale overflowed: NaN standard errors."""
+    x = np.linspace(0, 5, 40)
+    y = np.sin(x) + 0.01 * np.cos(7 * x)
+    small = PolynomialRegressor(degree=3, solver=solver).fit(x[:, None], y)
+    huge = PolynomialRegressor(degree=3, solver=solver).fit(x[:, None], y * 1e200)
+    _, std = huge.predict(x[:5, None], return_std=True)
+    _, reference = small.predict(x[:5, None], return_std=True)
+    assert np.isfinite(std).all()
+    np.testing.assert_allclose(std, reference * 1e200, rtol=1e-6)

@@ -200,8 +200,11 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
                 _warn_not_converged(self.n_iter_, self.tol, g)
         self.basis_coef_ = np.asarray(coef, dtype=np.float64)
         cov, sigma2 = _covariance(design, weight, y, self.basis_coef_ / scale)
-        self.coef_cov_ = cov * scale * scale
-        """Covariance of ``basis_coef_`` (sigma^2 (D' W D)^-1, weights as inverse variances)."""
+        self._unit_cov, self._y_scale = cov, scale  # predict's std: in y / scale, scaled back
+        with np.errstate(over="ignore"):
+            self.coef_cov_ = cov * scale * scale
+        """Covariance of ``basis_coef_`` (sigma^2 (D' W D)^-1, weights as inverse variances);
+        inf where y is so large (beyond about 1e154) that variances leave float64."""
         self.sigma_ = float(np.sqrt(sigma2)) * scale
         """The residual standard deviation (for a sample of weight 1)."""
         per_feature = np.zeros((X.shape[1], degree + 1))
@@ -231,8 +234,10 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
         mean = np.asarray(design @ self.basis_coef_, dtype=np.float64)
         if not validation.flag("return_std", return_std):
             return mean
-        variance = np.einsum("ij,jk,ik->i", design, self.coef_cov_, design)
-        return mean, np.sqrt(np.maximum(variance, 0.0))
+        # in y / scale (a power of two, exact), then scaled back: y near 1e200 has variances
+        # beyond float64 but standard errors well inside it
+        variance = np.einsum("ij,jk,ik->i", design, self._unit_cov, design)
+        return mean, np.sqrt(np.maximum(variance, 0.0)) * self._y_scale
 
     def _solver(self) -> str:
         """The solver that runs: as given, or for "auto" lstsq unless a descent option is named."""

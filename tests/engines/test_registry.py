@@ -60,3 +60,24 @@ def test_import_gradpoly_does_not_import_torch() -> None:
     code = "import sys, gradpoly; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("options", "honoured"),
+    [
+        ({"mode": "eager"}, {"mode": "eager"}),
+        ({"strategy": "spectral"}, {"strategy": "spectral"}),
+        ({"strategy": "per-sample"}, {"strategy": "per-sample"}),
+        ({"optimizer": "nesterov"}, {"optimizer": "nesterov"}),
+    ],
+)
+def test_auto_never_drops_an_option_it_was_given(options, honoured) -> None:
+    """Asking for mode eager or strategy spectral picked numba, which then refused them."""
+    import numpy as np
+
+    from gradpoly import fit
+
+    x = np.linspace(0, 5, 40)
+    result = fit(x, np.sin(x), 3, steps=5, engine="auto", **options)
+    for key, value in honoured.items():
+        assert str(getattr(result.config, key)) == value

@@ -54,7 +54,9 @@ def resolve(
 
     ``engine="auto"``: for the MSE with the written gradient on the CPU, numba's compiled
     loop on the Gram statistics (every step O(D^2), no Python per step), else numpy's; torch
-    for a CUDA device or for autograd and other losses (jax without torch). ``mode=None``:
+    for a CUDA device or for autograd and other losses (jax without torch); among the engines
+    that honour every option given (a named mode or strategy is never dropped for a faster
+    engine that lacks it). ``mode=None``:
     the engine's own (compiled for numba and jax, eager for numpy and torch).
     ``strategy=None``: gram when auto chose the engine for the MSE, else the seed's
     per-sample loop.
@@ -62,7 +64,7 @@ def resolve(
     where, grad = Device.parse(device), Gradient.parse(gradient)
     picked = strategy is None and engine == AUTO
     if engine == AUTO:
-        engine = _auto_engine(where, grad, loss, Optimizer.parse(optimizer))
+        engine = _auto_engine(where, grad, loss, Optimizer.parse(optimizer), mode, strategy)
     chosen = get_engine(engine)
     run_mode = chosen.modes[0] if mode is None else Mode.parse(mode)
     if strategy is not None:
@@ -74,20 +76,46 @@ def resolve(
     return Choice(engine, run_mode, run_strategy)
 
 
-def _auto_engine(device: Device, gradient: Gradient, loss: object, optimizer: Optimizer) -> str:
-    """The fastest engine available here for this job (see :func:`resolve`)."""
+AUTO_EXCLUDED = ("dask",)
+"""Engines auto never picks: dask is for data past one machine, asked for by name."""
 
-    def ready(name: str, mode: Mode, grad: Gradient = Gradient.MANUAL) -> bool:
+
+def _auto_engine(
+    device: Device,
+    gradient: Gradient,
+    loss: object,
+    optimizer: Optimizer,
+    mode: Mode | str | None = None,
+    strategy: Strategy | str | None = None,
+) -> str:
+    """The fastest engine here that honours every option given (see :func:`resolve`)."""
+    mse = loss == "mse"
+    if device is Device.CUDA or gradient is Gradient.AUTOGRAD or not mse:
+        preferred = ["torch", "jax"]
+    else:
+        preferred = ["numba", "numpy"]
+    others = [n for n in engine_names() if n not in preferred and n not in AUTO_EXCLUDED]
+    for name in preferred + others:
         chosen = get_engine(name)
-        config = FitConfig(engine=name, gradient=grad, device=device, mode=mode)
-        return optimizer in chosen.optimizers and chosen.availability(config).ok
-
-    if device is Device.CUDA or gradient is Gradient.AUTOGRAD or loss != "mse":
-        for name, mode in (("torch", Mode.EAGER), ("jax", Mode.COMPILED)):
-            if ready(name, mode, Gradient.AUTOGRAD if gradient is Gradient.AUTOGRAD else gradient):
-                return name
-        return "torch"  # its own error says what is missing
-    return "numba" if ready("numba", Mode.COMPILED) else "numpy"
+        run_strategy = (
+            Strategy.parse(strategy)
+            if strategy is not None
+            else (
+                Strategy.GRAM if mse and Strategy.GRAM in chosen.strategies else Strategy.PER_SAMPLE
+            )
+        )
+        config = FitConfig(
+            engine=name,
+            gradient=gradient,
+            device=device,
+            mode=chosen.modes[0] if mode is None else Mode.parse(mode),
+            strategy=run_strategy,
+            optimizer=optimizer,
+            loss=loss,
+        )
+        if chosen.availability(config).ok:
+            return name
+    return preferred[0]  # its own error says what is missing
 
 
 @dataclass(frozen=True)
