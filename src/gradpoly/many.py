@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradpoly import display, mapping, rates, validation
+from gradpoly import convergence, display, mapping, rates, validation
 from gradpoly.batched import backend_names, get_backend
 from gradpoly.batched.base import (
     Batch,
@@ -39,6 +39,7 @@ from gradpoly.errors import (
 from gradpoly.losses import Loss
 from gradpoly.mapping import exact_scale, features
 from gradpoly.options import AUTO, Basis, Device, DType, Gradient, Optimizer
+from gradpoly.problem import rank_trouble
 from gradpoly.stats import Moments, Stats, basis_features
 from gradpoly.validation import float_array
 
@@ -504,6 +505,7 @@ def _finish(
     scale: float = 1.0,
     counts: FloatArray | None = None,
     inverse: FloatArray | None = None,
+    tol: float | None = None,
 ) -> ManyResult:
     """Assemble the result in y's units (``scale``: the power of two y was divided by).
 
@@ -517,6 +519,7 @@ def _finish(
     else:
         final = np.maximum(_mse(gram, np.nan_to_num(w)), 0.0)  # < 0 only by rounding
     error = _coef_error(gram, w, valid) if descent is not None else None
+    unscaled = w
     with np.errstate(over="ignore"):  # a loss beyond float64 (|y| > ~1e154) is reported as inf
         w, final = w * scale, final * scale * scale
     coef = basis_to_monomial(w, gram.domains, basis)
@@ -539,6 +542,8 @@ def _finish(
     if descent is not None:
         steps_run = np.where(valid, descent.steps_run, 0)
         converged = valid & ~descent.active if method == "gd-tol" else converged
+        if method == "gd-tol" and tol is not None and loss_name == str(Loss.MSE):
+            converged = _confirmed(gram, unscaled, valid, basis, tol)  # stopped or at the end
         if descent.trace is not None:
             with np.errstate(over="ignore"):
                 trace = descent.trace[:, : int(steps_run.max(initial=0))] * scale * scale
@@ -566,9 +571,6 @@ def _finish(
 NORMAL_EQUATIONS_CONDITION = 1e6
 """Largest condition number of G for which its normal equations are solved as they are
 (relative error about cond(G) * 1e-16 = 1e-10); above it a series is solved by QR."""
-
-RANK_CONDITION = 1e13
-"""Condition number of the design above which a series is numerically rank deficient."""
 
 
 Points = Callable[[int], tuple[FloatArray, FloatArray, "FloatArray | None"]]
@@ -619,13 +621,10 @@ def _solve(
         inverse[~easy] = np.nan
     for b in np.flatnonzero(valid & ~easy).tolist():
         w[b], condition[b] = _solve_points(*points(b), gram.domains[b], basis, eye.shape[0] - 1)
-        if not condition[b] <= RANK_CONDITION:
+        trouble = rank_trouble(float(condition[b]), basis)
+        if trouble is not None:
             valid[b] = False
-            problems[b] = (
-                f"its design is numerically rank deficient (condition number "
-                f"{condition[b]:.2g} in the {basis} basis); lower the degree"
-                + ("" if basis is not Basis.MONOMIAL else " or use basis='chebyshev'")
-            )
+            problems[b] = trouble
     return w, condition, inverse
 
 
@@ -670,6 +669,20 @@ def _moments(
 ) -> Moments:
     """The batched Gram statistics of y / ``scale`` (the power of two y was divided by)."""
     return Moments(gram.g, gram.c, gram.s, counts, counts, basis, gram.domains, inverse, scale)
+
+
+def _confirmed(
+    gram: GramBatch, w: FloatArray, stopped: npt.NDArray[np.bool_], basis: Basis, tol: float
+) -> npt.NDArray[np.bool_]:
+    """The series the descent stopped by tol that are converged as ``fit`` decides it
+    (:func:`gradpoly.convergence.confirmed`: the monomial and basis errors, float64's floor and
+    every direction resolved), so one fit gets one verdict on every path."""
+    out = np.zeros_like(stopped)
+    rows = np.flatnonzero(stopped)
+    if rows.size:
+        errors_of = convergence.ErrorMap.of(gram.g[rows], gram.domains[rows], basis)
+        out[rows] = convergence.confirmed(errors_of, gram.g[rows], gram.c[rows], w[rows], tol)
+    return out
 
 
 def _coef_error(gram: GramBatch, w: FloatArray, valid: npt.NDArray[np.bool_]) -> FloatArray:
@@ -836,13 +849,13 @@ def fit_many(
             batch, size, chosen, backend, where, progress, objective, delta
         )
     delta /= scale  # Huber on y / s with delta / s is exactly Huber on y, divided by s^2
-    plan = _plan(gram, valid, count, rate, rule, stop, keep, objective, delta, autograd)
+    plan = _plan(gram, valid, count, rate, rule, stop, keep, objective, delta, autograd, chosen)
     descent = backend.descend(batch, gram, chosen, plan, where)
     _check_descent(descent, valid, plan, gram)
     w = descent.w
     how = (chosen, "gd-tol" if tol is not None else "gd", backend.name, str(objective))
     seconds = time.perf_counter() - start
-    result = _finish(w, gram, valid, problems, how, seconds, descent, scale, batch.counts)
+    result = _finish(w, gram, valid, problems, how, seconds, descent, scale, batch.counts, tol=stop)
     return replace(result, ids=ids)
 
 
@@ -875,15 +888,18 @@ def _plan(
     loss: Loss = Loss.MSE,
     huber_delta: float = 1.0,
     autograd: bool = False,
+    basis: Basis = Basis.CHEBYSHEV,
 ) -> Plan:
-    """Per-series rates (auto, or a fixed lr checked for stability) and the stop test."""
+    """Per-series rates (auto, or a fixed lr checked for stability) and the stop test: the
+    basis coefficients' error at most tol over the conversion's amplification, so that the
+    monomial coefficients' is at most tol too (the final verdict is :func:`_confirmed`)."""
     steps, lr, tol = validation.steps(steps), validation.lr(lr), validation.tol(tol)
     safe = np.where(valid[:, None, None], gram.g, np.eye(gram.g.shape[1]))
     eig = np.asarray(np.linalg.eigvalsh(safe), dtype=np.float64)
     rate, beta = _parameters(eig, valid, lr, rule)
     scale = None
     if tol is not None:  # the Hessian is 2 G: its eigenvalues are twice G's
-        floor = rates.effective_min(2 * eig)
+        floor = rates.effective_min(2 * eig) / _amplification(gram, safe, basis)
         scale = np.where(valid, (tol * floor) ** 2, 0.0)
     return Plan(
         steps,
@@ -897,6 +913,21 @@ def _plan(
         autograd,
         scale,
     )
+
+
+def _amplification(gram: GramBatch, safe: FloatArray, basis: Basis) -> FloatArray:
+    """How much the conversion to monomials can magnify a relative error of each series'
+    basis coefficients near its optimum: ``|M| |w*| / |M w*|``, at least 1."""
+    optimum = np.matmul(np.linalg.pinv(safe), gram.c[:, :, None])[:, :, 0]
+    matrices = mapping.monomial_matrices(gram.domains, basis, gram.g.shape[1])
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        converted = np.linalg.norm(np.matmul(matrices, optimum[:, :, None])[:, :, 0], axis=1)
+        finite = np.isfinite(matrices).all(axis=(1, 2))
+        norms = np.full(matrices.shape[0], np.inf)
+        if finite.any():
+            norms[finite] = np.linalg.norm(matrices[finite], ord=2, axis=(1, 2))
+        ratio = norms * np.linalg.norm(optimum, axis=1) / converted
+    return np.asarray(np.where(np.isfinite(ratio) & (ratio > 1.0), ratio, 1.0), dtype=np.float64)
 
 
 def _check_descent(
@@ -1238,14 +1269,11 @@ def _shared_solve(
             condition[clean] = np.sqrt(ratio)
         else:  # ill-conditioned axis: one SVD of the design serves every clean series
             w[clean], condition[clean] = _shared_svd(data, clean, basis, gram.domains[0], size)
-            if not condition[np.flatnonzero(clean)[0]] <= RANK_CONDITION:
+            trouble = rank_trouble(float(condition[np.flatnonzero(clean)[0]]), basis)
+            if trouble is not None:
                 for b in np.flatnonzero(clean).tolist():
                     valid[b] = False
-                    problems[b] = (
-                        f"its design is numerically rank deficient (condition number "
-                        f"{condition[b]:.2g} in the {basis} basis); lower the degree"
-                        + ("" if basis is not Basis.MONOMIAL else " or use basis='chebyshev'")
-                    )
+                    problems[b] = trouble
     rows = np.flatnonzero(found.gapped & valid)
     if rows.size:
         part = GramBatch(gram.g[rows], gram.c[rows], gram.s[rows], gram.domains[rows])

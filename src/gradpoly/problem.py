@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.polynomial import Chebyshev, Legendre, Polynomial
 
-from gradpoly import compensated, mapping, rates, validation
+from gradpoly import compensated, convergence, mapping, rates, validation
 from gradpoly.errors import InvalidDataError, RepresentationWarning
 from gradpoly.options import Basis, Optimizer
 from gradpoly.stats import Moments
@@ -310,48 +310,37 @@ class FitProblem:
         return float(self._estimates(coef, dtype)[1][0])
 
     def meets(self, coef: ArrayLike, tol: float, dtype: npt.DTypeLike = np.float64) -> bool:
-        """Whether ``coef`` is converged for ``tol``: the estimated errors of both the monomial
-        and the basis coefficients are at most ``tol`` or at their rounding floors (where the
-        loop must stop; the caller tells a floor from convergence)."""
+        """Whether the loop may stop at ``coef`` for ``tol``: the estimated errors of both the
+        monomial and the basis coefficients are at most ``tol`` or at their rounding floors
+        in ``dtype`` (a floor is a reason to stop; :meth:`converged` says whether it is one)."""
         errors, floors = self._estimates(coef, dtype)
         return bool(np.all(errors <= np.maximum(tol, floors)))
 
+    def converged(self, coef: ArrayLike, tol: float) -> bool:
+        """Whether ``coef`` is converged for ``tol``, as every path decides it
+        (:func:`gradpoly.convergence.confirmed`)."""
+        g, c, _ = self.gram
+        w = np.asarray(coef, dtype=np.float64)[None]
+        return bool(convergence.confirmed(self._error_map, g[None], c[None], w, tol)[0])
+
+    @property
+    def resolved(self) -> bool:
+        """Whether float64 determines the coefficients along every direction of the Hessian."""
+        return bool(self._error_map.resolved[0])
+
     def _estimates(self, coef: ArrayLike, dtype: npt.DTypeLike) -> tuple[FloatArray, FloatArray]:
         """``([monomial error, basis error], [their rounding floors])`` at ``coef``."""
-        w = np.asarray(coef, dtype=np.float64)
         g, c, _ = self.gram
-        grad = 2.0 * (g @ w - c)
-        inverse, to_monomial, norms = self._error_map
+        w = np.asarray(coef, dtype=np.float64)[None]
         eps = float(np.finfo(np.dtype(dtype)).eps)
-        step = inverse @ grad
-        # [|M w|, |w|, |M H+ grad|, |H+ grad|, |c|]: one stacked product, one norm each
-        vectors = np.stack([to_monomial @ w, w, to_monomial @ step, step, c])
-        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            lengths = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))
-            sizes = lengths[:2]
-            noise = 2.0 * eps * (norms[0] * lengths[1] + lengths[4])
-            errors = np.where(lengths[2:4] == 0, 0.0, lengths[2:4] / sizes)
-            floors = np.array([norms[2], norms[1]]) * noise / sizes
-        return (
-            np.where(np.isnan(errors), np.inf, errors),
-            np.where(np.isnan(floors), 0.0, floors),
-        )
+        errors, floors = convergence.estimates(self._error_map, g[None], c[None], w, eps)
+        return errors[0], floors[0]
 
     @cached_property
-    def _error_map(self) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """``(H^+, M, [|G|, |H^+|, |M H^+|])``: H^+ the pseudo-inverse of the loss Hessian
-        beyond its null space (eigenvalues below ``MU_FLOOR`` of the largest), M the
-        basis-to-monomial matrix, and the 2-norms the rounding floors need."""
-        lam, q = np.linalg.eigh(self.hessian)
-        keep = lam > rates.MU_FLOOR * lam[-1]
-        inverse = (q * np.where(keep, 1.0 / np.where(keep, lam, 1.0), 0.0)) @ q.T
-        to_monomial = mapping.monomial_matrices(np.array([self.domain]), self.basis, self.n_coef)[0]
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            both = to_monomial @ inverse
-            kept = lam[keep]  # G = H / 2: |G|_2 = lam_max / 2; |H+|_2 = 1 / smallest kept
-            norms = [float(lam[-1]) / 2.0, float(1.0 / kept[0]) if kept.size else 0.0]
-            norms.append(float(np.linalg.norm(both, 2)) if np.isfinite(both).all() else np.inf)
-        return inverse, to_monomial, np.array(norms)
+    def _error_map(self) -> convergence.ErrorMap:
+        """The convergence test's map of this problem's Gram matrix (computed once)."""
+        g, _, _ = self.gram
+        return convergence.ErrorMap.of(g[None], np.array([self.domain]), self.basis)
 
     def loss_at_zero(self, config: Any) -> float | None:
         """The configured loss at w = 0 in float64 (None for a user callable)."""
@@ -507,6 +496,9 @@ def lstsq_solve(problem: FitProblem) -> tuple[FloatArray, FloatArray]:
     if root is not None:
         a, b = a * root[:, None], b * root
     solver = SvdSolver.of(a)
+    trouble = rank_trouble(solver.condition, Basis.CHEBYSHEV)
+    if trouble is not None:
+        raise InvalidDataError(f"this degree-{problem.degree} fit cannot be trusted: {trouble}")
     unit = solver.solve(b)
     doms = np.array([problem.domain])
     weights = None if root is None else root * root
@@ -546,6 +538,23 @@ def warn_unrepresentable(
             RepresentationWarning,
             stacklevel=4,
         )
+
+
+RANK_CONDITION = 1e13
+"""The one conditioning policy of every closed form (lstsq, lstsq_many, the xarray polyfit,
+the estimator's lstsq solver, the CLI, Dask): a design (column-scaled, in the basis solved)
+whose condition number exceeds this is numerically rank deficient, and refused, named."""
+
+
+def rank_trouble(condition: float, basis: Basis) -> str | None:
+    """Why a design of this condition number cannot be solved, or None (:data:`RANK_CONDITION`)."""
+    if condition <= RANK_CONDITION:
+        return None
+    return (
+        f"its design is numerically rank deficient (condition number {condition:.2g} in the "
+        f"{basis} basis); lower the degree"
+        + ("" if basis is not Basis.MONOMIAL else " or use basis='chebyshev'")
+    )
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from gradpoly.errors import DataTypeError, GradpolyError, InvalidDataError, Inva
 from gradpoly.many import basis_to_monomial, descend_gram
 from gradpoly.mapping import check_monomial, domains, exact_scale, features
 from gradpoly.options import AUTO, Basis
+from gradpoly.problem import SvdSolver, rank_trouble
 from gradpoly.rates import MU_FLOOR
 
 SKLEARN = OptionalLibrary("sklearn", "sklearn")
@@ -175,7 +176,11 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
         self.solver_ = self._solver()
         if self.solver_ == "lstsq":
             root = np.sqrt(weight)[:, None]
-            coef = np.linalg.lstsq(design * root, y * root[:, 0], rcond=None)[0] * scale
+            solver = SvdSolver.of(design * root)
+            trouble = rank_trouble(solver.condition, basis)  # the closed forms' one policy
+            if trouble is not None:
+                raise InvalidDataError(f"this degree-{degree} fit cannot be trusted: {trouble}")
+            coef = solver.solve(y * root[:, 0]) * scale
             self.n_iter_, self.converged_ = 0, True
         else:
             total = weight.sum()

@@ -428,15 +428,21 @@ def _stop_at_tol(problem: FitProblem, coef: Any, config: FitConfig, done: int) -
     confirm tol: converged needs both below tol.
     """
     error = problem.coef_error(coef)
-    confirmable = problem.error_floor(coef, "float64")
     tol = float(config.tol)  # type: ignore[arg-type]
-    if max(error, confirmable) <= tol:
+    if problem.converged(coef, tol):
         return (
             "converged",
             f"estimated coefficient error {error:.3g} <= tol {tol:g} after {done:,} steps",
         )
     floor = problem.error_floor(coef, config.dtype.value)
-    if error > tol:
+    confirmable = problem.error_floor(coef, "float64")
+    if not problem.resolved:
+        why = (
+            f"estimated coefficient error {error:.3g}, but the Hessian's condition number "
+            f"{problem.condition_number:.3g} is beyond what float64 resolves, so the "
+            "coefficients along its flattest directions are not determined"
+        )
+    elif error > tol:
         why = f"estimated coefficient error {error:.3g} > tol {tol:g}"
     else:
         why = (

@@ -277,7 +277,9 @@ class DaskProblem(FitProblem):
         return Moments(g[None], c[None], np.array([s]), count, count, self.basis,
                        np.array([self.span]))  # fmt: skip
 
-    def residual_sums(self, stats_coef: npt.ArrayLike) -> tuple[float, float] | None:
+    def residual_sums(
+        self, stats_coef: npt.ArrayLike, monomial: npt.NDArray[np.float64] | None = None
+    ) -> tuple[float, float] | None:
         """None: the residuals would cost one more pass over every chunk; the statistics use
         the Gram form (accurate unless R² is within ~1e-8 of 1)."""
         return None

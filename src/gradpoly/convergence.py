@@ -1,0 +1,101 @@
+"""The one convergence test: how far B fits' coefficients are from their optimum, and whether
+float64 can confirm it.
+
+On the quadratic loss ``w - w* = H^+ grad`` exactly (H the loss Hessian ``2 G``), so the
+error of the monomial coefficients is ``M H^+ grad`` (M the basis-to-monomial matrix) and of
+the basis ones ``H^+ grad``: the estimate follows the conditioning of both the fit and the
+conversion, not merely a small gradient. Its rounding floor is the gradient's own rounding,
+``2 eps (|G| |w| + |c|)``, carried through the same maps. Where H has curvatures below
+:data:`gradpoly.rates.MU_FLOOR` of its largest, the coefficients along those directions are
+not determined by float64 arithmetic at all: no estimate can confirm them (``resolved`` is
+False). ``fit`` (B = 1) and ``fit_many`` call these functions; nothing else estimates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from gradpoly import mapping, rates
+from gradpoly.options import Basis
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class ErrorMap:
+    """What the estimates need of B fits' Gram matrices, computed once per fit.
+
+    ``inverse`` (B, K, K) is H^+ beyond the numerical null space, ``to_monomial`` (B, K, K)
+    the conversion, ``norms`` (B, 3) the 2-norms ``[|G|, |H^+|, |M H^+|]``, and ``resolved``
+    (B,) whether every curvature of H is above the null-space floor.
+    """
+
+    inverse: FloatArray
+    to_monomial: FloatArray
+    norms: FloatArray
+    resolved: npt.NDArray[np.bool_]
+
+    @classmethod
+    def of(cls, g: FloatArray, domains: FloatArray, basis: Basis) -> ErrorMap:
+        """The map of Gram matrices ``g`` (B, K, K) on ``domains`` (B, 2) in ``basis``."""
+        lam, q = np.linalg.eigh(2.0 * g)
+        top = lam[:, -1:]
+        keep = lam > rates.MU_FLOOR * top
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            scaled = np.where(keep, 1.0 / np.where(keep, lam, 1.0), 0.0)
+            inverse = (q * scaled[:, None, :]) @ np.swapaxes(q, 1, 2)
+            to_monomial = mapping.monomial_matrices(domains, basis, g.shape[-1])
+            both = to_monomial @ inverse
+            smallest = np.where(keep, lam, np.inf).min(axis=1)
+            norms = np.stack(
+                [
+                    top[:, 0] / 2.0,
+                    np.where(np.isfinite(smallest), 1.0 / smallest, 0.0),
+                    _spectral_norms(both),
+                ],
+                axis=1,
+            )
+        return cls(inverse, to_monomial, norms, np.asarray(keep.all(axis=1)))
+
+
+def _spectral_norms(matrices: FloatArray) -> FloatArray:
+    """Each matrix's 2-norm (inf where it is not finite)."""
+    finite = np.isfinite(matrices).all(axis=(1, 2))
+    out = np.full(matrices.shape[0], np.inf)
+    if finite.any():
+        out[finite] = np.linalg.norm(matrices[finite], ord=2, axis=(1, 2))
+    return out
+
+
+def estimates(
+    errors_of: ErrorMap, g: FloatArray, c: FloatArray, w: FloatArray, eps: float
+) -> tuple[FloatArray, FloatArray]:
+    """``(errors, floors)``, each (B, 2): the estimated relative errors of the monomial and the
+    basis coefficients at ``w`` (B, K), and their rounding floors for a loop whose arithmetic
+    has unit roundoff ``eps`` (inf errors where not finite)."""
+    grad = 2.0 * (np.matmul(g, w[:, :, None])[:, :, 0] - c)
+    step = np.matmul(errors_of.inverse, grad[:, :, None])[:, :, 0]
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        mono = np.matmul(errors_of.to_monomial, w[:, :, None])[:, :, 0]
+        mono_step = np.matmul(errors_of.to_monomial, step[:, :, None])[:, :, 0]
+        sizes = np.stack([np.linalg.norm(mono, axis=1), np.linalg.norm(w, axis=1)], axis=1)
+        lengths = np.stack([np.linalg.norm(mono_step, axis=1), np.linalg.norm(step, axis=1)], 1)
+        noise = 2.0 * eps * (errors_of.norms[:, 0] * sizes[:, 1] + np.linalg.norm(c, axis=1))
+        errors = np.where(lengths == 0, 0.0, lengths / sizes)
+        floors = errors_of.norms[:, [2, 1]] * noise[:, None] / sizes
+    return np.where(np.isnan(errors), np.inf, errors), np.where(np.isnan(floors), 0.0, floors)
+
+
+def confirmed(
+    errors_of: ErrorMap, g: FloatArray, c: FloatArray, w: FloatArray, tol: float
+) -> npt.NDArray[np.bool_]:
+    """Whether each fit is converged for ``tol``: both estimated errors at most tol, float64's
+    own floor at most tol (below it the estimate can read anything), and every direction of
+    H resolved. This is what "converged" means on every path."""
+    errors, floors = estimates(errors_of, g, c, w, float(np.finfo(np.float64).eps))
+    return np.asarray(
+        (np.maximum(errors, floors) <= tol).all(axis=1) & errors_of.resolved, dtype=bool
+    )
