@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -209,3 +211,17 @@ def test_predict_evaluates_in_the_basis_far_from_zero(shared) -> None:
     mine, _low, high = single.predict(grid, interval="confidence")
     np.testing.assert_allclose(values[0], mine, atol=1e-10)
     np.testing.assert_allclose(upper[0] - values[0], high - mine, rtol=1e-6)
+
+
+def test_monomials_that_cannot_hold_a_series_are_named_once() -> None:
+    """The same rule as lstsq's, per series: one warning naming how many and the first."""
+    from gradpoly.errors import RepresentationWarning
+
+    x = np.linspace(0, 5, 30)
+    far = 1e15 + x  # float64 holds it in steps of 0.125
+    with pytest.warns(RepresentationWarning, match=r"1 of 2 series \(series 1 first\)"):
+        result = gradpoly.lstsq_many(np.stack([far - 1e15, far]), np.stack([np.sin(x)] * 2), 2)
+    np.testing.assert_allclose(result.predict(far)[1], result.predict(far - 1e15)[0], atol=1e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RepresentationWarning)
+        gradpoly.lstsq_many(np.stack([x, x + 3]), np.stack([np.sin(x)] * 2), 4)

@@ -12,6 +12,7 @@ numpy, numba, torch (cpu, cuda) or jax.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -35,11 +36,12 @@ from gradpoly.errors import (
     EngineUnavailableError,
     InvalidDataError,
     InvalidOptionError,
+    RepresentationWarning,
 )
 from gradpoly.losses import Loss
 from gradpoly.mapping import exact_scale, features
 from gradpoly.options import AUTO, Basis, Device, DType, Gradient, Optimizer
-from gradpoly.problem import rank_trouble
+from gradpoly.problem import rank_trouble, representation_message, unrepresentable
 from gradpoly.stats import Moments, Stats, basis_features
 from gradpoly.validation import float_array
 
@@ -536,6 +538,7 @@ def _finish(
                 + "; rescale x or y"
             )
         w, coef = np.where(valid[:, None], w, np.nan), np.where(valid[:, None], coef, np.nan)
+    _warn_unrepresentable(coef, w, gram.domains, basis, valid, final)
     converged = np.ones(count, dtype=bool) if descent is None else np.zeros(count, dtype=bool)
     steps_run = np.zeros(count, dtype=np.int64)
     trace = None
@@ -669,6 +672,43 @@ def _moments(
 ) -> Moments:
     """The batched Gram statistics of y / ``scale`` (the power of two y was divided by)."""
     return Moments(gram.g, gram.c, gram.s, counts, counts, basis, gram.domains, inverse, scale)
+
+
+def _warn_unrepresentable(
+    coef: FloatArray,
+    w: FloatArray,
+    domains: FloatArray,
+    basis: Basis,
+    valid: npt.NDArray[np.bool_],
+    final: FloatArray,
+) -> None:
+    """One RepresentationWarning for the series whose monomial coefficients float64 cannot
+    evaluate back into their fit (the rule of :func:`gradpoly.problem.unrepresentable`),
+    checked at D + 3 points across each series' domain."""
+    rows = np.flatnonzero(valid)
+    if basis is Basis.MONOMIAL or rows.size == 0:
+        return
+    size = coef.shape[1]
+    t = np.cos(np.linspace(0.0, np.pi, size + 2))  # Chebyshev points: ends and middle
+    lo, hi = domains[rows, :1], domains[rows, 1:]
+    x = (0.5 * lo + 0.5 * hi) + (0.5 * hi - 0.5 * lo) * t[None, :]
+    fitted = np.einsum("mk,bk->bm", np.stack(features(np, basis, t, size - 1), axis=1), w[rows])
+    with np.errstate(over="ignore", invalid="ignore"):
+        monomial = np.zeros_like(x)
+        for k in range(size - 1, -1, -1):  # Horner, as np.polynomial.polynomial.polyval
+            monomial = monomial * x + coef[rows, k : k + 1]
+        stray = np.max(np.abs(monomial - fitted), axis=1)
+        span = np.ptp(fitted, axis=1)
+        spread = np.sqrt(np.maximum(final[rows], 0.0))
+    lost = unrepresentable(stray, span, spread, np.max(np.abs(fitted), axis=1))
+    if lost.any():
+        first = int(np.flatnonzero(lost)[0])
+        what = f"{int(lost.sum())} of {valid.size} series (series {int(rows[first])} first)"
+        warnings.warn(
+            representation_message(what, float(stray[first]), float(span[first])),
+            RepresentationWarning,
+            stacklevel=4,
+        )
 
 
 def _confirmed(

@@ -508,7 +508,9 @@ def lstsq_solve(problem: FitProblem) -> tuple[FloatArray, FloatArray]:
             convert = mapping.monomial_matrices(doms, Basis.CHEBYSHEV, unit.size)[0]
             if needs_refinement(coef, unit, convert, solver):
                 coef = refine_monomial(coef, x, y / scale, weights, convert, solver, doms)
-    coef = finite_coefficients(coef * scale, problem)
+    with np.errstate(over="ignore", invalid="ignore"):  # beyond float64: refused, named, next
+        coef = coef * scale
+    coef = finite_coefficients(coef, problem)
     plain = a if root is None else a / root[:, None]
     warn_unrepresentable(coef, x, plain @ unit * scale, y)
     return unit * scale, coef
@@ -527,17 +529,35 @@ def warn_unrepresentable(
     cancel every digit (``lstsq(1e15 + x, y, 2)`` evaluated 7e13 off), however exact the
     coefficients. The result's ``predict`` and ``polynomial()`` evaluate in the basis."""
     with np.errstate(over="ignore", invalid="ignore"):
-        stray = float(np.max(np.abs(np.polynomial.polynomial.polyval(x, coef) - fitted)))
-        size = float(np.ptp(fitted)) + float(np.sqrt(np.mean((y - fitted) ** 2)))
-    if not stray <= REPRESENTABLE * max(size, float(np.max(np.abs(fitted))) * 1e-12, 1e-300):
+        stray = np.max(np.abs(np.polynomial.polynomial.polyval(x, coef) - fitted), keepdims=True)
+        span = np.ptp(fitted, keepdims=True)
+        spread = np.sqrt(np.mean((y - fitted) ** 2, keepdims=True))
+    lost = unrepresentable(stray, span, spread, np.max(np.abs(fitted), keepdims=True))
+    if lost[0]:
         warnings.warn(
-            f"the monomial coefficients cannot represent this fit in float64: evaluated at the "
-            f"data they stray {stray:.3g} from it, where the fitted values span "
-            f"{np.ptp(fitted):.3g} (x is far from 0 for its degree); evaluate with the full "
-            "result's predict() or polynomial(), which work in the Chebyshev basis on the mapped x",
-            RepresentationWarning,
-            stacklevel=4,
+            representation_message("this fit", stray[0], span[0]), RepresentationWarning, 4
         )
+
+
+def unrepresentable(
+    stray: FloatArray, span: FloatArray, spread: FloatArray, top: FloatArray
+) -> npt.NDArray[np.bool_]:
+    """The rule, per fit: monomials whose float64 evaluation ``stray``s from the fit by more
+    than :data:`REPRESENTABLE` of the fitted values' ``span`` plus the residuals' ``spread``
+    (or of 1e-12 of their largest magnitude ``top``, for a constant fit) cannot represent it."""
+    with np.errstate(invalid="ignore"):
+        size = np.maximum(np.maximum(span + spread, top * 1e-12), 1e-300)
+        return np.asarray(~(stray <= REPRESENTABLE * size), dtype=bool)
+
+
+def representation_message(what: str, stray: float, span: float) -> str:
+    """The one line :class:`RepresentationWarning` says, for a fit or for some series."""
+    return (
+        f"the monomial coefficients cannot represent {what} in float64: evaluated at x they "
+        f"stray {stray:.3g} from the fit, where its values span {span:.3g} (x is far from 0 "
+        "for its degree); evaluate with predict() or polynomial(), which work in the basis "
+        "on the mapped x"
+    )
 
 
 RANK_CONDITION = 1e13
