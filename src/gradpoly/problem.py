@@ -642,7 +642,9 @@ def refine_monomial(
     and its columns are bounded, so no conversion's cancellation enters the gradient), solves
     the normal equations with the float64 design's SVD, and adds the step converted to
     monomials (``convert``). The fixed point is where the exact normal equations hold,
-    whatever rounding the solve and the conversion carry. Near it the gradient is rounding
+    whatever rounding the solve and the conversion carry (where eps times the evaluation's
+    condition ``sum |c_k x^k| / |p(x)|`` reaches 1, float64 monomials cannot hold the fit
+    at all, and ``coef`` is kept). Near it the gradient is rounding
     noise and need not shrink, so up to :data:`REFINEMENTS` steps are taken, stopping once a
     step is below float64's resolution; the result is the last point unless the gradient
     grew past :data:`GROWTH` times the smallest seen (then that one). Where the compensated
@@ -653,6 +655,11 @@ def refine_monomial(
     basis = compensated.Design.chebyshev(x, mid, half, coef.size)
     if powers is None or basis is None:
         return coef
+    with np.errstate(over="ignore", invalid="ignore"):
+        reach = float(np.max(np.abs(powers.high) @ np.abs(coef)))
+        value = float(np.max(np.abs(powers.high @ coef)))
+    if not reach * np.finfo(np.float64).eps < value:
+        return coef  # float64 monomials cannot hold this fit to one digit: nothing to refine
     points: list[tuple[float, FloatArray]] = []
     current = coef
     for _ in range(REFINEMENTS):

@@ -28,7 +28,7 @@ from gradpoly.errors import DataTypeError, GradpolyError, InvalidDataError, Inva
 from gradpoly.many import basis_to_monomial, descend_gram
 from gradpoly.mapping import check_monomial, domains, exact_scale, features
 from gradpoly.options import AUTO, Basis
-from gradpoly.problem import SvdSolver, rank_trouble
+from gradpoly.problem import SvdSolver
 from gradpoly.rates import MU_FLOOR
 
 SKLEARN = OptionalLibrary("sklearn", "sklearn")
@@ -176,11 +176,9 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
         self.solver_ = self._solver()
         if self.solver_ == "lstsq":
             root = np.sqrt(weight)[:, None]
-            solver = SvdSolver.of(design * root)
-            trouble = rank_trouble(solver.condition, basis)  # the closed forms' one policy
-            if trouble is not None:
-                raise InvalidDataError(f"this degree-{degree} fit cannot be trusted: {trouble}")
-            coef = solver.solve(y * root[:, 0]) * scale
+            # minimum-norm where rank deficient, as scikit-learn's estimators (its checks fit
+            # a degree-4 model to a few distinct values); the refusal is lstsq's, not here
+            coef = SvdSolver.of(design * root).solve(y * root[:, 0]) * scale
             self.n_iter_, self.converged_ = 0, True
         else:
             total = weight.sum()
@@ -202,7 +200,7 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
             self.n_iter_ = int(descent.steps_run[0])
             self.converged_ = bool(self.tol is not None and not descent.active[0])
             if self.tol is not None and not self.converged_:
-                _warn_not_converged(self.n_iter_, self.tol, g)
+                _warn_not_converged(self.n_iter_, float(validation.tol(self.tol) or 0.0), g)
         self.basis_coef_ = np.asarray(coef, dtype=np.float64)
         cov, sigma2 = _covariance(design, weight, y, self.basis_coef_ / scale)
         self._unit_cov, self._y_scale = cov, scale  # predict's std: in y / scale, scaled back
