@@ -692,8 +692,10 @@ def _warn_unrepresentable(
     t = np.cos(np.linspace(0.0, np.pi, size + 2))  # Chebyshev points: ends and middle
     lo, hi = domains[rows, :1], domains[rows, 1:]
     x = (0.5 * lo + 0.5 * hi) + (0.5 * hi - 0.5 * lo) * t[None, :]
-    fitted = np.einsum("mk,bk->bm", np.stack(features(np, basis, t, size - 1), axis=1), w[rows])
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):  # values beyond float64 are judged, not warned about
+        x = (0.5 * lo + 0.5 * hi) + (0.5 * hi - 0.5 * lo) * t[None, :]
+        design = np.stack(features(np, basis, t, size - 1), axis=1)
+        fitted = np.einsum("mk,bk->bm", design, w[rows])
         monomial = np.zeros_like(x)
         for k in range(size - 1, -1, -1):  # Horner, as np.polynomial.polynomial.polyval
             monomial = monomial * x + coef[rows, k : k + 1]
@@ -958,9 +960,9 @@ def _plan(
 def _amplification(gram: GramBatch, safe: FloatArray, basis: Basis) -> FloatArray:
     """How much the conversion to monomials can magnify a relative error of each series'
     basis coefficients near its optimum: ``|M| |w*| / |M w*|``, at least 1."""
-    optimum = np.matmul(np.linalg.pinv(safe), gram.c[:, :, None])[:, :, 0]
-    matrices = mapping.monomial_matrices(gram.domains, basis, gram.g.shape[1])
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    with np.errstate(all="ignore"):  # invalid series and monomial (NaN) domains: ratio 1
+        optimum = np.matmul(np.linalg.pinv(safe), gram.c[:, :, None])[:, :, 0]
+        matrices = mapping.monomial_matrices(gram.domains, basis, gram.g.shape[1])
         converted = np.linalg.norm(np.matmul(matrices, optimum[:, :, None])[:, :, 0], axis=1)
         finite = np.isfinite(matrices).all(axis=(1, 2))
         norms = np.full(matrices.shape[0], np.inf)
