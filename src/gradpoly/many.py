@@ -691,7 +691,6 @@ def _warn_unrepresentable(
     size = coef.shape[1]
     t = np.cos(np.linspace(0.0, np.pi, size + 2))  # Chebyshev points: ends and middle
     lo, hi = domains[rows, :1], domains[rows, 1:]
-    x = (0.5 * lo + 0.5 * hi) + (0.5 * hi - 0.5 * lo) * t[None, :]
     with np.errstate(all="ignore"):  # values beyond float64 are judged, not warned about
         x = (0.5 * lo + 0.5 * hi) + (0.5 * hi - 0.5 * lo) * t[None, :]
         design = np.stack(features(np, basis, t, size - 1), axis=1)
@@ -702,7 +701,7 @@ def _warn_unrepresentable(
         stray = np.max(np.abs(monomial - fitted), axis=1)
         span = np.ptp(fitted, axis=1)
         spread = np.sqrt(np.maximum(final[rows], 0.0))
-    lost = unrepresentable(stray, span, spread, np.max(np.abs(fitted), axis=1))
+        lost = unrepresentable(stray, span, spread, np.max(np.abs(fitted), axis=1))
     if lost.any():
         first = int(np.flatnonzero(lost)[0])
         what = f"{int(lost.sum())} of {valid.size} series (series {int(rows[first])} first)"
