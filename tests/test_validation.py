@@ -200,7 +200,23 @@ def _weighted_entry_points():
         "fit_many": lambda w: gradpoly.fit_many(x[None], y[None], 2, steps=5, weights=w[None]),
         "estimator gd": estimator("gd"),
         "estimator lstsq": estimator("lstsq"),
+        "dask": lambda w: gradpoly.fit(x, y, 2, steps=5, weights=w, engine="dask"),
     }
+
+
+def test_xarray_w_multiplies_residuals_so_its_sign_is_free() -> None:
+    """xarray's (and numpy's) ``w`` multiplies the residuals, not their squares: a negative
+    one is legitimate there and means its absolute value, as in xarray itself."""
+    xr = pytest.importorskip("xarray")
+    import gradpoly.xarray as gx
+
+    x = np.linspace(0, 5, 12)
+    data = xr.DataArray(np.sin(x), dims="t", coords={"t": x})
+    w = np.ones(12)
+    w[3] = -50.0
+    ours = gx.polyfit(data, "t", 2, w=w).polyfit_coefficients.values
+    theirs = data.polyfit("t", 2, w=np.abs(w)).polyfit_coefficients.values
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
 
 
 @pytest.mark.parametrize("entry", sorted(_weighted_entry_points()))
@@ -209,6 +225,7 @@ def test_negative_weights_are_refused_by_every_entry_point(entry, bad) -> None:
     """A negative weight made the estimator's GD return -6e154 'converged' and its lstsq
     solver raise LAPACK's own lines; every path now refuses it in one place."""
     pytest.importorskip("sklearn")
+    pytest.importorskip("dask")
     weights = np.ones(12)
     weights[3] = bad
     with pytest.raises(InvalidDataError, match="weights must be non-negative"):

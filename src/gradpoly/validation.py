@@ -248,7 +248,14 @@ def nonnegative_weights(values: Any, labels: tuple[str, ...] = ()) -> None:
         first = f"{where} is {float(arr[index])!r}"
     else:
         first = f"weights[{', '.join(map(str, index))}] = {float(arr[index])!r}"
-    count = int(negative.sum())
+    refuse_negative_weights(int(negative.sum()), first)
+
+
+def refuse_negative_weights(count: int, first: str | None = None) -> None:
+    """The one InvalidDataError for ``count`` negative weights, naming the ``first`` where known
+    (a streamed source, such as Dask's chunks, knows only how many)."""
+    if first is None:
+        raise InvalidDataError(f"weights must be non-negative; {count} of them are negative")
     more = f" ({count} are negative)" if count > 1 else ""
     raise InvalidDataError(f"weights must be non-negative; {first}{more}")
 

@@ -352,7 +352,7 @@ def _check_summary(
                 "(gradpoly.read_xy(..., lazy=True, drop_nan=True) does it chunk by chunk)"
             )
     if negative:
-        raise InvalidDataError(f"weights must be non-negative; {negative} are negative")
+        validation.refuse_negative_weights(negative)
     if count <= degree:
         raise InvalidDataError(
             f"degree {degree} needs at least {degree + 1} distinct x values, got {count} points"
