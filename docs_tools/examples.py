@@ -8,6 +8,7 @@ snippet is what that snippet prints today. ``same`` compares two renderings with
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -81,41 +82,72 @@ except gradpoly.DivergenceError as err:
 }
 """Python examples: the code, then what it printed."""
 
-CONSOLE: dict[str, list[str]] = {
+CONSOLE: dict[str, list[tuple[str, int]]] = {
     "cli": [
-        "gradpoly fit examples/calibration.csv --x-col reference --y-col reading --degree 2 \\\n"
-        "    --basis chebyshev --lr auto --optimizer nesterov --tol 1e-12 --dtype float64 --stats"
+        (
+            "gradpoly fit examples/calibration.csv --x-col reference --y-col reading --degree 2 "
+            "\\\n    --basis chebyshev --lr auto --optimizer nesterov --tol 1e-12 --dtype float64 "
+            "--stats",
+            0,
+        )
     ],
     "sensors": [
-        "gradpoly fit examples/sensors.csv --series-col sensor --x-col t --y-col value \\\n"
-        "    --degree 3 --basis chebyshev --lr auto --optimizer nesterov --tol 1e-10 --steps 5000"
+        (
+            "gradpoly fit examples/sensors.csv --series-col sensor --x-col t --y-col value \\\n"
+            "    --degree 3 --basis chebyshev --lr auto --optimizer nesterov --tol 1e-10 "
+            "--steps 5000",
+            0,
+        )
     ],
     "cli_tour": [
-        "gradpoly --help",
-        "gradpoly fit examples/sin.csv --basis chebyshev --lr auto --tol 1e-10 --dtype float64",
-        "gradpoly fit examples/sin.csv --lr 1e-4",
-        "gradpoly fit examples/sin.csv --engine torch --device cuda",
+        ("gradpoly --help", 0),
+        (
+            "gradpoly fit examples/sin.csv --basis chebyshev --lr auto --tol 1e-10 --dtype float64",
+            0,
+        ),
+        ("gradpoly fit examples/sin.csv --lr 1e-4", 1),  # shows the divergence message
+        ("gradpoly fit examples/sin.csv --engine torch --device cuda", 1),  # no CUDA here
     ],
 }
-"""Shell examples: each command, what it printed, and its exit status when not 0."""
+"""Shell examples: each command and the exit status it is meant to end with (a page shows
+what it printed, and the status when not 0)."""
+
+
+class ExampleError(RuntimeError):
+    """An example ended otherwise than it is meant to: the build stops rather than publish it."""
 
 
 def render(name: str) -> str:
-    """The example as a page shows it (markdown)."""
+    """The example as a page shows it (markdown); ExampleError where one fails."""
     if name in PYTHON:
         code = PYTHON[name]
         done = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+            [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT
         )
+        if done.returncode:
+            raise ExampleError(f"example {name!r} failed:\n{done.stderr}")
         return f"```python\n{code}\n```\n\n```text\n{done.stdout}```\n"
     shown = []
-    for command in CONSOLE[name]:
-        done = subprocess.run(
-            command, shell=True, capture_output=True, text=True, cwd=ROOT, env=_env()
-        )
+    for command, expected in CONSOLE[name]:
+        done = subprocess.run(_argv(command), capture_output=True, text=True, cwd=ROOT, env=_env())
+        if done.returncode != expected:
+            raise ExampleError(
+                f"example {name!r}: `{command}` exited {done.returncode}, not {expected}:\n"
+                f"{done.stdout}{done.stderr}"
+            )
         status = f"[exit status {done.returncode}]\n" if done.returncode else ""
         shown.append(f"$ {command}\n{done.stdout}{done.stderr}{status}")
     return "```console\n" + "\n".join(shown) + "```\n"
+
+
+def _argv(command: str) -> list[str]:
+    """``gradpoly ...`` run by the interpreter running this build (``python -m gradpoly``),
+    never whichever ``gradpoly`` is first on PATH (or none: the site once showed
+    ``gradpoly: not found``)."""
+    words = shlex.split(command.replace("\\\n", " "))
+    if words[0] != "gradpoly":
+        raise ExampleError(f"console examples run gradpoly, not {words[0]!r}")
+    return [sys.executable, "-m", "gradpoly", *words[1:]]
 
 
 def _env() -> dict[str, str]:

@@ -48,3 +48,23 @@ def test_the_site_builds_strictly(tmp_path: Path) -> None:
     cli = (tmp_path / "reference" / "cli" / "index.html").read_text()
     assert "--series-col" in cli
     assert (tmp_path / "examples" / "seed_retold" / "index.html").is_file()
+
+
+def test_examples_run_by_this_interpreter_and_stop_the_build_when_they_fail(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The many-curves page once published ``gradpoly: not found [exit status 127]`` and the
+    strict build passed: examples run through ``sys.executable -m gradpoly`` whatever PATH
+    holds, and one that ends otherwise than meant raises."""
+    import examples
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert "Usage: gradpoly" in examples.render("cli_tour")
+    monkeypatch.setitem(examples.CONSOLE, "broken", [("gradpoly fit no-such-file.csv", 0)])
+    with pytest.raises(examples.ExampleError, match="exited 1, not 0"):
+        examples.render("broken")
+    monkeypatch.setitem(examples.PYTHON, "broken", "raise SystemExit(3)")
+    with pytest.raises(examples.ExampleError, match="failed"):
+        examples.render("broken")
+    with pytest.raises(examples.ExampleError, match="run gradpoly"):
+        examples._argv("rm -rf /")

@@ -1085,7 +1085,7 @@ def engines_command(
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit status; usage errors become one line on stderr."""
     try:
-        result = app(args=argv, standalone_mode=False)
+        result = app(args=argv, prog_name="gradpoly", standalone_mode=False)
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.Abort:
