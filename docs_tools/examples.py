@@ -21,9 +21,8 @@ PYTHON: dict[str, str] = {
 import gradpoly
 
 x = np.linspace(0, 5, 100)
-result = gradpoly.fit(x, np.sin(x), degree=4, basis="chebyshev", lr="auto",
-                      optimizer="nesterov", tol=1e-10, steps=100_000, dtype="float64")
-print(result.status, result.steps_run, "steps;", result.stop_reason)
+result = gradpoly.fit(x, np.sin(x), degree=4)   # the defaults converge (gradpoly.BEST)
+print(result.config, result.status, result.steps_run, "steps;", result.stop_reason)
 print("coef ", result.coef)
 print("lstsq", gradpoly.lstsq(x, np.sin(x), 4))""",
     "xarray": """import numpy as np, pandas as pd, xarray as xr
@@ -64,19 +63,20 @@ import gradpoly
 x = np.linspace(0, 5, 100)
 y = np.sin(x)
 
-result = gradpoly.fit(x, y, degree=4, steps=200_000, lr=1e-5)   # the notebook's run, numpy
+notebook = gradpoly.NOTEBOOK.options()   # 200,000 float32 GD steps at lr 1e-5, numpy
+result = gradpoly.fit(x, y, degree=4, **notebook)
 print(result)
 print(result.coef)                       # monomial coefficients, increasing order
 print(gradpoly.lstsq(x, y, 4))           # the float64 closed-form reference
 print(result.predict([0.0, 2.5]))
 
-options = dict(engine="jax", gradient="autograd", strategy="gram")
+options = notebook | dict(engine="jax", gradient="autograd", strategy="gram")
 gradpoly.fit(x, y, **options)            # compiles the scan once
 fast = gradpoly.fit(x, y, **options)     # the same trajectory, all 200,000 steps traced
 print(fast.config, fast.final_mse)
 
 try:
-    gradpoly.fit(x, y, lr=1e-4)
+    gradpoly.fit(x, y, **notebook | dict(lr=1e-4))
 except gradpoly.DivergenceError as err:
     print(err)""",
 }
@@ -86,26 +86,21 @@ CONSOLE: dict[str, list[tuple[str, int]]] = {
     "cli": [
         (
             "gradpoly fit examples/calibration.csv --x-col reference --y-col reading --degree 2 "
-            "\\\n    --basis chebyshev --lr auto --optimizer nesterov --tol 1e-12 --dtype float64 "
             "--stats",
             0,
         )
     ],
     "sensors": [
         (
-            "gradpoly fit examples/sensors.csv --series-col sensor --x-col t --y-col value \\\n"
-            "    --degree 3 --basis chebyshev --lr auto --optimizer nesterov --tol 1e-10 "
-            "--steps 5000",
+            "gradpoly fit examples/sensors.csv --series-col sensor --x-col t --y-col value "
+            "--degree 3",
             0,
         )
     ],
     "cli_tour": [
         ("gradpoly --help", 0),
-        (
-            "gradpoly fit examples/sin.csv --basis chebyshev --lr auto --tol 1e-10 --dtype float64",
-            0,
-        ),
-        ("gradpoly fit examples/sin.csv --lr 1e-4", 1),  # shows the divergence message
+        ("gradpoly fit examples/sin.csv", 0),
+        ("gradpoly fit examples/sin.csv --preset notebook --lr 1e-4", 1),  # the divergence
         ("gradpoly fit examples/sin.csv --engine torch --device cuda", 1),  # no CUDA here
     ],
 }

@@ -51,6 +51,11 @@ def test_spectral_refuses_momentum() -> None:
         fit([0, 1, 2], [0, 1, 2], degree=1, strategy="spectral", optimizer="momentum")
 
 
+def test_auto_with_options_no_engine_runs_says_each_engines_reason() -> None:
+    with pytest.raises(InvalidOptionError, match=r"no engine here runs these options: .*numpy"):
+        fit([0, 1, 2], [0, 1, 2], degree=1, strategy="spectral", optimizer="nesterov")
+
+
 @pytest.mark.parametrize("momentum", [-0.1, 1.0, 2])
 def test_momentum_out_of_range_is_refused(momentum) -> None:
     with pytest.raises(InvalidOptionError, match=r"momentum must be in \[0, 1\)"):
@@ -64,7 +69,7 @@ def test_tol_must_be_positive(tol) -> None:
 
 
 def test_without_tol_every_step_runs_and_the_result_says_so() -> None:
-    result = fit([0, 1, 2], [0, 1, 2], degree=1, steps=10, lr=0.1)
+    result = fit([0, 1, 2], [0, 1, 2], degree=1, steps=10, lr=0.1, tol=None)
     assert not result.converged
     assert result.steps_run == 10
     assert result.stop_reason == "ran all 10 steps"
@@ -72,5 +77,5 @@ def test_without_tol_every_step_runs_and_the_result_says_so() -> None:
 
 def test_a_long_run_says_its_steps_with_thousands_separated() -> None:
     x = np.linspace(0, 1, 10)
-    result = fit(x, x, degree=1, steps=1200, lr=0.1)
+    result = fit(x, x, degree=1, steps=1200, lr=0.1, tol=None)
     assert result.stop_reason == "ran all 1,200 steps"

@@ -27,7 +27,9 @@ def _estimators() -> list[PolynomialRegressor]:
         PolynomialRegressor(engine="torch", optimizer="nesterov", gradient="autograd"),
         PolynomialRegressor(engine="jax", optimizer="nesterov"),
     ]
-    return [e for e in chosen if get_backend(e.engine).availability(Device.CPU).ok]
+    return [
+        e for e in chosen if e.engine == "auto" or get_backend(e.engine).availability(Device.CPU).ok
+    ]
 
 
 @parametrize_with_checks(_estimators())

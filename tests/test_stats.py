@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import gradpoly
 from gradpoly import fit, fit_many, lstsq, lstsq_many
 from gradpoly.stats import StatsWarning
 
@@ -191,3 +192,16 @@ def test_statistics_of_y_near_float64s_limit_stay_finite() -> None:
         assert huge.r_squared == pytest.approx(small.r_squared, rel=1e-12)
         rows = lstsq_many([x], [y * factor], 3).to_rows()[0]
         assert rows["stderr_0"] == pytest.approx(small.stderr[0] * factor, rel=1e-9)
+
+
+def test_a_series_not_fitted_is_not_said_to_lack_degrees_of_freedom() -> None:
+    """A series refused for too few points has its own reason; stats warned it had no residual
+    degrees of freedom, with another series' point count."""
+    x = [np.linspace(0, 1, 50), np.linspace(0, 1, 50), np.array([0.0, 0.5, 1.0])]
+    y = [np.sin(v) for v in x]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", gradpoly.UnfittedWarning)
+        many = gradpoly.lstsq_many(x, y, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(many.stats.stderr[2]).all()

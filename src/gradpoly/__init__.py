@@ -25,7 +25,18 @@ from gradpoly.errors import (
 from gradpoly.io import read_xy
 from gradpoly.losses import Loss
 from gradpoly.many import ManyResult, fit_many, lstsq_many
-from gradpoly.options import Basis, Device, DType, FitConfig, Gradient, Mode, Optimizer, Strategy
+from gradpoly.options import (
+    BEST,
+    NOTEBOOK,
+    Basis,
+    Device,
+    DType,
+    FitConfig,
+    Gradient,
+    Mode,
+    Optimizer,
+    Strategy,
+)
 from gradpoly.problem import FitProblem, lstsq, reference_gd
 from gradpoly.result import FitResult, LstsqResult
 from gradpoly.seed import PRESETS, Preset, dpoly_dw, poly, train
@@ -34,6 +45,8 @@ from gradpoly.stats import Stats, StatsWarning
 __version__ = "0.1.0"
 
 __all__ = [
+    "BEST",
+    "NOTEBOOK",
     "PRESETS",
     "Basis",
     "DType",

@@ -8,9 +8,11 @@ from typing import Any
 import numpy.typing as npt
 
 from gradpoly import validation
+from gradpoly.calling import keyword_only
 from gradpoly.engines import get_engine, resolve
 from gradpoly.engines.base import Progress
 from gradpoly.options import (
+    BEST,
     Basis,
     Device,
     DType,
@@ -25,30 +27,35 @@ from gradpoly.problem import FitProblem
 from gradpoly.result import FitResult
 
 
+@keyword_only(3)
 def fit(
     x: npt.ArrayLike,
     y: npt.ArrayLike,
     degree: int = 4,
-    steps: int = 200_000,
-    lr: float | str = 1e-5,
-    engine: str = "numpy",
+    *,
+    steps: int = BEST.steps,
+    lr: float | str = BEST.lr,
+    engine: str = BEST.engine,
     gradient: Gradient | str = "manual",
     device: Device | str = "cpu",
     mode: Mode | str | None = None,
-    dtype: DType | str = "float32",
+    dtype: DType | str = BEST.dtype,
     strategy: Strategy | str | None = None,
     weights: npt.ArrayLike | None = None,
-    basis: Basis | str = "monomial",
-    optimizer: Optimizer | str = "gd",
+    basis: Basis | str = BEST.basis,
+    optimizer: Optimizer | str = BEST.optimizer,
     momentum: float | None = None,
-    tol: float | None = None,
+    tol: float | None = BEST.tol,
     loss: str | Callable[[Any], Any] = "mse",
     huber_delta: float = 1.0,
     progress: Progress | None = None,
 ) -> FitResult:
     """Fit a degree-``degree`` polynomial to ``(x, y)`` by full-batch gradient descent.
 
-    The defaults are the seed notebook's: w = 0, 200,000 steps, lr = 1e-5, float32, numpy.
+    The defaults (:data:`gradpoly.BEST`) converge: Chebyshev basis, ``lr="auto"``, Nesterov,
+    float64, ``tol=1e-10``, at most 100,000 steps, on the fastest engine here. The seed
+    notebook's run (w = 0, 200,000 float32 steps of GD at lr 1e-5 on raw powers, numpy) is
+    ``fit(x, y, **gradpoly.NOTEBOOK.options())``. Options after ``degree`` are keyword-only.
 
     Parameters
     ----------
@@ -70,9 +77,10 @@ def fit(
     basis : {"monomial", "chebyshev", "legendre"}
         Features the loop runs in; non-monomial bases map x's domain to [-1, 1] and converge
         far faster. ``result.coef`` is monomial in x whatever the basis.
-    optimizer : {"gd", "momentum", "nesterov"}
-        The update rule; with ``lr="auto"`` the step and ``momentum`` (beta) are the optimal
-        ones for the quadratic loss, else beta defaults to 0.9.
+    optimizer : {"auto", "gd", "momentum", "nesterov"}
+        The update rule (``"auto"``: Nesterov where the engine runs it, else momentum, else
+        gd; ``result.config`` says which ran); with ``lr="auto"`` the step and ``momentum``
+        (beta) are the optimal ones for the quadratic loss, else beta defaults to 0.9.
     tol : float, optional
         Stop once the estimated relative errors of the monomial coefficients ``|M H^+ grad| /
         |M w|`` and of the basis coefficients are at most ``tol`` — or at the dtype's rounding
@@ -97,7 +105,7 @@ def fit(
         The loss blew up; the message names the largest stable learning rate.
     """
     choice = resolve(
-        validation.name("engine", engine), mode, strategy, device, gradient, loss, optimizer
+        validation.name("engine", engine), mode, strategy, device, gradient, loss, optimizer, dtype
     )
     config = make_config(
         choice.engine,
@@ -108,7 +116,7 @@ def fit(
         dtype,
         steps,
         lr,
-        optimizer,
+        choice.optimizer,
         momentum,
         tol,
         loss,

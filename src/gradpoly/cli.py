@@ -40,6 +40,8 @@ from gradpoly.errors import (
 from gradpoly.io import read_xy
 from gradpoly.losses import Loss
 from gradpoly.options import (
+    BEST,
+    NOTEBOOK,
     Basis,
     Device,
     DType,
@@ -48,6 +50,7 @@ from gradpoly.options import (
     Mode,
     Optimizer,
     Strategy,
+    pick_optimizer,
 )
 from gradpoly.outputs import is_stdout, json_text, resolve_output, write_text_atomic
 from gradpoly.problem import FitProblem, lstsq_problem
@@ -120,6 +123,10 @@ def _root(
 
 
 EngineName = StrEnum("EngineName", {n: n for n in [*engine_names(), AUTO]})  # type: ignore[misc]
+OptimizerName = StrEnum(  # type: ignore[misc]
+    "OptimizerName", {n: n for n in [AUTO, *(rule.value for rule in Optimizer)]}
+)
+PresetName = StrEnum("PresetName", {"best": "best", "notebook": "notebook"})  # type: ignore[misc]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -329,23 +336,29 @@ def fit_command(
         ),
     ],
     degree: Annotated[int, typer.Option(help="Polynomial degree.")] = 4,
-    steps: Annotated[int, typer.Option(help="Gradient descent steps.")] = 200_000,
+    steps: Annotated[
+        int, typer.Option(help="Most gradient descent steps (the fit stops earlier at --tol).")
+    ] = BEST.steps,
     lr: Annotated[
         str,
         typer.Option(
             help="Learning rate: a number, or 'auto' (1 / L of the loss; optimal values for "
             "momentum/nesterov)."
         ),
-    ] = "1e-5",
+    ] = str(BEST.lr),
     basis: Annotated[
         Basis,
         typer.Option(
             help="Features: monomial (the seed's) or chebyshev/legendre on x mapped to [-1, 1]."
         ),
-    ] = Basis.MONOMIAL,
+    ] = BEST.basis,
     optimizer: Annotated[
-        Optimizer, typer.Option(help="gd (the seed's), momentum or nesterov.")
-    ] = Optimizer.GD,
+        OptimizerName,
+        typer.Option(
+            help="auto (nesterov where the engine has it, else momentum, else gd), gd (the "
+            "seed's), momentum or nesterov."
+        ),
+    ] = BEST.optimizer,  # type: ignore[assignment]
     momentum: Annotated[
         float | None,
         typer.Option(
@@ -361,10 +374,12 @@ def fit_command(
         typer.Option(
             help="Stop once the estimated relative error of the coefficients is at most tol "
             "(converged), or at the dtype's rounding floor when tol is below it (status "
-            "'floor', not converged; checked every 50 steps)."
+            "'floor', not converged; checked every 50 steps); 0 runs every step."
         ),
-    ] = None,
-    engine: Annotated[EngineName, typer.Option(help="Engine that runs the loop.")] = "numpy",  # type: ignore[assignment]
+    ] = BEST.tol,
+    engine: Annotated[
+        EngineName, typer.Option(help="Engine that runs the loop (auto: the fastest here).")
+    ] = BEST.engine,  # type: ignore[assignment]
     gradient: Annotated[Gradient, typer.Option(help="Hand-written or autodiff.")] = Gradient.MANUAL,
     device: Annotated[Device, typer.Option(help="cpu or cuda.")] = Device.CPU,
     mode: Annotated[
@@ -374,7 +389,15 @@ def fit_command(
         Strategy | None,
         typer.Option(help="per-sample, gram or spectral (default: per-sample; gram with auto)."),
     ] = None,
-    dtype: Annotated[DType, typer.Option(help="Precision.")] = DType.FLOAT32,
+    dtype: Annotated[DType, typer.Option(help="Precision of the loop.")] = BEST.dtype,
+    preset: Annotated[
+        PresetName,
+        typer.Option(
+            help="best: the defaults above, a fit that converges; notebook: the seed's run "
+            "(200,000 float32 GD steps at lr 1e-5 on raw powers, numpy, no tol) for every "
+            "option not given."
+        ),
+    ] = "best",  # type: ignore[assignment]
     x_col: Annotated[str, typer.Option(help="Name of the x column when there is a header.")] = "x",
     y_col: Annotated[str, typer.Option(help="Name of the y column when there is a header.")] = "y",
     weights_col: Annotated[
@@ -427,10 +450,31 @@ def fit_command(
     _refuse_inapplicable(ctx, series_col is not None)
     inputs = _glob_inputs(data) if lazy else [data]
     options = dict(locals())
-    del options["ctx"], options["inputs"]
+    del options["ctx"], options["inputs"], options["preset"]
+    options.update(_preset_options(ctx, str(preset)))
+    options["tol"] = None if options["tol"] == 0 else options["tol"]
+    lazy = options["lazy"] = str(options["engine"]) == DASK_ENGINE
     piped = _check_outputs(inputs, json=json_path, plot=plot, out=out)
     with _dask_context(scheduler) if lazy else contextlib.nullcontext():
         _fit_any(**options, inputs=inputs, piped=piped)  # every option above, by name
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether option ``name`` was on the command line (by name: typer may vendor click)."""
+    return getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
+
+
+def _preset_options(ctx: typer.Context, preset: str) -> dict[str, object]:
+    """The notebook preset's settings for every option not given; none for ``best`` (the
+    defaults already are :data:`gradpoly.BEST`)."""
+    if preset != "notebook":
+        return {}
+    parsed = {"basis": Basis.parse, "optimizer": Optimizer.parse, "dtype": DType.parse}
+    return {
+        name: parsed[name](value) if name in parsed else (str(value) if name == "lr" else value)
+        for name, value in NOTEBOOK.options().items()
+        if not _given(ctx, name)
+    }
 
 
 SERIES_ONLY = ("out",)
@@ -443,8 +487,8 @@ ONE_CURVE_ONLY = ("json_path", "plot", "mode", "strategy", "dtype", "momentum", 
 def _refuse_inapplicable(ctx: typer.Context, series: bool) -> None:
     """Refuse options given on the command line that the chosen kind of fit would ignore."""
 
-    def given(name: str) -> bool:  # by name: typer may vendor its own click
-        return getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
+    def given(name: str) -> bool:
+        return _given(ctx, name)
 
     flags = {p.name: p.opts[0] for p in ctx.command.params if p.name}
     if series:
@@ -472,7 +516,7 @@ def _fit_any(
     steps: int,
     lr: str,
     basis: Basis,
-    optimizer: Optimizer,
+    optimizer: str,
     momentum: float | None,
     loss: Loss,
     huber_delta: float,
@@ -516,7 +560,8 @@ def _fit_any(
             device,
         )
         return
-    choice = resolve(str(engine), mode, strategy, device, gradient, loss, optimizer)
+    choice = resolve(str(engine), mode, strategy, device, gradient, loss, optimizer, dtype)
+    rule = choice.optimizer
     config = FitConfig(
         engine=choice.engine,
         gradient=gradient,
@@ -526,7 +571,7 @@ def _fit_any(
         dtype=dtype,
         steps=steps,
         lr=validation.lr(lr),
-        optimizer=optimizer,
+        optimizer=rule,
         momentum=momentum,
         tol=tol,
         loss=loss,
@@ -549,8 +594,8 @@ def _fit_any(
     best = lstsq_problem(problem)
     console = _console(piped)
     lr_text = _auto(f"lr {result.lr:.4g}", lr)
-    if optimizer is not Optimizer.GD:
-        lr_text += f", {optimizer} beta {result.momentum:.4g}"
+    if rule is not Optimizer.GD:
+        lr_text += f", {rule} beta {result.momentum:.4g}"
     console.print(
         f"ran: {_auto(str(result.config), engine)} in the {basis} basis "
         f"({_count(result.steps_run, 'step')}, {lr_text}) "
@@ -756,7 +801,7 @@ def _fit_series(
     steps: int,
     lr: str,
     basis: Basis,
-    optimizer: Optimizer,
+    optimizer: str,
     tol: float | None,
     loss: Loss,
     huber_delta: float,
@@ -776,7 +821,7 @@ def _fit_series(
         "steps": validation.steps(steps),
         "lr": validation.lr(lr),
         "basis": basis,
-        "optimizer": optimizer,
+        "optimizer": pick_optimizer(str(optimizer)),
         "tol": tol,
         "loss": loss,
         "huber_delta": huber_delta,
@@ -803,7 +848,7 @@ def _fit_series(
     console = _console(job.piped)
     console.print(
         f"fitted {int(result.valid.sum())} of {len(ids)} series from {job.data.name} "
-        f"(degree {degree}, {basis}, {optimizer}, loss {loss}, "
+        f"(degree {degree}, {basis}, {options['optimizer']}, loss {loss}, "
         f"engine {_auto(result.engine, engine)}) in "
         f"{result.seconds:.3f} s; {int(result.converged.sum())} reached tol"
     )

@@ -31,6 +31,7 @@ from gradpoly.batched.base import (
 )
 from gradpoly.batched.batch import mapped
 from gradpoly.batched.shared import SharedGram
+from gradpoly.calling import keyword_only
 from gradpoly.errors import (
     DivergenceError,
     EngineUnavailableError,
@@ -40,7 +41,7 @@ from gradpoly.errors import (
 )
 from gradpoly.losses import Loss
 from gradpoly.mapping import exact_scale, features
-from gradpoly.options import AUTO, Basis, Device, DType, Gradient, Optimizer
+from gradpoly.options import AUTO, BEST, Basis, Device, DType, Gradient, Optimizer, pick_optimizer
 from gradpoly.problem import rank_trouble, representation_message, unrepresentable
 from gradpoly.stats import Moments, Stats, basis_features
 from gradpoly.validation import float_array
@@ -756,14 +757,16 @@ def _backend(engine: str, device: Device | str) -> tuple[BatchBackend, Device]:
     return backend, where
 
 
+@keyword_only(3)
 def lstsq_many(
     x: Any,
     y: Any,
     degree: int,
+    *,
     weights: Any = None,
-    basis: Basis | str = Basis.CHEBYSHEV,
+    basis: Basis | str = BEST.basis,
     drop_nan: bool = False,
-    engine: str = "numpy",
+    engine: str = BEST.engine,
     device: Device | str = Device.CPU,
     progress: Progress | None = None,
     series: Any = None,
@@ -793,7 +796,8 @@ def lstsq_many(
     basis : solve in this basis on each series' mapped domain (chebyshev by default: the
         Gram matrix stays well conditioned, so solving its normal equations is accurate).
     engine, device : the batched backend that builds the statistics (``numpy``, ``numba``,
-        ``torch`` on cpu or cuda, ``jax``); all give the same numbers to rounding.
+        ``torch`` on cpu or cuda, ``jax``); all give the same numbers to rounding. ``"auto"``
+        (the default): torch on CUDA, numba on the CPU where installed, else numpy.
     progress : called as ``progress(series_done, series_total)`` after each block.
     series : array_like of ids, optional
         With long columns: the series of each point; results come in first-appearance order
@@ -830,22 +834,24 @@ def lstsq_many(
     return replace(result, ids=ids, condition=condition, coef_error=error)
 
 
+@keyword_only(3)
 def fit_many(
     x: Any,
     y: Any,
     degree: int,
-    steps: int = 1000,
-    lr: float | str = AUTO,
-    basis: Basis | str = Basis.CHEBYSHEV,
-    optimizer: Optimizer | str = Optimizer.GD,
-    tol: float | None = None,
+    *,
+    steps: int = BEST.steps,
+    lr: float | str = BEST.lr,
+    basis: Basis | str = BEST.basis,
+    optimizer: Optimizer | str = BEST.optimizer,
+    tol: float | None = BEST.tol,
     weights: Any = None,
     drop_nan: bool = False,
     traces: bool = False,
     loss: Loss | str = Loss.MSE,
     huber_delta: float = 1.0,
     gradient: Gradient | str = Gradient.MANUAL,
-    engine: str = "numpy",
+    engine: str = BEST.engine,
     device: Device | str = Device.CPU,
     progress: Progress | None = None,
     series: Any = None,
@@ -857,14 +863,16 @@ def fit_many(
     With the MSE, every series follows exactly the GD (or momentum/Nesterov) trajectory that
     :func:`gradpoly.fit` would give it in float64 with the gram strategy; a series stops
     updating once its estimated coefficient error ``|grad| / (mu |w|)`` is at most tol.
-    ``traces=True`` keeps every step's loss.
+    ``traces=True`` keeps every step's loss. The defaults are :func:`gradpoly.fit`'s
+    (:data:`gradpoly.BEST`: Chebyshev, ``lr="auto"``, Nesterov, ``tol=1e-10``, at most 100,000
+    steps, the fastest engine here). Options after ``degree`` are keyword-only.
     ``loss="huber"`` or ``"l1"`` runs per point with autograd (engines ``torch``, ``jax``);
     ``lr="auto"`` is then the MSE's ``1/L``, which is stable for both. Input shapes, ``series``
     ``progress``, a shared axis and ``mask`` are as in :func:`lstsq_many` (on a shared axis
     the statistics come from matrix products; the descent runs per series as usual).
     """
     start = time.perf_counter()
-    chosen, rule = Basis.parse(basis), Optimizer.parse(optimizer)
+    chosen, rule = Basis.parse(basis), pick_optimizer(optimizer)
     if callable(loss):
         raise InvalidOptionError(
             "fit_many takes a named loss (mse, huber, l1); fit a custom loss callable with "
@@ -1006,7 +1014,7 @@ def descend_gram(
     backend, where = _backend(engine, device)
     autograd = _needs_autograd(backend, Gradient.parse(gradient), Loss.MSE)
     valid = np.ones(gram.c.shape[0], dtype=bool)
-    plan = _plan(gram, valid, steps, lr, Optimizer.parse(optimizer), tol, False, autograd=autograd)
+    plan = _plan(gram, valid, steps, lr, pick_optimizer(optimizer), tol, False, autograd=autograd)
     empty = np.empty((gram.c.shape[0], 0))
     descent = backend.descend(Batch(empty, empty, None, gram.s), gram, Basis.MONOMIAL, plan, where)
     _check_descent(descent, valid, plan, gram)

@@ -6,6 +6,7 @@ bad value is rejected in one place with the list of valid ones.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import Any
@@ -71,6 +72,21 @@ class Optimizer(Choice):
     NESTEROV = "nesterov"
 
 
+FASTEST_FIRST = (Optimizer.NESTEROV, Optimizer.MOMENTUM, Optimizer.GD)
+"""Update rules from the fewest steps to converge (O(sqrt(cond)) for the accelerated ones,
+Nesterov's the most robust) to the most: what ``optimizer="auto"`` tries, in order."""
+
+
+def pick_optimizer(
+    optimizer: Optimizer | str, can_run: Callable[[Optimizer], bool] = lambda _: True
+) -> Optimizer:
+    """``optimizer`` parsed; ``"auto"``: the first of :data:`FASTEST_FIRST` that ``can_run``
+    (the engine and mode chosen support it), else gd."""
+    if optimizer != AUTO:
+        return Optimizer.parse(optimizer)
+    return next((rule for rule in FASTEST_FIRST if can_run(rule)), Optimizer.GD)
+
+
 class DType(Choice):
     """Floating point precision of the loop; float32 is the seed's."""
 
@@ -79,8 +95,39 @@ class DType(Choice):
 
 
 @dataclass(frozen=True)
+class Settings:
+    """How a descent is run when the caller names nothing: one record, so every front door
+    (fit, fit_many, the estimator, the CLI) takes its defaults from the same place."""
+
+    steps: int
+    lr: float | str
+    engine: str
+    dtype: DType
+    basis: Basis
+    optimizer: Optimizer | str
+    tol: float | None
+
+    def options(self) -> dict[str, Any]:
+        """These settings as keyword arguments of :func:`gradpoly.fit`."""
+        return {k: (str(v) if isinstance(v, Enum) else v) for k, v in asdict(self).items()}
+
+
+BEST = Settings(100_000, AUTO, AUTO, DType.FLOAT64, Basis.CHEBYSHEV, AUTO, 1e-10)
+"""The front doors' defaults, a fit that converges: the Chebyshev basis on the mapped x,
+``lr="auto"``, ``optimizer="auto"`` (Nesterov with its optimal momentum, where the engine
+has it), float64, stopping once the coefficients are right to 1e-10 (at most 100,000
+steps), on the fastest engine here."""
+
+NOTEBOOK = Settings(200_000, 1e-5, "numpy", DType.FLOAT32, Basis.MONOMIAL, Optimizer.GD, None)
+"""The seed notebook's run: 200,000 float32 steps of plain GD at lr 1e-5 on the raw powers
+of x, in NumPy, which do not converge. ``gradpoly.fit(x, y, **NOTEBOOK.options())``."""
+
+
+@dataclass(frozen=True)
 class FitConfig:
-    """What to run: engine and its options, plus the loop's steps and learning rate."""
+    """What to run: engine and its options, plus the loop's steps and learning rate (a
+    record: its field defaults are the notebook's, :data:`NOTEBOOK`, which the ladder and
+    the seed's presets build on; the front doors pass :data:`BEST`)."""
 
     engine: str = "numpy"
     gradient: Gradient = Gradient.MANUAL

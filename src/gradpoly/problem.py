@@ -17,6 +17,7 @@ import numpy.typing as npt
 from numpy.polynomial import Chebyshev, Legendre, Polynomial
 
 from gradpoly import compensated, convergence, mapping, rates, validation
+from gradpoly.calling import keyword_only
 from gradpoly.errors import InvalidDataError, RepresentationWarning
 from gradpoly.options import Basis, Optimizer
 from gradpoly.stats import Moments
@@ -438,10 +439,12 @@ def _features(basis: Basis, x: FloatArray, domain: tuple[float, float], degree: 
     return np.asarray(vander(t, degree), dtype=np.float64)
 
 
+@keyword_only(3)
 def lstsq(
     x: ArrayLike,
     y: ArrayLike,
     degree: int = 4,
+    *,
     weights: ArrayLike | None = None,
     full: bool = False,
 ) -> Any:

@@ -16,7 +16,7 @@ import numpy as np
 
 from gradpoly.api import fit
 from gradpoly.errors import InvalidDataError
-from gradpoly.options import Device, DType, FitConfig, Gradient
+from gradpoly.options import NOTEBOOK, Device, DType, FitConfig, Gradient
 
 
 @dataclass(frozen=True)
@@ -28,9 +28,14 @@ class Preset:
     gradient: str = "manual"
     device: str = "cpu"
 
-    def options(self) -> dict[str, str]:
-        """The keyword arguments of :func:`gradpoly.fit` this preset stands for."""
-        return {"engine": self.engine, "gradient": self.gradient, "device": self.device}
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`gradpoly.fit` this preset stands for: the
+        notebook's settings (:data:`gradpoly.NOTEBOOK`) on this engine."""
+        return NOTEBOOK.options() | {
+            "engine": self.engine,
+            "gradient": self.gradient,
+            "device": self.device,
+        }
 
     def config(
         self, dtype: DType = DType.FLOAT32, steps: int = 200_000, lr: float = 1e-5
@@ -129,13 +134,15 @@ def train(
     result = fit(
         np.asarray(x, dtype=np.float64).reshape(-1),
         np.asarray(y, dtype=np.float64).reshape(-1),
-        degree=degree,
-        steps=nSteps,
-        lr=learnRate,
-        engine="torch" if use_torch else "numpy",
-        gradient="autograd" if use_autograd else "manual",
-        device="cuda" if use_gpu else "cpu",
-        dtype="float32",
+        degree,
+        **NOTEBOOK.options()
+        | {
+            "steps": nSteps,
+            "lr": learnRate,
+            "engine": "torch" if use_torch else "numpy",
+            "gradient": "autograd" if use_autograd else "manual",
+            "device": "cuda" if use_gpu else "cpu",
+        },
     )
     w: Any = result.coef.astype(np.float32).reshape(-1, 1)
     if use_torch:

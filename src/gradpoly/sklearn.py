@@ -27,7 +27,7 @@ from gradpoly.engines.base import OptionalLibrary
 from gradpoly.errors import DataTypeError, GradpolyError, InvalidDataError, InvalidOptionError
 from gradpoly.many import basis_to_monomial, descend_gram
 from gradpoly.mapping import check_monomial, domains, exact_scale, features
-from gradpoly.options import AUTO, Basis
+from gradpoly.options import BEST, Basis
 from gradpoly.problem import SvdSolver
 from gradpoly.rates import MU_FLOOR
 
@@ -44,13 +44,13 @@ from sklearn.utils.validation import (  # noqa: E402
 FloatArray = npt.NDArray[np.float64]
 SOLVERS = ("auto", "lstsq", "gd")
 
-DESCENT_DEFAULTS = {
-    "engine": "numpy",
+DESCENT_DEFAULTS: dict[str, Any] = {
+    "engine": BEST.engine,
     "device": "cpu",
     "gradient": "manual",
-    "optimizer": "gd",
-    "lr": AUTO,
-    "steps": 10_000,
+    "optimizer": str(BEST.optimizer),
+    "lr": BEST.lr,
+    "steps": BEST.steps,
 }
 """The options only gradient descent uses, at their defaults: naming any other value makes
 ``solver="auto"`` descend (an option the user named is never silently dropped)."""
@@ -103,7 +103,8 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
         where (cpu, cuda for torch).
     gradient : {"manual", "autograd"}
         The written gradient ``2 (G w - c)`` or the engine's autograd (torch, jax).
-    optimizer : {"gd", "momentum", "nesterov"}
+    optimizer : {"auto", "gd", "momentum", "nesterov"}
+        The update rule ("auto": Nesterov). The descent defaults are :data:`gradpoly.BEST`'s.
     lr : float or "auto"
         Step size; "auto" is 1/L of the loss (and the optimal momentum for the others).
     steps : int
@@ -132,15 +133,16 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
     def __init__(
         self,
         degree: int = 4,
-        basis: str = "chebyshev",
+        *,
+        basis: str = str(BEST.basis),
         solver: str = "auto",
-        engine: str = "numpy",
-        device: str = "cpu",
-        gradient: str = "manual",
-        optimizer: str = "gd",
-        lr: float | str = AUTO,
-        steps: int = 10_000,
-        tol: float | None = 1e-10,
+        engine: str = DESCENT_DEFAULTS["engine"],
+        device: str = DESCENT_DEFAULTS["device"],
+        gradient: str = DESCENT_DEFAULTS["gradient"],
+        optimizer: str = DESCENT_DEFAULTS["optimizer"],
+        lr: float | str = DESCENT_DEFAULTS["lr"],
+        steps: int = DESCENT_DEFAULTS["steps"],
+        tol: float | None = BEST.tol,
     ) -> None:
         self.degree = degree
         self.basis = basis

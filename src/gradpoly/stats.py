@@ -133,11 +133,13 @@ class Stats:
     def _warn_without_dof(self) -> None:
         """Say so where a fit has no residual degrees of freedom (n = D + 1, an interpolation):
         sigma, standard errors, covariance, t and p are NaN there (statsmodels warns too)."""
-        none = self.dof_array <= 0
-        if bool(np.any(none & (self.moments.used > 0))):
+        fitted = np.isfinite(self.basis_coef).all(axis=1) & (self.moments.used > 0)
+        none = (self.dof_array <= 0) & fitted  # a series not fitted has its own reason
+        if bool(np.any(none)):
             where = "this fit" if self.single else f"{int(none.sum())} of {none.size} series"
+            first = int(np.flatnonzero(none)[0])
             warnings.warn(
-                f"{where} has no residual degrees of freedom (n = {int(np.max(self.moments.used))}"
+                f"{where} has no residual degrees of freedom (n = {int(self.moments.used[first])}"
                 f" points for {self.basis_coef.shape[1]} coefficients): sigma, standard errors, "
                 "covariance, t and p values are NaN; use more points or a lower degree",
                 StatsWarning,

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gradpoly import DivergenceError, fit
+from gradpoly import DivergenceError
 from gradpoly.engines.base import TRACE_START, stable_limit, trace_room
 from gradpoly.errors import advice
 from gradpoly.options import Optimizer
+from tests.engines.checks import notebook_fit as fit
 
 
 def test_the_trace_grows_with_the_steps_run() -> None:

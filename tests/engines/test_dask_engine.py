@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 import gradpoly
-from gradpoly import InvalidDataError, fit, lstsq
+from gradpoly import InvalidDataError, lstsq
 from gradpoly.engines.dask_engine import DaskProblem
+from tests.engines.checks import notebook_fit as fit
 
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")

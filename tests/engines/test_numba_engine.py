@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gradpoly import InvalidOptionError, fit
+from gradpoly import InvalidOptionError
+from tests.engines.checks import notebook_fit as fit
 
 pytest.importorskip("numba", reason="numba is an optional engine")
 

@@ -9,8 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from gradpoly import FitProblem, Strategy, fit, fit_problem, reference_gd
+from gradpoly import FitProblem, Strategy, fit_problem, reference_gd
 from gradpoly.options import make_config
+from tests.engines.checks import notebook_fit as fit
 
 
 def test_float32_loop_really_runs_in_float32() -> None:

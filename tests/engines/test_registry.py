@@ -38,7 +38,7 @@ def test_unsupported_option_is_an_option_error_not_unavailability() -> None:
     engine = get_engine("numpy")
     assert not engine.availability(FitConfig(gradient="autograd")).ok  # type: ignore[arg-type]
     with pytest.raises(InvalidOptionError, match="does not support gradient autograd"):
-        gradpoly.fit([0, 1, 2], [0, 1, 2], degree=1, gradient="autograd", steps=1)
+        gradpoly.fit([0, 1, 2], [0, 1, 2], degree=1, engine="numpy", gradient="autograd")
 
 
 def test_cuda_without_gpu_is_engine_unavailable() -> None:

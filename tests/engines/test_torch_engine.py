@@ -8,9 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from gradpoly import fit
 from gradpoly.engines import torch_engine
 from gradpoly.engines.torch_engine import cuda_availability
+from tests.engines.checks import notebook_fit as fit
 
 torch = pytest.importorskip("torch", reason="torch is an optional engine")
 

@@ -9,7 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gradpoly.engines.base import Engine
-from gradpoly.options import Device, FitConfig, Gradient, Mode, Optimizer, Strategy
+from gradpoly.errors import InvalidOptionError
+from gradpoly.options import (
+    FASTEST_FIRST,
+    Device,
+    DType,
+    FitConfig,
+    Gradient,
+    Mode,
+    Optimizer,
+    Strategy,
+    pick_optimizer,
+)
 from gradpoly.registry import Registry
 
 _REGISTRY: Registry[Engine] = Registry("engine")
@@ -39,6 +50,7 @@ class Choice:
     engine: str
     mode: Mode
     strategy: Strategy
+    optimizer: Optimizer = Optimizer.GD
 
 
 def resolve(
@@ -49,6 +61,7 @@ def resolve(
     gradient: Gradient | str = Gradient.MANUAL,
     loss: object = "mse",
     optimizer: Optimizer | str = Optimizer.GD,
+    dtype: DType | str = DType.FLOAT64,
 ) -> Choice:
     """Fill in what the user left to gradpoly.
 
@@ -59,12 +72,19 @@ def resolve(
     engine that lacks it). ``mode=None``:
     the engine's own (compiled for numba and jax, eager for numpy and torch).
     ``strategy=None``: gram when auto chose the engine for the MSE, else the seed's
-    per-sample loop.
+    per-sample loop. ``optimizer="auto"``: Nesterov where the engine runs it in that mode,
+    else momentum, else gd (:func:`gradpoly.options.pick_optimizer`); with ``engine="auto"``
+    the engines that run Nesterov come first.
     """
     where, grad = Device.parse(device), Gradient.parse(gradient)
     picked = strategy is None and engine == AUTO
     if engine == AUTO:
-        engine = _auto_engine(where, grad, loss, Optimizer.parse(optimizer), mode, strategy)
+        rules = FASTEST_FIRST if optimizer == AUTO else (Optimizer.parse(optimizer),)
+        found = (_auto_engine(where, grad, loss, rule, mode, strategy) for rule in rules)
+        named = next((name for name in found if name is not None), None)
+        if named is None:
+            raise InvalidOptionError(_none_honours(where, grad, loss, rules[-1], mode, strategy))
+        engine = named
     chosen = get_engine(engine)
     run_mode = chosen.modes[0] if mode is None else Mode.parse(mode)
     if strategy is not None:
@@ -73,7 +93,21 @@ def resolve(
         run_strategy = Strategy.GRAM
     else:
         run_strategy = Strategy.PER_SAMPLE
-    return Choice(engine, run_mode, run_strategy)
+
+    def can_run(rule: Optimizer) -> bool:
+        config = FitConfig(
+            engine=engine,
+            gradient=grad,
+            device=where,
+            mode=run_mode,
+            strategy=run_strategy,
+            dtype=DType.parse(dtype),
+            optimizer=rule,
+            loss=loss,
+        )
+        return chosen.unsupported(config) is None
+
+    return Choice(engine, run_mode, run_strategy, pick_optimizer(optimizer, can_run))
 
 
 AUTO_EXCLUDED = ("dask",)
@@ -87,8 +121,9 @@ def _auto_engine(
     optimizer: Optimizer,
     mode: Mode | str | None = None,
     strategy: Strategy | str | None = None,
-) -> str:
-    """The fastest engine here that honours every option given (see :func:`resolve`)."""
+) -> str | None:
+    """The fastest engine here that honours every option given (see :func:`resolve`), or
+    None where none does."""
     mse = loss == "mse"
     if device is Device.CUDA or gradient is Gradient.AUTOGRAD or not mse:
         preferred = ["torch", "jax"]
@@ -115,7 +150,32 @@ def _auto_engine(
         )
         if chosen.availability(config).ok:
             return name
-    return preferred[0]  # its own error says what is missing
+    return None
+
+
+def _none_honours(
+    device: Device,
+    gradient: Gradient,
+    loss: object,
+    optimizer: Optimizer,
+    mode: Mode | str | None,
+    strategy: Strategy | str | None,
+) -> str:
+    """Why ``engine="auto"`` found nothing: each engine's own first reason, in one line."""
+    reasons = []
+    for name in [n for n in engine_names() if n not in AUTO_EXCLUDED]:
+        chosen = get_engine(name)
+        config = FitConfig(
+            engine=name,
+            gradient=gradient,
+            device=device,
+            mode=chosen.modes[0] if mode is None else Mode.parse(mode),
+            strategy=Strategy.PER_SAMPLE if strategy is None else Strategy.parse(strategy),
+            optimizer=optimizer,
+            loss=loss,
+        )
+        reasons.append(chosen.availability(config).reason)
+    return "no engine here runs these options: " + "; ".join(reasons)
 
 
 @dataclass(frozen=True)
