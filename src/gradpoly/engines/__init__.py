@@ -174,7 +174,8 @@ def _none_honours(
             optimizer=optimizer,
             loss=loss,
         )
-        reasons.append(chosen.availability(config).reason)
+        reason = chosen.availability(config).reason
+        reasons.append(reason if f"engine {name} " in reason else f"engine {name}: {reason}")
     return "no engine here runs these options: " + "; ".join(reasons)
 
 
