@@ -24,7 +24,7 @@ def test_numbers_tables_and_sketches() -> None:
 def test_results_show_one_line_and_a_table() -> None:
     x = np.linspace(0, 5, 100)
     y = np.sin(x)
-    fit = gradpoly.fit(x, y, 3, steps=50)
+    fit = gradpoly.fit(x, y, 3, **gradpoly.NOTEBOOK.options() | {"steps": 50})
     many = gradpoly.lstsq_many(x, np.vstack([y, 2 * y]), 3)
     closed = gradpoly.lstsq(x, y, 3, full=True)
     for shown in (fit, many, closed, closed.stats, many.stats):

@@ -84,6 +84,9 @@ def test_user_loss_in_the_engines_library() -> None:
         gradient="autograd",
         loss=lambda r: (r * r).sum() / r.shape[0],
         dtype="float64",
+        basis="monomial",
+        optimizer="gd",
+        tol=None,
     )
     reference, _ = reference_gd(result_problem(x), 500, 0.1)
     np.testing.assert_allclose(result.coef, reference, rtol=1e-10, atol=1e-12)

@@ -77,7 +77,10 @@ def test_too_short_series_are_reported_and_the_others_fitted() -> None:
     ys = [np.exp(a) for a in xs]
     result = fit_many(xs, ys, 3, steps=100)
     assert result.valid.tolist() == [True, False, True]
-    assert result.problems[1] == "2 distinct x values with positive weight; degree 3 needs 4"
+    assert result.problems[1] == (
+        "degree 3 needs at least 4 distinct x values with positive weight, got 2; "
+        "use degree <= 1 or more points"
+    )
     assert np.isnan(result.coef[1]).all()
     assert np.isfinite(result.coef[[0, 2]]).all()
 
@@ -184,7 +187,7 @@ def test_zero_weight_points_follow_one_rule_on_every_path() -> None:
     x = np.append(np.linspace(0, 3, 40), [1e6, -1e6])
     y = np.cos(x)
     w = np.append(np.ones(40), [0.0, 0.0])
-    options = {"steps": 60, "lr": "auto", "basis": "chebyshev"}
+    options = {"steps": 60, "lr": "auto", "basis": "chebyshev", "tol": None}
     one = fit(x, y, 3, weights=w, strategy="gram", dtype="float64", **options)
     many = fit_many([x], [y], 3, weights=[w], **options)
     assert one.domain == (0.0, 3.0)
@@ -225,3 +228,17 @@ def test_monomials_that_cannot_hold_a_series_are_named_once() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", RepresentationWarning)
         gradpoly.lstsq_many(np.stack([x, x + 3]), np.stack([np.sin(x)] * 2), 4)
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "nesterov"])
+def test_a_given_momentum_is_fits_on_every_series(optimizer) -> None:
+    """fit_many had no momentum (beta fixed at 0.9): it takes fit's, with fit's meaning."""
+    rng = np.random.default_rng(3)
+    x = np.sort(rng.uniform(0, 5, (3, 40)), axis=1)
+    y = np.sin(x)
+    options = dict(optimizer=optimizer, momentum=0.5, lr=0.05, steps=120, tol=None)
+    many = gradpoly.fit_many(x, y, 3, traces=True, engine="numpy", **options)
+    for b in range(3):
+        one = gradpoly.fit(x[b], y[b], 3, engine="numpy", strategy="gram", **options)
+        assert one.momentum == 0.5
+        np.testing.assert_allclose(many.traces[b], one.trace, rtol=1e-9)

@@ -27,8 +27,8 @@ from gradpoly.errors import RepresentationWarning
             1,
             r"y has 1 non-finite value\(s\) \(NaN or inf\), the first at index 1",
         ),
-        ([1, 2, 3], [1, 2, 3], 3, "degree 3 needs at least 4 distinct x values, got 3"),
-        ([1, 1, 1, 2], [1, 2, 3, 4], 2, "needs at least 3 distinct x values, got 2"),
+        ([1, 2, 3], [1, 2, 3], 3, "4 distinct x values with positive weight, got 3"),
+        ([1, 1, 1, 2], [1, 2, 3, 4], 2, "3 distinct x values with positive weight, got 2"),
         (["a", "b"], [1, 2], 1, "x must be numeric"),
     ],
 )

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+import gradpoly
 from gradpoly import FitConfig, FitResult, fit
 from gradpoly.errors import DataFileError
 
@@ -14,7 +15,7 @@ from gradpoly.errors import DataFileError
 @pytest.fixture
 def result() -> FitResult:
     x = np.linspace(-1, 1, 20)
-    return fit(x, 1 + 2 * x, degree=1, steps=500, lr=0.4)
+    return fit(x, 1 + 2 * x, degree=1, **gradpoly.NOTEBOOK.options() | {"steps": 500, "lr": 0.4})
 
 
 def test_predict_and_polynomial_agree(result) -> None:

@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+import gradpoly
 from gradpoly import PRESETS, EngineUnavailableError, InvalidDataError, dpoly_dw, poly, train
 from gradpoly.engines import get_engine
 from gradpoly.seed import seed_data
@@ -94,7 +95,7 @@ def test_train_gpu_without_cuda_says_why() -> None:
 
 def test_the_five_presets_in_the_notebooks_order() -> None:
     assert list(PRESETS) == ["numpy", "torch", "torch-gpu", "torch-autograd", "torch-autograd-gpu"]
-    assert PRESETS["torch-autograd-gpu"].options() == {
+    assert PRESETS["torch-autograd-gpu"].options() == gradpoly.NOTEBOOK.options() | {
         "engine": "torch",
         "gradient": "autograd",
         "device": "cuda",

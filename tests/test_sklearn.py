@@ -131,9 +131,12 @@ def test_the_default_fits_longley_and_a_short_descent_says_why() -> None:
     assert model.solver_ == "lstsq"
     assert model.converged_
     assert digits(np.r_[model.intercept_, model.coef_[:, 0]], LONGLEY_CERTIFIED) >= 10.0
+    descent = PolynomialRegressor(degree=1, solver="gd", optimizer="gd", steps=10_000)
     with pytest.warns(ConvergenceWarning, match="condition number"):
-        descent = PolynomialRegressor(degree=1, solver="gd").fit(X, y)
+        descent.fit(X, y)
     assert not descent.converged_
+    accelerated = PolynomialRegressor(degree=1, solver="gd").fit(X, y)  # the defaults: nesterov
+    assert accelerated.converged_
     assert PolynomialRegressor(optimizer="nesterov").fit(X[:, :1], y).solver_ == "gd"
 
 

@@ -123,10 +123,9 @@ def _root(
 
 
 EngineName = StrEnum("EngineName", {n: n for n in [*engine_names(), AUTO]})  # type: ignore[misc]
-OptimizerName = StrEnum(  # type: ignore[misc]
-    "OptimizerName", {n: n for n in [AUTO, *(rule.value for rule in Optimizer)]}
-)
-PresetName = StrEnum("PresetName", {"best": "best", "notebook": "notebook"})  # type: ignore[misc]
+_RULES = [AUTO, *(rule.value for rule in Optimizer)]
+OptimizerName = StrEnum("OptimizerName", {n: n for n in _RULES})  # type: ignore[misc]
+PresetName = StrEnum("PresetName", {"best": "best", "notebook": "notebook"})
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -370,13 +369,13 @@ def fit_command(
     ] = Loss.MSE,
     huber_delta: Annotated[float, typer.Option(help="Huber's delta.")] = 1.0,
     tol: Annotated[
-        float | None,
+        str,
         typer.Option(
             help="Stop once the estimated relative error of the coefficients is at most tol "
             "(converged), or at the dtype's rounding floor when tol is below it (status "
-            "'floor', not converged; checked every 50 steps); 0 runs every step."
+            "'floor', not converged; checked every 50 steps); 'off' runs every step."
         ),
-    ] = BEST.tol,
+    ] = str(BEST.tol),
     engine: Annotated[
         EngineName, typer.Option(help="Engine that runs the loop (auto: the fastest here).")
     ] = BEST.engine,  # type: ignore[assignment]
@@ -452,7 +451,7 @@ def fit_command(
     options = dict(locals())
     del options["ctx"], options["inputs"], options["preset"]
     options.update(_preset_options(ctx, str(preset)))
-    options["tol"] = None if options["tol"] == 0 else options["tol"]
+    options["tol"] = _tol(options["tol"])
     lazy = options["lazy"] = str(options["engine"]) == DASK_ENGINE
     piped = _check_outputs(inputs, json=json_path, plot=plot, out=out)
     with _dask_context(scheduler) if lazy else contextlib.nullcontext():
@@ -462,6 +461,17 @@ def fit_command(
 def _given(ctx: typer.Context, name: str) -> bool:
     """Whether option ``name`` was on the command line (by name: typer may vendor click)."""
     return getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
+
+
+def _tol(text: object) -> float | None:
+    """``--tol``: a number (validated as the library validates ``tol``), or ``off`` (None)."""
+    if text is None or str(text).strip().lower() in ("off", "none"):
+        return None
+    try:
+        value = float(str(text))
+    except ValueError:
+        raise InvalidOptionError(f"tol must be a positive number or 'off', got {text!r}") from None
+    return validation.tol(value)
 
 
 def _preset_options(ctx: typer.Context, preset: str) -> dict[str, object]:
@@ -480,7 +490,7 @@ def _preset_options(ctx: typer.Context, preset: str) -> dict[str, object]:
 SERIES_ONLY = ("out",)
 """fit options that apply only to a long table (--series-col)."""
 
-ONE_CURVE_ONLY = ("json_path", "plot", "mode", "strategy", "dtype", "momentum", "stats", "level")
+ONE_CURVE_ONLY = ("json_path", "plot", "mode", "strategy", "dtype", "stats", "level")
 """fit options that apply only to one curve: fit_many has no such choice (yet)."""
 
 
@@ -552,6 +562,7 @@ def _fit_any(
             lr,
             basis,
             optimizer,
+            momentum,
             tol,
             loss,
             huber_delta,
@@ -802,6 +813,7 @@ def _fit_series(
     lr: str,
     basis: Basis,
     optimizer: str,
+    momentum: float | None,
     tol: float | None,
     loss: Loss,
     huber_delta: float,
@@ -822,6 +834,7 @@ def _fit_series(
         "lr": validation.lr(lr),
         "basis": basis,
         "optimizer": pick_optimizer(str(optimizer)),
+        "momentum": momentum,
         "tol": tol,
         "loss": loss,
         "huber_delta": huber_delta,

@@ -42,7 +42,7 @@ from gradpoly.errors import (
 from gradpoly.losses import Loss
 from gradpoly.mapping import exact_scale, features
 from gradpoly.options import AUTO, BEST, Basis, Device, DType, Gradient, Optimizer, pick_optimizer
-from gradpoly.problem import rank_trouble, representation_message, unrepresentable
+from gradpoly.problem import SvdSolver, rank_trouble, representation_message, unrepresentable
 from gradpoly.stats import Moments, Stats, basis_features
 from gradpoly.validation import float_array
 
@@ -462,10 +462,7 @@ def _validity(
             if found > degree:
                 continue  # ill-conditioned (e.g. high-degree monomials) but not singular
             valid[b] = False
-            problems[b] = (
-                f"{found} distinct x values with positive weight; degree {degree} needs "
-                f"{degree + 1}"
-            )
+            problems[b] = validation.too_few_distinct(degree, found)
     return valid, problems
 
 
@@ -657,11 +654,8 @@ def _solve_points(
     root = np.ones(int(used.sum())) if weights is None else np.sqrt(weights[used])
     t = mapped(x[used][None, :], domain[None, :], basis)[0]
     a = np.stack(features(np, basis, t, degree), axis=1) * root[:, None]
-    norms = np.sqrt(np.sum(a * a, axis=0))
-    norms[norms == 0] = 1.0
-    solution, _, _, singular = np.linalg.lstsq(a / norms, y[used] * root, rcond=None)
-    condition = float(singular[0] / singular[-1]) if singular[-1] > 0 else float("inf")
-    return np.asarray(solution / norms, dtype=np.float64), condition
+    solver = SvdSolver.of(a)
+    return solver.solve(y[used] * root), solver.condition
 
 
 def _moments(
@@ -844,6 +838,7 @@ def fit_many(
     lr: float | str = BEST.lr,
     basis: Basis | str = BEST.basis,
     optimizer: Optimizer | str = BEST.optimizer,
+    momentum: float | None = None,
     tol: float | None = BEST.tol,
     weights: Any = None,
     drop_nan: bool = False,
@@ -898,7 +893,9 @@ def fit_many(
             batch, size, chosen, backend, where, progress, objective, delta
         )
     delta /= scale  # Huber on y / s with delta / s is exactly Huber on y, divided by s^2
-    plan = _plan(gram, valid, count, rate, rule, stop, keep, objective, delta, autograd, chosen)
+    plan = _plan(
+        gram, valid, count, rate, rule, stop, keep, objective, delta, autograd, chosen, momentum
+    )
     descent = backend.descend(batch, gram, chosen, plan, where)
     _check_descent(descent, valid, plan, gram)
     w = descent.w
@@ -938,6 +935,7 @@ def _plan(
     huber_delta: float = 1.0,
     autograd: bool = False,
     basis: Basis = Basis.CHEBYSHEV,
+    momentum: float | None = None,
 ) -> Plan:
     """Per-series rates (auto, or a fixed lr checked for stability) and the stop test: the
     basis coefficients' error at most tol over the conversion's amplification, so that the
@@ -945,7 +943,7 @@ def _plan(
     steps, lr, tol = validation.steps(steps), validation.lr(lr), validation.tol(tol)
     safe = np.where(valid[:, None, None], gram.g, np.eye(gram.g.shape[1]))
     eig = np.asarray(np.linalg.eigvalsh(safe), dtype=np.float64)
-    rate, beta = _parameters(eig, valid, lr, rule)
+    rate, beta = _parameters(eig, valid, lr, rule, validation.momentum(momentum))
     scale = None
     if tol is not None:  # the Hessian is 2 G: its eigenvalues are twice G's
         floor = rates.effective_min(2 * eig) / _amplification(gram, safe, basis)
@@ -1022,22 +1020,25 @@ def descend_gram(
 
 
 def _parameters(
-    eig: FloatArray, valid: npt.NDArray[np.bool_], lr: float | str, rule: Optimizer
+    eig: FloatArray,
+    valid: npt.NDArray[np.bool_],
+    lr: float | str,
+    rule: Optimizer,
+    momentum: float | None = None,
 ) -> tuple[FloatArray, FloatArray]:
-    """Per-series (lr, beta): from each Hessian ``2 G``'s extreme eigenvalues when auto.
+    """Per-series (lr, beta) as :func:`gradpoly.fit` chooses them: from each Hessian ``2 G``'s
+    extreme eigenvalues when auto (``momentum``, when given, replaces the optimal beta).
 
-    A fixed lr is checked against every valid series' stability limit before any step:
-    ``2/L`` for GD, ``2(1+b)/L`` for momentum, ``2(1+b)/((1+2b) L)`` for Nesterov (on a
-    quadratic these are exact), and refused with the largest rate that every series takes.
+    A fixed lr is checked against every valid series' stability limit
+    (:func:`gradpoly.rates.stable_limit`) before any step, and refused with the largest rate
+    that every series takes.
     """
     hess = 2 * np.where(valid[:, None], eig, 1.0)
     big = hess[:, -1]
+    given = 0.0 if rule is Optimizer.GD else (0.9 if momentum is None else momentum)
     if lr != AUTO:
         value = float(lr)
-        b = 0.0 if rule is Optimizer.GD else 0.9
-        limit = 2 * (1 + b) / hess[:, -1]
-        if rule is Optimizer.NESTEROV:
-            limit /= 1 + 2 * b
+        limit = rates.stable_limit(rule, given, big)
         unstable = valid & (value >= limit)
         if unstable.any():
             first = int(np.flatnonzero(unstable)[0])
@@ -1050,8 +1051,11 @@ def _parameters(
                 f"lr={value:g} diverges on {int(unstable.sum())} of {int(valid.sum())} series "
                 f"(the first is series {first}, stable below {float(limit[first]):.3g})",
             )
-        return np.full_like(big, value), np.full_like(big, b)
-    return rates.auto_parameters(hess, rule)
+        return np.full_like(big, value), np.full_like(big, given)
+    rate, beta = rates.auto_parameters(hess, rule)
+    if momentum is not None and rule is not Optimizer.GD:
+        beta = np.full_like(big, momentum)
+    return rate, beta
 
 
 # --- One shared axis: x (N,) for every series -------------------------------------------
@@ -1230,20 +1234,14 @@ def _shared_validity(
         clean = ~found.gapped
         valid[clean] = False
         for b in np.flatnonzero(clean).tolist():
-            problems[b] = (
-                f"{distinct} distinct x values with positive weight; degree {degree} needs "
-                f"{degree + 1}"
-            )
+            problems[b] = validation.too_few_distinct(degree, distinct)
     rows = np.flatnonzero(found.gapped)
     shared_weights = data.weights is None or data.weights.ndim == 1
     if rows.size and shared_weights:
         if distinct == int(np.count_nonzero(base > 0)):  # distinct axis: points are x values
             for b in rows[found.counts[rows] <= degree].tolist():
                 valid[b] = False
-                problems[b] = (
-                    f"{int(found.counts[b])} distinct x values with positive weight; degree "
-                    f"{degree} needs {degree + 1}"
-                )
+                problems[b] = validation.too_few_distinct(degree, int(found.counts[b]))
             return valid, problems
     if rows.size:
         gram = found.gram
@@ -1258,10 +1256,7 @@ def _shared_validity(
             found_x = int(np.unique(data.x[used]).size)
             if found_x <= degree:
                 valid[b] = False
-                problems[b] = (
-                    f"{found_x} distinct x values with positive weight; degree {degree} needs "
-                    f"{degree + 1}"
-                )
+                problems[b] = validation.too_few_distinct(degree, found_x)
     return valid, problems
 
 
@@ -1344,11 +1339,5 @@ def _shared_svd(
     root = np.sqrt(weights)
     t = mapped(data.x[None, :], domain[None, :], basis)[0]
     a = np.stack(features(np, basis, t, size - 1), axis=1) * root[:, None]
-    norms = np.sqrt(np.sum(a * a, axis=0))
-    norms[norms == 0] = 1.0
-    u, singular, vt = np.linalg.svd(a / norms, full_matrices=False)
-    keep = singular > singular[0] * np.finfo(np.float64).eps * max(a.shape)
-    solver = (vt.T[:, keep] / singular[keep]) @ u[:, keep].T / norms[:, None]  # (S, N)
-    coef = (data.y[clean] * root) @ solver.T
-    condition = float(singular[0] / singular[-1]) if singular[-1] > 0 else float("inf")
-    return coef, condition
+    solver = SvdSolver.of(a)
+    return solver.solve((data.y[clean] * root).T).T, solver.condition

@@ -71,10 +71,7 @@ class FitProblem:
         degree = _as_degree(self.degree)
         distinct = np.unique(x).size
         if degree >= distinct:
-            raise InvalidDataError(
-                f"degree {degree} needs at least {degree + 1} distinct x values, got {distinct}; "
-                f"use degree <= {distinct - 1} or more points"
-            )
+            raise InvalidDataError(validation.too_few_distinct(degree, distinct))
         weights = None
         if self.weights is not None:
             weights = _as_vector("weights", self.weights)
@@ -83,11 +80,9 @@ class FitProblem:
                     f"weights must have one value per point: got {weights.size} for {x.size} points"
                 )
             validation.nonnegative_weights(weights)
-            if np.unique(x[weights > 0]).size < degree + 1:
-                raise InvalidDataError(
-                    f"degree {degree} needs at least {degree + 1} distinct x values with "
-                    "positive weight"
-                )
+            weighted = np.unique(x[weights > 0]).size
+            if weighted < degree + 1:
+                raise InvalidDataError(validation.too_few_distinct(degree, weighted))
         object.__setattr__(self, "x", x)
         object.__setattr__(self, "y", y)
         object.__setattr__(self, "degree", degree)
@@ -582,13 +577,18 @@ def rank_trouble(condition: float, basis: Basis) -> str | None:
 
 @dataclass(frozen=True)
 class SvdSolver:
-    """One SVD of a design, column-scaled to unit norm, serving every least-squares solve.
+    """One SVD of a design, column-scaled to unit norm, serving every least-squares solve of
+    every closed form (lstsq, lstsq_many's series solved from their points and its shared
+    axis, the estimator and its covariance, xarray's diagnostics): written once.
 
     Singular values below ``eps * max(N, D+1)`` times the largest are dropped, as
-    ``np.linalg.lstsq(rcond=None)`` does: the solution is the minimum-norm one.
+    ``np.linalg.lstsq(rcond=None)`` and ``np.linalg.matrix_rank`` do: the solution is the
+    minimum-norm one.
     """
 
     u: FloatArray
+    singular: FloatArray
+    """The column-scaled design's singular values, largest first."""
     inverse: FloatArray
     """1 / singular value, 0 where dropped."""
     vt: FloatArray
@@ -604,13 +604,20 @@ class SvdSolver:
         cutoff = np.finfo(np.float64).eps * max(a.shape) * (sv[0] if sv.size else 0.0)
         inverse = np.divide(1.0, sv, out=np.zeros_like(sv), where=sv > cutoff)
         condition = float(sv[0] / sv[-1]) if sv.size and sv[-1] > cutoff else float("inf")
-        return cls(u, inverse, vt, norms, condition)
+        return cls(u, sv, inverse, vt, norms, condition)
+
+    @property
+    def rank(self) -> int:
+        """Singular values kept (numpy's ``matrix_rank`` of the column-scaled design)."""
+        return int(np.count_nonzero(self.inverse))
 
     def solve(self, rhs: FloatArray) -> FloatArray:
-        """The least-squares solution of ``a w = rhs``."""
-        return np.asarray(
-            (self.vt.T @ (self.inverse * (self.u.T @ rhs))) / self.norms, dtype=np.float64
-        )
+        """The least-squares solution of ``a w = rhs``; rhs (N,) or (N, B) for B right-hand
+        sides at once (then (D+1, B))."""
+        inner = self.u.T @ rhs
+        scaled = self.inverse[:, None] * inner if inner.ndim == 2 else self.inverse * inner
+        out = self.vt.T @ scaled
+        return np.asarray(out / (self.norms[:, None] if out.ndim == 2 else self.norms))
 
     def normal(self, gradient: FloatArray) -> FloatArray:
         """``(a^T a)^+ gradient``: a step of the normal equations from a given ``a^T r``."""
@@ -618,6 +625,11 @@ class SvdSolver:
         return np.asarray(
             (self.vt.T @ (self.inverse * self.inverse * inner)) / self.norms, dtype=np.float64
         )
+
+    def gram_inverse(self) -> FloatArray:
+        """``(a^T a)^+`` in a's own columns: the unscaled covariance of the coefficients."""
+        inner = (self.vt.T * (self.inverse * self.inverse)) @ self.vt
+        return np.asarray(inner / self.norms[:, None] / self.norms[None, :], dtype=np.float64)
 
 
 REFINEMENTS = 2

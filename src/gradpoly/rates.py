@@ -9,6 +9,8 @@ stability region (beta < 1) and fast on the directions that matter.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -64,18 +66,23 @@ def auto_parameters(
     return 1.0 / big, np.zeros_like(big)
 
 
-def stable_limit(optimizer: Optimizer, beta: float, lambda_max: float) -> float:
-    """The largest stable learning rate on a quadratic with top curvature ``lambda_max``.
+def stable_limit(optimizer: Optimizer, beta: float, lambda_max: Any) -> Any:
+    """The largest stable learning rate on a quadratic with top curvature ``lambda_max`` (a
+    number, or an array of them: one per series).
 
     GD: ``2 / L``; heavy ball: ``2 (1 + b) / L``; Nesterov: ``2 (1 + b) / ((1 + 2 b) L)``.
-    NaN when ``lambda_max`` is not a positive finite number (no advice can be given then).
+    NaN where ``lambda_max`` is not a positive finite number (no advice can be given then).
     """
-    if not (np.isfinite(lambda_max) and lambda_max > 0):
-        return float("nan")
-    if optimizer is Optimizer.GD:
-        return 2.0 / lambda_max
-    limit = 2.0 * (1.0 + beta) / lambda_max
-    return limit / (1.0 + 2.0 * beta) if optimizer is Optimizer.NESTEROV else limit
+    top = np.asarray(lambda_max, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        safe = np.where(np.isfinite(top) & (top > 0), top, np.nan)
+        if optimizer is Optimizer.GD:
+            limit = 2.0 / safe
+        else:
+            limit = 2.0 * (1.0 + beta) / safe
+            if optimizer is Optimizer.NESTEROV:
+                limit = limit / (1.0 + 2.0 * beta)
+    return float(limit) if limit.ndim == 0 else limit
 
 
 def coefficient_error(

@@ -29,7 +29,6 @@ from gradpoly.many import basis_to_monomial, descend_gram
 from gradpoly.mapping import check_monomial, domains, exact_scale, features
 from gradpoly.options import BEST, Basis
 from gradpoly.problem import SvdSolver
-from gradpoly.rates import MU_FLOOR
 
 SKLEARN = OptionalLibrary("sklearn", "sklearn")
 SKLEARN.load()
@@ -277,18 +276,12 @@ def _covariance(
     design: FloatArray, weight: FloatArray, y: FloatArray, coef: FloatArray
 ) -> tuple[FloatArray, float]:
     """``(sigma^2 (D' W D)^+, sigma^2)`` of the basis coefficients (statsmodels' WLS
-    convention: weights are inverse variances), by SVD of the column-scaled weighted design;
-    NaN without residual degrees of freedom."""
+    convention: weights are inverse variances), by the SVD that solved it (the same dropped
+    directions); NaN without residual degrees of freedom."""
     used = weight > 0
     root = np.sqrt(weight[used])
     a = design[used] * root[:, None]
     r = (y[used] - design[used] @ coef) * root
     dof = int(used.sum()) - design.shape[1]
     sigma2 = float(r @ r) / dof if dof > 0 else float("nan")
-    norms = np.sqrt(np.sum(a * a, axis=0))
-    norms[norms == 0] = 1.0
-    _, singular, vt = np.linalg.svd(a / norms, full_matrices=False)
-    keep = singular > MU_FLOOR * singular[0]
-    inverse = (vt.T * np.where(keep, 1.0 / np.where(keep, singular, 1.0) ** 2, 0.0)) @ vt
-    cov = np.asarray(sigma2 * inverse / norms[:, None] / norms[None, :], dtype=np.float64)
-    return cov, sigma2
+    return sigma2 * SvdSolver.of(a).gram_inverse(), sigma2

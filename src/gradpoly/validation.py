@@ -251,6 +251,22 @@ def nonnegative_weights(values: Any, labels: tuple[str, ...] = ()) -> None:
     refuse_negative_weights(int(negative.sum()), first)
 
 
+def too_few_distinct(degree: int, found: int | None, why: str = "") -> str:
+    """The one sentence for a fit with too few distinct x (with positive weight) for its
+    degree, every path's (``fit``, ``lstsq``, each batched series, Dask): ``found`` where
+    counted, else ``why`` says how it was seen."""
+    got = f", got {found}" if found is not None else ""
+    advice = (
+        f"; use degree <= {found - 1} or more points"
+        if found is not None and found > 0
+        else "; lower the degree or add points"
+    )
+    return (
+        f"degree {degree} needs at least {degree + 1} distinct x values with positive "
+        f"weight{got}{why}{advice}"
+    )
+
+
 def refuse_negative_weights(count: int, first: str | None = None) -> None:
     """The one InvalidDataError for ``count`` negative weights, naming the ``first`` where known
     (a streamed source, such as Dask's chunks, knows only how many)."""

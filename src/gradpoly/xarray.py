@@ -25,14 +25,17 @@ import numpy.typing as npt
 import xarray as xr
 
 from gradpoly import validation
+from gradpoly.calling import keyword_only
 from gradpoly.errors import DataTypeError, InvalidDataError, InvalidOptionError, UnfittedWarning
 from gradpoly.many import ManyResult, fit_many, lstsq_many
-from gradpoly.options import Basis
+from gradpoly.options import BEST, Basis
+from gradpoly.problem import SvdSolver
 
 FloatArray = npt.NDArray[np.float64]
 METHODS = ("lstsq", "gd")
 
 
+@keyword_only(8)
 def polyfit(
     obj: xr.DataArray | xr.Dataset,
     dim: Hashable,
@@ -42,13 +45,14 @@ def polyfit(
     w: Hashable | Any = None,
     full: bool = False,
     cov: bool | str = False,
-    engine: str = "auto",
+    *,
+    engine: str = BEST.engine,
     device: str = "cpu",
     method: str = "lstsq",
-    basis: str = "chebyshev",
-    optimizer: str = "nesterov",
-    tol: float | None = 1e-10,
-    steps: int = 10_000,
+    basis: str = str(BEST.basis),
+    optimizer: str = str(BEST.optimizer),
+    tol: float | None = BEST.tol,
+    steps: int = BEST.steps,
 ) -> xr.Dataset:
     """Least-squares polynomial fit along ``dim``: ``DataArray.polyfit``'s Dataset, faster.
 
@@ -187,8 +191,9 @@ def _fit_block(
         )  # fmt: skip
     else:
         result = lstsq_many(
-            x, y, degree, square, Basis.CHEBYSHEV, True, engine, device, dtype=_dtype(y)
-        )
+            x, y, degree, weights=square, basis=Basis.CHEBYSHEV, drop_nan=True, engine=engine,
+            device=device, dtype=_dtype(y),
+        )  # fmt: skip
     coef = np.where(result.valid[:, None], result.coef, np.nan)
     if result.problems:  # never a silent NaN: say how many and why
         first = min(result.problems)
@@ -300,11 +305,9 @@ def _vandermonde(x: FloatArray, degree: int, weights: FloatArray | None) -> tupl
         lhs = lhs * weights[:, None]
     usable = np.isfinite(lhs).all(axis=1)
     lhs = lhs[usable]
-    scale = np.sqrt((lhs * lhs).sum(axis=0))
-    lhs = lhs / np.where(scale == 0, 1.0, scale)
-    rank = int(np.linalg.matrix_rank(lhs))
-    singular = np.linalg.svd(lhs, compute_uv=False)
-    return rank, np.concatenate([np.full(degree + 1 - rank, np.nan), singular[:rank]])
+    solver = SvdSolver.of(lhs)
+    rank = solver.rank
+    return rank, np.concatenate([np.full(degree + 1 - rank, np.nan), solver.singular[:rank]])
 
 
 def _is_dask(data: Any) -> bool:

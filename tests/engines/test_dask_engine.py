@@ -113,7 +113,7 @@ def test_float32_runs_on_the_same_statistics() -> None:
         (lambda x, y: (x[:0], y[:0]), "empty"),
         (lambda x, y: (np.where(np.arange(x.size) == 5, np.nan, x), y), "x has 1 NaN or inf"),
         (lambda x, y: (x, np.where(np.arange(y.size) < 3, np.inf, y)), "y has 3 NaN or inf"),
-        (lambda x, y: (x[:4], y[:4]), "needs at least 5 distinct x values, got 4 points"),
+        (lambda x, y: (x[:4], y[:4]), "5 distinct x values with positive weight, got 4"),
         (lambda x, y: (np.round(x[:50] / 2), y[:50]), "the Gram matrix in the chebyshev basis is"),
         (lambda x, y: (x, y[:-1]), "same length"),
     ],

@@ -154,6 +154,10 @@ class Engine(Protocol):
     strategies: ClassVar[tuple[Strategy, ...]]
     optimizers: ClassVar[tuple[Optimizer, ...]]
 
+    def unsupported(self, config: FitConfig) -> str | None:
+        """The first option of ``config`` this engine lacks, as a sentence, or None."""
+        ...
+
     def availability(self, config: FitConfig) -> Availability:
         """Whether ``config`` can run on this machine, with the reason when it cannot."""
         ...

@@ -197,9 +197,7 @@ class DaskProblem(FitProblem):
         )
         lo, hi = float(np.min(summary["lo"])), float(np.max(summary["hi"]))
         if not hi > lo and degree > 0:
-            raise InvalidDataError(
-                f"degree {degree} needs at least {degree + 1} distinct x values, got 1"
-            )
+            raise InvalidDataError(validation.too_few_distinct(degree, 1))
         reach = max(abs(lo), abs(hi))
         lo, hi = mapping.domain(lo, hi)
         if chosen is Basis.MONOMIAL:
@@ -245,10 +243,12 @@ class DaskProblem(FitProblem):
         eig = np.linalg.eigvalsh(self.statistics[0])
         if not eig[0] > 1e-13 * eig[-1]:
             raise InvalidDataError(
-                f"degree {self.degree} needs at least {self.degree + 1} distinct x values: the "
-                f"Gram matrix in the {self.basis} basis is singular (smallest eigenvalue "
-                f"{eig[0]:.3g}); lower the degree"
-                + ("" if self.basis is not Basis.MONOMIAL else " or use basis chebyshev")
+                validation.too_few_distinct(
+                    self.degree,
+                    None,
+                    f" (the Gram matrix in the {self.basis} basis is singular, smallest "
+                    f"eigenvalue {eig[0]:.3g})",
+                )
             )
 
     @property
@@ -354,9 +354,7 @@ def _check_summary(
     if negative:
         validation.refuse_negative_weights(negative)
     if count <= degree:
-        raise InvalidDataError(
-            f"degree {degree} needs at least {degree + 1} distinct x values, got {count} points"
-        )
+        raise InvalidDataError(validation.too_few_distinct(degree, count))
 
 
 class _ChunkedRunner(PerSampleRunner):
