@@ -31,8 +31,8 @@ if sys.argv[1] == "off":
 import gradpoly
 from gradpoly.seed import seed_data
 x, y = seed_data()
-options = dict(degree=4, steps=int(sys.argv[2]), engine="torch", mode="compiled",
-               gradient=sys.argv[3], strategy=sys.argv[4])
+options = gradpoly.NOTEBOOK.options() | dict(degree=4, steps=int(sys.argv[2]), engine="torch",
+               mode="compiled", gradient=sys.argv[3], strategy=sys.argv[4])
 first = gradpoly.fit(x, y, **options)
 cold = time.perf_counter() - start
 warm = gradpoly.fit(x, y, **options)

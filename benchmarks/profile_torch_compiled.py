@@ -45,7 +45,7 @@ def profile(args: argparse.Namespace) -> None:
     print(f"compile route: {args.compiler}")
     torch.set_num_threads(1)
     x, y = seed_data()
-    kwargs = dict(
+    kwargs = gradpoly.NOTEBOOK.options() | dict(  # the notebook's run, compiled
         degree=4,
         steps=args.steps,
         engine="torch",
