@@ -45,6 +45,16 @@ def test_engines_lists_every_engine_and_why(capsys) -> None:
     records = json.loads(out)
     assert {r["name"] for r in records} >= {"numpy", "torch"}
     assert all(r["available"] or r["reason"] for r in records)
+    many = {(r["name"], r["device"]): r["many"] for r in records}
+    assert many[("numpy", "cpu")] == {"available": True, "reason": ""}  # both families listed
+    assert many[("dask", "cpu")] is None  # dask fits many series through the others
+
+
+def test_engines_table_shows_one_and_many_curves(capsys) -> None:
+    code, out, _ = run(capsys, "engines")
+    assert code == 0
+    assert "one curve" in out
+    assert "many curves" in out
 
 
 def test_demo_prints_the_seed_table_and_writes_outputs(capsys, tmp_path) -> None:

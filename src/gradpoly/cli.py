@@ -1121,23 +1121,43 @@ def engines_command(
         bool, typer.Option("--json", help="Print JSON instead of a table.")
     ] = False,
 ) -> None:
-    """List every engine and device, whether it runs here, and why not when it does not."""
+    """List every engine and device: whether it fits one curve (fit) and many curves
+    (fit_many, lstsq_many, xarray) here, and why not when it does not."""
     infos = engines()
+    many = [_many_curves(info.name, info.device) for info in infos]
     console = _console()
     if json_out:
-        console.print_json(json.dumps([info.__dict__ for info in infos]))
+        rows = [info.__dict__ | {"many": found} for info, found in zip(infos, many, strict=True)]
+        console.print_json(json.dumps(rows))
         return
     table = Table(title="gradpoly engines", title_justify="left")
-    for column in ("engine", "device", "available", "version", "gradients", "modes", "strategies"):
+    for column in (
+        "engine", "device", "one curve", "many curves", "version", "gradients", "modes",
+        "strategies",
+    ):  # fmt: skip
         table.add_column(column)
-    for info in infos:
+    for info, found in zip(infos, many, strict=True):
         available = "yes" if info.available else "no"
+        batched = "-" if found is None else ("yes" if found["available"] else "no")
         options = (", ".join(info.gradients), ", ".join(info.modes), ", ".join(info.strategies))
-        table.add_row(info.name, info.device, available, info.version, *options)
+        table.add_row(info.name, info.device, available, batched, info.version, *options)
     console.print(table)
-    for info in infos:
+    for info, found in zip(infos, many, strict=True):
         if not info.available:
             console.print(f"{info.name} on {info.device} is unavailable: {info.reason}")
+        elif found is not None and not found["available"]:
+            console.print(f"{info.name} on {info.device} fits no batch: {found['reason']}")
+
+
+def _many_curves(name: str, device: str) -> dict[str, object] | None:
+    """The batched backend of the same library on ``device``: available and why not, or None
+    where the library has none (Dask fits many series through the others, per partition)."""
+    from gradpoly.batched import backend_names, get_backend
+
+    if name not in backend_names():
+        return None
+    available = get_backend(name).availability(Device.parse(device))
+    return {"available": available.ok, "reason": available.reason}
 
 
 def main(argv: list[str] | None = None) -> int:
