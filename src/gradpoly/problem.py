@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.polynomial import Chebyshev, Legendre, Polynomial
 
-from gradpoly import compensated, convergence, mapping, rates, validation
+from gradpoly import compensated, convergence, mapping, rates, updates, validation
 from gradpoly.calling import keyword_only
 from gradpoly.errors import InvalidDataError, RepresentationWarning
 from gradpoly.options import Basis, Optimizer
@@ -762,11 +762,11 @@ def reference_gd(
         r = b - a @ w
         trace[k] = np.mean(r * r)
         if optimizer is Optimizer.GD:
-            w = w - lr * (scale * (a.T @ r))
+            w = w - lr * (scale * (a.T @ r))  # the notebook's step, as it wrote it
             continue
-        point = w + momentum * v if optimizer is Optimizer.NESTEROV else w
-        v = momentum * v - lr * grad(point)
-        w = w + v
+        w, v = updates.advance(
+            w, v, grad(updates.lookahead(optimizer, w, v, momentum)), lr, momentum
+        )
     return w, trace
 
 
@@ -793,7 +793,7 @@ def _reference_robust(
 
     for k in range(steps):
         trace[k] = float(np.mean(rho(b - a @ w)))
-        point = w + momentum * v if optimizer is Optimizer.NESTEROV else w
-        v = momentum * v - lr * grad(point)
-        w = w + v
+        w, v = updates.advance(
+            w, v, grad(updates.lookahead(optimizer, w, v, momentum)), lr, momentum
+        )
     return w, trace

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gradpoly import fit
 from gradpoly.engines import aoti, torch_engine
 from gradpoly.errors import CacheWarning
+from tests.engines.checks import notebook_fit as fit
 
 torch = pytest.importorskip("torch", reason="torch is an optional engine")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gradpoly import fit
+from tests.engines.checks import notebook_fit as fit
 
 jax = pytest.importorskip("jax", reason="jax is an optional engine")
 

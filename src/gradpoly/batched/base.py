@@ -16,11 +16,12 @@ from typing import Any, ClassVar, NamedTuple, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from gradpoly import updates
 from gradpoly.batched.batch import Batch, FloatArray, GramBatch, domains_of
 from gradpoly.batched.shared import NUMPY, shared_statistics
 from gradpoly.engines.base import Availability, OptionalLibrary
 from gradpoly.losses import Loss
-from gradpoly.options import Basis, Device
+from gradpoly.options import Basis, Device, Optimizer
 
 
 @dataclass(frozen=True, eq=False)
@@ -315,10 +316,13 @@ def step(xp: Any, state: State, objective: Objective, plan: Rates, tol2: Any) ->
     to tol stops updating; its ``steps_run`` stops counting.
     """
     w, v, grad_w, active, steps_run = state
-    grad = objective.gradient(w + plan.beta * v) if plan.nesterov else grad_w
+    rule = Optimizer.NESTEROV if plan.nesterov else Optimizer.MOMENTUM  # gd: beta = 0
+    point = updates.lookahead(rule, w, v, plan.beta)
+    grad = objective.gradient(point) if plan.nesterov else grad_w
     moving = active[:, None]
-    v = xp.where(moving, plan.beta * v - plan.rate * grad, v)
-    w = xp.where(moving, w + v, w)  # a stopped series keeps its w (and v)
+    w_next, v_next = updates.advance(w, v, grad, plan.rate, plan.beta)
+    v = xp.where(moving, v_next, v)
+    w = xp.where(moving, w_next, w)  # a stopped series keeps its w (and v)
     steps_run = steps_run + active
     grad_w = objective.gradient(w)
     if tol2 is not None:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from gradpoly import updates
 from gradpoly.engines import register
 from gradpoly.engines.base import LoopEngine, OptionalLibrary, Runner
 from gradpoly.losses import Loss, check_value, describe, penalty
@@ -92,14 +93,14 @@ def compiled_chunk(
     def update(w: Any, v: Any, lr: Any, beta: Any, data: tuple[Any, ...]) -> tuple[Any, Any, Any]:
         if optimizer is Optimizer.GD:
             value, grad = value_and_grad(w, *data)
-            return w - lr * grad, v, value
+            return w - lr * grad, v, value  # v stays 0: one multiply fewer in the scan
         if optimizer is Optimizer.NESTEROV:
             value = loss(w, *data)  # the trace records mse(w_k), not the lookahead's
-            _, grad = value_and_grad(w + beta * v, *data)
+            _, grad = value_and_grad(updates.lookahead(optimizer, w, v, beta), *data)
         else:
             value, grad = value_and_grad(w, *data)
-        v = beta * v - lr * grad
-        return w + v, v, value
+        w, v = updates.advance(w, v, grad, lr, beta)
+        return w, v, value
 
     def chunk(state: Any, n: Any, lr: Any, beta: Any, *data: Any) -> tuple[Any, Any]:
         def body(state: Any, j: Any) -> tuple[Any, Any]:

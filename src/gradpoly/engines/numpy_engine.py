@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from gradpoly import updates
 from gradpoly.engines import register
 from gradpoly.engines.base import LoopEngine, Runner, trace_room, trace_start
 from gradpoly.options import FitConfig, Optimizer, Strategy
@@ -79,12 +80,11 @@ class PerSampleRunner:
             for k in range(start, stop):
                 if nesterov:
                     trace[k] = self.loss_grad(w)[0]  # the trace records mse(w_k), not the lookahead
-                    _, grad = self.loss_grad(w + beta * v)
+                    _, grad = self.loss_grad(updates.lookahead(self.optimizer, w, v, beta))
                 else:
                     trace[k], grad = self.loss_grad(w)
-                v *= beta
-                v -= lr * grad
-                w += v
+                w, v = updates.advance(w, v, grad, lr, beta)
+        self.w, self.v = w, v
         return float(trace[stop - 1])
 
     def current(self) -> FloatArray:

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gradpoly import losses as _losses_module
+from gradpoly import updates
 from gradpoly.engines import aoti as _aoti_module
 from gradpoly.engines import register
 from gradpoly.engines.aoti import aoti_package, exported, safe_inductor_folder, signature
@@ -352,12 +353,11 @@ class _TorchRunner:
             for k in range(start, stop):
                 if nesterov:
                     trace[k] = loss_only(w, *data)  # the trace records mse(w_k)
-                    _, grad = step(w + beta * v, *data)
+                    _, grad = step(updates.lookahead(self.optimizer, w, v, beta), *data)
                 else:
                     loss, grad = step(w, *data)
                     trace[k] = loss
-                v = beta * v - lr * grad
-                w = w + v
+                w, v = updates.advance(w, v, grad, lr, beta)
         self.w, self.v = w, v
 
     def _advance_compiled(self, start: int, stop: int) -> None:
