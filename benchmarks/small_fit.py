@@ -35,10 +35,11 @@ def main() -> None:
     calls: dict[str, Callable[[], Any]] = {
         "np.polyfit": lambda: np.polyfit(x, y, 4),
         "gradpoly.lstsq": lambda: gradpoly.lstsq(x, y, 4),
-        "gradpoly.fit auto, gd": lambda: gradpoly.fit(x, y, 4, **options),
+        "gradpoly.fit auto, gd": lambda: gradpoly.fit(x, y, 4, optimizer="gd", **options),
         "gradpoly.fit auto, nesterov": lambda: gradpoly.fit(
             x, y, 4, optimizer="nesterov", **options
         ),
+        "gradpoly.fit defaults": lambda: gradpoly.fit(x, y, 4),
     }
     rows = []
     base = None
