@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -242,3 +243,77 @@ def test_a_given_momentum_is_fits_on_every_series(optimizer) -> None:
         one = gradpoly.fit(x[b], y[b], 3, engine="numpy", strategy="gram", **options)
         assert one.momentum == 0.5
         np.testing.assert_allclose(many.traces[b], one.trace, rtol=1e-9)
+
+
+def _saved_batch():
+    rng = np.random.default_rng(5)
+    x = np.linspace(0, 1, 30)
+    y = np.sin(x) + 0.01 * rng.standard_normal((4, 30))
+    y[2, :27] = np.nan  # too few points: not fitted, with its reason
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return gradpoly.lstsq_many(x, y, 3, drop_nan=True)
+
+
+@pytest.mark.parametrize("method", ["lstsq", "gd"])
+def test_a_batch_survives_a_json_round_trip_exactly(tmp_path, method) -> None:
+    """ManyResult had no JSON round trip (FitResult had): save, load, same numbers."""
+    rng = np.random.default_rng(4)
+    x = np.linspace(0, 1, 30)
+    y = np.sin(x) + 0.01 * rng.standard_normal((3, 30))
+    fitted = (
+        gradpoly.lstsq_many(x, y, 3)
+        if method == "lstsq"
+        else gradpoly.fit_many(x, y, 3, traces=True)
+    )
+    path = fitted.save(tmp_path / "batch.json")
+    back = gradpoly.ManyResult.load(path)
+    for name in ("coef", "basis_coef", "domains", "final_loss", "valid", "converged", "steps_run"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(fitted, name), err_msg=name)
+    np.testing.assert_array_equal(back.stats.stderr, fitted.stats.stderr)
+    np.testing.assert_array_equal(back.predict([0.25, 0.5]), fitted.predict([0.25, 0.5]))
+    assert back.method == fitted.method
+    assert back.basis is fitted.basis
+
+
+def test_a_batch_with_unfitted_series_round_trips_with_its_reasons() -> None:
+    fitted = _saved_batch()
+    back = gradpoly.ManyResult.from_json(fitted.to_json())
+    assert back.problems == fitted.problems
+    assert not back.valid[2]
+    assert np.isnan(back.coef[2]).all()
+
+
+def _edited(change):
+    data = json.loads(_saved_batch().to_json())
+    change(data)
+    return json.dumps(data)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d.update(format_version=99), "format_version"),
+        (lambda d: d.update(kind="fit"), "format_version"),
+        (lambda d: d["coef"][0].__setitem__(1, 5.0), "different polynomials"),
+        (lambda d: d["valid"].__setitem__(1, "yes"), "true/false"),
+        (lambda d: d["final_loss"].pop(), "one entry per series"),
+        (lambda d: d["problems"].clear(), "must say why"),
+        (lambda d: d["problems"].update({"9": "?"}), "not in the batch"),
+        (lambda d: d["steps_run"].__setitem__(0, -1), "non-negative"),
+        (lambda d: d["statistics"].update(y_scale=3.0), "power of two"),
+        (lambda d: d["statistics"]["used"].__setitem__(0, -4), "whole numbers"),
+        (lambda d: d["statistics"]["gram"][0][0].__setitem__(1, 7.0), "symmetric"),
+        (lambda d: d["statistics"]["inverse"][0][0].__setitem__(0, 7.0), "inverse"),
+        (lambda d: d.update(coef=[1, 2]), "dimensional"),
+    ],
+)
+def test_a_saved_batch_is_checked_as_strictly_as_fresh_input(change, message) -> None:
+    with pytest.raises(gradpoly.DataFileError, match=message):
+        gradpoly.ManyResult.from_json(_edited(change))
+
+
+def test_nan_tokens_are_not_json() -> None:
+    text = _saved_batch().to_json().replace("null", "NaN", 1)
+    with pytest.raises(gradpoly.DataFileError, match="not JSON"):
+        gradpoly.ManyResult.from_json(text)

@@ -11,10 +11,12 @@ numpy, numba, torch (cpu, cuda) or jax.
 
 from __future__ import annotations
 
+import json
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,8 +35,10 @@ from gradpoly.batched.batch import mapped
 from gradpoly.batched.shared import SharedGram
 from gradpoly.calling import keyword_only
 from gradpoly.errors import (
+    DataFileError,
     DivergenceError,
     EngineUnavailableError,
+    GradpolyError,
     InvalidDataError,
     InvalidOptionError,
     RepresentationWarning,
@@ -42,7 +46,9 @@ from gradpoly.errors import (
 from gradpoly.losses import Loss
 from gradpoly.mapping import exact_scale, features
 from gradpoly.options import AUTO, BEST, Basis, Device, DType, Gradient, Optimizer, pick_optimizer
+from gradpoly.outputs import json_text, read_text, write_text_atomic
 from gradpoly.problem import SvdSolver, rank_trouble, representation_message, unrepresentable
+from gradpoly.result import FORMAT_VERSION, refuse_constant
 from gradpoly.stats import Moments, Stats, basis_features
 from gradpoly.validation import float_array
 
@@ -187,6 +193,204 @@ class ManyResult:
             raise InvalidOptionError("this result carries no Gram statistics")
         converged = self.converged if self.method != "lstsq" else self.valid
         return Stats(self.moments, self.basis_coef, converged=converged)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict of every field (statistics included); :meth:`from_dict` restores
+        an equal result."""
+        m = self.moments
+        return {
+            "format_version": FORMAT_VERSION,
+            "kind": "many",
+            "basis": str(self.basis),
+            "method": self.method,
+            "engine": self.engine,
+            "loss": self.loss,
+            "seconds": self.seconds,
+            "coef": self.coef.tolist(),
+            "basis_coef": self.basis_coef.tolist(),
+            "domains": self.domains.tolist(),
+            "final_loss": self.final_loss.tolist(),
+            "converged": np.asarray(self.converged, dtype=bool).tolist(),
+            "steps_run": np.asarray(self.steps_run, dtype=np.int64).tolist(),
+            "valid": np.asarray(self.valid, dtype=bool).tolist(),
+            "problems": {str(b): why for b, why in self.problems.items()},
+            "traces": None if self.traces is None else self.traces.tolist(),
+            "ids": None if self.ids is None else list(self.ids),
+            "coef_error": None if self.coef_error is None else self.coef_error.tolist(),
+            "condition": None if self.condition is None else self.condition.tolist(),
+            "statistics": None
+            if m is None
+            else {
+                "gram": m.g.tolist(),
+                "moment": m.c.tolist(),
+                "square": m.s.tolist(),
+                "total": m.total.tolist(),
+                "used": m.used.tolist(),
+                "inverse": None if m.inverse is None else m.inverse.tolist(),
+                "y_scale": m.y_scale,
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ManyResult:
+        """Rebuild a result written by :meth:`to_dict`, checked as strictly as fresh input: a
+        ValueError says what does not hold."""
+        version = data.get("format_version")
+        if version != FORMAT_VERSION or isinstance(version, bool) or data.get("kind") != "many":
+            raise ValueError(f"not a saved ManyResult of format_version {FORMAT_VERSION}")
+        coef, basis_coef = _saved_floats(data["coef"], 2), _saved_floats(data["basis_coef"], 2)
+        count, size = coef.shape
+        stats = data.get("statistics")
+        result = cls(
+            coef=coef,
+            basis_coef=basis_coef,
+            domains=_saved_floats(data["domains"], 2),
+            final_loss=_saved_floats(data["final_loss"], 1),
+            converged=_saved_flags(data["converged"]),
+            steps_run=np.asarray(data["steps_run"], dtype=np.int64),
+            valid=_saved_flags(data["valid"]),
+            basis=Basis.parse(data["basis"]),
+            method=str(data["method"]),
+            seconds=float(data["seconds"]),
+            problems={int(b): str(why) for b, why in dict(data.get("problems", {})).items()},
+            traces=None if data.get("traces") is None else _saved_floats(data["traces"], 2),
+            engine=str(data.get("engine", "numpy")),
+            loss=str(data.get("loss", "mse")),
+            ids=None if data.get("ids") is None else tuple(str(i) for i in data["ids"]),
+            coef_error=None
+            if data.get("coef_error") is None
+            else _saved_floats(data["coef_error"], 1),
+            condition=None
+            if data.get("condition") is None
+            else _saved_floats(data["condition"], 1),
+            moments=None
+            if stats is None
+            else Moments(
+                _saved_floats(stats["gram"], 3),
+                _saved_floats(stats["moment"], 2),
+                _saved_floats(stats["square"], 1),
+                _saved_floats(stats["total"], 1),
+                _saved_floats(stats["used"], 1),
+                Basis.parse(data["basis"]),
+                _saved_floats(data["domains"], 2),
+                None if stats.get("inverse") is None else _saved_floats(stats["inverse"], 3),
+                float(stats["y_scale"]),
+            ),
+        )
+        _check_saved_many(result, count, size)
+        return result
+
+    def to_json(self) -> str:
+        """Serialize to strict JSON (full precision; NaN and infinities as null)."""
+        return json_text(self.to_dict())
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "the text") -> ManyResult:
+        """Inverse of :meth:`to_json`; anything else is a DataFileError naming ``source``."""
+        try:
+            data = json.loads(text, parse_constant=refuse_constant)
+            if not isinstance(data, dict):
+                raise TypeError("not a JSON object")
+            return cls.from_dict(data)
+        except GradpolyError as exc:
+            raise DataFileError(f"{source} is not a saved gradpoly batch: {exc}") from None
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+            what = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise DataFileError(
+                f"{source} is not a saved gradpoly batch ({what.splitlines()[0][:200]})"
+            ) from None
+
+    def save(self, path: str | Path, inputs: Iterable[str | Path] = ()) -> Path:
+        """Write the result as JSON atomically (``-``: stdout); writing over one of the
+        ``inputs`` is refused."""
+        return write_text_atomic(path, self.to_json(), inputs)
+
+    @classmethod
+    def load(cls, path: str | Path) -> ManyResult:
+        """Read a result saved by :meth:`save`."""
+        return cls.from_json(read_text(path), str(path))
+
+
+def _saved_floats(values: Any, ndim: int) -> FloatArray:
+    """A float array from JSON (null is NaN) of exactly ``ndim`` dimensions."""
+    array = np.asarray(values, dtype=object)
+    if array.ndim != ndim:
+        raise ValueError(f"expected a {ndim}-dimensional list, got {array.ndim} dimensions")
+    return np.asarray(np.where(array == None, np.nan, array), dtype=np.float64)  # noqa: E711
+
+
+def _saved_flags(values: Any) -> npt.NDArray[np.bool_]:
+    array = np.asarray(values)
+    if array.ndim != 1 or array.dtype != np.bool_:
+        raise ValueError("converged and valid must be lists of true/false")
+    return array
+
+
+def _check_saved_many(result: ManyResult, count: int, size: int) -> None:
+    """Refuse a loaded batch that does not mean what a fresh one means: one row per series
+    everywhere, finite coefficients on fitted series that describe the same polynomials in
+    the basis and in monomials, a reason for every series not fitted, sane statistics."""
+    if size == 0:
+        raise ValueError("coef must have at least one coefficient per series")
+    rows = {
+        "basis_coef": result.basis_coef.shape == (count, size),
+        "domains": result.domains.shape == (count, 2),
+        "final_loss": result.final_loss.shape == (count,),
+        "converged": result.converged.shape == (count,),
+        "steps_run": result.steps_run.shape == (count,),
+        "valid": result.valid.shape == (count,),
+    }
+    for name, ok in rows.items():
+        if not ok:
+            raise ValueError(f"{name} must have one entry per series ({count})")
+    if np.any(result.steps_run < 0):
+        raise ValueError("steps_run must be non-negative")
+    fitted = result.valid
+    if not (
+        np.isfinite(result.coef[fitted]).all() and np.isfinite(result.basis_coef[fitted]).all()
+    ):
+        raise ValueError("a fitted series must have finite coefficients")
+    if any(not 0 <= b < count for b in result.problems):
+        raise ValueError("problems name a series that is not in the batch")
+    if any(b not in result.problems for b in np.flatnonzero(~fitted).tolist()):
+        raise ValueError("every series not fitted must say why (problems)")
+    if fitted.any():
+        if result.basis is not Basis.MONOMIAL:
+            lo, hi = result.domains[fitted, 0], result.domains[fitted, 1]
+            if not (np.isfinite(lo).all() and np.isfinite(hi).all() and np.all(lo < hi)):
+                raise ValueError("domains must be finite intervals, lo < hi")
+        matrices = mapping.monomial_matrices(result.domains[fitted], result.basis, size)
+        with np.errstate(over="ignore", invalid="ignore"):
+            converted = np.einsum("bij,bj->bi", matrices, result.basis_coef[fitted])
+            reach = np.einsum("bij,bj->bi", np.abs(matrices), np.abs(result.basis_coef[fitted]))
+        if not np.all(np.abs(converted - result.coef[fitted]) <= 1e-6 * reach + 1e-300):
+            raise ValueError("basis_coef and coef describe different polynomials")
+    m = result.moments
+    if m is None:
+        return
+    if m.g.shape != (count, size, size) or m.c.shape != (count, size):
+        raise ValueError("statistics must have one Gram matrix and moment per series")
+    if m.inverse is not None and m.inverse.shape != (count, size, size):
+        raise ValueError("statistics must have one Gram matrix and moment per series")
+    if m.s.shape != (count,) or m.total.shape != (count,) or m.used.shape != (count,):
+        raise ValueError("statistics must have one sum, total and count per series")
+    if not (m.y_scale > 0 and np.isfinite(m.y_scale) and np.frexp(m.y_scale)[0] == 0.5):
+        raise ValueError(f"statistics: y_scale {m.y_scale!r} is not a positive power of two")
+    used = m.used[fitted]
+    if np.any(~(used >= 0)) or np.any(used != np.round(used)):
+        raise ValueError("statistics: point counts must be non-negative whole numbers")
+    g = m.g[fitted]
+    if not (np.isfinite(g).all() and np.allclose(g, np.swapaxes(g, 1, 2), rtol=1e-12, atol=0)):
+        raise ValueError("statistics: the Gram matrices must be finite and symmetric")
+    if np.any(np.einsum("bii->bi", g) < 0) or np.any(~(m.s[fitted] >= 0)):
+        raise ValueError("statistics: sums of squares must be non-negative")
+    if m.inverse is not None:
+        inverse = m.inverse[fitted]
+        formed = np.isfinite(inverse).all(axis=(1, 2))
+        with np.errstate(all="ignore"):
+            product = np.matmul(g[formed], inverse[formed]) - np.eye(size)
+        if product.size and not float(np.max(np.abs(product))) <= 1e-6:
+            raise ValueError("statistics: inverse is not the Gram matrices' inverse")
 
 
 def group_long(series: Any, *columns: Any) -> tuple[list[str], list[list[np.ndarray]]]:

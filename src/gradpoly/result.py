@@ -313,7 +313,7 @@ class FitResult(PolynomialFit):
     def from_json(cls, text: str, source: str = "the text") -> FitResult:
         """Inverse of :meth:`to_json`; anything else is a DataFileError naming ``source``."""
         try:
-            data = json.loads(text, parse_constant=_refuse_constant)
+            data = json.loads(text, parse_constant=refuse_constant)
             if not isinstance(data, dict):
                 raise TypeError("not a JSON object")
             return cls.from_dict(data)
@@ -338,7 +338,7 @@ class FitResult(PolynomialFit):
         return cls.from_json(read_text(path), str(path))
 
 
-def _refuse_constant(name: str) -> Any:
+def refuse_constant(name: str) -> Any:
     """Strict JSON: gradpoly writes NaN and infinities as null, never as bare tokens."""
     raise ValueError(f"{name} is not JSON (gradpoly writes non-finite numbers as null)")
 
