@@ -11,7 +11,6 @@ numpy, numba, torch (cpu, cuda) or jax.
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -35,10 +34,8 @@ from gradpoly.batched.batch import mapped
 from gradpoly.batched.shared import SharedGram
 from gradpoly.calling import keyword_only
 from gradpoly.errors import (
-    DataFileError,
     DivergenceError,
     EngineUnavailableError,
-    GradpolyError,
     InvalidDataError,
     InvalidOptionError,
     RepresentationWarning,
@@ -48,7 +45,7 @@ from gradpoly.mapping import exact_scale, features
 from gradpoly.options import AUTO, BEST, Basis, Device, DType, Gradient, Optimizer, pick_optimizer
 from gradpoly.outputs import json_text, read_text, write_text_atomic
 from gradpoly.problem import SvdSolver, rank_trouble, representation_message, unrepresentable
-from gradpoly.result import FORMAT_VERSION, refuse_constant
+from gradpoly.result import FORMAT_VERSION, parse_saved
 from gradpoly.stats import Moments, Stats, basis_features
 from gradpoly.validation import float_array
 
@@ -287,18 +284,7 @@ class ManyResult:
     @classmethod
     def from_json(cls, text: str, source: str = "the text") -> ManyResult:
         """Inverse of :meth:`to_json`; anything else is a DataFileError naming ``source``."""
-        try:
-            data = json.loads(text, parse_constant=refuse_constant)
-            if not isinstance(data, dict):
-                raise TypeError("not a JSON object")
-            return cls.from_dict(data)
-        except GradpolyError as exc:
-            raise DataFileError(f"{source} is not a saved gradpoly batch: {exc}") from None
-        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
-            what = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
-            raise DataFileError(
-                f"{source} is not a saved gradpoly batch ({what.splitlines()[0][:200]})"
-            ) from None
+        return parse_saved(text, source, cls.from_dict, "batch")
 
     def save(self, path: str | Path, inputs: Iterable[str | Path] = ()) -> Path:
         """Write the result as JSON atomically (``-``: stdout); writing over one of the

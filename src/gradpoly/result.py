@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +18,8 @@ from gradpoly.errors import DataFileError, GradpolyError, InvalidOptionError
 from gradpoly.options import Basis, FitConfig
 from gradpoly.outputs import json_text, read_text, write_text_atomic
 from gradpoly.stats import Moments, Stats, StatsWarning, basis_features
+
+T = TypeVar("T")
 
 FORMAT_VERSION = 1
 
@@ -312,18 +314,7 @@ class FitResult(PolynomialFit):
     @classmethod
     def from_json(cls, text: str, source: str = "the text") -> FitResult:
         """Inverse of :meth:`to_json`; anything else is a DataFileError naming ``source``."""
-        try:
-            data = json.loads(text, parse_constant=refuse_constant)
-            if not isinstance(data, dict):
-                raise TypeError("not a JSON object")
-            return cls.from_dict(data)
-        except GradpolyError as exc:
-            raise DataFileError(f"{source} is not a saved gradpoly result: {exc}") from None
-        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
-            what = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
-            raise DataFileError(
-                f"{source} is not a saved gradpoly result ({what.splitlines()[0][:200]})"
-            ) from None
+        return parse_saved(text, source, cls.from_dict, "result")
 
     def save(self, path: str | Path, inputs: Iterable[str | Path] = ()) -> Path:
         """Write the result as JSON atomically (no truncated file if interrupted; ``-``: stdout).
@@ -336,6 +327,23 @@ class FitResult(PolynomialFit):
     def load(cls, path: str | Path) -> FitResult:
         """Read a result saved by :meth:`save`."""
         return cls.from_json(read_text(path), str(path))
+
+
+def parse_saved(text: str, source: str, build: Callable[[dict[str, Any]], T], noun: str) -> T:
+    """``build`` of the strict JSON object in ``text`` (a saved result of any kind); anything
+    else is one DataFileError naming ``source``, never a traceback."""
+    try:
+        data = json.loads(text, parse_constant=refuse_constant)
+        if not isinstance(data, dict):
+            raise TypeError("not a JSON object")
+        return build(data)
+    except GradpolyError as exc:
+        raise DataFileError(f"{source} is not a saved gradpoly {noun}: {exc}") from None
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        what = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise DataFileError(
+            f"{source} is not a saved gradpoly {noun} ({what.splitlines()[0][:200]})"
+        ) from None
 
 
 def refuse_constant(name: str) -> Any:
