@@ -651,30 +651,8 @@ def _quiet_stats(result: FitResult) -> Stats:
 
 
 def _print_stats(console: Console, result: FitResult, level: float) -> None:
-    """A statsmodels-like summary: one row per coefficient, then sigma, R², n, dof."""
-    stats = _quiet_stats(result)
-    low, high = (f"{100 * q:.4g}%" for q in ((1 - level) / 2, (1 + level) / 2))
-    table = Table(title=f"coefficients with {level:.4g} confidence intervals", title_justify="left")
-    for column in ("term", "coef", "std err", "t", "P>|t|", f"[{low}", f"{high}]"):
-        table.add_column(column, justify="left" if column == "term" else "right")
-    bounds = np.asarray(stats.conf_int(level))
-    columns = (stats.coef_array[0], stats.stderr, stats.t_values, stats.p_values, bounds)
-    values = zip(*columns, strict=True)
-    for j, (coef, err, t, p, (lo, hi)) in enumerate(values):
-        term = "1" if j == 0 else "x" if j == 1 else f"x^{j}"
-        table.add_row(
-            term, f"{coef:.6g}", f"{err:.4g}", f"{t:.3f}", f"{p:.3g}", f"{lo:.6g}", f"{hi:.6g}"
-        )
-    console.print(table)
-    console.print(
-        f"residual std {stats.residual_std:.6g}   R² {stats.r_squared:.6g}   adj. R² "
-        f"{stats.adj_r_squared:.6g}   n {int(stats.n)}   dof {int(stats.dof)}"
-    )
-    if not result.converged:
-        console.print(
-            "note: the fit did not converge (no --tol, or tol not met): these statistics are "
-            "at the coefficients reached, not at the least-squares optimum"
-        )
+    """The fit's statistics table (:meth:`gradpoly.stats.Stats.table`, what a notebook shows)."""
+    console.print(_quiet_stats(result).table(level))
 
 
 DASK_ENGINE = "dask"
@@ -728,7 +706,6 @@ def _fit_out_of_core(
     piped: bool = False,
 ) -> None:
     """``fit --engine dask``: files read chunk by chunk, Gram statistics, then the loop."""
-    import numpy as np
 
     from gradpoly.dask import read_xy as read_lazy
     from gradpoly.engines.dask_engine import DaskEngine, DaskProblem
@@ -1035,8 +1012,6 @@ def derivative_command(
 ) -> None:
     """d f(x)/dx at many points by autograd (several ways) or finite differences, checked."""
     import time
-
-    import numpy as np
 
     from gradpoly.derivative import analytic, derivative
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -66,3 +67,50 @@ def sketch(
         f"<polyline fill='none' stroke='#1f77b4' stroke-width='2' points='{points}'/>"
         f"<text x='4' y='{height - 2}' font-size='9' fill='#555'>{html.escape(label)}</text></svg>"
     )
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A statistics table as statsmodels' ``summary()`` gives one: one renderer for the CLI
+    (rich), notebooks (HTML) and plain text (``str``), so every front door shows the same
+    cells. ``rows`` hold formatted text; ``footer`` the lines below the table."""
+
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    footer: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        widths = [
+            max(len(cell) for cell in column)
+            for column in zip(self.columns, *self.rows, strict=True)
+        ]
+        lines = [self.title]
+        for row in (self.columns, *self.rows):
+            cells = [
+                cell.ljust(width) if j == 0 else cell.rjust(width)
+                for j, (cell, width) in enumerate(zip(row, widths, strict=True))
+            ]
+            lines.append("  ".join(cells).rstrip())
+        return "\n".join([*lines, *self.footer])
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
+            for row in self.rows
+        )
+        caption = f"<caption style='text-align:left'><b>{html.escape(self.title)}</b></caption>"
+        notes = "".join(f"<p>{html.escape(line)}</p>" for line in self.footer)
+        return f"<table>{caption}<tr>{head}</tr>{body}</table>{notes}"
+
+    def __rich__(self) -> object:
+        from rich.console import Group
+        from rich.table import Table
+
+        table = Table(title=self.title, title_justify="left")
+        for j, column in enumerate(self.columns):
+            table.add_column(column, justify="left" if j == 0 else "right")
+        for row in self.rows:
+            table.add_row(*row)
+        return Group(table, *self.footer)

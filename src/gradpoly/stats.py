@@ -95,14 +95,7 @@ class Stats:
     def _repr_html_(self) -> str:
         if not self.single:
             return display.table("statistics of many fits", [("", repr(self))])
-        rows: list[tuple[str, object]] = [
-            ("coef (x^0 ..)", self.coef_array[0]),
-            ("std err", self.stderr),
-            ("residual std", self.residual_std),
-            ("R²", self.r_squared),
-            ("n, dof", f"{display.number(self.n)}, {display.number(self.dof)}"),
-        ]
-        return display.table("fit statistics", rows)
+        return self.table()._repr_html_()  # the coefficient table the CLI prints
 
     def _out(self, value: FloatArray) -> Any:
         return value[0] if self.single else value
@@ -325,6 +318,44 @@ class Stats:
             "dof": plain(self.dof),
             "converged": np.asarray(self.converged, dtype=bool).tolist(),
         }
+
+    def table(self, level: float = 0.95) -> display.Summary:
+        """The coefficient table of one fit, as statsmodels prints it: term, coef, std err,
+        t, P>|t| and the ``level`` interval, then sigma, R², adjusted R², n and dof (and a
+        note where the fit did not converge). ``print`` it, show it in a notebook, or let
+        the CLI's ``--stats`` print it: the same cells everywhere."""
+        if not self.single:
+            raise InvalidOptionError("table() is one fit's: index the series' arrays instead")
+        low, high = (f"{100 * q:.4g}%" for q in ((1 - level) / 2, (1 + level) / 2))
+        bounds = np.asarray(self.conf_int(level))
+        columns = (self.coef_array[0], self.stderr, self.t_values, self.p_values, bounds)
+        rows = tuple(
+            (
+                "1" if j == 0 else "x" if j == 1 else f"x^{j}",
+                f"{coef:.6g}",
+                f"{err:.4g}",
+                f"{t:.3f}",
+                f"{p:.3g}",
+                f"{lo:.6g}",
+                f"{hi:.6g}",
+            )
+            for j, (coef, err, t, p, (lo, hi)) in enumerate(zip(*columns, strict=True))
+        )
+        footer = [
+            f"residual std {self.residual_std:.6g}   R² {self.r_squared:.6g}   adj. R² "
+            f"{self.adj_r_squared:.6g}   n {int(self.n)}   dof {int(self.dof)}"
+        ]
+        if not bool(np.all(self.converged)):
+            footer.append(
+                "note: the fit did not converge (no tol, or tol not met): these statistics are "
+                "at the coefficients reached, not at the least-squares optimum"
+            )
+        return display.Summary(
+            f"coefficients with {level:.4g} confidence intervals",
+            ("term", "coef", "std err", "t", "P>|t|", f"[{low}", f"{high}]"),
+            rows,
+            tuple(footer),
+        )
 
     def _quantile(self, level: float) -> FloatArray:
         return np.asarray(_student_t().ppf(0.5 + validation.level(level) / 2.0, self.dof_array))
