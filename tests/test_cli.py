@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+import gradpoly
 from gradpoly import FitResult
 from gradpoly.cli import main
 
@@ -512,7 +513,6 @@ def test_fit_one_curve_from_npy_npz_parquet(capsys, tmp_path, suffix) -> None:
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--json", "r.json"], "--json does not apply with --series-col"),
         (["--plot", "p.png"], "--plot does not apply with --series-col"),
         (["--mode", "compiled"], "--mode does not apply with --series-col"),
         (["--strategy", "gram"], "--strategy does not apply with --series-col"),
@@ -523,6 +523,17 @@ def test_flags_a_batched_fit_would_ignore_are_refused(capsys, long_csv, flags, m
     code, _, err = run(capsys, "fit", str(long_csv), *SENSORS, *flags)
     assert code == 1
     assert message in err
+
+
+def test_a_batched_fit_saves_the_whole_batch_with_json(capsys, long_csv, tmp_path) -> None:
+    """--json was refused with --series-col: it now saves the ManyResult, ids and all."""
+    path = tmp_path / "batch.json"
+    code, _, err = run(capsys, "fit", str(long_csv), *SENSORS, "--json", str(path))
+    assert code == 0, err
+    batch = gradpoly.ManyResult.load(path)
+    assert batch.ids is not None
+    assert batch.coef.shape[0] == len(batch.ids)
+    assert batch.stats.stderr.shape == batch.coef.shape
 
 
 def test_a_batched_fit_takes_momentum_as_one_curve_does(capsys, long_csv) -> None:

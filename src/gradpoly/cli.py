@@ -13,7 +13,7 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -490,7 +490,7 @@ def _preset_options(ctx: typer.Context, preset: str) -> dict[str, object]:
 SERIES_ONLY = ("out",)
 """fit options that apply only to a long table (--series-col)."""
 
-ONE_CURVE_ONLY = ("json_path", "plot", "mode", "strategy", "dtype", "stats", "level")
+ONE_CURVE_ONLY = ("plot", "mode", "strategy", "dtype", "stats", "level")
 """fit options that apply only to one curve: fit_many has no such choice (yet)."""
 
 
@@ -506,10 +506,11 @@ def _refuse_inapplicable(ctx: typer.Context, series: bool) -> None:
             if given(name):
                 raise InvalidOptionError(
                     f"{flags[name]} does not apply with --series-col (a batched fit of many "
-                    "series: float64, gram statistics); write its rows with --out instead"
-                    if name in ("json_path", "plot")
+                    "series: float64, gram statistics); write its rows with --out or the batch "
+                    "with --json instead"
+                    if name == "plot"
                     else f"{flags[name]} does not apply with --series-col (a batched fit of "
-                    "many series runs in float64 on gram statistics, with the optimal momentum)"
+                    "many series runs in float64 on gram statistics)"
                 )
         return
     for name in SERIES_ONLY:
@@ -556,7 +557,9 @@ def _fit_any(
     level = validation.level(level)
     if series_col is not None:
         _fit_series(
-            SeriesJob(data, series_col, x_col, y_col, weights_col, drop_nan, out, inputs, piped),
+            SeriesJob(
+                data, series_col, x_col, y_col, weights_col, drop_nan, out, inputs, piped, json_path
+            ),
             degree,
             steps,
             lr,
@@ -736,6 +739,10 @@ def _fit_out_of_core(
 
 def _fit_series_on_dask(job: SeriesJob, degree: int, options: dict[str, Any]) -> None:
     """``fit --series-col --engine dask``: shuffle by series, fit_many per partition."""
+    if job.json is not None:
+        raise InvalidOptionError(
+            "--json with --series-col saves the batch in memory; with --engine dask use --out"
+        )
     from gradpoly.dask import fit_series_frame, read_frame
     from gradpoly.io import write_rows
 
@@ -781,6 +788,8 @@ class SeriesJob:
     out: Path | None
     inputs: list[Path]
     piped: bool = False
+    json: Path | None = None
+    """The whole batch (ManyResult.save): every field, statistics included."""
 
 
 def _fit_series(
@@ -856,6 +865,9 @@ def _fit_series(
     if job.out is not None:
         write_rows(job.out, result.to_rows(ids), job.inputs)
         _wrote(console, job.out)
+    if job.json is not None:
+        replace(result, ids=tuple(ids)).save(job.json, job.inputs)
+        _wrote(console, job.json)
     _nothing_fitted(int(result.valid.sum()), len(ids))
 
 
