@@ -194,7 +194,9 @@ def test_small_fit_script_runs(tmp_path) -> None:
     out = tmp_path / "small.json"
     result = script("small_fit.py", "--repeats", "1", "--number", "10", "--json", str(out))
     assert "np.polyfit" in result.stdout
-    assert len(json.loads(out.read_text())["rows"]) == 4
+    rows = json.loads(out.read_text())["rows"]
+    assert len(rows) == 5  # np.polyfit, lstsq, gd, nesterov and fit's defaults
+    assert "gradpoly.fit defaults" in result.stdout
 
 
 def test_compile_cache_script_times_three_fresh_processes(tmp_path) -> None:
