@@ -115,7 +115,7 @@ def grid_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     y32 = y.astype(np.float32)  # data stored in float32: read as it is, summed in float64
     add(
         "clean", "gradpoly lstsq_many (auto), float32 data, dtype=float32",
-        lambda: ours(gradpoly.lstsq_many(x, y32, d, engine="auto", dtype="float32").coef),
+        lambda: ours(gradpoly.lstsq_many(x, y32, d, engine="auto", storage="float32").coef),
         base, float32_reference(x, y32, d),
     )  # fmt: skip
     add("clean", "gradpoly.xarray.polyfit (auto)",

@@ -9,6 +9,7 @@ import pytest
 xr = pytest.importorskip("xarray")
 gx = pytest.importorskip("gradpoly.xarray")
 
+import gradpoly  # noqa: E402
 from gradpoly.errors import InvalidDataError, InvalidOptionError  # noqa: E402
 
 
@@ -102,7 +103,7 @@ def test_dask_stays_lazy_and_needs_one_chunk_along_the_dim() -> None:
 
 def test_gradient_descent_adds_converged() -> None:
     data = cube()
-    result = gx.polyfit(data, "time", 2, method="gd", tol=1e-12)
+    result = gx.polyfit(data, "time", 2, solver="gd", tol=1e-12)
     assert bool(result.polyfit_converged.all())
     same(result.drop_vars("polyfit_converged"), data.polyfit("time", 2), rtol=1e-8)
 
@@ -111,8 +112,8 @@ def test_bad_calls_are_clear() -> None:
     data = cube()
     with pytest.raises(InvalidDataError, match="not a coordinate"):
         gx.polyfit(data, "depth", 2)
-    with pytest.raises(InvalidOptionError, match="method"):
-        gx.polyfit(data, "time", 2, method="magic")
+    with pytest.raises(InvalidOptionError, match="solver"):
+        gx.polyfit(data, "time", 2, solver="magic")
     with pytest.raises(InvalidOptionError, match="cov"):
         gx.polyfit(data, "time", 2, cov="yes")
     with pytest.raises(InvalidDataError, match="w must be 1-D"):
@@ -154,3 +155,18 @@ def test_what_is_not_a_grid_is_named() -> None:
     times[3] = np.datetime64("NaT")
     with pytest.raises(InvalidDataError, match="NaT"):
         gx.polyfit(dates.assign_coords(time=times), "time", 1)
+
+
+def test_old_names_keep_working_for_one_release_with_a_warning() -> None:
+    """One name, one meaning: xarray's method= is solver= (the estimator's word), the batched
+    fits' dtype= is storage= (in fit, dtype is the loop's precision)."""
+    data = cube()
+    with pytest.warns(DeprecationWarning, match="method= is solver="):
+        old = gx.polyfit(data, "time", 2, method="gd", tol=1e-12)
+    new = gx.polyfit(data, "time", 2, solver="gd", tol=1e-12)
+    same(old, new, rtol=0)
+    x = np.linspace(0, 1, 20)
+    with pytest.warns(DeprecationWarning, match="dtype= is storage="):
+        gradpoly.lstsq_many(x, np.vstack([x, x * x]), 2, dtype="float32")
+    with pytest.raises(TypeError, match="both 'dtype' and its new name 'storage'"):
+        gradpoly.lstsq_many(x, np.vstack([x, x]), 1, dtype="float32", storage="float32")

@@ -53,3 +53,28 @@ def keyword_only(positional: int, since: str = "0.2") -> Callable[[F], F]:
         return call  # type: ignore[return-value]
 
     return decorate
+
+
+def renamed(since: str = "0.2", **old_to_new: str) -> Callable[[F], F]:
+    """Let ``func`` still take each old keyword (``old=new``) for one release, with a
+    DeprecationWarning naming the new one: one name, one meaning, across the front doors."""
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            for old, new in old_to_new.items():
+                if old not in kwargs:
+                    continue
+                if new in kwargs:
+                    raise TypeError(f"{func.__name__}() got both {old!r} and its new name {new!r}")
+                warnings.warn(
+                    f"{func.__name__}(): {old}= is {new}= since gradpoly {since}",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
+                kwargs[new] = kwargs.pop(old)
+            return func(*args, **kwargs)
+
+        return call  # type: ignore[return-value]
+
+    return decorate

@@ -32,7 +32,7 @@ from gradpoly.batched.base import (
 )
 from gradpoly.batched.batch import mapped
 from gradpoly.batched.shared import SharedGram
-from gradpoly.calling import keyword_only
+from gradpoly.calling import keyword_only, renamed
 from gradpoly.errors import (
     DivergenceError,
     EngineUnavailableError,
@@ -942,6 +942,7 @@ def _backend(engine: str, device: Device | str) -> tuple[BatchBackend, Device]:
 
 
 @keyword_only(3)
+@renamed(dtype="storage")
 def lstsq_many(
     x: Any,
     y: Any,
@@ -955,7 +956,7 @@ def lstsq_many(
     progress: Progress | None = None,
     series: Any = None,
     mask: Any = None,
-    dtype: DType | str = DType.FLOAT64,
+    storage: DType | str = DType.FLOAT64,
 ) -> ManyResult:
     """Closed-form least squares of B series at once (each with its own x, or one shared).
 
@@ -973,10 +974,12 @@ def lstsq_many(
         named). On a shared axis such gaps are handled in the same matrix products.
     mask : boolean array_like, (N,) or (B, N), optional (shared axis only)
         True leaves a point out (numpy.ma's convention): gaps you know of, NaN or not.
-    dtype : "float64" (default) or "float32"
-        float32 keeps x and y in float32 (float32 input is read as it is: half the memory
-        traffic, no float64 copy); every sum is still accumulated in float64, so the fit
-        equals the float64 fit of those float32 values to about 1e-12 relative.
+    storage : "float64" (default) or "float32"
+        The precision x and y are kept in (``dtype=`` before 0.2; in :func:`gradpoly.fit`
+        ``dtype`` is the loop's precision, a different thing). float32 keeps x and y in
+        float32 (float32 input is read as it is: half the memory traffic, no float64 copy);
+        every sum is still accumulated in float64, so the fit equals the float64 fit of those
+        float32 values to about 1e-12 relative.
     basis : solve in this basis on each series' mapped domain (chebyshev by default: the
         Gram matrix stays well conditioned, so solving its normal equations is accurate).
     engine, device : the batched backend that builds the statistics (``numpy``, ``numba``,
@@ -995,7 +998,7 @@ def lstsq_many(
     axis = _shared_axis(x, y, series)
     how = (chosen, "lstsq", backend.name, str(Loss.MSE))
     if axis is not None:
-        data = _shared_input(axis, y, weights, mask, drop, _numpy_dtype(dtype))
+        data = _shared_input(axis, y, weights, mask, drop, _numpy_dtype(storage))
         data, found, scale, valid, problems = _shared_statistics(
             data, size, chosen, backend, where, drop, mask is not None, progress
         )
@@ -1003,7 +1006,7 @@ def lstsq_many(
         gram, counts = found.gram, found.counts
     else:
         _refuse_mask(mask)
-        batch, ids = _long_or_batch(x, y, weights, series, drop, _numpy_dtype(dtype))
+        batch, ids = _long_or_batch(x, y, weights, series, drop, _numpy_dtype(storage))
         batch, scale, gram, valid, problems = _statistics(
             batch, size, chosen, backend, where, progress
         )
@@ -1019,6 +1022,7 @@ def lstsq_many(
 
 
 @keyword_only(3)
+@renamed(dtype="storage")
 def fit_many(
     x: Any,
     y: Any,
@@ -1041,7 +1045,7 @@ def fit_many(
     progress: Progress | None = None,
     series: Any = None,
     mask: Any = None,
-    dtype: DType | str = DType.FLOAT64,
+    storage: DType | str = DType.FLOAT64,
 ) -> ManyResult:
     """Gradient descent on B series at once, each with its own lr (``"auto"``) and stop test.
 
@@ -1071,14 +1075,14 @@ def fit_many(
     autograd = _needs_autograd(backend, Gradient.parse(gradient), objective)
     axis, ids = _shared_axis(x, y, series), None
     if axis is not None:
-        data = _shared_input(axis, y, weights, mask, drop, _numpy_dtype(dtype))
+        data = _shared_input(axis, y, weights, mask, drop, _numpy_dtype(storage))
         data, found, scale, valid, problems = _shared_statistics(
             data, size, chosen, backend, where, drop, mask is not None, progress
         )
         gram, batch = found.gram, _shared_batch(data, found, objective is not Loss.MSE)
     else:
         _refuse_mask(mask)
-        batch, ids = _long_or_batch(x, y, weights, series, drop, _numpy_dtype(dtype))
+        batch, ids = _long_or_batch(x, y, weights, series, drop, _numpy_dtype(storage))
         batch, scale, gram, valid, problems = _statistics(
             batch, size, chosen, backend, where, progress, objective, delta
         )

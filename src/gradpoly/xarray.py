@@ -25,17 +25,19 @@ import numpy.typing as npt
 import xarray as xr
 
 from gradpoly import validation
-from gradpoly.calling import keyword_only
+from gradpoly.calling import keyword_only, renamed
 from gradpoly.errors import DataTypeError, InvalidDataError, InvalidOptionError, UnfittedWarning
 from gradpoly.many import ManyResult, fit_many, lstsq_many
 from gradpoly.options import BEST, Basis
 from gradpoly.problem import SvdSolver
 
 FloatArray = npt.NDArray[np.float64]
-METHODS = ("lstsq", "gd")
+SOLVERS = ("lstsq", "gd")
+"""The estimator's names: closed-form least squares, or gradient descent."""
 
 
 @keyword_only(8)
+@renamed(method="solver")
 def polyfit(
     obj: xr.DataArray | xr.Dataset,
     dim: Hashable,
@@ -48,7 +50,7 @@ def polyfit(
     *,
     engine: str = BEST.engine,
     device: str = "cpu",
-    method: str = "lstsq",
+    solver: str = "lstsq",
     basis: str = str(BEST.basis),
     optimizer: str = str(BEST.optimizer),
     tol: float | None = BEST.tol,
@@ -61,8 +63,9 @@ def polyfit(
     gradpoly solves in a mapped Chebyshev basis and flags a series whose design is
     numerically rank deficient (NaN coefficients). Beyond xarray: ``engine`` (``"auto"``:
     numba when installed, else numpy; or ``numpy``, ``numba``, ``torch``, ``jax``),
-    ``device``, and ``method="gd"`` (gradient descent with ``basis``, ``optimizer``, ``tol``,
-    ``steps``), which adds a ``polyfit_converged`` variable per series.
+    ``device``, and ``solver="gd"`` (``method=`` before 0.2; gradient descent with
+    ``basis``, ``optimizer``, ``tol``, ``steps``), which adds a ``polyfit_converged``
+    variable per series.
     """
     if not isinstance(obj, xr.DataArray | xr.Dataset):
         raise DataTypeError(
@@ -70,8 +73,8 @@ def polyfit(
             f"{type(obj).__name__}; for NumPy arrays use gradpoly.lstsq_many(x, y, degree)"
         )
     degree = validation.degree(deg)
-    if method not in METHODS:
-        raise InvalidOptionError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if solver not in SOLVERS:
+        raise InvalidOptionError(f"solver must be one of {', '.join(SOLVERS)}, got {solver!r}")
     if cov not in (False, True, "unscaled"):
         raise InvalidOptionError(f"cov must be True, False or 'unscaled', got {cov!r}")
     if dim not in obj.coords and dim not in obj.dims:
@@ -92,7 +95,7 @@ def polyfit(
     options = {
         "engine": engine,
         "device": device,
-        "method": method,
+        "solver": solver,
         "basis": basis,
         "optimizer": optimizer,
         "tol": tol,
@@ -165,7 +168,7 @@ def _fit_variable(var: xr.DataArray, dim: Hashable, job: _Job) -> dict[str, xr.V
         else:
             per_series = np.moveaxis(matrices, 0, -1).reshape(order, order, *sizes)
             out["polyfit_covariance"] = xr.Variable(("cov_i", "cov_j", *other), per_series)
-    if job.options["method"] == "gd":
+    if job.options["solver"] == "gd":
         out["polyfit_converged"] = xr.Variable(other, converged.reshape(sizes))
     return out
 
@@ -183,16 +186,16 @@ def _fit_block(
     square = None if weights is None else weights * weights
     engine, device = options["engine"], options["device"]
     result: ManyResult
-    if options["method"] == "gd":
+    if options["solver"] == "gd":
         result = fit_many(
             x, y, degree, steps=options["steps"], lr="auto", basis=options["basis"],
             optimizer=options["optimizer"], tol=options["tol"], weights=square, drop_nan=True,
-            engine=engine, device=device, dtype=_dtype(y),
+            engine=engine, device=device, storage=_dtype(y),
         )  # fmt: skip
     else:
         result = lstsq_many(
             x, y, degree, weights=square, basis=Basis.CHEBYSHEV, drop_nan=True, engine=engine,
-            device=device, dtype=_dtype(y),
+            device=device, storage=_dtype(y),
         )  # fmt: skip
     coef = np.where(result.valid[:, None], result.coef, np.nan)
     if result.problems:  # never a silent NaN: say how many and why
@@ -249,7 +252,7 @@ def _fit_dask(data: Any, other: tuple[Hashable, ...], job: _Job) -> dict[str, xr
         out["polyfit_covariance"] = xr.Variable(
             ("cov_i", "cov_j", *other), da.moveaxis(matrices, (-2, -1), (0, 1))
         )
-    if job.options["method"] == "gd":
+    if job.options["solver"] == "gd":
         out["polyfit_converged"] = xr.Variable(other, packed[..., -1].astype(bool))
     return out
 

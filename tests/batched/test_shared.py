@@ -163,16 +163,16 @@ def test_float32_data_is_read_as_it_is_and_summed_in_float64(engine: str, device
     y32 = y.astype(np.float32)
     y32[3, 4] = np.nan
     exact = lstsq_many(x, y32.astype(np.float64), 3, drop_nan=True, engine=engine, device=device)
-    fast = lstsq_many(x, y32, 3, drop_nan=True, engine=engine, device=device, dtype="float32")
+    fast = lstsq_many(x, y32, 3, drop_nan=True, engine=engine, device=device, storage="float32")
     np.testing.assert_allclose(fast.coef, exact.coef, rtol=1e-12, atol=1e-15)
     rng = np.random.default_rng(0)
     xs = np.sort(rng.uniform(0, 5, (20, 40)), axis=1).astype(np.float32)
     ys = np.cos(xs).astype(np.float32)
-    per = lstsq_many(xs, ys, 2, engine=engine, device=device, dtype="float32")
+    per = lstsq_many(xs, ys, 2, engine=engine, device=device, storage="float32")
     ref = lstsq_many(xs.astype(float), ys.astype(float), 2, engine=engine, device=device)
     np.testing.assert_allclose(per.coef, ref.coef, rtol=1e-12, atol=1e-15)
     gd = fit_many(xs, ys, 2, tol=1e-12, steps=20_000, engine=engine, device=device,
-                  dtype="float32")  # fmt: skip
+                  storage="float32")  # fmt: skip
     np.testing.assert_allclose(gd.coef, ref.coef, rtol=1e-8, atol=1e-12)
 
 
@@ -185,9 +185,9 @@ def test_float32_keeps_the_input_and_refuses_what_float32_cannot_hold() -> None:
     xs = np.tile(x, (4, 1)).astype(np.float32) + np.arange(4, dtype=np.float32)[:, None]
     assert np.shares_memory(_as_batch(xs, y32, None, False, np.float32).y, y32)
     with pytest.raises(InvalidDataError, match=r"beyond float32's range.*dtype='float64'"):
-        lstsq_many(x, y * 1e300, 3, dtype="float32")
+        lstsq_many(x, y * 1e300, 3, storage="float32")
     with pytest.raises(InvalidOptionError, match="dtype"):
-        lstsq_many(x, y, 3, dtype="float16")
+        lstsq_many(x, y, 3, storage="float16")
 
 
 def test_shapes_and_empty_axes_are_named() -> None:
