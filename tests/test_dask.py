@@ -50,7 +50,10 @@ def test_fit_series_frame_equals_fit_many(long_parquet) -> None:
     assert rows["valid"].tolist() == expected.valid.tolist()
     coef = rows[[f"coef_{j}" for j in range(4)]].to_numpy()
     np.testing.assert_allclose(coef[expected.valid], expected.coef[expected.valid], rtol=1e-9)
-    closed = fit_series_frame(lazy, "id", "t", "v", degree=3, closed_form=True).compute()
+    closed = fit_series_frame(lazy, "id", "t", "v", degree=3, solver="lstsq").compute()
+    with pytest.warns(DeprecationWarning, match="closed_form= is solver="):
+        old = fit_series_frame(lazy, "id", "t", "v", degree=3, closed_form=True).compute()
+    assert old.equals(closed)
     closed = closed.sort_values("series")[[f"coef_{j}" for j in range(4)]].to_numpy()
     np.testing.assert_allclose(
         closed[expected.valid], lstsq_many(xs, ys, 3).coef[expected.valid], rtol=1e-9

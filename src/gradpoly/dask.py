@@ -10,6 +10,7 @@ Needs ``pip install -c constraints.txt 'gradpoly[dask]'``.
 from __future__ import annotations
 
 import glob
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from gradpoly.engines.base import OptionalLibrary
-from gradpoly.errors import DataFileError, EngineUnavailableError
+from gradpoly.errors import DataFileError, EngineUnavailableError, InvalidOptionError
 
 DASK = OptionalLibrary("dask", "dask")
 LAZY_FORMATS = (".parquet", ".csv")
@@ -157,15 +158,26 @@ def fit_series_frame(
     y_col: str = "y",
     weights_col: str | None = None,
     degree: int = 4,
-    closed_form: bool = False,
+    solver: str = "gd",
     **options: Any,
 ) -> Any:
     """One row of coefficients per series of a long dask dataframe, as a dask dataframe.
 
     The frame is shuffled on ``series_col`` so that each series lies in one partition; each
-    partition is then fitted by one batched ``fit_many`` (or ``lstsq_many`` when
-    ``closed_form``) with ``options``. Rows are those of :meth:`ManyResult.to_rows`.
+    partition is then fitted by one batched ``fit_many`` (``solver="gd"``) or ``lstsq_many``
+    (``solver="lstsq"``; ``closed_form=True`` before 0.2) with ``options``. Rows are those
+    of :meth:`ManyResult.to_rows`.
     """
+    if "closed_form" in options:
+        warnings.warn(
+            "fit_series_frame(): closed_form= is solver='lstsq' or 'gd' since gradpoly 0.2",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        solver = "lstsq" if bool(options.pop("closed_form")) else "gd"
+    if solver not in ("lstsq", "gd"):
+        raise InvalidOptionError(f"solver must be one of lstsq, gd, got {solver!r}")
+    closed_form = solver == "lstsq"
     DASK.load()
     meta = _empty_rows(degree)
     shuffled = frame.shuffle(on=series_col)
