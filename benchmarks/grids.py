@@ -114,7 +114,7 @@ def grid_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
         )  # fmt: skip
     y32 = y.astype(np.float32)  # data stored in float32: read as it is, summed in float64
     add(
-        "clean", "gradpoly lstsq_many (auto), float32 data, dtype=float32",
+        "clean", "gradpoly lstsq_many (auto), float32 data, storage=float32",
         lambda: ours(gradpoly.lstsq_many(x, y32, d, engine="auto", storage="float32").coef),
         base, float32_reference(x, y32, d),
     )  # fmt: skip
