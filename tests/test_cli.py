@@ -687,3 +687,12 @@ def test_auto_choices_say_what_ran_with_one_label(capsys, data_csv, long_csv) ->
     assert code == 0, out
     engine = out.split("engine ")[1].split(")")[0]
     assert engine in {"numba (auto", "numpy (auto"}
+
+
+def test_which_options_apply_to_one_curve_is_derived_from_the_library() -> None:
+    """Applicability was two hand-kept tuples: it now follows fit's and fit_many's signatures
+    (momentum left the list when fit_many learned it; dtype is one curve's since the batched
+    precision option is storage=)."""
+    from gradpoly.cli import _one_curve_only
+
+    assert _one_curve_only() == ("dtype", "mode", "strategy", "plot", "stats", "level")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import json
 import re
 import sys
@@ -490,8 +491,19 @@ def _preset_options(ctx: typer.Context, preset: str) -> dict[str, object]:
 SERIES_ONLY = ("out",)
 """fit options that apply only to a long table (--series-col)."""
 
-ONE_CURVE_ONLY = ("plot", "mode", "strategy", "dtype", "stats", "level")
-"""fit options that apply only to one curve: fit_many has no such choice (yet)."""
+ONE_CURVE_OUTPUTS = ("plot", "stats", "level")
+"""What one curve's run writes or prints that a batch has no form of (a batch: --out, --json)."""
+
+
+def _one_curve_only() -> tuple[str, ...]:
+    """fit options that apply only to one curve, derived rather than kept by hand: the
+    options ``gradpoly.fit`` takes that ``gradpoly.fit_many`` does not (mode, strategy,
+    dtype today), then :data:`ONE_CURVE_OUTPUTS`."""
+    from gradpoly.api import fit
+    from gradpoly.many import fit_many
+
+    one, many = (set(inspect.signature(f).parameters) for f in (fit, fit_many))
+    return tuple(sorted(one - many)) + ONE_CURVE_OUTPUTS
 
 
 def _refuse_inapplicable(ctx: typer.Context, series: bool) -> None:
@@ -502,7 +514,9 @@ def _refuse_inapplicable(ctx: typer.Context, series: bool) -> None:
 
     flags = {p.name: p.opts[0] for p in ctx.command.params if p.name}
     if series:
-        for name in ONE_CURVE_ONLY:
+        for name in _one_curve_only():
+            if name not in flags:
+                continue
             if given(name):
                 raise InvalidOptionError(
                     f"{flags[name]} does not apply with --series-col (a batched fit of many "
