@@ -24,7 +24,7 @@ from gradpoly import GradpolyError, fit, fit_many, lstsq, lstsq_many
 from gradpoly.batched import backend_names, get_backend
 from gradpoly.cli import main
 from gradpoly.engines import get_engine
-from gradpoly.options import Device, make_config
+from gradpoly.options import Device, DType, make_config
 
 DTYPES = ("int64", "int8", "bool", "float16", "float32", "float64", "longdouble", "complex128")
 
@@ -85,7 +85,8 @@ OPTIONS = st.fixed_dictionaries(
             st.sampled_from(["auto", "fast", 0.0, -1.0, np.nan, 1e300]), st.floats(1e-6, 10)
         ),
         "basis": st.sampled_from(["monomial", "chebyshev", "legendre", "hermite"]),
-        "optimizer": st.sampled_from(["gd", "momentum", "nesterov", "adam"]),
+        "optimizer": st.sampled_from(["gd", "momentum", "nesterov", "auto", "adam"]),
+        "momentum": st.sampled_from([None, 0.0, 0.5, 0.99, 1.0, -0.1, np.nan, "x"]),
         "tol": st.sampled_from([None, 1e-8, 1e-3, 0.0, -1.0, np.nan, "abc"]),
     }
 )
@@ -225,20 +226,25 @@ def test_lstsq_many_agrees_with_lstsq(engine, problem) -> None:
 
 @pytest.mark.parametrize("engine", backend_names())
 @FUZZ
-@given(data=hostile_xy(), options=OPTIONS)
-def test_fit_many_keeps_the_contract(engine, data, options) -> None:
+@given(
+    data=hostile_xy(),
+    options=OPTIONS,
+    storage=st.sampled_from(["float64", "float32", "float16", DType.FLOAT32]),
+)
+def test_fit_many_keeps_the_contract(engine, data, options, storage) -> None:
     if not get_backend(engine).availability(Device.CPU).ok:
         pytest.skip(f"batched engine {engine} is not available here")
     x, y = data
-    kwargs = {k: v for k, v in options.items() if k != "degree"}
+    kwargs = {k: v for k, v in options.items() if k != "degree"} | {"storage": storage}
 
     def check(result: Any) -> None:
         fitted = result.coef[result.valid]
         assert np.isfinite(fitted).all()
         assert np.isnan(result.coef[~result.valid]).all()
 
-    contract(lambda: fit_many([x], [y], options["degree"], engine=engine, **kwargs), check)
-    contract(lambda: lstsq_many([x], [y], options["degree"], engine=engine), check)
+    degree = options["degree"]
+    contract(lambda: fit_many([x], [y], degree, engine=engine, **kwargs), check)
+    contract(lambda: lstsq_many([x], [y], degree, engine=engine, storage=storage), check)
 
 
 @FUZZ
@@ -293,6 +299,10 @@ CLI_FLAGS = st.lists(
             ["--lr", "1e9"],
             ["--basis", "chebyshev"],
             ["--optimizer", "nesterov"],
+            ["--optimizer", "auto"],
+            ["--momentum", "0.5"],
+            ["--tol", "off"],
+            ["--preset", "notebook"],
             ["--tol", "1e-6"],
             ["--dtype", "float64"],
             ["--strategy", "gram"],

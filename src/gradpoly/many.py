@@ -542,7 +542,7 @@ def _pad(
             "(for a long table, group it by its series id first: gradpoly.io.read_long)"
         )
     series = [
-        (float_array(f"x[{k}]", a), float_array(f"y[{k}]", b))
+        (float_array(f"x[{k}]", a, dtype=dtype), float_array(f"y[{k}]", b, dtype=dtype))
         for k, (a, b) in enumerate(zip(x, y, strict=True))
     ]
     for b, (xs, ys) in enumerate(series):
