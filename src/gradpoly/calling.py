@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import functools
 import inspect
-import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
+
+from gradpoly.errors import warn
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,11 +43,10 @@ def keyword_only(positional: int, since: str = "0.2") -> Callable[[F], F]:
             if twice:
                 raise TypeError(f"{func.__name__}() got multiple values for {twice[0]!r}")
             spelled = ", ".join(f"{name}=..." for name in named)
-            warnings.warn(
+            warn(
                 f"{func.__name__}(): options after the first {positional} arguments are "
                 f"keyword-only since gradpoly {since}; write {spelled}",
                 DeprecationWarning,
-                stacklevel=2,
             )
             return func(*args[:positional], **named, **kwargs)
 
@@ -67,10 +67,9 @@ def renamed(since: str = "0.2", **old_to_new: str) -> Callable[[F], F]:
                     continue
                 if new in kwargs:
                     raise TypeError(f"{func.__name__}() got both {old!r} and its new name {new!r}")
-                warnings.warn(
+                warn(
                     f"{func.__name__}(): {old}= is {new}= since gradpoly {since}",
                     DeprecationWarning,
-                    stacklevel=2,
                 )
                 kwargs[new] = kwargs.pop(old)
             return func(*args, **kwargs)

@@ -10,7 +10,6 @@ Needs ``pip install -c constraints.txt 'gradpoly[dask]'``.
 from __future__ import annotations
 
 import glob
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from gradpoly.engines.base import OptionalLibrary
-from gradpoly.errors import DataFileError, EngineUnavailableError, InvalidOptionError
+from gradpoly.errors import DataFileError, EngineUnavailableError, InvalidOptionError, warn
 
 DASK = OptionalLibrary("dask", "dask")
 LAZY_FORMATS = (".parquet", ".csv")
@@ -169,10 +168,9 @@ def fit_series_frame(
     of :meth:`ManyResult.to_rows`.
     """
     if "closed_form" in options:
-        warnings.warn(
+        warn(
             "fit_series_frame(): closed_form= is solver='lstsq' or 'gd' since gradpoly 0.2",
             DeprecationWarning,
-            stacklevel=2,
         )
         solver = "lstsq" if bool(options.pop("closed_form")) else "gd"
     if solver not in ("lstsq", "gd"):

@@ -6,6 +6,12 @@ inherits the builtin it refines, so existing ``except ValueError`` clauses keep 
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
 
 class GradpolyError(Exception):
     """Base class of every error gradpoly raises on purpose; the message says what to do.
@@ -108,3 +114,14 @@ class CacheError(GradpolyError, OSError):
 class CacheWarning(UserWarning):
     """A cached file was ignored, or the cache could not be used: the one line says why. The fit
     still runs (what it needed was built anew, in memory or in a safe place)."""
+
+
+def warn(message: str, category: type[Warning]) -> None:
+    """Warn at the first frame outside gradpoly (the user's line), however deep inside the
+    package the warning is raised and however many wrappers the front door has: a
+    hand-counted ``stacklevel`` goes stale whenever a call path changes (Python 3.12's
+    ``skip_file_prefixes``, for 3.11)."""
+    level, frame = 2, sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, category, stacklevel=level)

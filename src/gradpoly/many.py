@@ -12,7 +12,6 @@ numpy, numba, torch (cpu, cuda) or jax.
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -39,6 +38,7 @@ from gradpoly.errors import (
     InvalidDataError,
     InvalidOptionError,
     RepresentationWarning,
+    warn,
 )
 from gradpoly.losses import Loss
 from gradpoly.mapping import exact_scale, features
@@ -890,10 +890,9 @@ def _warn_unrepresentable(
     if lost.any():
         first = int(np.flatnonzero(lost)[0])
         what = f"{int(lost.sum())} of {valid.size} series (series {int(rows[first])} first)"
-        warnings.warn(
+        warn(
             representation_message(what, float(stray[first]), float(span[first])),
             RepresentationWarning,
-            stacklevel=4,
         )
 
 

@@ -7,7 +7,6 @@ float64 references of DESIGN.md: the closed-form optimum and the exact GD trajec
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -18,7 +17,7 @@ from numpy.polynomial import Chebyshev, Legendre, Polynomial
 
 from gradpoly import compensated, convergence, mapping, rates, updates, validation
 from gradpoly.calling import keyword_only
-from gradpoly.errors import InvalidDataError, RepresentationWarning
+from gradpoly.errors import InvalidDataError, RepresentationWarning, warn
 from gradpoly.options import Basis, Optimizer
 from gradpoly.stats import Moments
 
@@ -532,9 +531,7 @@ def warn_unrepresentable(
         spread = np.sqrt(np.mean((y - fitted) ** 2, keepdims=True))
     lost = unrepresentable(stray, span, spread, np.max(np.abs(fitted), keepdims=True))
     if lost[0]:
-        warnings.warn(
-            representation_message("this fit", stray[0], span[0]), RepresentationWarning, 4
-        )
+        warn(representation_message("this fit", stray[0], span[0]), RepresentationWarning)
 
 
 def unrepresentable(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +13,7 @@ import numpy.typing as npt
 from numpy.polynomial import Chebyshev, Legendre, Polynomial
 
 from gradpoly import display, mapping, validation
-from gradpoly.errors import DataFileError, GradpolyError, InvalidOptionError
+from gradpoly.errors import DataFileError, GradpolyError, InvalidOptionError, warn
 from gradpoly.options import Basis, FitConfig
 from gradpoly.outputs import json_text, read_text, write_text_atomic
 from gradpoly.stats import Moments, Stats, StatsWarning, basis_features
@@ -66,11 +65,10 @@ class PolynomialFit:
                 "this result carries no Gram statistics (saved by an older gradpoly); refit"
             )
         if not self.converged:
-            warnings.warn(
+            warn(
                 "the fit did not converge: its statistics are those of the coefficients "
                 "reached, not of the least-squares optimum (see stats.converged)",
                 StatsWarning,
-                stacklevel=2,
             )
         return Stats(
             self.moments,

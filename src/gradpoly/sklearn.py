@@ -13,7 +13,6 @@ Needs scikit-learn: ``pip install -c constraints.txt 'gradpoly[sklearn]'``.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -24,7 +23,13 @@ import numpy.typing as npt
 from gradpoly import validation
 from gradpoly.batched.batch import GramBatch, mapped
 from gradpoly.engines.base import OptionalLibrary
-from gradpoly.errors import DataTypeError, GradpolyError, InvalidDataError, InvalidOptionError
+from gradpoly.errors import (
+    DataTypeError,
+    GradpolyError,
+    InvalidDataError,
+    InvalidOptionError,
+    warn,
+)
 from gradpoly.many import basis_to_monomial, descend_gram
 from gradpoly.mapping import check_monomial, domains, exact_scale, features
 from gradpoly.options import BEST, Basis
@@ -74,12 +79,11 @@ def _warn_not_converged(steps: int, tol: float, hessian: FloatArray) -> None:
 
     values = np.linalg.eigvalsh(hessian)
     condition = float(values[-1] / values[0]) if values[0] > 0 else float("inf")
-    warnings.warn(
+    warn(
         f"gradient descent did not reach tol={tol:g} in {steps:,} steps: the features' Gram "
         f"matrix has condition number {condition:.3g} (GD needs about that many steps); use "
         "solver='lstsq', more steps, or optimizer='nesterov'",
         ConvergenceWarning,
-        stacklevel=3,
     )
 
 

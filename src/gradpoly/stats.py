@@ -12,7 +12,6 @@ values come from SciPy.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -21,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gradpoly import display, mapping, validation
-from gradpoly.errors import EngineUnavailableError, InvalidOptionError
+from gradpoly.errors import EngineUnavailableError, InvalidOptionError, warn
 from gradpoly.options import Basis
 from gradpoly.rates import MU_FLOOR
 
@@ -131,12 +130,11 @@ class Stats:
         if bool(np.any(none)):
             where = "this fit" if self.single else f"{int(none.sum())} of {none.size} series"
             first = int(np.flatnonzero(none)[0])
-            warnings.warn(
+            warn(
                 f"{where} has no residual degrees of freedom (n = {int(self.moments.used[first])}"
                 f" points for {self.basis_coef.shape[1]} coefficients): sigma, standard errors, "
                 "covariance, t and p values are NaN; use more points or a lower degree",
                 StatsWarning,
-                stacklevel=4,
             )
 
     @cached_property

@@ -15,7 +15,6 @@ the other dims are fitted one by one; the fitted dim must be a single chunk.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +25,13 @@ import xarray as xr
 
 from gradpoly import validation
 from gradpoly.calling import keyword_only, renamed
-from gradpoly.errors import DataTypeError, InvalidDataError, InvalidOptionError, UnfittedWarning
+from gradpoly.errors import (
+    DataTypeError,
+    InvalidDataError,
+    InvalidOptionError,
+    UnfittedWarning,
+    warn,
+)
 from gradpoly.many import ManyResult, fit_many, lstsq_many
 from gradpoly.options import BEST, Basis
 from gradpoly.problem import SvdSolver
@@ -200,11 +205,10 @@ def _fit_block(
     coef = np.where(result.valid[:, None], result.coef, np.nan)
     if result.problems:  # never a silent NaN: say how many and why
         first = min(result.problems)
-        warnings.warn(
+        warn(
             f"{len(result.problems)} of {count} series could not be fitted (NaN coefficients); "
             f"the first, flat index {first}: {result.problems[first]}",
             UnfittedWarning,
-            stacklevel=4,
         )
     if job.skipna is False and result.moments is not None:  # xarray: NaN in, NaN out
         usable = np.isfinite(x) if weights is None else np.isfinite(x) & (weights > 0)

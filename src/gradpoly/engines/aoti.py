@@ -30,6 +30,7 @@ from typing import Any
 
 from gradpoly.engines.base import OptionalLibrary
 from gradpoly.errors import CacheError, CacheWarning
+from gradpoly.errors import warn as warn_user
 from gradpoly.private import private_folder, read_private, write_private
 
 TORCH = OptionalLibrary("torch", "torch")
@@ -44,7 +45,7 @@ Block = Callable[..., tuple[Any, Any]]
 
 def warn(message: str) -> None:
     """One line saying why a cached file or folder was not used."""
-    warnings.warn(message, CacheWarning, stacklevel=4)
+    warn_user(message, CacheWarning)
 
 
 def signature(example: tuple[Any, ...]) -> list[list[Any]]:

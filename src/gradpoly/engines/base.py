@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import math
 import time
-import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,6 +29,7 @@ from gradpoly.errors import (
     GradpolyError,
     InvalidDataError,
     InvalidOptionError,
+    warn,
 )
 from gradpoly.losses import describe
 from gradpoly.options import (
@@ -392,7 +392,7 @@ def _drive(
     ):
         status, reason = "completed", f"stopped after {done} steps; {reason} no longer holds"
     if status == FLOOR:
-        warnings.warn(f"the fit did not converge: {reason}", ConvergenceWarning, stacklevel=6)
+        warn(f"the fit did not converge: {reason}", ConvergenceWarning)
     stats_coef = None if problem.moments is None else problem.stats_coef(basis_coef)
     return FitResult(
         coef=coef,
