@@ -115,7 +115,8 @@ LAYERS = {  # the design notes' picture (docs/design.md), bottom up
     "batched.shared "
     "batched.base batched.numpy_batch batched.numba_batch batched._numba_kernels "
     "batched.torch_batch batched.jax_batch",
-    4: "api many seed derivative testing",
+    4: "api many many.inputs many.solve many.prepare many.descent many.result many.finish "
+    "many.api seed derivative testing",
     5: "io dask xarray sklearn",
     6: "cli __main__ demo plots bench bench.harness bench.suite bench.ladder bench.derivatives "
     "bench.report",

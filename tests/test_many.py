@@ -145,9 +145,9 @@ def test_ill_conditioned_monomial_series_stay_valid() -> None:
 
 
 def test_progress_reports_every_block(monkeypatch) -> None:
-    import gradpoly.many
+    import gradpoly.many.prepare
 
-    monkeypatch.setattr(gradpoly.many, "BLOCK_SERIES", 7)
+    monkeypatch.setattr(gradpoly.many.prepare, "BLOCK_SERIES", 7)
     x, y = series(20, 12)
     calls: list[tuple[int, int]] = []
     blocked = lstsq_many(x, y, 2, progress=lambda done, total: calls.append((done, total)))
@@ -317,3 +317,20 @@ def test_nan_tokens_are_not_json() -> None:
     text = _saved_batch().to_json().replace("null", "NaN", 1)
     with pytest.raises(gradpoly.DataFileError, match="not JSON"):
         gradpoly.ManyResult.from_json(text)
+
+
+@pytest.mark.parametrize("loss", ["mse", "huber", "l1"])
+def test_both_layouts_scale_y_by_one_rule(loss) -> None:
+    """One axis for every series, or each series its own x (long columns): the same fit,
+    whatever the loss, with y far beyond 1 (where y is scaled: never for L1)."""
+    engine = "numpy" if loss == "mse" else "torch"
+    if engine == "torch":
+        pytest.importorskip("torch")
+    x = np.linspace(-1.0, 2.0, 40)
+    y = np.vstack([1e30 * (1 + x - x**2), -3e29 * x]) + 1e28 * np.sin(7 * x)
+    shared = fit_many(x, y, 2, loss=loss, steps=60, tol=None, engine=engine, huber_delta=1e29)
+    ids = np.repeat(["a", "b"], x.size)
+    long = fit_many(np.tile(x, 2), y.reshape(-1), 2, series=ids, loss=loss, steps=60, tol=None,
+                    engine=engine, huber_delta=1e29)  # fmt: skip
+    np.testing.assert_allclose(shared.coef, long.coef, rtol=1e-9)
+    np.testing.assert_allclose(shared.final_loss, long.final_loss, rtol=1e-9)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from types import FrameType
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -121,7 +122,8 @@ def warn(message: str, category: type[Warning]) -> None:
     package the warning is raised and however many wrappers the front door has: a
     hand-counted ``stacklevel`` goes stale whenever a call path changes (Python 3.12's
     ``skip_file_prefixes``, for 3.11)."""
-    level, frame = 2, sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
+    level = 2
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
         level, frame = level + 1, frame.f_back
     warnings.warn(message, category, stacklevel=level)

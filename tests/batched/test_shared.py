@@ -177,13 +177,13 @@ def test_float32_data_is_read_as_it_is_and_summed_in_float64(engine: str, device
 
 
 def test_float32_keeps_the_input_and_refuses_what_float32_cannot_hold() -> None:
-    from gradpoly.many import _as_batch, _shared_input
+    from gradpoly.many.inputs import as_batch, shared_input
 
     x, y = grid(count=4)
     y32 = y.astype(np.float32)
-    assert np.shares_memory(_shared_input(x, y32, None, None, False, np.float32).y, y32)
+    assert np.shares_memory(shared_input(x, y32, None, None, False, np.float32).y, y32)
     xs = np.tile(x, (4, 1)).astype(np.float32) + np.arange(4, dtype=np.float32)[:, None]
-    assert np.shares_memory(_as_batch(xs, y32, None, False, np.float32).y, y32)
+    assert np.shares_memory(as_batch(xs, y32, None, False, np.float32).y, y32)
     with pytest.raises(InvalidDataError, match=r"beyond float32's range.*dtype='float64'"):
         lstsq_many(x, y * 1e300, 3, storage="float32")
     with pytest.raises(InvalidOptionError, match="dtype"):

@@ -1,0 +1,162 @@
+"""The batched front doors: ``lstsq_many`` (closed form) and ``fit_many`` (gradient descent),
+each one pipeline: read any layout (:func:`~gradpoly.many.prepare.prepare`), solve or
+descend, assemble the result (:func:`~gradpoly.many.finish.assemble`)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from gradpoly import validation
+from gradpoly.calling import keyword_only, renamed
+from gradpoly.errors import (
+    InvalidOptionError,
+)
+from gradpoly.losses import Loss
+from gradpoly.many.descent import check_descent, make_plan, needs_autograd
+from gradpoly.many.finish import assemble
+from gradpoly.many.inputs import Progress
+from gradpoly.many.prepare import choose_backend, prepare
+from gradpoly.many.result import ManyResult
+from gradpoly.options import BEST, Basis, Device, DType, Gradient, Optimizer, pick_optimizer
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@keyword_only(3)
+@renamed(dtype="storage")
+def lstsq_many(
+    x: Any,
+    y: Any,
+    degree: int,
+    *,
+    weights: Any = None,
+    basis: Basis | str = BEST.basis,
+    drop_nan: bool = False,
+    engine: str = BEST.engine,
+    device: Device | str = Device.CPU,
+    progress: Progress | None = None,
+    series: Any = None,
+    mask: Any = None,
+    storage: DType | str = DType.FLOAT64,
+) -> ManyResult:
+    """Closed-form least squares of B series at once (each with its own x, or one shared).
+
+    Parameters
+    ----------
+    x, y : array_like, shape (B, N), or lists of B 1-D arrays (ragged, padded here), or
+        long 1-D columns (one row per point) with ``series`` giving each point's series id;
+        or **one shared axis**: x of shape (N,) with y (B, N) (a (B, N) x whose rows are all
+        the same axis, e.g. ``np.broadcast_to``, is taken as one too). A shared axis is
+        fitted from matrix products over y: one factorisation for every series without gaps.
+    weights : same shape as x, optional
+        Non-negative per-point weights; padding and dropped NaN points get zero. On a
+        shared axis: (N,) for every series or (B, N) per series.
+    drop_nan : leave out points whose x, y or weight is NaN or inf (else they are refused,
+        named). On a shared axis such gaps are handled in the same matrix products.
+    mask : boolean array_like, (N,) or (B, N), optional (shared axis only)
+        True leaves a point out (numpy.ma's convention): gaps you know of, NaN or not.
+    storage : "float64" (default) or "float32"
+        The precision x and y are kept in (``dtype=`` before 0.2; in :func:`gradpoly.fit`
+        ``dtype`` is the loop's precision, a different thing). float32 keeps x and y in
+        float32 (float32 input is read as it is: half the memory traffic, no float64 copy);
+        every sum is still accumulated in float64, so the fit equals the float64 fit of those
+        float32 values to about 1e-12 relative.
+    basis : solve in this basis on each series' mapped domain (chebyshev by default: the
+        Gram matrix stays well conditioned, so solving its normal equations is accurate).
+    engine, device : the batched backend that builds the statistics (``numpy``, ``numba``,
+        ``torch`` on cpu or cuda, ``jax``); all give the same numbers to rounding. ``"auto"``
+        (the default): torch on CUDA, numba on the CPU where installed, else numpy.
+    progress : called as ``progress(series_done, series_total)`` after each block.
+    series : array_like of ids, optional
+        With long columns: the series of each point; results come in first-appearance order
+        of the ids, which ``result.ids`` lists.
+    """
+    start = time.perf_counter()
+    chosen, size = Basis.parse(basis), validation.degree(degree)
+    drop = validation.flag("drop_nan", drop_nan)
+    backend, where = choose_backend(engine, device)
+    data = prepare(
+        x, y, size, chosen, backend, where, weights=weights, series=series, mask=mask,
+        drop=drop, storage=storage, progress=progress,
+    )  # fmt: skip
+    w, condition, inverse = data.solve(chosen)
+    how = (chosen, "lstsq", backend.name, str(Loss.MSE))
+    seconds = time.perf_counter() - start
+    result = assemble(w, data, how, seconds, inverse=inverse)
+    condition = np.where(result.valid, condition, np.nan)
+    error = condition * np.finfo(np.float64).eps
+    return replace(result, condition=condition, coef_error=error)
+
+
+@keyword_only(3)
+@renamed(dtype="storage")
+def fit_many(
+    x: Any,
+    y: Any,
+    degree: int,
+    *,
+    steps: int = BEST.steps,
+    lr: float | str = BEST.lr,
+    basis: Basis | str = BEST.basis,
+    optimizer: Optimizer | str = BEST.optimizer,
+    momentum: float | None = None,
+    tol: float | None = BEST.tol,
+    weights: Any = None,
+    drop_nan: bool = False,
+    traces: bool = False,
+    loss: Loss | str = Loss.MSE,
+    huber_delta: float = 1.0,
+    gradient: Gradient | str = Gradient.MANUAL,
+    engine: str = BEST.engine,
+    device: Device | str = Device.CPU,
+    progress: Progress | None = None,
+    series: Any = None,
+    mask: Any = None,
+    storage: DType | str = DType.FLOAT64,
+) -> ManyResult:
+    """Gradient descent on B series at once, each with its own lr (``"auto"``) and stop test.
+
+    With the MSE, every series follows exactly the GD (or momentum/Nesterov) trajectory that
+    :func:`gradpoly.fit` would give it in float64 with the gram strategy; a series stops
+    updating once its estimated coefficient error ``|grad| / (mu |w|)`` is at most tol.
+    ``traces=True`` keeps every step's loss. The defaults are :func:`gradpoly.fit`'s
+    (:data:`gradpoly.BEST`: Chebyshev, ``lr="auto"``, Nesterov, ``tol=1e-10``, at most 100,000
+    steps, the fastest engine here). Options after ``degree`` are keyword-only.
+    ``loss="huber"`` or ``"l1"`` runs per point with autograd (engines ``torch``, ``jax``);
+    ``lr="auto"`` is then the MSE's ``1/L``, which is stable for both. Input shapes, ``series``
+    ``progress``, a shared axis and ``mask`` are as in :func:`lstsq_many` (on a shared axis
+    the statistics come from matrix products; the descent runs per series as usual).
+    """
+    start = time.perf_counter()
+    chosen, rule = Basis.parse(basis), pick_optimizer(optimizer)
+    if callable(loss):
+        raise InvalidOptionError(
+            "fit_many takes a named loss (mse, huber, l1); fit a custom loss callable with "
+            "gradpoly.fit, one series at a time"
+        )
+    objective = Loss.parse(loss)
+    size, count, rate = validation.degree(degree), validation.steps(steps), validation.lr(lr)
+    stop, delta = validation.tol(tol), validation.huber_delta(huber_delta)
+    drop, keep = validation.flag("drop_nan", drop_nan), validation.flag("traces", traces)
+    backend, where = choose_backend(engine, device)
+    autograd = needs_autograd(backend, Gradient.parse(gradient), objective)
+    data = prepare(
+        x, y, size, chosen, backend, where, weights=weights, series=series, mask=mask,
+        drop=drop, storage=storage, progress=progress, loss=objective, delta=delta,
+    )  # fmt: skip
+    delta /= data.scale  # Huber on y / s with delta / s is exactly Huber on y, divided by s^2
+    gram, valid = data.gram, data.valid
+    plan = make_plan(
+        gram, valid, count, rate, rule, stop, keep, objective, delta, autograd, chosen, momentum
+    )
+    batch = data.layout.descent_batch(objective is not Loss.MSE)
+    descent = backend.descend(batch, gram, chosen, plan, where)
+    check_descent(descent, valid, plan, gram)
+    how = (chosen, "gd-tol" if tol is not None else "gd", backend.name, str(objective))
+    seconds = time.perf_counter() - start
+    return assemble(descent.w, data, how, seconds, descent, tol=stop)

@@ -1,0 +1,186 @@
+"""The batched fits' result assembled once for both front doors: monomial coefficients,
+losses, overflow and representability checks, convergence verdicts (``fit``'s own test),
+each series' coefficient error and the moments its statistics are computed from."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from gradpoly import convergence, mapping, rates
+from gradpoly.batched.base import (
+    Descent,
+    GramBatch,
+)
+from gradpoly.errors import (
+    RepresentationWarning,
+    warn,
+)
+from gradpoly.losses import Loss
+from gradpoly.many.prepare import Prepared
+from gradpoly.many.result import ManyResult
+from gradpoly.mapping import features
+from gradpoly.options import Basis
+from gradpoly.problem import representation_message, unrepresentable
+from gradpoly.stats import Moments
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def basis_to_monomial(coef: FloatArray, domains: FloatArray, basis: Basis) -> FloatArray:
+    """Basis coefficients on each mapped domain -> monomial coefficients in each series' x."""
+    return mapping.basis_to_monomial(coef, domains, basis)
+
+
+def batch_mse(gram: GramBatch, w: FloatArray) -> FloatArray:
+    """Weighted MSE of each series at w: ``s - 2 c.w + w.G.w``."""
+    gw = np.matmul(gram.g, w[:, :, None])[:, :, 0]
+    return np.asarray(gram.s - 2 * (gram.c * w).sum(axis=1) + (w * gw).sum(axis=1))
+
+
+def assemble(
+    w: FloatArray,
+    data: Prepared,
+    how: tuple[Basis, str, str, str],
+    seconds: float,
+    descent: Descent | None = None,
+    inverse: FloatArray | None = None,
+    tol: float | None = None,
+) -> ManyResult:
+    """Assemble the result of either front door in y's units (``data.scale``: the power of
+    two y was divided by): monomials, losses, verdicts and the statistics' moments.
+
+    A series whose monomial coefficients overflow float64 is marked invalid, with the reason.
+    """
+    basis, method, engine, loss_name = how
+    gram, valid, problems, scale = data.gram, data.valid, data.problems, data.scale
+    count = w.shape[0]
+    w = np.where(valid[:, None], w, np.nan)
+    if descent is not None and descent.final is not None:
+        final = descent.final
+    else:
+        final = np.maximum(batch_mse(gram, np.nan_to_num(w)), 0.0)  # < 0 only by rounding
+    error = coefficient_errors(gram, w, valid) if descent is not None else None
+    unscaled = w
+    with np.errstate(over="ignore"):  # a loss beyond float64 (|y| > ~1e154) is reported as inf
+        w, final = w * scale, final * scale * scale
+    coef = basis_to_monomial(w, gram.domains, basis)
+    overflow = valid & ~np.isfinite(coef).all(axis=1)
+    if basis is not Basis.MONOMIAL:
+        overflow |= valid & mapping.beyond_float64(gram.domains, coef.shape[1] - 1)
+    if overflow.any():
+        valid = valid & ~overflow
+        for b in np.flatnonzero(overflow).tolist():
+            lo, hi = gram.domains[b] if basis is not Basis.MONOMIAL else (np.nan, np.nan)
+            problems[b] = (
+                "its monomial coefficients are beyond float64's range"
+                + (f" (x spans [{lo:.3g}, {hi:.3g}])" if lo == lo else "")
+                + "; rescale x or y"
+            )
+        w, coef = np.where(valid[:, None], w, np.nan), np.where(valid[:, None], coef, np.nan)
+    warn_unrepresentable(coef, w, gram.domains, basis, valid, final)
+    converged = np.ones(count, dtype=bool) if descent is None else np.zeros(count, dtype=bool)
+    steps_run = np.zeros(count, dtype=np.int64)
+    trace = None
+    if descent is not None:
+        steps_run = np.where(valid, descent.steps_run, 0)
+        converged = valid & ~descent.active if method == "gd-tol" else converged
+        if method == "gd-tol" and tol is not None and loss_name == str(Loss.MSE):
+            converged = confirmed_series(gram, unscaled, valid, basis, tol)  # stopped or at the end
+        if descent.trace is not None:
+            with np.errstate(over="ignore"):
+                trace = descent.trace[:, : int(steps_run.max(initial=0))] * scale * scale
+            trace[~valid] = np.nan
+    return ManyResult(
+        coef,
+        w,
+        gram.domains,
+        np.where(valid, final, np.nan),
+        converged,
+        steps_run,
+        valid,
+        basis,
+        "gd" if method == "gd-tol" else method,
+        seconds,
+        problems,
+        trace,
+        engine,
+        loss_name,
+        coef_error=None if error is None else np.where(valid, error, np.nan),
+        moments=batch_moments(gram, basis, data.counts, scale, inverse),
+        ids=data.ids,
+    )
+
+
+def batch_moments(
+    gram: GramBatch,
+    basis: Basis,
+    counts: FloatArray,
+    scale: float,
+    inverse: FloatArray | None = None,
+) -> Moments:
+    """The batched Gram statistics of y / ``scale`` (the power of two y was divided by)."""
+    return Moments(gram.g, gram.c, gram.s, counts, counts, basis, gram.domains, inverse, scale)
+
+
+def warn_unrepresentable(
+    coef: FloatArray,
+    w: FloatArray,
+    domains: FloatArray,
+    basis: Basis,
+    valid: npt.NDArray[np.bool_],
+    final: FloatArray,
+) -> None:
+    """One RepresentationWarning for the series whose monomial coefficients float64 cannot
+    evaluate back into their fit (the rule of :func:`gradpoly.problem.unrepresentable`),
+    checked at D + 3 points across each series' domain."""
+    rows = np.flatnonzero(valid)
+    if basis is Basis.MONOMIAL or rows.size == 0:
+        return
+    size = coef.shape[1]
+    t = np.cos(np.linspace(0.0, np.pi, size + 2))  # Chebyshev points: ends and middle
+    lo, hi = domains[rows, :1], domains[rows, 1:]
+    with np.errstate(all="ignore"):  # values beyond float64 are judged, not warned about
+        x = (0.5 * lo + 0.5 * hi) + (0.5 * hi - 0.5 * lo) * t[None, :]
+        design = np.stack(features(np, basis, t, size - 1), axis=1)
+        fitted = np.einsum("mk,bk->bm", design, w[rows])
+        monomial = np.zeros_like(x)
+        for k in range(size - 1, -1, -1):  # Horner, as np.polynomial.polynomial.polyval
+            monomial = monomial * x + coef[rows, k : k + 1]
+        stray = np.max(np.abs(monomial - fitted), axis=1)
+        span = np.ptp(fitted, axis=1)
+        spread = np.sqrt(np.maximum(final[rows], 0.0))
+        lost = unrepresentable(stray, span, spread, np.max(np.abs(fitted), axis=1))
+    if lost.any():
+        first = int(np.flatnonzero(lost)[0])
+        what = f"{int(lost.sum())} of {valid.size} series (series {int(rows[first])} first)"
+        warn(
+            representation_message(what, float(stray[first]), float(span[first])),
+            RepresentationWarning,
+        )
+
+
+def confirmed_series(
+    gram: GramBatch, w: FloatArray, stopped: npt.NDArray[np.bool_], basis: Basis, tol: float
+) -> npt.NDArray[np.bool_]:
+    """The series the descent stopped by tol that are converged as ``fit`` decides it
+    (:func:`gradpoly.convergence.confirmed`: the monomial and basis errors, float64's floor and
+    every direction resolved), so one fit gets one verdict on every path."""
+    out = np.zeros_like(stopped)
+    rows = np.flatnonzero(stopped)
+    if rows.size:
+        errors_of = convergence.ErrorMap.of(gram.g[rows], gram.domains[rows], basis)
+        out[rows] = convergence.confirmed(errors_of, gram.g[rows], gram.c[rows], w[rows], tol)
+    return out
+
+
+def coefficient_errors(gram: GramBatch, w: FloatArray, valid: npt.NDArray[np.bool_]) -> FloatArray:
+    """Each series' estimated relative coefficient error at ``w`` (rates.coefficient_error)."""
+    eye = np.eye(gram.g.shape[1])
+    safe = np.where(valid[:, None, None], gram.g, eye)
+    ws = np.nan_to_num(w)
+    eig = np.linalg.eigvalsh(safe)
+    grad = 2.0 * (np.matmul(safe, ws[:, :, None])[:, :, 0] - np.where(valid[:, None], gram.c, 0))
+    return rates.coefficient_error(
+        np.linalg.norm(grad, axis=1), 2 * eig, np.linalg.norm(ws, axis=1)
+    )

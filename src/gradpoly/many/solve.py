@@ -1,0 +1,149 @@
+"""The closed-form solve of many series: batched Gram systems where they are well conditioned,
+SVD least squares of the design where not (one SVD for every clean series of a shared axis),
+and one rank-deficiency verdict (:func:`gradpoly.problem.rank_trouble`) for all."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from gradpoly.batched.base import (
+    GramBatch,
+)
+from gradpoly.batched.batch import mapped
+from gradpoly.batched.shared import SharedGram
+from gradpoly.many.inputs import Points, SharedInput, shared_points
+from gradpoly.mapping import features
+from gradpoly.options import Basis
+from gradpoly.problem import SvdSolver, rank_trouble
+
+FloatArray = npt.NDArray[np.float64]
+
+
+NORMAL_EQUATIONS_CONDITION = 1e6
+"""Largest condition number of G for which its normal equations are solved as they are
+(relative error about cond(G) * 1e-16 = 1e-10); above it a series is solved by QR."""
+
+
+def solve_gram(
+    gram: GramBatch,
+    points: Points,
+    basis: Basis,
+    valid: npt.NDArray[np.bool_],
+    problems: dict[int, str],
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Each valid series' least-squares coefficients, the condition number of its design
+    (an upper bound for series whose bound is small; exact for the others) and ``G^-1``
+    where it was formed (NaN elsewhere), which the statistics reuse.
+
+    Well-conditioned series solve their Gram system ``G w = c`` (batched); a series whose G is
+    worse than :data:`NORMAL_EQUATIONS_CONDITION` is solved again from its own points by SVD
+    least squares of the design (as ``lstsq`` does), so its accuracy is that of a QR, not the
+    squared condition number of the normal equations. A series whose design is numerically
+    rank deficient is marked invalid with the reason.
+    """
+    size = gram.g.shape[1]
+    eye = np.eye(size)
+    safe = np.where(valid[:, None, None], gram.g, eye)
+    with np.errstate(all="ignore"):
+        try:  # invert first: cond_1(G) = |G|_1 |G^-1|_1 is then two column sums away
+            inverse = np.asarray(np.linalg.inv(safe), dtype=np.float64)
+        except np.linalg.LinAlgError:  # an exactly singular G somewhere: each one alone
+            inverse = inverses(safe)
+        # G and G^-1 are symmetric: their 1-norms are the row sums' maximum (contiguous)
+        norm = np.abs(safe).sum(axis=2).max(axis=1)
+        cond = norm * np.abs(inverse).sum(axis=2).max(axis=1)  # NaN/inf inverse: not finite
+        cond = np.where(np.isfinite(cond), cond, np.inf)
+    # cond_2 <= size * cond_1: accept the normal equations where cond_2(G) <= 1e6 for sure
+    bound = size * cond
+    easy = valid & (bound <= NORMAL_EQUATIONS_CONDITION)
+    condition = np.where(valid, np.sqrt(bound), np.nan)  # the design's: sqrt of G's
+    w = np.asarray(np.matmul(inverse, gram.c[:, :, None])[:, :, 0], dtype=np.float64)
+    if not easy.all():
+        w[~easy] = np.nan
+        inverse[~easy] = np.nan
+    for b in np.flatnonzero(valid & ~easy).tolist():
+        w[b], condition[b] = svd_solve(*points(b), gram.domains[b], basis, eye.shape[0] - 1)
+        trouble = rank_trouble(float(condition[b]), basis)
+        if trouble is not None:
+            valid[b] = False
+            problems[b] = trouble
+    return w, condition, inverse
+
+
+def inverses(matrices: FloatArray) -> FloatArray:
+    """Each matrix's inverse, NaN where it is singular (the batched call refuses them all)."""
+    out = np.full_like(matrices, np.nan)
+    for b, matrix in enumerate(matrices):
+        try:
+            out[b] = np.linalg.inv(matrix)
+        except np.linalg.LinAlgError:
+            continue
+    return out
+
+
+def svd_solve(
+    x: FloatArray,
+    y: FloatArray,
+    weights: FloatArray | None,
+    domain: FloatArray,
+    basis: Basis,
+    degree: int,
+) -> tuple[FloatArray, float]:
+    """SVD least squares of the weighted design on ``x`` (points of zero weight left out,
+    columns scaled to unit norm) for y of shape (N,) or (N, K), and the design's condition
+    number: one series solved from its points, or every clean series of a shared axis."""
+    used = np.ones(x.shape, dtype=bool) if weights is None else weights > 0
+    root = np.ones(int(used.sum())) if weights is None else np.sqrt(weights[used])
+    t = mapped(x[used][None, :], domain[None, :], basis)[0]
+    a = np.stack(features(np, basis, t, degree), axis=1) * root[:, None]
+    solver = SvdSolver.of(a)
+    return solver.solve(y[used] * (root if y.ndim == 1 else root[:, None])), solver.condition
+
+
+def shared_solve(
+    data: SharedInput,
+    found: SharedGram,
+    basis: Basis,
+    valid: npt.NDArray[np.bool_],
+    problems: dict[int, str],
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Clean series from one factorisation of the shared G (one matrix product over their c);
+    gapped series as in :func:`solve_gram`. Same returns as :func:`solve_gram`."""
+    gram = found.gram
+    count, size = gram.c.shape
+    w = np.full((count, size), np.nan)
+    condition = np.full(count, np.nan)
+    inverse = np.full((count, size, size), np.nan)
+    clean = ~found.gapped & valid
+    if clean.any():
+        eig = np.linalg.eigvalsh(found.shared_g)
+        ratio = float(eig[-1] / eig[0]) if eig[0] > 0 else float("inf")
+        if ratio <= NORMAL_EQUATIONS_CONDITION:
+            shared_inverse = np.linalg.inv(found.shared_g)
+            w[clean] = gram.c[clean] @ shared_inverse.T
+            inverse[clean] = shared_inverse
+            condition[clean] = np.sqrt(ratio)
+        else:  # ill-conditioned axis: one SVD of the design serves every clean series
+            solved, condition[clean] = svd_solve(
+                data.x, data.y[clean].T, data.weights, gram.domains[0], basis, size - 1
+            )
+            w[clean] = solved.T
+            trouble = rank_trouble(float(condition[np.flatnonzero(clean)[0]]), basis)
+            if trouble is not None:
+                for b in np.flatnonzero(clean).tolist():
+                    valid[b] = False
+                    problems[b] = trouble
+    rows = np.flatnonzero(found.gapped & valid)
+    if rows.size:
+        part = GramBatch(gram.g[rows], gram.c[rows], gram.s[rows], gram.domains[rows])
+        points = shared_points(data)
+        sub_valid = np.ones(rows.size, dtype=bool)
+        sub_problems: dict[int, str] = {}
+        wr, cr, ir = solve_gram(
+            part, lambda k: points(int(rows[k])), basis, sub_valid, sub_problems
+        )
+        w[rows], condition[rows], inverse[rows] = wr, cr, ir
+        valid[rows] = sub_valid
+        problems.update({int(rows[k]): why for k, why in sub_problems.items()})
+    return w, condition, inverse
