@@ -334,3 +334,45 @@ def test_both_layouts_scale_y_by_one_rule(loss) -> None:
                     engine=engine, huber_delta=1e29)  # fmt: skip
     np.testing.assert_allclose(shared.coef, long.coef, rtol=1e-9)
     np.testing.assert_allclose(shared.final_loss, long.final_loss, rtol=1e-9)
+
+
+def test_a_batch_shares_one_fits_evaluation_polynomials_and_intervals() -> None:
+    """ManyResult and lstsq's result are one family: the same polynomial, values and
+    intervals for the same series."""
+    x = np.linspace(1000.0, 1010.0, 30)
+    y = np.vstack([np.cos(x - 1000.0), 0.5 * (x - 1005.0) ** 2]) + 0.01 * np.sin(17 * x)
+    batch = lstsq_many(x, y, 3)
+    at = np.linspace(999.0, 1011.0, 7)
+    values, lower, upper = batch.predict(at, interval="prediction")
+    for b in range(2):
+        one = lstsq(x, y[b], 3, full=True)
+        alone = one.predict(at, interval="prediction")
+        for mine, theirs in zip((values[b], lower[b], upper[b]), alone, strict=True):
+            np.testing.assert_allclose(mine, theirs, rtol=1e-9, atol=1e-9)
+        poly = batch.polynomial(b)
+        assert type(poly) is type(one.polynomial())
+        np.testing.assert_allclose(poly(at), values[b], rtol=1e-12, atol=1e-12)
+
+
+def test_a_batch_names_series_it_cannot_give_as_a_polynomial() -> None:
+    result = lstsq_many(np.arange(5.0), np.vstack([np.arange(5.0), [1, 1, 1, 0, 2]]), 1)
+    with pytest.raises(InvalidOptionError, match="integer in"):
+        result.polynomial(2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gapped = lstsq_many(np.arange(5.0), [[0, 1, np.nan, np.nan, np.nan], [1, 2, 3, 4, 5]], 2,
+                            drop_nan=True)  # fmt: skip
+    with pytest.raises(InvalidOptionError, match="series 0 was not fitted"):
+        gapped.polynomial(0)
+
+
+def test_batch_statistics_warn_for_series_that_did_not_converge() -> None:
+    x = np.linspace(0.0, 1.0, 40)
+    y = np.vstack([1 + x, np.cos(3 * x)])
+    short = fit_many(x, y, 4, steps=3, basis="monomial", optimizer="gd")
+    with pytest.warns(gradpoly.StatsWarning, match="2 of 2 series did not converge"):
+        assert short.stats.stderr.shape == (2, 5)
+    done = fit_many(x, y, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isfinite(done.stats.stderr).all()

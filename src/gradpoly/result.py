@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -23,8 +23,97 @@ T = TypeVar("T")
 FORMAT_VERSION = 1
 
 
-class PolynomialFit:
-    """What every fitted polynomial offers: the numpy series, statistics, interval predictions.
+class Rows(NamedTuple):
+    """A result's polynomials as a batch: basis coefficients (B, S) on domains (B, 2) (NaN for
+    monomials), the basis, and the monomial coefficients (B, S)."""
+
+    basis_coef: npt.NDArray[np.float64]
+    domains: npt.NDArray[np.float64]
+    basis: Basis
+    coef: npt.NDArray[np.float64]
+
+
+class Fitted:
+    """What every result offers, one fit or a batch, written once: evaluation in its own basis
+    on its own domain, interval predictions, numpy polynomial objects and statistics with the
+    convergence warning. One fit is the batch of one (:class:`PolynomialFit`); a batch is
+    :class:`gradpoly.ManyResult`."""
+
+    moments: Moments | None
+
+    def _rows(self) -> Rows:
+        """The polynomials as a batch."""
+        raise NotImplementedError
+
+    def _fitted_rows(self) -> npt.NDArray[np.bool_]:
+        """Which rows were fitted (all, for one fit)."""
+        return np.ones(self._rows().coef.shape[0], dtype=bool)
+
+    def _converged_rows(self) -> npt.NDArray[np.bool_]:
+        """Which rows are the least-squares optimum to tolerance."""
+        raise NotImplementedError
+
+    def _stats_of(self, converged: Any) -> Stats:
+        """The statistics object (the Gram statistics are present)."""
+        raise NotImplementedError
+
+    @property
+    def stats(self) -> Stats:
+        """Covariance, standard errors, R², t and p values, intervals (:mod:`gradpoly.stats`).
+
+        They describe the least-squares optimum: for a gradient-descent fit (or series) that
+        did not converge they are evaluated at the coefficients reached, and a warning says so.
+        """
+        if self.moments is None:
+            raise InvalidOptionError(
+                "this result carries no Gram statistics (saved by an older gradpoly); refit"
+            )
+        converged = self._converged_rows()
+        short = self._fitted_rows() & ~converged
+        if short.any():
+            what = (
+                "the fit did not converge"
+                if short.size == 1
+                else f"{int(short.sum())} of {short.size} series did not converge (series "
+                f"{int(np.flatnonzero(short)[0])} first)"
+            )
+            whose = "its" if short.size == 1 else "their"
+            warn(
+                f"{what}: {whose} statistics are those of the coefficients reached, not of the "
+                "least-squares optimum (see stats.converged)",
+                StatsWarning,
+            )
+        return self._stats_of(converged)
+
+    def _polynomial_of(self, b: int) -> Polynomial | Chebyshev | Legendre:
+        """Row b as the matching numpy.polynomial object (``Chebyshev`` with its domain, ...)."""
+        rows = self._rows()
+        if rows.basis is Basis.MONOMIAL:
+            return Polynomial(rows.coef[b])
+        kind = Chebyshev if rows.basis is Basis.CHEBYSHEV else Legendre
+        return kind(rows.basis_coef[b], domain=list(rows.domains[b]))
+
+    def _predict_rows(self, xs: npt.NDArray[np.float64], interval: str | None, level: float) -> Any:
+        """Each row's polynomial at its points ``xs`` (B, M), mapped as the fit mapped x
+        (``(x - mid) / half``, as numpy's classes evaluate, but without their cancellation far
+        from 0); with ``interval``, ``(values, lower, upper)`` from the statistics."""
+        rows = self._rows()
+        degree = rows.coef.shape[1] - 1
+        features = basis_features(xs, rows.domains, rows.basis, degree)
+        with np.errstate(invalid="ignore"):  # rows not fitted are NaN
+            values = np.asarray(np.einsum("bmj,bj->bm", features, rows.basis_coef))
+        if interval is None:
+            return values
+        stats = self.stats
+        m = stats.moments
+        if m.basis is not rows.basis or not np.array_equal(m.domains, rows.domains, True):
+            features = basis_features(xs, m.domains, m.basis, stats.basis_coef.shape[1] - 1)
+        _, half = stats.interval(features, interval, level)
+        return values, values - half, values + half
+
+
+class PolynomialFit(Fitted):
+    """One fitted polynomial: the numpy series, statistics, interval predictions.
 
     Subclasses hold ``coef`` (monomial), ``basis_coef``, ``basis``, ``domain``, ``moments``
     and ``stats_coef`` (the Gram statistics and coefficients in the statistics' basis) and
@@ -44,39 +133,31 @@ class PolynomialFit:
         """Whether the coefficients are the least-squares optimum to tolerance."""
         return True
 
-    def polynomial(self) -> Polynomial | Chebyshev | Legendre:
-        """The fit as the matching numpy.polynomial object (``Chebyshev`` with its domain, ...)."""
-        if self.basis is Basis.MONOMIAL or self.domain is None:
-            return Polynomial(self.coef)
-        coef = self.coef if self.basis_coef is None else self.basis_coef
-        if self.basis is Basis.CHEBYSHEV:
-            return Chebyshev(coef, domain=list(self.domain))
-        return Legendre(coef, domain=list(self.domain))
+    def _rows(self) -> Rows:
+        coef = np.asarray(self.coef, dtype=np.float64)[None, :]
+        if self.basis is Basis.MONOMIAL or self.domain is None or self.basis_coef is None:
+            return Rows(coef, np.full((1, 2), np.nan), Basis.MONOMIAL, coef)
+        domains = np.array([self.domain], dtype=np.float64)
+        return Rows(
+            np.asarray(self.basis_coef, dtype=np.float64)[None, :], domains, self.basis, coef
+        )
 
-    @property
-    def stats(self) -> Stats:
-        """Covariance, standard errors, R², t and p values, intervals (:mod:`gradpoly.stats`).
+    def _converged_rows(self) -> npt.NDArray[np.bool_]:
+        return np.array([self.converged])
 
-        They describe the least-squares optimum: for a gradient-descent fit that did not
-        converge they are evaluated at the coefficients reached, and a warning says so.
-        """
+    def _stats_of(self, converged: Any) -> Stats:
         if self.moments is None or self.stats_coef is None:
             raise InvalidOptionError(
                 "this result carries no Gram statistics (saved by an older gradpoly); refit"
             )
-        if not self.converged:
-            warn(
-                "the fit did not converge: its statistics are those of the coefficients "
-                "reached, not of the least-squares optimum (see stats.converged)",
-                StatsWarning,
-            )
         return Stats(
-            self.moments,
-            self.stats_coef,
-            single=True,
-            converged=self.converged,
+            self.moments, self.stats_coef, single=True, converged=bool(converged[0]),
             sums=self.residual_sums,
-        )
+        )  # fmt: skip
+
+    def polynomial(self) -> Polynomial | Chebyshev | Legendre:
+        """The fit as the matching numpy.polynomial object (``Chebyshev`` with its domain, ...)."""
+        return self._polynomial_of(0)
 
     def _sketch(self) -> str:
         """An inline SVG of the fitted polynomial over its domain (notebook display)."""
@@ -88,31 +169,14 @@ class PolynomialFit:
             return ""
         return display.sketch(Polynomial(self.coef), span)
 
-    def _evaluate(self, points: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        """The fit at ``points`` in its own basis on its domain, mapped as the fit mapped x
-        (``(x - mid) / half``: numpy's ``off + scl x`` cancels digits far from 0)."""
-        if self.basis is Basis.MONOMIAL or self.domain is None or self.basis_coef is None:
-            return np.asarray(Polynomial(self.coef)(points), dtype=np.float64)
-        flat = points.reshape(1, -1)
-        degree = int(np.asarray(self.basis_coef).size - 1)
-        features = basis_features(flat, np.array([self.domain]), self.basis, degree)
-        return np.asarray(features[0] @ self.basis_coef, dtype=np.float64).reshape(points.shape)
-
     def predict(self, x: npt.ArrayLike, interval: str | None = None, level: float = 0.95) -> Any:
         """The fit at ``x`` (any shape), float64; with ``interval="confidence"`` (the mean) or
         ``"prediction"`` (a new observation of weight 1), ``(prediction, lower, upper)``."""
         points = validation.float_array("x", x)
-        values = self._evaluate(points)
+        found = self._predict_rows(points.reshape(1, -1), interval, level)
         if interval is None:
-            return values
-        stats = self.stats
-        moments = stats.moments
-        flat = points.reshape(1, -1)
-        degree = int(np.asarray(self.stats_coef).size - 1)
-        features = basis_features(flat, moments.domains, moments.basis, degree)
-        _, half = stats.interval(features, interval, level)
-        half = half.reshape(points.shape)
-        return values, values - half, values + half
+            return found.reshape(points.shape)
+        return tuple(part.reshape(points.shape) for part in found)
 
 
 @dataclass(frozen=True, eq=False)

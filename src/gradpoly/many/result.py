@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from numpy.polynomial import Chebyshev, Legendre, Polynomial
 
 from gradpoly import display, mapping, validation
 from gradpoly.errors import (
@@ -19,14 +20,14 @@ from gradpoly.errors import (
 )
 from gradpoly.options import Basis
 from gradpoly.outputs import json_text, read_text, write_text_atomic
-from gradpoly.result import FORMAT_VERSION, parse_saved
-from gradpoly.stats import Moments, Stats, basis_features
+from gradpoly.result import FORMAT_VERSION, Fitted, Rows, parse_saved
+from gradpoly.stats import Moments, Stats
 
 FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, eq=False)
-class ManyResult:
+class ManyResult(Fitted):
     """Coefficients and diagnostics of B fits; row b belongs to series b.
 
     Attributes
@@ -129,9 +130,23 @@ class ManyResult:
             rows.append(row)
         return rows
 
+    def _rows(self) -> Rows:
+        return Rows(self.basis_coef, self.domains, self.basis, self.coef)
+
+    def _fitted_rows(self) -> npt.NDArray[np.bool_]:
+        return np.asarray(self.valid, dtype=bool)
+
+    def _converged_rows(self) -> npt.NDArray[np.bool_]:
+        return np.asarray(self.valid if self.method == "lstsq" else self.converged, dtype=bool)
+
+    def _stats_of(self, converged: Any) -> Stats:
+        assert self.moments is not None  # checked by Fitted.stats
+        return Stats(self.moments, self.basis_coef, converged=converged)
+
     def predict(self, x: npt.ArrayLike, interval: str | None = None, level: float = 0.95) -> Any:
-        """Every series' polynomial at ``x`` of shape (B, M) (or (M,) for all); with
-        ``interval="confidence"`` or ``"prediction"``, ``(prediction, lower, upper)``."""
+        """Every series' polynomial at ``x`` of shape (B, M) (or (M,) for all), in each
+        series' basis on its own domain; with ``interval="confidence"`` or ``"prediction"``,
+        ``(prediction, lower, upper)`` from :attr:`stats` (B, M each)."""
         xs = validation.float_array("x", x)
         count = self.coef.shape[0]
         if xs.ndim not in (1, 2) or (xs.ndim == 2 and xs.shape[0] not in (1, count)):
@@ -139,28 +154,26 @@ class ManyResult:
                 f"x must have shape (M,) or ({count}, M) for {count} series, got {xs.shape}"
             )
         xs = np.ascontiguousarray(np.broadcast_to(xs, (count, xs.shape[-1])))
-        degree = self.coef.shape[1] - 1
-        # in each series' basis on its own domain, as numpy's polynomial classes evaluate:
-        # far from zero, raw powers of x lose every digit (x in [1000, 1010]: off by 1.6)
-        features = basis_features(xs, self.domains, self.basis, degree)
-        with np.errstate(invalid="ignore"):
-            values = np.asarray(np.einsum("bmj,bj->bm", features, self.basis_coef))
-        if interval is None:
-            return values
-        stats = self.stats
-        _, half = stats.interval(features, interval, level)
-        return values, values - half, values + half
+        return self._predict_rows(xs, interval, level)
+
+    def polynomial(self, b: int) -> Polynomial | Chebyshev | Legendre:
+        """Series ``b`` as the matching numpy.polynomial object (``Chebyshev`` on its own
+        domain, ...), as :meth:`gradpoly.FitResult.polynomial` gives one fit."""
+        count = self.coef.shape[0]
+        if not (isinstance(b, int | np.integer) and -count <= int(b) < count):
+            raise InvalidOptionError(f"series must be an integer in [0, {count}), got {b!r}")
+        row = int(b) % count
+        if not self.valid[row]:
+            raise InvalidOptionError(f"series {row} was not fitted: {self.problems.get(row, '')}")
+        return self._polynomial_of(row)
 
     @property
     def stats(self) -> Stats:
         """Per-series statistics (stderr (B, D+1), cov (B, D+1, D+1), residual_std, r_squared,
         ...: :mod:`gradpoly.stats`) from the batched Gram statistics; NaN for series not
         fitted. For gradient descent they are evaluated at the coefficients reached
-        (``stats.converged`` says which series met tol)."""
-        if self.moments is None:
-            raise InvalidOptionError("this result carries no Gram statistics")
-        converged = self.converged if self.method != "lstsq" else self.valid
-        return Stats(self.moments, self.basis_coef, converged=converged)
+        (``stats.converged`` says which series met tol), with a warning when some did not."""
+        return super().stats
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of every field (statistics included); :meth:`from_dict` restores
