@@ -111,8 +111,8 @@ class ManyResult(Fitted):
         count, size = self.coef.shape
         stderr = np.full((count, size), np.nan)
         sigma, r2 = np.full(count, np.nan), np.full(count, np.nan)
-        if self.moments is not None:
-            stats = self.stats
+        if self.moments is not None:  # the rows say which converged: no warning
+            stats = self._stats_of(self._converged_rows())
             stderr, sigma, r2 = stats.stderr_array, stats.residual_std, stats.r_squared
         rows: list[dict[str, object]] = []
         for b, name in enumerate(names):
