@@ -69,7 +69,7 @@ def profile(args: argparse.Namespace) -> None:
     )
 
     problem = gradpoly.FitProblem.from_data(x, y, 4)
-    g, c, s = (torch.as_tensor(v, dtype=torch.float32) for v in problem.gram)
+    g, c, s = (torch.as_tensor(v, dtype=torch.float32) for v in problem.gram.one())
     a, b = (torch.as_tensor(v, dtype=torch.float32) for v in problem.design())
     data = (g, c, s) if args.strategy == "gram" else (a, a.T.contiguous(), b)
     w, n, lr = torch.zeros(5), torch.tensor(torch_engine.BLOCK_STEPS), torch.tensor(1e-5)

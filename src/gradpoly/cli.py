@@ -732,7 +732,7 @@ def _fit_out_of_core(
     x, y, weights = read_lazy(data, x_col, y_col, weights_col, drop_nan)
     problem = DaskProblem.build(x, y, degree, weights, basis)
     result = DaskEngine().fit_lazy(problem, config)
-    g, c, _ = problem.gram
+    g, c, _ = problem.gram.one()
     optimum = problem.mse(np.linalg.solve(g, c))
     console = _console(piped)
     console.print(

@@ -17,7 +17,8 @@ from numpy.polynomial import Chebyshev, Legendre, Polynomial
 
 from gradpoly import compensated, convergence, mapping, rates, updates, validation
 from gradpoly.calling import keyword_only
-from gradpoly.errors import InvalidDataError, RepresentationWarning, warn
+from gradpoly.errors import InvalidDataError, InvalidOptionError, RepresentationWarning, warn
+from gradpoly.gram import Gram
 from gradpoly.options import Basis, Optimizer
 from gradpoly.stats import Moments
 
@@ -35,9 +36,260 @@ def _as_degree(degree: Any) -> int:
     return validation.degree(degree)
 
 
+class Problem:
+    """What every engine's loop reads of one fit, from its :class:`~gradpoly.gram.Gram`
+    statistics (a batch of one) alone: eigenvalues, rates, the stopping test, statistics'
+    coefficients and the conversion to monomials. :class:`FitProblem` builds the statistics
+    from its points; the Dask engine's problem from its chunks; neither re-derives the rest.
+
+    A kind of problem supplies :attr:`gram`, :attr:`domain`, :attr:`n_points`, ``degree`` and
+    ``basis``; what needs the points themselves (the design, residual sums) says so where a
+    kind has none in memory.
+    """
+
+    degree: int
+    basis: Basis
+
+    @property
+    def gram(self) -> Gram:
+        """``G = A^T A / N``, ``c = A^T b / N``, ``s = b^T b / N`` (float64, a batch of one):
+        ``mse(w) = s - 2 c.w + w.G w`` and ``grad = 2 (G w - c)``."""
+        raise NotImplementedError
+
+    @property
+    def domain(self) -> tuple[float, float]:
+        """The x interval mapped to [-1, 1] by non-monomial bases."""
+        raise NotImplementedError
+
+    @property
+    def n_points(self) -> int:
+        """Number of samples N."""
+        raise NotImplementedError
+
+    @property
+    def y_scale(self) -> float:
+        """The power of two y is divided by inside the loop (1: y as it is)."""
+        return 1.0
+
+    @property
+    def y_reach(self) -> float:
+        """How large y gets, for messages: its largest magnitude where the points are in
+        memory, else its root mean square (weighted), which the statistics hold."""
+        return float(np.sqrt(max(float(self.gram.s[0]), 0.0)))
+
+    def scaled(self, factor: float) -> Problem:
+        """The same problem with y divided by ``factor`` (a power of two: exact); a problem
+        that cannot rescale its data keeps ``y_scale`` at 1, so is only asked for 1."""
+        if factor != 1.0:
+            raise InvalidOptionError(f"this problem cannot divide y by {factor:g}")
+        return self
+
+    @property
+    def moments(self) -> Moments | None:
+        """The Gram statistics for :mod:`gradpoly.stats` (mapped bases: the loop's own;
+        monomial ones keep none here, since their raw Gram matrix is too ill-conditioned)."""
+        if self.basis is Basis.MONOMIAL:
+            return None
+        g, c, s = self.gram.one()
+        count = np.array([float(self.n_points)])
+        return Moments(g[None], c[None], np.array([s]), np.array([self.domain]), total=count,
+                       used=count, basis=self.basis)  # fmt: skip
+
+    def design(self, dtype: npt.DTypeLike = np.float64) -> tuple[np.ndarray, np.ndarray]:
+        """``(sqrt(s) X, sqrt(s) y)``: only a problem whose points are in memory has them."""
+        raise InvalidOptionError(
+            "this problem streams its data in chunks: no design matrix in memory"
+        )
+
+    def residual_sums(
+        self, stats_coef: ArrayLike, monomial: FloatArray | None = None
+    ) -> tuple[float, float] | None:
+        """``(sum s r^2, sum s (y - ybar_s)^2)`` from the residuals, or None where they would
+        cost another pass over the data (the statistics then use the Gram form)."""
+        return None
+
+    def trouble(self, dtype: npt.DTypeLike) -> str | None:
+        """Why the loop cannot run in ``dtype``: statistics beyond its range, or None."""
+        g, c, s = self.gram.one()
+        limit = float(np.finfo(np.dtype(dtype)).max) / 4.0
+        if not (np.isfinite(g).all() and np.isfinite(c).all() and np.isfinite(s)):
+            return "x or y are too large to square in float64; rescale them"
+        if float(np.max(np.abs(g))) > limit or abs(s) > limit:
+            return f"the Gram statistics overflow {np.dtype(dtype)}: use dtype='float64'"
+        return None
+
+    def mse(self, coef: ArrayLike) -> float:
+        """Weighted MSE of coefficients in the problem's basis, by the Gram form."""
+        w = np.asarray(coef, dtype=np.float64)
+        return float(self.gram.mse(w[None])[0])
+
+    def mse_monomial(self, coef: ArrayLike) -> float:
+        """Weighted MSE of monomial coefficients in x, converted into the problem's basis."""
+        poly = Polynomial(np.asarray(coef, dtype=np.float64))
+        if self.basis is Basis.MONOMIAL:
+            return self.mse(poly.coef)
+        converted = poly.convert(kind=_SERIES[self.basis], domain=list(self.domain)).coef
+        padded = np.zeros(self.n_coef)
+        padded[: converted.size] = converted[: self.n_coef]
+        return self.mse(padded)
+
+    def loss_at_zero(self, config: Any) -> float | None:
+        """The MSE at w = 0 (the mean of the weighted squares of y)."""
+        return float(self.gram.s[0])
+
+    def series(self, coef: ArrayLike) -> Series:
+        """Coefficients in this problem's basis as the matching numpy.polynomial object."""
+        c = np.asarray(coef, dtype=np.float64)
+        if self.basis is Basis.MONOMIAL:
+            return Polynomial(c)
+        return _SERIES[self.basis](c, domain=list(self.domain))
+
+    def to_monomial(self, coef: ArrayLike) -> FloatArray:
+        """Monomial coefficients in the original x (increasing) of basis coefficients."""
+        c = np.asarray(coef, dtype=np.float64).reshape(1, -1)
+        return mapping.basis_to_monomial(c, np.array([self.domain]), self.basis)[0]
+
+    @property
+    def stats_basis(self) -> Basis:
+        """The basis statistics are computed in: the fit's, or Chebyshev for monomial fits
+        (whose raw Gram matrix is too ill-conditioned to invert)."""
+        return Basis.CHEBYSHEV if self.basis is Basis.MONOMIAL else self.basis
+
+    def stats_coef(self, basis_coef: ArrayLike) -> FloatArray:
+        """Coefficients of this problem's basis in :attr:`stats_basis` (same polynomial)."""
+        coef = np.asarray(basis_coef, dtype=np.float64)
+        if self.basis is not Basis.MONOMIAL:
+            return coef
+        series = Polynomial(coef).convert(kind=Chebyshev, domain=list(self.domain))
+        out = np.zeros(self.n_coef)
+        out[: series.coef.size] = series.coef[: self.n_coef]
+        return out
+
+    def relative_gradient_norm(self, coef: ArrayLike) -> float:
+        """``|grad mse(w)| / |grad mse(0)|`` in float64: 1 at the start, 0 at the optimum."""
+        g, c, _ = self.gram.one()
+        grad = 2.0 * (g @ np.asarray(coef, dtype=np.float64) - c)
+        start = 2.0 * float(np.linalg.norm(c))
+        return float(np.linalg.norm(grad)) / (start if start > 0 else 1.0)
+
+    def coef_error(self, coef: ArrayLike) -> float:
+        """Estimated relative error ``|c - c*| / |c|`` of the monomial coefficients ``c`` (what
+        ``result.coef`` holds) at basis coefficients ``coef``: what ``tol`` is compared with.
+
+        On the quadratic loss ``w - w* = H^+ grad`` exactly, so the error of the monomial
+        coefficients is ``M H^+ grad`` (M the basis-to-monomial matrix): the estimate follows
+        the conditioning of both the fit and the conversion, not merely a small gradient.
+        """
+        return float(self._estimates(coef, np.float64)[0][0])
+
+    def error_floor(self, coef: ArrayLike, dtype: npt.DTypeLike = np.float64) -> float:
+        """The smallest :meth:`coef_error` rounding lets a loop in ``dtype`` reach at ``coef``:
+        the gradient's rounding ``eps (|G| |w| + |c|)`` carried through ``M H^+``."""
+        return float(self._estimates(coef, dtype)[1][0])
+
+    def meets(self, coef: ArrayLike, tol: float, dtype: npt.DTypeLike = np.float64) -> bool:
+        """Whether the loop may stop at ``coef`` for ``tol``: the estimated errors of both the
+        monomial and the basis coefficients are at most ``tol`` or at their rounding floors
+        in ``dtype`` (a floor is a reason to stop; :meth:`converged` says whether it is one)."""
+        errors, floors = self._estimates(coef, dtype)
+        return bool(np.all(errors <= np.maximum(tol, floors)))
+
+    def converged(self, coef: ArrayLike, tol: float) -> bool:
+        """Whether ``coef`` is converged for ``tol``, as every path decides it
+        (:func:`gradpoly.convergence.confirmed`)."""
+        g, c, _ = self.gram.one()
+        w = np.asarray(coef, dtype=np.float64)[None]
+        return bool(convergence.confirmed(self._error_map, g[None], c[None], w, tol)[0])
+
+    @property
+    def resolved(self) -> bool:
+        """Whether float64 determines the coefficients along every direction of the Hessian."""
+        return bool(self._error_map.resolved[0])
+
+    def _estimates(self, coef: ArrayLike, dtype: npt.DTypeLike) -> tuple[FloatArray, FloatArray]:
+        """``([monomial error, basis error], [their rounding floors])`` at ``coef``."""
+        g, c, _ = self.gram.one()
+        w = np.asarray(coef, dtype=np.float64)[None]
+        eps = float(np.finfo(np.dtype(dtype)).eps)
+        errors, floors = convergence.estimates(self._error_map, g[None], c[None], w, eps)
+        return errors[0], floors[0]
+
+    @cached_property
+    def _error_map(self) -> convergence.ErrorMap:
+        """The convergence test's map of this problem's Gram matrix (computed once)."""
+        g, _, _ = self.gram.one()
+        return convergence.ErrorMap.of(g[None], np.array([self.domain]), self.basis)
+
+    @cached_property
+    def hessian(self) -> FloatArray:
+        """The loss Hessian ``2/N X^T S X``, shape (D+1, D+1), float64."""
+        return 2.0 * self.gram.g[0]
+
+    @cached_property
+    def eigenvalues(self) -> FloatArray:
+        """Eigenvalues of the loss Hessian, ascending (float64, from the small Gram matrix)."""
+        hessian = self.hessian
+        if not np.isfinite(hessian).all():
+            raise InvalidDataError(
+                "the loss Hessian overflows float64 on this data (features too large to "
+                "square); use basis='chebyshev' or rescale x"
+            )
+        return np.asarray(np.linalg.eigvalsh(hessian), dtype=np.float64)
+
+    @property
+    def lambda_max(self) -> float:
+        """Largest eigenvalue of the loss Hessian (its Lipschitz constant L)."""
+        return float(self.eigenvalues[-1])
+
+    @property
+    def lambda_min(self) -> float:
+        """Smallest eigenvalue of the loss Hessian (its strong convexity mu), at least 0."""
+        return max(float(self.eigenvalues[0]), 0.0)
+
+    def auto_lr(self) -> float:
+        """``1 / L``: the GD step from the loss's Lipschitz constant L (its largest curvature).
+
+        It removes the stiffest direction's error in one step and contracts every other by
+        ``1 - lambda / L``. (``2 / (L + mu)`` has a better worst-case rate but leaves the
+        stiffest direction oscillating at almost constant amplitude when L / mu is large, as
+        for monomials: measured on the seed data it ends 24x further from the optimum.)
+        """
+        return 1.0 / self.lambda_max
+
+    def auto_parameters(self, optimizer: Optimizer) -> tuple[float, float]:
+        """``(lr, beta)`` optimal for this quadratic loss under ``optimizer``.
+
+        gd: ``1 / L``, rate ``1 - 1 / k`` with ``k = L / mu``; heavy-ball
+        momentum: ``lr = 4 / (sqrt L + sqrt mu)^2``, ``beta = ((sqrt k - 1) / (sqrt k + 1))^2``;
+        Nesterov: ``lr = 1 / L``, ``beta = (sqrt k - 1) / (sqrt k + 1)``. The accelerated
+        rates depend on sqrt(k) instead of k; mu is clamped (see :mod:`gradpoly.rates`).
+        """
+        lr, beta = rates.auto_parameters(self.eigenvalues, optimizer)
+        return float(lr), float(beta)
+
+    @property
+    def lr_max(self) -> float:
+        """Largest stable GD learning rate ``2 / lambda_max``; any lr above it diverges."""
+        return 2.0 / self.lambda_max
+
+    @property
+    def condition_number(self) -> float:
+        """Condition number of the Hessian: why plain GD on monomials converges slowly."""
+        if not self.lambda_min > 0:  # singular (or rounded below zero): no finite ratio
+            return float("inf")
+        with np.errstate(over="ignore"):
+            return float(np.float64(self.lambda_max) / np.float64(self.lambda_min))
+
+    @property
+    def n_coef(self) -> int:
+        """Number of coefficients D + 1."""
+        return self.degree + 1
+
+
 @dataclass(frozen=True, eq=False)
-class FitProblem:
-    """Validated 1-D data, degree and optional per-point weights of one polynomial fit.
+class FitProblem(Problem):
+    """Validated 1-D data, degree and optional per-point weights of one polynomial fit: the
+    :class:`Problem` whose statistics come from its points (held in memory).
 
     Parameters
     ----------
@@ -110,11 +362,6 @@ class FitProblem:
         return int(self.x.size)
 
     @property
-    def n_coef(self) -> int:
-        """Number of coefficients D + 1."""
-        return self.degree + 1
-
-    @property
     def used_x(self) -> FloatArray:
         """The x values with positive weight (all of x without weights)."""
         return self.x if self.weights is None else self.x[self.weights > 0]
@@ -132,23 +379,16 @@ class FitProblem:
         :func:`gradpoly.mapping.exact_scale`."""
         return mapping.exact_scale(float(np.max(np.abs(self.y))))
 
+    @property
+    def y_reach(self) -> float:
+        """The largest |y|."""
+        return float(np.max(np.abs(self.y)))
+
     def scaled(self, factor: float) -> FitProblem:
         """The same problem with y divided by ``factor`` (a power of two: exact)."""
         if factor == 1.0:
             return self
         return FitProblem(self.x, self.y / factor, self.degree, self.weights, self.basis)
-
-    def series(self, coef: ArrayLike) -> Series:
-        """Coefficients in this problem's basis as the matching numpy.polynomial object."""
-        c = np.asarray(coef, dtype=np.float64)
-        if self.basis is Basis.MONOMIAL:
-            return Polynomial(c)
-        return _SERIES[self.basis](c, domain=list(self.domain))
-
-    def to_monomial(self, coef: ArrayLike) -> FloatArray:
-        """Monomial coefficients in the original x (increasing) of basis coefficients."""
-        c = np.asarray(coef, dtype=np.float64).reshape(1, -1)
-        return mapping.basis_to_monomial(c, np.array([self.domain]), self.basis)[0]
 
     def mse_monomial(self, coef: ArrayLike) -> float:
         """Weighted MSE of monomial coefficients in x, whatever the problem's basis."""
@@ -198,22 +438,17 @@ class FitProblem:
         return None
 
     @cached_property
-    def gram(self) -> tuple[FloatArray, FloatArray, float]:
-        """One pass over the data: ``(G, c, s) = (A^T A / N, A^T b / N, b^T b / N)``, float64.
+    def gram(self) -> Gram:
+        """One pass over the points: ``G = A^T A / N``, ``c = A^T b / N``, ``s = b^T b / N``.
 
-        With these, ``mse(w) = s - 2 c.w + w.G w`` and ``grad = 2 (G w - c)``: every GD step
-        of the ``gram`` strategy costs O(D^2) instead of O(N D), on the same trajectory.
+        With these every GD step of the ``gram`` strategy costs O(D^2) instead of O(N D), on
+        the same trajectory.
         """
         a, b = self._design64
         n = self.n_points
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused by its users
-            return a.T @ a / n, a.T @ b / n, float(b @ b / n)
-
-    @property
-    def stats_basis(self) -> Basis:
-        """The basis statistics are computed in: the fit's, or Chebyshev for monomial fits
-        (whose raw Gram matrix is too ill-conditioned to invert)."""
-        return Basis.CHEBYSHEV if self.basis is Basis.MONOMIAL else self.basis
+            domain = None if self.basis is Basis.MONOMIAL else self.domain
+            return Gram.single(a.T @ a / n, a.T @ b / n, float(b @ b / n), domain)
 
     @cached_property
     def moments(self) -> Moments:
@@ -224,12 +459,12 @@ class FitProblem:
         b = self._design64[1] / scale  # sqrt(s) y / scale, zero where s = 0
         n = self.n_points
         with np.errstate(over="ignore", invalid="ignore"):
-            g = self.gram[0] if self.basis is not Basis.MONOMIAL else a.T @ a / n
+            g = self.gram.g[0] if self.basis is not Basis.MONOMIAL else a.T @ a / n
             c, s = a.T @ b / n, float(b @ b / n)
         used = float(self.x.size if self.weights is None else np.count_nonzero(self.weights))
         return Moments(
-            g[None], c[None], np.array([s]), np.array([float(n)]), np.array([used]),
-            self.stats_basis, np.array([self.domain]), y_scale=scale,
+            g[None], c[None], np.array([s]), np.array([self.domain]), total=np.array([float(n)]),
+            used=np.array([used]), basis=self.stats_basis, y_scale=scale,
         )  # fmt: skip
 
     @cached_property
@@ -272,71 +507,6 @@ class FitProblem:
         r = None if powers is None else powers.residual(monomial / scale, self.y / scale)
         return None if r is None else np.sqrt(weights) * (r[0] + r[1])
 
-    def stats_coef(self, basis_coef: ArrayLike) -> FloatArray:
-        """Coefficients of this problem's basis in :attr:`stats_basis` (same polynomial)."""
-        coef = np.asarray(basis_coef, dtype=np.float64)
-        if self.basis is not Basis.MONOMIAL:
-            return coef
-        series = Polynomial(coef).convert(kind=Chebyshev, domain=list(self.domain))
-        out = np.zeros(self.n_coef)
-        out[: series.coef.size] = series.coef[: self.n_coef]
-        return out
-
-    def relative_gradient_norm(self, coef: ArrayLike) -> float:
-        """``|grad mse(w)| / |grad mse(0)|`` in float64: 1 at the start, 0 at the optimum."""
-        g, c, _ = self.gram
-        grad = 2.0 * (g @ np.asarray(coef, dtype=np.float64) - c)
-        start = 2.0 * float(np.linalg.norm(c))
-        return float(np.linalg.norm(grad)) / (start if start > 0 else 1.0)
-
-    def coef_error(self, coef: ArrayLike) -> float:
-        """Estimated relative error ``|c - c*| / |c|`` of the monomial coefficients ``c`` (what
-        ``result.coef`` holds) at basis coefficients ``coef``: what ``tol`` is compared with.
-
-        On the quadratic loss ``w - w* = H^+ grad`` exactly, so the error of the monomial
-        coefficients is ``M H^+ grad`` (M the basis-to-monomial matrix): the estimate follows
-        the conditioning of both the fit and the conversion, not merely a small gradient.
-        """
-        return float(self._estimates(coef, np.float64)[0][0])
-
-    def error_floor(self, coef: ArrayLike, dtype: npt.DTypeLike = np.float64) -> float:
-        """The smallest :meth:`coef_error` rounding lets a loop in ``dtype`` reach at ``coef``:
-        the gradient's rounding ``eps (|G| |w| + |c|)`` carried through ``M H^+``."""
-        return float(self._estimates(coef, dtype)[1][0])
-
-    def meets(self, coef: ArrayLike, tol: float, dtype: npt.DTypeLike = np.float64) -> bool:
-        """Whether the loop may stop at ``coef`` for ``tol``: the estimated errors of both the
-        monomial and the basis coefficients are at most ``tol`` or at their rounding floors
-        in ``dtype`` (a floor is a reason to stop; :meth:`converged` says whether it is one)."""
-        errors, floors = self._estimates(coef, dtype)
-        return bool(np.all(errors <= np.maximum(tol, floors)))
-
-    def converged(self, coef: ArrayLike, tol: float) -> bool:
-        """Whether ``coef`` is converged for ``tol``, as every path decides it
-        (:func:`gradpoly.convergence.confirmed`)."""
-        g, c, _ = self.gram
-        w = np.asarray(coef, dtype=np.float64)[None]
-        return bool(convergence.confirmed(self._error_map, g[None], c[None], w, tol)[0])
-
-    @property
-    def resolved(self) -> bool:
-        """Whether float64 determines the coefficients along every direction of the Hessian."""
-        return bool(self._error_map.resolved[0])
-
-    def _estimates(self, coef: ArrayLike, dtype: npt.DTypeLike) -> tuple[FloatArray, FloatArray]:
-        """``([monomial error, basis error], [their rounding floors])`` at ``coef``."""
-        g, c, _ = self.gram
-        w = np.asarray(coef, dtype=np.float64)[None]
-        eps = float(np.finfo(np.dtype(dtype)).eps)
-        errors, floors = convergence.estimates(self._error_map, g[None], c[None], w, eps)
-        return errors[0], floors[0]
-
-    @cached_property
-    def _error_map(self) -> convergence.ErrorMap:
-        """The convergence test's map of this problem's Gram matrix (computed once)."""
-        g, _, _ = self.gram
-        return convergence.ErrorMap.of(g[None], np.array([self.domain]), self.basis)
-
     def loss_at_zero(self, config: Any) -> float | None:
         """The configured loss at w = 0 in float64 (None for a user callable)."""
         if callable(config.loss):
@@ -351,66 +521,6 @@ class FitProblem:
         a, b = self._design64
         r = b - a @ np.asarray(coef, dtype=np.float64)
         return float(np.mean(r * r))
-
-    @cached_property
-    def hessian(self) -> FloatArray:
-        """The loss Hessian ``2/N X^T S X``, shape (D+1, D+1), float64."""
-        return 2.0 * self.gram[0]
-
-    @cached_property
-    def eigenvalues(self) -> FloatArray:
-        """Eigenvalues of the loss Hessian, ascending (float64, from the small Gram matrix)."""
-        hessian = self.hessian
-        if not np.isfinite(hessian).all():
-            raise InvalidDataError(
-                "the loss Hessian overflows float64 on this data (features too large to "
-                "square); use basis='chebyshev' or rescale x"
-            )
-        return np.asarray(np.linalg.eigvalsh(hessian), dtype=np.float64)
-
-    @property
-    def lambda_max(self) -> float:
-        """Largest eigenvalue of the loss Hessian (its Lipschitz constant L)."""
-        return float(self.eigenvalues[-1])
-
-    @property
-    def lambda_min(self) -> float:
-        """Smallest eigenvalue of the loss Hessian (its strong convexity mu), at least 0."""
-        return max(float(self.eigenvalues[0]), 0.0)
-
-    def auto_lr(self) -> float:
-        """``1 / L``: the GD step from the loss's Lipschitz constant L (its largest curvature).
-
-        It removes the stiffest direction's error in one step and contracts every other by
-        ``1 - lambda / L``. (``2 / (L + mu)`` has a better worst-case rate but leaves the
-        stiffest direction oscillating at almost constant amplitude when L / mu is large, as
-        for monomials: measured on the seed data it ends 24x further from the optimum.)
-        """
-        return 1.0 / self.lambda_max
-
-    def auto_parameters(self, optimizer: Optimizer) -> tuple[float, float]:
-        """``(lr, beta)`` optimal for this quadratic loss under ``optimizer``.
-
-        gd: ``1 / L``, rate ``1 - 1 / k`` with ``k = L / mu``; heavy-ball
-        momentum: ``lr = 4 / (sqrt L + sqrt mu)^2``, ``beta = ((sqrt k - 1) / (sqrt k + 1))^2``;
-        Nesterov: ``lr = 1 / L``, ``beta = (sqrt k - 1) / (sqrt k + 1)``. The accelerated
-        rates depend on sqrt(k) instead of k; mu is clamped (see :mod:`gradpoly.rates`).
-        """
-        lr, beta = rates.auto_parameters(self.eigenvalues, optimizer)
-        return float(lr), float(beta)
-
-    @property
-    def lr_max(self) -> float:
-        """Largest stable GD learning rate ``2 / lambda_max``; any lr above it diverges."""
-        return 2.0 / self.lambda_max
-
-    @property
-    def condition_number(self) -> float:
-        """Condition number of the Hessian: why plain GD on monomials converges slowly."""
-        if not self.lambda_min > 0:  # singular (or rounded below zero): no finite ratio
-            return float("inf")
-        with np.errstate(over="ignore"):
-            return float(np.float64(self.lambda_max) / np.float64(self.lambda_min))
 
 
 _SERIES: dict[Basis, type[Polynomial] | type[Chebyshev] | type[Legendre]] = {
@@ -712,12 +822,12 @@ def needs_refinement(
         return bool(np.any(~(reach <= SETTLED * np.abs(coef))))
 
 
-def finite_coefficients(coef: FloatArray, problem: FitProblem) -> FloatArray:
+def finite_coefficients(coef: FloatArray, problem: Problem) -> FloatArray:
     """``coef`` if every entry is finite, else InvalidDataError naming the scales at fault."""
     if np.isfinite(coef).all():
         return coef
     lo, hi = problem.domain
-    top = float(np.max(np.abs(problem.y)))
+    top = problem.y_reach
     raise InvalidDataError(
         f"the monomial coefficients of this degree-{problem.degree} fit overflow float64 "
         f"(x spans [{lo:.3g}, {hi:.3g}], y reaches {top:.3g}); rescale x or y"

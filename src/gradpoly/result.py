@@ -524,10 +524,10 @@ def _moments_from(data: Any) -> dict[str, Any]:
         gram[None],
         moment[None],
         np.array([_number(data["square"])]),
-        np.array([_number(data["total"])]),
-        np.array([_number(data["used"])]),
-        Basis.parse(data["basis"]),
         floats("domain").reshape(1, 2),
+        total=np.array([_number(data["total"])]),
+        used=np.array([_number(data["used"])]),
+        basis=Basis.parse(data["basis"]),
         y_scale=_number(data.get("y_scale", 1.0)),
     )
     return {

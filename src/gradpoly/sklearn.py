@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gradpoly import validation
-from gradpoly.batched.batch import GramBatch, mapped
+from gradpoly.batched.batch import mapped
 from gradpoly.engines.base import OptionalLibrary
 from gradpoly.errors import (
     DataTypeError,
@@ -30,6 +30,7 @@ from gradpoly.errors import (
     InvalidOptionError,
     warn,
 )
+from gradpoly.gram import Gram
 from gradpoly.many import basis_to_monomial, descend_gram
 from gradpoly.mapping import check_monomial, domains, exact_scale, features
 from gradpoly.options import BEST, Basis
@@ -190,7 +191,7 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
             g = (design * weight[:, None]).T @ design / total
             c = design.T @ (weight * y) / total
             s = np.array([weight @ (y * y) / total])
-            gram = GramBatch(g[None], c[None], s, np.full((1, 2), np.nan))
+            gram = Gram(g[None], c[None], s, np.full((1, 2), np.nan))
             descent = descend_gram(
                 gram,
                 steps=self.steps,

@@ -12,7 +12,7 @@ values come from SciPy.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from functools import cached_property
 from typing import Any
 
@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from gradpoly import display, mapping, validation
 from gradpoly.errors import EngineUnavailableError, InvalidOptionError, warn
+from gradpoly.gram import Gram
 from gradpoly.options import Basis
 from gradpoly.rates import MU_FLOOR
 
@@ -28,21 +29,19 @@ FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, eq=False)
-class Moments:
-    """What statistics need of B fits (B may be 1): Gram statistics normalised by ``total``
-    (the MSE's divisor), the number of points with positive weight, the basis and domains.
+class Moments(Gram):
+    """What statistics need of B fits (B may be 1): the fits' :class:`~gradpoly.gram.Gram`
+    statistics (normalised by ``total``, the MSE's divisor) with the number of points with
+    positive weight, the basis they are in and what the fit knew of them.
 
-    Shapes: ``g`` (B, D+1, D+1), ``c`` (B, D+1), ``s`` (B,), ``total`` and ``used`` (B,),
-    ``domains`` (B, 2) (NaN for monomials).
+    Shapes: ``g`` (B, D+1, D+1), ``c`` (B, D+1), ``s`` (B,), ``domains`` (B, 2) (NaN for
+    monomials), ``total`` and ``used`` (B,).
     """
 
-    g: FloatArray
-    c: FloatArray
-    s: FloatArray
+    _: KW_ONLY
     total: FloatArray
     used: FloatArray
     basis: Basis
-    domains: FloatArray
     inverse: FloatArray | None = None
     """``g^-1`` (B, D+1, D+1) where the fit formed it accurately (NaN rows elsewhere)."""
     y_scale: float = 1.0

@@ -204,7 +204,7 @@ def check_tol_stops_once_converged(config: FitConfig) -> None:
     assert result.trace.shape == (result.steps_run,)
     assert result.coef_error <= tol
     assert "estimated coefficient error" in result.stop_reason
-    exact = problem.to_monomial(np.linalg.solve(problem.gram[0], problem.gram[1]))
+    exact = problem.to_monomial(np.linalg.solve(problem.gram.g[0], problem.gram.c[0]))
     assert np.max(np.abs(result.coef - exact)) <= 10 * tol * np.max(np.abs(exact))
 
 

@@ -17,9 +17,10 @@ import numpy as np
 import numpy.typing as npt
 
 from gradpoly import updates
-from gradpoly.batched.batch import Batch, FloatArray, GramBatch, domains_of
+from gradpoly.batched.batch import Batch, FloatArray, domains_of
 from gradpoly.batched.shared import NUMPY, shared_statistics
 from gradpoly.engines.base import Availability, OptionalLibrary
+from gradpoly.gram import Gram
 from gradpoly.losses import Loss
 from gradpoly.options import Basis, Device, Optimizer
 
@@ -76,7 +77,7 @@ class BatchBackend(Protocol):
         """Version of the array library behind the backend."""
         ...
 
-    def statistics(self, batch: Batch, degree: int, basis: Basis, device: Device) -> GramBatch:
+    def statistics(self, batch: Batch, degree: int, basis: Basis, device: Device) -> Gram:
         """Domains and Gram statistics of every series in ``batch``, as float64 NumPy arrays."""
         ...
 
@@ -97,7 +98,7 @@ class BatchBackend(Protocol):
         ...
 
     def descend(
-        self, batch: Batch, gram: GramBatch, basis: Basis, plan: Plan, device: Device
+        self, batch: Batch, gram: Gram, basis: Basis, plan: Plan, device: Device
     ) -> Descent:
         """Run ``plan`` from w = 0 for every series; MSE on ``gram``, other losses on ``batch``."""
         ...
@@ -137,10 +138,10 @@ class BatchEngine(ABC):
         """Version of the array library behind the backend."""
         return self.library.version() if self.library is not None else np.__version__
 
-    def statistics(self, batch: Batch, degree: int, basis: Basis, device: Device) -> GramBatch:
+    def statistics(self, batch: Batch, degree: int, basis: Basis, device: Device) -> Gram:
         """Each series' domain, then its G, c, s written by :meth:`fill`."""
         count, size = batch.size, degree + 1
-        out = GramBatch(
+        out = Gram(
             np.empty((count, size, size)),
             np.empty((count, size)),
             np.empty(count),
@@ -174,12 +175,12 @@ class BatchEngine(ABC):
         return shared_statistics(self.arrays(device), x, y, weights, degree, basis)
 
     @abstractmethod
-    def fill(self, batch: Batch, degree: int, basis: Basis, device: Device, out: GramBatch) -> None:
+    def fill(self, batch: Batch, degree: int, basis: Basis, device: Device, out: Gram) -> None:
         """Write every series' ``G``, ``c``, ``s`` into ``out`` (its domains are set)."""
 
     @abstractmethod
     def descend(
-        self, batch: Batch, gram: GramBatch, basis: Basis, plan: Plan, device: Device
+        self, batch: Batch, gram: Gram, basis: Basis, plan: Plan, device: Device
     ) -> Descent:
         """Run ``plan`` from w = 0 for every series; MSE on ``gram``, other losses on ``batch``."""
 

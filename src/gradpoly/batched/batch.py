@@ -1,4 +1,5 @@
-"""The series a batched backend works on, their Gram statistics, and the domain helpers.
+"""The series a batched backend works on, and the domain helpers (their Gram statistics are
+:class:`gradpoly.gram.Gram`, the one shape every path shares).
 
 Below both :mod:`gradpoly.batched.base` (what a backend supplies) and
 :mod:`gradpoly.batched.shared` (statistics of series on one axis), which both use them.
@@ -40,20 +41,6 @@ class Batch:
         """The series in ``part`` (views, no copy)."""
         w = None if self.w is None else self.w[part]
         return Batch(self.x[part], self.y[part], w, self.counts[part])
-
-
-@dataclass(frozen=True, eq=False)
-class GramBatch:
-    """Per series: ``G = X'SX/n`` (B, D+1, D+1), ``c = X'Sy/n`` (B, D+1), ``s = y'Sy/n`` (B,).
-
-    X holds the basis functions at each series' points mapped from ``domains`` (B, 2) to
-    [-1, 1] (monomial: unmapped, domains NaN). The weighted MSE of w is ``s - 2c.w + w.Gw``.
-    """
-
-    g: FloatArray
-    c: FloatArray
-    s: FloatArray
-    domains: FloatArray
 
 
 def domains_of(x: FloatArray, w: FloatArray | None) -> FloatArray:

@@ -19,7 +19,6 @@ from gradpoly.batched.base import (
     Batch,
     BatchEngine,
     Descent,
-    GramBatch,
     Objective,
     Plan,
     Rates,
@@ -33,6 +32,7 @@ from gradpoly.batched.base import (
 )
 from gradpoly.batched.batch import mapped
 from gradpoly.engines.base import OptionalLibrary
+from gradpoly.gram import Gram
 from gradpoly.losses import Loss, penalty
 from gradpoly.mapping import features
 from gradpoly.options import Basis, Device
@@ -109,7 +109,7 @@ class JaxBatch(BatchEngine):
         jax = JAX.load()
         return Arrays(jax.numpy, jax.numpy.asarray, np.asarray, lambda: jax.enable_x64(True))
 
-    def fill(self, batch: Batch, degree: int, basis: Basis, device: Device, out: GramBatch) -> None:
+    def fill(self, batch: Batch, degree: int, basis: Basis, device: Device, out: Gram) -> None:
         jax = JAX.load()
         compute, _ = _functions()
         with jax.enable_x64(True):
@@ -132,7 +132,7 @@ class JaxBatch(BatchEngine):
                     array[start:stop] = np.asarray(part)[: stop - start]
 
     def descend(
-        self, batch: Batch, gram: GramBatch, basis: Basis, plan: Plan, device: Device
+        self, batch: Batch, gram: Gram, basis: Basis, plan: Plan, device: Device
     ) -> Descent:
         jax = JAX.load()
         jnp = jax.numpy
@@ -179,7 +179,7 @@ class JaxBatch(BatchEngine):
                 final,
             )
 
-    def _data(self, batch: Batch, gram: GramBatch, basis: Basis, loss: Loss) -> tuple[Any, ...]:
+    def _data(self, batch: Batch, gram: Gram, basis: Basis, loss: Loss) -> tuple[Any, ...]:
         """The arrays the objective needs: Gram statistics, or features and data per point."""
         jnp = JAX.load().numpy
         if loss is Loss.MSE:

@@ -11,8 +11,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from gradpoly.batched import register
-from gradpoly.batched.base import Batch, BatchEngine, Descent, GramBatch, Plan
+from gradpoly.batched.base import Batch, BatchEngine, Descent, Plan
 from gradpoly.engines.base import OptionalLibrary
+from gradpoly.gram import Gram
 from gradpoly.options import Basis, Device
 
 NUMBA = OptionalLibrary("numba", "numba")
@@ -39,7 +40,7 @@ class NumbaBatch(BatchEngine):
         """Room only: the kernel finds each series' domain in its own pass over the row."""
         return np.empty((batch.size, 2))
 
-    def fill(self, batch: Batch, degree: int, basis: Basis, device: Device, out: GramBatch) -> None:
+    def fill(self, batch: Batch, degree: int, basis: Basis, device: Device, out: Gram) -> None:
         kernel, _ = _kernels()
         w = np.empty((1, 1)) if batch.w is None else batch.w
         x, y = np.ascontiguousarray(batch.x), np.ascontiguousarray(batch.y)
@@ -86,7 +87,7 @@ class NumbaBatch(BatchEngine):
         return finish(axis, count, g, c, s, counts, gapped, basis)
 
     def descend(
-        self, batch: Batch, gram: GramBatch, basis: Basis, plan: Plan, device: Device
+        self, batch: Batch, gram: Gram, basis: Basis, plan: Plan, device: Device
     ) -> Descent:
         _, kernel = _kernels()
         count, size = gram.c.shape

@@ -11,7 +11,6 @@ from gradpoly.batched.base import (
     Batch,
     BatchEngine,
     Descent,
-    GramBatch,
     Plan,
     Rates,
     eager_descent,
@@ -21,6 +20,7 @@ from gradpoly.batched.base import (
     tol_squared,
 )
 from gradpoly.batched.batch import mapped
+from gradpoly.gram import Gram
 from gradpoly.mapping import features
 from gradpoly.options import Basis, Device
 
@@ -34,7 +34,7 @@ class NumpyBatch(BatchEngine):
 
     name: ClassVar[str] = "numpy"
 
-    def fill(self, batch: Batch, degree: int, basis: Basis, device: Device, out: GramBatch) -> None:
+    def fill(self, batch: Batch, degree: int, basis: Basis, device: Device, out: Gram) -> None:
         for start in range(0, batch.size, CHUNK_SERIES):
             part = slice(start, min(start + CHUNK_SERIES, batch.size))
             rows = batch.rows(part)
@@ -47,7 +47,7 @@ class NumpyBatch(BatchEngine):
             out.s[part] = yy.sum(axis=1) / n
 
     def descend(
-        self, batch: Batch, gram: GramBatch, basis: Basis, plan: Plan, device: Device
+        self, batch: Batch, gram: Gram, basis: Basis, plan: Plan, device: Device
     ) -> Descent:
         objective = gram_objective(gram.g, gram.c, gram.s, matvec)
         active = np.isfinite(plan.rate)

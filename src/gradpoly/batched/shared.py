@@ -18,7 +18,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from gradpoly.batched.batch import GramBatch, domains_of, mapped
+from gradpoly.batched.batch import domains_of, mapped
+from gradpoly.gram import Gram
 from gradpoly.mapping import features
 from gradpoly.options import Basis
 
@@ -43,7 +44,7 @@ class SharedGram:
     """Statistics of B series on one axis: ``gram`` (per series), which series have gaps,
     and each series' count of used points."""
 
-    gram: GramBatch
+    gram: Gram
     gapped: npt.NDArray[np.bool_]
     counts: FloatArray
     shared_g: FloatArray
@@ -111,7 +112,7 @@ def finish(
     domains = np.repeat(axis.dom, count, axis=0)
     if basis is Basis.MONOMIAL:
         domains[:] = np.nan
-    return SharedGram(GramBatch(g, c, s, domains), gapped, counts, axis.shared_g)
+    return SharedGram(Gram(g, c, s, domains), gapped, counts, axis.shared_g)
 
 
 def _products(

@@ -16,7 +16,6 @@ from gradpoly.batched.base import (
     Batch,
     BatchEngine,
     Descent,
-    GramBatch,
     Objective,
     Plan,
     Rates,
@@ -30,6 +29,7 @@ from gradpoly.batched.base import (
 from gradpoly.batched.batch import mapped
 from gradpoly.engines.base import Availability, OptionalLibrary
 from gradpoly.engines.torch_engine import cuda_availability
+from gradpoly.gram import Gram
 from gradpoly.losses import penalty
 from gradpoly.mapping import features
 from gradpoly.options import Basis, Device
@@ -75,7 +75,7 @@ class TorchBatch(BatchEngine):
         w = None if batch.w is None else self._tensor(batch.w, device)
         return v, self._tensor(batch.y, device), w, self._tensor(batch.counts, device)
 
-    def fill(self, batch: Batch, degree: int, basis: Basis, device: Device, out: GramBatch) -> None:
+    def fill(self, batch: Batch, degree: int, basis: Basis, device: Device, out: Gram) -> None:
         chunk = CHUNK_SERIES[device]
         for start in range(0, batch.size, chunk):
             part = slice(start, min(start + chunk, batch.size))
@@ -87,7 +87,7 @@ class TorchBatch(BatchEngine):
             out.s[part] = (yy.sum(-1) / n).cpu().numpy()
 
     def _objective(
-        self, batch: Batch, gram: GramBatch, basis: Basis, plan: Plan, device: Device
+        self, batch: Batch, gram: Gram, basis: Basis, plan: Plan, device: Device
     ) -> Objective:
         torch = TORCH.load()
         if plan.is_mse:
@@ -101,7 +101,7 @@ class TorchBatch(BatchEngine):
         return robust_objective(v, y, sw, n, rho, torch.func.grad)
 
     def descend(
-        self, batch: Batch, gram: GramBatch, basis: Basis, plan: Plan, device: Device
+        self, batch: Batch, gram: Gram, basis: Basis, plan: Plan, device: Device
     ) -> Descent:
         torch = TORCH.load()
         objective = self._objective(batch, gram, basis, plan, device)

@@ -251,7 +251,7 @@ def _while_loop(gradient: str) -> Loop:
 
     def loop(problem: FitProblem, steps: int, lr: float, device: str) -> Outcome:
         torch = load_torch()
-        g, c, s = (torch.tensor(np.asarray(v), dtype=torch.float32) for v in problem.gram)
+        g, c, s = (torch.tensor(np.asarray(v), dtype=torch.float32) for v in problem.gram.one())
         w = torch.zeros(problem.n_coef)
         rate = torch.tensor(lr, dtype=torch.float32)
         run = _while_package(gradient, (w, torch.tensor(WHILE_STEPS), rate, g, c, s))

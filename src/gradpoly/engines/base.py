@@ -42,7 +42,7 @@ from gradpoly.options import (
     Optimizer,
     Strategy,
 )
-from gradpoly.problem import FitProblem, finite_coefficients
+from gradpoly.problem import Problem, finite_coefficients
 from gradpoly.rates import stable_limit
 from gradpoly.result import FitResult
 
@@ -167,7 +167,7 @@ class Engine(Protocol):
         ...
 
     def fit(
-        self, problem: FitProblem, config: FitConfig, progress: Progress | None = None
+        self, problem: Problem, config: FitConfig, progress: Progress | None = None
     ) -> FitResult:
         """Run the GD loop of DESIGN.md on ``problem`` as ``config`` says."""
         ...
@@ -186,7 +186,7 @@ class LoopEngine(ABC):
     """The optional library behind the engine; None when it needs only NumPy."""
 
     @abstractmethod
-    def start(self, problem: FitProblem, config: FitConfig) -> Runner:
+    def start(self, problem: Problem, config: FitConfig) -> Runner:
         """Put the data on the device and return a runner at step 0 (w = 0)."""
 
     def version(self) -> str:
@@ -262,7 +262,7 @@ class LoopEngine(ABC):
             raise EngineUnavailableError(available.reason)
 
     def fit(
-        self, problem: FitProblem, config: FitConfig, progress: Progress | None = None
+        self, problem: Problem, config: FitConfig, progress: Progress | None = None
     ) -> FitResult:
         """Check, then run the shared chunked loop with this engine's runner."""
         self.check(config)
@@ -274,7 +274,7 @@ class LoopEngine(ABC):
         return replace(result, config=config, lr=lr, momentum=momentum)
 
 
-def _y_scaling(problem: FitProblem, config: FitConfig) -> tuple[float, FitConfig]:
+def _y_scaling(problem: Problem, config: FitConfig) -> tuple[float, FitConfig]:
     """The exact power-of-two scale of y this loss allows, and the config to run on y / s.
 
     MSE and Huber (with delta / s) follow exactly s times the trajectory of y / s; L1 and a
@@ -290,7 +290,7 @@ def _y_scaling(problem: FitProblem, config: FitConfig) -> tuple[float, FitConfig
 
 
 def run_loop(
-    engine: LoopEngine, problem: FitProblem, config: FitConfig, progress: Progress | None = None
+    engine: LoopEngine, problem: Problem, config: FitConfig, progress: Progress | None = None
 ) -> FitResult:
     """Drive a runner through ``config.steps`` in chunks, watching for divergence.
 
@@ -315,7 +315,7 @@ def run_loop(
     _refuse_unstable(problem, config)
     start_loss = inner.loss_at_zero(inner_config)
     if start_loss is not None and not math.isfinite(start_loss * scale * scale):
-        top = float(np.max(np.abs(problem.y)))
+        top = problem.y_reach
         raise InvalidDataError(
             f"y reaches {top:.3g}: its mean squared error is beyond float64, so the loss trace "
             f"cannot be reported; divide y by {10.0 ** round(math.log10(top)):.0e} "
@@ -347,8 +347,8 @@ def _user_loss_errors(config: FitConfig) -> Iterator[None]:
 
 def _drive(
     engine: LoopEngine,
-    problem: FitProblem,
-    inner: FitProblem,
+    problem: Problem,
+    inner: Problem,
     config: FitConfig,
     inner_config: FitConfig,
     scale: float,
@@ -422,7 +422,7 @@ FLOOR = "floor"
 is a reason to stop, never a claim of accuracy); ``stop_reason`` gives the floor and tol."""
 
 
-def _stop_at_tol(problem: FitProblem, coef: Any, config: FitConfig, done: int) -> tuple[str, str]:
+def _stop_at_tol(problem: Problem, coef: Any, config: FitConfig, done: int) -> tuple[str, str]:
     """Why ``tol`` stopped the loop: the error met it (converged), or it reached the dtype's
     rounding floor (stopped there, not converged).
 
@@ -459,7 +459,7 @@ def _stop_at_tol(problem: FitProblem, coef: Any, config: FitConfig, done: int) -
     )
 
 
-def _floor_advice(problem: FitProblem, config: FitConfig) -> str:
+def _floor_advice(problem: Problem, config: FitConfig) -> str:
     """What lowers a floor: the closed form always; float64 and a mapped basis where unused."""
     remedies = ["gradpoly.lstsq gives the closed form"]
     if config.dtype.value != "float64":
@@ -474,7 +474,7 @@ MOMENTUM_OVERSHOOT = 1e4
 divergence: heavy ball and Nesterov overshoot early, so "above the start" proves nothing."""
 
 
-def _refuse_unstable(problem: FitProblem, config: FitConfig) -> None:
+def _refuse_unstable(problem: Problem, config: FitConfig) -> None:
     """For the MSE the stability of a fixed lr is known before any step: refuse it then."""
     if not config.is_mse:
         return
@@ -506,7 +506,7 @@ def _rise_limit(config: FitConfig, start_loss: float | None) -> float:
     return math.inf if config.is_mse else MOMENTUM_OVERSHOOT * max(start_loss, 1e-300)
 
 
-def _refuse_start(problem: FitProblem, config: FitConfig, loss: float) -> None:
+def _refuse_start(problem: Problem, config: FitConfig, loss: float) -> None:
     """The loss at w = 0 is not finite in the engine: a bad callable, or the dtype overflows."""
     if callable(config.loss):
         raise InvalidOptionError(
@@ -519,7 +519,7 @@ def _refuse_start(problem: FitProblem, config: FitConfig, loss: float) -> None:
 
 
 def _divergence(
-    trace: np.ndarray, limit: float, problem: FitProblem, config: FitConfig
+    trace: np.ndarray, limit: float, problem: Problem, config: FitConfig
 ) -> DivergenceError:
     """The error for a loss that rose or became non-finite: the step, and checked advice."""
     bad = np.flatnonzero(~np.isfinite(trace) | (trace > limit))

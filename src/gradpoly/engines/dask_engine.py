@@ -12,7 +12,7 @@ the passes: Dask's threads by default, a ``distributed.Client`` when one is open
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -23,10 +23,10 @@ from gradpoly.engines import register
 from gradpoly.engines.base import LoopEngine, OptionalLibrary, Progress, Runner
 from gradpoly.engines.numpy_engine import GramRunner, PerSampleRunner
 from gradpoly.errors import DataFileError, GradpolyError, InvalidDataError, InvalidOptionError
+from gradpoly.gram import Gram
 from gradpoly.options import Basis, FitConfig, Optimizer, Strategy
-from gradpoly.problem import FitProblem, _features
+from gradpoly.problem import FitProblem, Problem, _features
 from gradpoly.result import FitResult
-from gradpoly.stats import Moments
 
 DASK = OptionalLibrary("dask", "dask")
 CHUNK_POINTS = 1_000_000
@@ -148,19 +148,25 @@ def _chunk_loss_grad(
 
 
 @dataclass(frozen=True, eq=False)
-class DaskProblem(FitProblem):
+class DaskProblem(Problem):
     """A fit problem known by lazy arrays and their Gram statistics, never by all its points.
 
-    ``x``, ``y`` and ``weights`` are dask arrays; :meth:`build` runs the two passes.
-    Everything the engines' loop needs (the Gram system, its eigenvalues, lr auto, the
-    stopping test, the conversion to monomials) comes from the statistics.
+    ``x``, ``y`` and ``weights`` are dask arrays; :meth:`build` runs the two passes and keeps
+    their result as a :class:`~gradpoly.gram.Gram` of one series, from which
+    :class:`~gradpoly.problem.Problem` gives the loop everything it needs (the Gram system,
+    its eigenvalues, lr auto, the stopping test, the conversion to monomials).
     """
 
-    count: int = 0
-    span: tuple[float, float] = (0.0, 1.0)
-    statistics: tuple[FloatArray, FloatArray, float] = field(
-        default=(np.zeros((1, 1)), np.zeros(1), 0.0)
-    )
+    x: Any
+    y: Any
+    degree: int
+    weights: Any
+    basis: Basis
+    count: int
+    span: tuple[float, float]
+    """The x range (the mapped domain), monomial fits included."""
+    statistics: Gram
+    """The two passes' Gram statistics (a batch of one), all the loop reads."""
     seconds: float = 0.0
 
     def __post_init__(self) -> None:
@@ -215,32 +221,24 @@ class DaskProblem(FitProblem):
         total = np.asarray(computed(rows.sum(axis=0)), dtype=np.float64) / int(count)
         g = total[: size * size].reshape(size, size)
         c = total[size * size : size * size + size]
-        s = float(total[-1])
-        problem = cls(
-            xs,
-            ys,
-            degree,
-            ws,
-            chosen,
-            count=int(count),
-            span=(lo, hi),
-            statistics=(g, c, s),
-            seconds=time.perf_counter() - start,
-        )
+        mapped = None if chosen is Basis.MONOMIAL else (lo, hi)
+        gram = Gram.single(g, c, float(total[-1]), mapped)
+        seconds = time.perf_counter() - start
+        problem = cls(xs, ys, degree, ws, chosen, int(count), (lo, hi), gram, seconds)
         problem.check_rank()
         return problem
 
     @property
     def chunks(self) -> int:
         """Number of chunks (Dask blocks) of the data."""
-        return int(self.x.numblocks[0])  # type: ignore[attr-defined]
+        return int(self.x.numblocks[0])
 
     def check_rank(self) -> None:
         """Too few distinct x values make G singular: say so (exact counting needs a sort)."""
         trouble = self.trouble(np.float64)
         if trouble is not None:
             raise InvalidDataError(trouble)
-        eig = np.linalg.eigvalsh(self.statistics[0])
+        eig = np.linalg.eigvalsh(self.gram.g[0])
         if not eig[0] > 1e-13 * eig[-1]:
             raise InvalidDataError(
                 validation.too_few_distinct(
@@ -252,73 +250,16 @@ class DaskProblem(FitProblem):
             )
 
     @property
+    def gram(self) -> Gram:
+        return self.statistics
+
+    @property
     def n_points(self) -> int:
         return self.count
 
     @property
     def domain(self) -> tuple[float, float]:
         return self.span
-
-    @property
-    def gram(self) -> tuple[FloatArray, FloatArray, float]:
-        return self.statistics
-
-    @property
-    def _design64(self) -> tuple[FloatArray, FloatArray]:
-        raise InvalidOptionError("the dask engine streams its chunks: no design matrix in memory")
-
-    @property
-    def moments(self) -> Moments | None:  # type: ignore[override]
-        """Gram statistics for :mod:`gradpoly.stats` (mapped bases; monomial: none kept)."""
-        if self.basis is Basis.MONOMIAL:
-            return None
-        g, c, s = self.statistics
-        count = np.array([float(self.count)])
-        return Moments(g[None], c[None], np.array([s]), count, count, self.basis,
-                       np.array([self.span]))  # fmt: skip
-
-    def residual_sums(
-        self, stats_coef: npt.ArrayLike, monomial: npt.NDArray[np.float64] | None = None
-    ) -> tuple[float, float] | None:
-        """None: the residuals would cost one more pass over every chunk; the statistics use
-        the Gram form (accurate unless R² is within ~1e-8 of 1)."""
-        return None
-
-    @property
-    def y_scale(self) -> float:
-        """1: the chunks are summed as they are (statistics that overflow are refused)."""
-        return 1.0
-
-    def trouble(self, dtype: npt.DTypeLike) -> str | None:
-        """Why the loop cannot run in ``dtype``: statistics beyond its range, or None."""
-        g, c, s = self.statistics
-        limit = float(np.finfo(np.dtype(dtype)).max) / 4.0
-        if not (np.isfinite(g).all() and np.isfinite(c).all() and np.isfinite(s)):
-            return "x or y are too large to square in float64; rescale them"
-        if float(np.max(np.abs(g))) > limit or abs(s) > limit:
-            return f"the Gram statistics overflow {np.dtype(dtype)}: use dtype='float64'"
-        return None
-
-    def mse(self, coef: npt.ArrayLike) -> float:
-        g, c, s = self.statistics
-        w = np.asarray(coef, dtype=np.float64)
-        return float(s - 2 * c @ w + w @ g @ w)
-
-    def mse_monomial(self, coef: npt.ArrayLike) -> float:
-        poly = np.polynomial.Polynomial(np.asarray(coef, dtype=np.float64))
-        if self.basis is Basis.MONOMIAL:
-            return self.mse(poly.coef)
-        kind: dict[Basis, Any] = {
-            Basis.CHEBYSHEV: np.polynomial.Chebyshev,
-            Basis.LEGENDRE: np.polynomial.Legendre,
-        }
-        basis_coef = poly.convert(kind=kind[self.basis], domain=list(self.span)).coef
-        padded = np.zeros(self.n_coef)
-        padded[: basis_coef.size] = basis_coef[: self.n_coef]
-        return self.mse(padded)
-
-    def loss_at_zero(self, config: Any) -> float | None:
-        return self.statistics[2]
 
     def loss_grad(self, point: np.ndarray) -> tuple[float, np.ndarray]:
         """One pass: the MSE at ``point`` and its gradient, summed over chunks."""
@@ -360,7 +301,7 @@ def _check_summary(
 class _ChunkedRunner(PerSampleRunner):
     """The seed's loop, exactly, with every step's loss and gradient one pass over the chunks."""
 
-    def _load(self, problem: FitProblem, dtype: np.dtype[Any]) -> None:
+    def _load(self, problem: Problem, dtype: np.dtype[Any]) -> None:
         if not isinstance(problem, DaskProblem):
             raise InvalidOptionError("the chunked per-sample loop needs a DaskProblem")
         self.lazy = problem
@@ -387,10 +328,12 @@ class DaskEngine(LoopEngine):
     library = DASK
 
     def fit(
-        self, problem: FitProblem, config: FitConfig, progress: Progress | None = None
+        self, problem: Problem, config: FitConfig, progress: Progress | None = None
     ) -> FitResult:
         """Fit an in-memory problem through the chunked passes (what the CLI and tests call)."""
         self.check(config)
+        if not isinstance(problem, FitProblem):  # lazy data: fit_lazy, built by fit_data
+            raise InvalidOptionError("DaskEngine.fit takes points in memory; use fit_data")
         lazy = DaskProblem.build(
             problem.x, problem.y, problem.degree, problem.weights, problem.basis
         )
@@ -426,7 +369,7 @@ class DaskEngine(LoopEngine):
             environment=environment,
         )
 
-    def start(self, problem: FitProblem, config: FitConfig) -> Runner:
+    def start(self, problem: Problem, config: FitConfig) -> Runner:
         if config.strategy is Strategy.GRAM:
             return GramRunner(problem, config)
         return _ChunkedRunner(problem, config)

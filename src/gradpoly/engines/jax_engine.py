@@ -20,7 +20,7 @@ from gradpoly.engines import register
 from gradpoly.engines.base import LoopEngine, OptionalLibrary, Runner
 from gradpoly.losses import Loss, check_value, describe, penalty
 from gradpoly.options import DType, FitConfig, Gradient, Mode, Optimizer, Strategy
-from gradpoly.problem import FitProblem
+from gradpoly.problem import Problem
 
 SCAN_STEPS = 10_000
 """Steps per compiled scan (and per divergence check)."""
@@ -115,14 +115,14 @@ def compiled_chunk(
 
 
 class _JaxRunner:
-    def __init__(self, problem: FitProblem, config: FitConfig) -> None:
+    def __init__(self, problem: Problem, config: FitConfig) -> None:
         self.jax = jax = load_jax()
         self.x64 = config.dtype is DType.FLOAT64
         with self._precision():
             jnp = jax.numpy
             dtype = jnp.dtype(str(config.dtype))
             if config.strategy is Strategy.GRAM:
-                g, c, s = problem.gram
+                g, c, s = problem.gram.one()
                 host: tuple[Any, ...] = (g, c, np.asarray(s))
             else:
                 host = problem.design(np.float64)
@@ -179,5 +179,5 @@ class JaxEngine(LoopEngine):
         del config
         return SCAN_STEPS
 
-    def start(self, problem: FitProblem, config: FitConfig) -> Runner:
+    def start(self, problem: Problem, config: FitConfig) -> Runner:
         return _JaxRunner(problem, config)

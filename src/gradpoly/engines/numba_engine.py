@@ -16,7 +16,7 @@ import numpy.typing as npt
 from gradpoly.engines import register
 from gradpoly.engines.base import LoopEngine, OptionalLibrary, Runner, trace_room, trace_start
 from gradpoly.options import FitConfig, Mode, Strategy
-from gradpoly.problem import FitProblem
+from gradpoly.problem import Problem
 
 NUMBA = OptionalLibrary("numba", "numba")
 load_numba = NUMBA.load
@@ -76,10 +76,10 @@ def compiled(strategy: Strategy) -> Callable[..., None]:
 
 
 class _NumbaRunner:
-    def __init__(self, problem: FitProblem, config: FitConfig) -> None:
+    def __init__(self, problem: Problem, config: FitConfig) -> None:
         dtype = np.dtype(str(config.dtype))
         if config.strategy is Strategy.GRAM:
-            g, c, s = problem.gram
+            g, c, s = problem.gram.one()
             self.data: tuple[Any, ...] = (g.astype(dtype), c.astype(dtype), dtype.type(s))
         else:
             a, b = problem.design(dtype)
@@ -118,5 +118,5 @@ class NumbaEngine(LoopEngine):
         # A compiled call is cheap to make: long chunks, unless tol asks for frequent checks.
         return super().chunk_steps(config) if config.tol is not None else 10_000
 
-    def start(self, problem: FitProblem, config: FitConfig) -> Runner:
+    def start(self, problem: Problem, config: FitConfig) -> Runner:
         return _NumbaRunner(problem, config)

@@ -15,7 +15,7 @@ from gradpoly import updates
 from gradpoly.engines import register
 from gradpoly.engines.base import LoopEngine, Runner, trace_room, trace_start
 from gradpoly.options import FitConfig, Optimizer, Strategy
-from gradpoly.problem import FitProblem
+from gradpoly.problem import Problem
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -23,7 +23,7 @@ FloatArray = npt.NDArray[np.float64]
 class PerSampleRunner:
     """The seed's step on precomputed powers of x: every step touches all N points."""
 
-    def __init__(self, problem: FitProblem, config: FitConfig) -> None:
+    def __init__(self, problem: Problem, config: FitConfig) -> None:
         dtype = np.dtype(str(config.dtype))
         self._load(problem, dtype)
         self.w = np.zeros(problem.n_coef, dtype=dtype)
@@ -35,7 +35,7 @@ class PerSampleRunner:
         self.beta = dtype.type(config.momentum_value)
         self.v = np.zeros_like(self.w)
 
-    def _load(self, problem: FitProblem, dtype: np.dtype[Any]) -> None:
+    def _load(self, problem: Problem, dtype: np.dtype[Any]) -> None:
         """Keep what each step reads: here the design ``A`` (and its transpose) and ``b``."""
         self.a, self.b = problem.design(dtype)
         self.at = np.ascontiguousarray(self.a.T)
@@ -97,8 +97,10 @@ class PerSampleRunner:
 class GramRunner(PerSampleRunner):
     """O(D^2) steps on ``(G, c, s)``: ``mse = s - 2 c.w + w.G w``, ``grad = 2 (G w - c)``."""
 
-    def _load(self, problem: FitProblem, dtype: np.dtype[Any]) -> None:
-        g, c, s = problem.gram  # the points themselves are not needed (nor, on dask, in memory)
+    def _load(self, problem: Problem, dtype: np.dtype[Any]) -> None:
+        g, c, s = (
+            problem.gram.one()
+        )  # the points themselves are not needed (nor, on dask, in memory)
         self.g, self.c, self.s = g.astype(dtype), c.astype(dtype), dtype.type(s)
 
     def loss_grad(self, point: np.ndarray) -> tuple[np.floating, np.ndarray]:
@@ -129,8 +131,8 @@ class _SpectralRunner:
     that slow modes (lr lam ~ 1e-8) keep their precision in float32.
     """
 
-    def __init__(self, problem: FitProblem, config: FitConfig) -> None:
-        g, c, s = problem.gram
+    def __init__(self, problem: Problem, config: FitConfig) -> None:
+        g, c, s = problem.gram.one()
         lam, q = np.linalg.eigh(2.0 * g)
         self.q = q
         self.dtype = np.dtype(str(config.dtype))
@@ -197,5 +199,5 @@ class NumpyEngine(LoopEngine):
             return 50_000
         return super().chunk_steps(config)
 
-    def start(self, problem: FitProblem, config: FitConfig) -> Runner:
+    def start(self, problem: Problem, config: FitConfig) -> Runner:
         return _RUNNERS[config.strategy](problem, config)

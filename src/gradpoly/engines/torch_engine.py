@@ -37,7 +37,7 @@ from gradpoly.engines.base import (
 )
 from gradpoly.losses import Loss, check_value, describe, penalty
 from gradpoly.options import Device, FitConfig, Gradient, Mode, Optimizer, Strategy
-from gradpoly.problem import FitProblem
+from gradpoly.problem import Problem
 
 BLOCK_STEPS = 20
 """Steps unrolled into one compiled block: compile time grows with it, call overhead shrinks."""
@@ -267,7 +267,7 @@ def package_key(block: tuple[Any, ...], example: tuple[Any, ...]) -> dict[str, A
 class _TorchRunner:
     """Tensors on the configured device and dtype; steps eager or in compiled blocks."""
 
-    def __init__(self, problem: FitProblem, config: FitConfig) -> None:
+    def __init__(self, problem: Problem, config: FitConfig) -> None:
         torch = self.torch = load_torch()
         self.device = torch.device(str(config.device))
         self.dtype = getattr(torch, str(config.dtype))
@@ -316,9 +316,9 @@ class _TorchRunner:
         array = np.asarray(values, order="C")  # (ascontiguousarray would make a scalar 1-d)
         return self.torch.as_tensor(array, dtype=self.dtype, device=self.device)
 
-    def _data(self, problem: FitProblem, strategy: Strategy) -> tuple[Any, ...]:
+    def _data(self, problem: Problem, strategy: Strategy) -> tuple[Any, ...]:
         if strategy is Strategy.GRAM:
-            g, c, s = problem.gram
+            g, c, s = problem.gram.one()
             return self._tensor(g), self._tensor(c), self._tensor(s)
         a, b = problem.design(np.float64)
         a_t = self._tensor(a)
@@ -437,5 +437,5 @@ class TorchEngine(LoopEngine):
             return str(load_torch().cuda.get_device_name())
         return "cpu"
 
-    def start(self, problem: FitProblem, config: FitConfig) -> Runner:
+    def start(self, problem: Problem, config: FitConfig) -> Runner:
         return _TorchRunner(problem, config)

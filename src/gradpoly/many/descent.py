@@ -12,13 +12,13 @@ from gradpoly.batched.base import (
     Batch,
     BatchBackend,
     Descent,
-    GramBatch,
     Plan,
 )
 from gradpoly.errors import (
     DivergenceError,
     InvalidOptionError,
 )
+from gradpoly.gram import Gram
 from gradpoly.losses import Loss
 from gradpoly.many.prepare import choose_backend
 from gradpoly.options import AUTO, Basis, Device, Gradient, Optimizer, pick_optimizer
@@ -40,7 +40,7 @@ def needs_autograd(backend: BatchBackend, gradient: Gradient, loss: Loss) -> boo
 
 
 def make_plan(
-    gram: GramBatch,
+    gram: Gram,
     valid: npt.NDArray[np.bool_],
     steps: int,
     lr: float | str,
@@ -78,7 +78,7 @@ def make_plan(
     )
 
 
-def amplification(gram: GramBatch, safe: FloatArray, basis: Basis) -> FloatArray:
+def amplification(gram: Gram, safe: FloatArray, basis: Basis) -> FloatArray:
     """How much the conversion to monomials can magnify a relative error of each series'
     basis coefficients near its optimum: ``|M| |w*| / |M w*|``, at least 1."""
     with np.errstate(all="ignore"):  # invalid series and monomial (NaN) domains: ratio 1
@@ -93,9 +93,7 @@ def amplification(gram: GramBatch, safe: FloatArray, basis: Basis) -> FloatArray
     return np.asarray(np.where(np.isfinite(ratio) & (ratio > 1.0), ratio, 1.0), dtype=np.float64)
 
 
-def check_descent(
-    descent: Descent, valid: npt.NDArray[np.bool_], plan: Plan, gram: GramBatch
-) -> None:
+def check_descent(descent: Descent, valid: npt.NDArray[np.bool_], plan: Plan, gram: Gram) -> None:
     """A non-finite result is divergence: name the series and its stable rate."""
     w = descent.w
     if np.isfinite(w[valid]).all():
@@ -112,7 +110,7 @@ def check_descent(
 
 
 def descend_gram(
-    gram: GramBatch,
+    gram: Gram,
     steps: int = 1000,
     lr: float | str = AUTO,
     optimizer: Optimizer | str = Optimizer.GD,

@@ -10,12 +10,12 @@ import numpy.typing as npt
 from gradpoly import convergence, mapping, rates
 from gradpoly.batched.base import (
     Descent,
-    GramBatch,
 )
 from gradpoly.errors import (
     RepresentationWarning,
     warn,
 )
+from gradpoly.gram import Gram
 from gradpoly.losses import Loss
 from gradpoly.many.prepare import Prepared
 from gradpoly.many.result import ManyResult
@@ -32,7 +32,7 @@ def basis_to_monomial(coef: FloatArray, domains: FloatArray, basis: Basis) -> Fl
     return mapping.basis_to_monomial(coef, domains, basis)
 
 
-def batch_mse(gram: GramBatch, w: FloatArray) -> FloatArray:
+def batch_mse(gram: Gram, w: FloatArray) -> FloatArray:
     """Weighted MSE of each series at w: ``s - 2 c.w + w.G.w``."""
     gw = np.matmul(gram.g, w[:, :, None])[:, :, 0]
     return np.asarray(gram.s - 2 * (gram.c * w).sum(axis=1) + (w * gw).sum(axis=1))
@@ -113,14 +113,17 @@ def assemble(
 
 
 def batch_moments(
-    gram: GramBatch,
+    gram: Gram,
     basis: Basis,
     counts: FloatArray,
     scale: float,
     inverse: FloatArray | None = None,
 ) -> Moments:
     """The batched Gram statistics of y / ``scale`` (the power of two y was divided by)."""
-    return Moments(gram.g, gram.c, gram.s, counts, counts, basis, gram.domains, inverse, scale)
+    return Moments(
+        gram.g, gram.c, gram.s, gram.domains, total=counts, used=counts, basis=basis,
+        inverse=inverse, y_scale=scale,
+    )  # fmt: skip
 
 
 def warn_unrepresentable(
@@ -161,7 +164,7 @@ def warn_unrepresentable(
 
 
 def confirmed_series(
-    gram: GramBatch, w: FloatArray, stopped: npt.NDArray[np.bool_], basis: Basis, tol: float
+    gram: Gram, w: FloatArray, stopped: npt.NDArray[np.bool_], basis: Basis, tol: float
 ) -> npt.NDArray[np.bool_]:
     """The series the descent stopped by tol that are converged as ``fit`` decides it
     (:func:`gradpoly.convergence.confirmed`: the monomial and basis errors, float64's floor and
@@ -174,7 +177,7 @@ def confirmed_series(
     return out
 
 
-def coefficient_errors(gram: GramBatch, w: FloatArray, valid: npt.NDArray[np.bool_]) -> FloatArray:
+def coefficient_errors(gram: Gram, w: FloatArray, valid: npt.NDArray[np.bool_]) -> FloatArray:
     """Each series' estimated relative coefficient error at ``w`` (rates.coefficient_error)."""
     eye = np.eye(gram.g.shape[1])
     safe = np.where(valid[:, None, None], gram.g, eye)

@@ -15,13 +15,13 @@ from gradpoly.batched import get_backend
 from gradpoly.batched.base import (
     Batch,
     BatchBackend,
-    GramBatch,
 )
 from gradpoly.batched.shared import SharedGram
 from gradpoly.errors import (
     EngineUnavailableError,
     InvalidDataError,
 )
+from gradpoly.gram import Gram
 from gradpoly.losses import Loss
 from gradpoly.many.inputs import (
     Progress,
@@ -75,7 +75,7 @@ def y_scale(y: FloatArray, loss: Loss = Loss.MSE, delta: float = 1.0) -> float:
     return scale
 
 
-def far_from_one(gram: GramBatch) -> bool:
+def far_from_one(gram: Gram) -> bool:
     """Whether the statistics say y is far from 1 (``s`` outside 2^+-160 or not finite): only
     then is y scanned for its scale, so clean ordinary data pay no extra pass."""
     top = float(np.max(gram.s)) if gram.s.size else 0.0
@@ -104,7 +104,7 @@ def nan_error(
     )
 
 
-def check_finite(batch: Batch, gram: GramBatch) -> None:
+def check_finite(batch: Batch, gram: Gram) -> None:
     """Raise, naming series and points, when a series' statistics are not finite.
 
     NaN or inf anywhere in a series' x, y or weights propagates into its statistics, so only
@@ -137,7 +137,7 @@ def series_statistics(
     progress: Progress | None,
     loss: Loss = Loss.MSE,
     delta: float = 1.0,
-) -> tuple[Batch, float, GramBatch, npt.NDArray[np.bool_], dict[int, str]]:
+) -> tuple[Batch, float, Gram, npt.NDArray[np.bool_], dict[int, str]]:
     """Gram statistics of every series and which series can be fitted, with y scaled.
 
     Returns the batch the statistics are of, the power of two its y was divided by, the
@@ -160,9 +160,9 @@ def gram_pass(
     backend: BatchBackend,
     device: Device,
     progress: Progress | None,
-) -> GramBatch:
+) -> Gram:
     """One pass of the backend over the series, block by block, with progress."""
-    gram: GramBatch | None = None
+    gram: Gram | None = None
     for start in range(0, batch.size, BLOCK_SERIES):
         part = slice(start, min(start + BLOCK_SERIES, batch.size))
         # NaN/inf in a series make its statistics non-finite: found by check_finite below.
@@ -180,7 +180,7 @@ def gram_pass(
 
 
 def series_validity(
-    batch: Batch, gram: GramBatch, degree: int
+    batch: Batch, gram: Gram, degree: int
 ) -> tuple[npt.NDArray[np.bool_], dict[int, str]]:
     """Which series can be fitted: NaN/inf named (an error), too few distinct x flagged."""
     check_finite(batch, gram)
@@ -201,12 +201,12 @@ def series_validity(
     return valid, problems
 
 
-def empty_like(block: GramBatch, count: int) -> GramBatch:
+def empty_like(block: Gram, count: int) -> Gram:
     """Room for ``count`` series' statistics shaped like ``block``'s."""
     g, c, s, domains = (
         np.empty((count, *getattr(block, f).shape[1:])) for f in ("g", "c", "s", "domains")
     )
-    return GramBatch(g, c, s, domains)
+    return Gram(g, c, s, domains)
 
 
 def distinct_counts(x: FloatArray) -> npt.NDArray[np.int64]:
@@ -329,7 +329,7 @@ class Layout(Protocol):
     closed-form solve and the descent's data are the two things that differ."""
 
     def solve(
-        self, gram: GramBatch, basis: Basis, valid: BoolArray, problems: dict[int, str]
+        self, gram: Gram, basis: Basis, valid: BoolArray, problems: dict[int, str]
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Coefficients, design condition numbers and ``G^-1`` (see :func:`solve_gram`)."""
         ...
@@ -346,7 +346,7 @@ class PerSeries:
     batch: Batch
 
     def solve(
-        self, gram: GramBatch, basis: Basis, valid: BoolArray, problems: dict[int, str]
+        self, gram: Gram, basis: Basis, valid: BoolArray, problems: dict[int, str]
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Batched Gram solves; ill-conditioned series again from their own points."""
         return solve_gram(gram, batch_points(self.batch), basis, valid, problems)
@@ -364,7 +364,7 @@ class SharedAxis:
     found: SharedGram
 
     def solve(
-        self, gram: GramBatch, basis: Basis, valid: BoolArray, problems: dict[int, str]
+        self, gram: Gram, basis: Basis, valid: BoolArray, problems: dict[int, str]
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """One factorisation for the clean series; gapped ones as :class:`PerSeries` does."""
         return shared_solve(self.data, self.found, basis, valid, problems)
@@ -381,7 +381,7 @@ class Prepared:
     ``lstsq_many`` and ``fit_many`` are one pipeline each whatever the input's shape."""
 
     layout: Layout
-    gram: GramBatch
+    gram: Gram
     scale: float
     valid: BoolArray
     problems: dict[int, str]

@@ -248,12 +248,12 @@ class ManyResult(Fitted):
                 saved_floats(stats["gram"], 3),
                 saved_floats(stats["moment"], 2),
                 saved_floats(stats["square"], 1),
-                saved_floats(stats["total"], 1),
-                saved_floats(stats["used"], 1),
-                Basis.parse(data["basis"]),
                 saved_floats(data["domains"], 2),
-                None if stats.get("inverse") is None else saved_floats(stats["inverse"], 3),
-                float(stats["y_scale"]),
+                total=saved_floats(stats["total"], 1),
+                used=saved_floats(stats["used"], 1),
+                basis=Basis.parse(data["basis"]),
+                inverse=None if stats.get("inverse") is None else saved_floats(stats["inverse"], 3),
+                y_scale=float(stats["y_scale"]),
             ),
         )
         check_saved_many(result, count, size)

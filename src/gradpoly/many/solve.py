@@ -7,11 +7,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from gradpoly.batched.base import (
-    GramBatch,
-)
 from gradpoly.batched.batch import mapped
 from gradpoly.batched.shared import SharedGram
+from gradpoly.gram import Gram
 from gradpoly.many.inputs import Points, SharedInput, shared_points
 from gradpoly.mapping import features
 from gradpoly.options import Basis
@@ -26,7 +24,7 @@ NORMAL_EQUATIONS_CONDITION = 1e6
 
 
 def solve_gram(
-    gram: GramBatch,
+    gram: Gram,
     points: Points,
     basis: Basis,
     valid: npt.NDArray[np.bool_],
@@ -136,7 +134,7 @@ def shared_solve(
                     problems[b] = trouble
     rows = np.flatnonzero(found.gapped & valid)
     if rows.size:
-        part = GramBatch(gram.g[rows], gram.c[rows], gram.s[rows], gram.domains[rows])
+        part = Gram(gram.g[rows], gram.c[rows], gram.s[rows], gram.domains[rows])
         points = shared_points(data)
         sub_valid = np.ones(rows.size, dtype=bool)
         sub_problems: dict[int, str] = {}
