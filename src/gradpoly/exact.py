@@ -15,6 +15,8 @@ from importlib import resources
 import numpy as np
 import numpy.typing as npt
 
+from gradpoly import bases
+
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -62,15 +64,7 @@ def exact_lstsq(
 
 def _basis_row(basis: str, t: Fraction, size: int) -> list[Fraction]:
     """The basis functions 0..size-1 at t, exactly, by their three-term recurrences."""
-    row = [Fraction(1), t][:size]
-    for j in range(2, size):
-        if basis == "chebyshev":
-            row.append(2 * t * row[j - 1] - row[j - 2])
-        elif basis == "legendre":
-            row.append(((2 * j - 1) * t * row[j - 1] - (j - 1) * row[j - 2]) / j)
-        else:
-            row.append(t * row[j - 1])
-    return row
+    return bases.terms(basis, t, size - 1, Fraction(1))
 
 
 def hard_set(seed: int = 17) -> list[tuple[str, FloatArray, FloatArray, int]]:

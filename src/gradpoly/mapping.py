@@ -16,15 +16,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from gradpoly import bases
 from gradpoly.errors import InvalidDataError
 from gradpoly.options import Basis
 
 FloatArray = npt.NDArray[np.float64]
-
-_TO_MONOMIAL = {
-    Basis.CHEBYSHEV: np.polynomial.chebyshev.cheb2poly,
-    Basis.LEGENDRE: np.polynomial.legendre.leg2poly,
-}
 
 
 SCALE_BAND = (2.0**-40, 2.0**40)
@@ -104,7 +100,7 @@ def basis_to_monomial(coef: FloatArray, doms: FloatArray, basis: Basis) -> Float
 def _in_t(basis: Basis, size: int) -> FloatArray:
     """(size, size): column j is basis function j as a monomial in t (computed once)."""
     out = np.stack(
-        [_padded(_TO_MONOMIAL[basis](np.eye(size)[j]), size) for j in range(size)], axis=1
+        [_padded(bases.rule(basis).to_monomial(np.eye(size)[j]), size) for j in range(size)], axis=1
     )
     out.setflags(write=False)
     return out
@@ -212,15 +208,6 @@ def check_monomial(dom: tuple[float, float] | None, x_max: float, degree: int) -
 
 
 def features(xp: Any, basis: Basis, t: Any, degree: int) -> list[Any]:
-    """Basis functions 0..D at mapped points ``t`` by the basis' three-term recurrence."""
-    cols = [xp.ones_like(t)]
-    if degree >= 1:
-        cols.append(t)
-    for j in range(2, degree + 1):
-        if basis is Basis.CHEBYSHEV:
-            cols.append(2.0 * t * cols[j - 1] - cols[j - 2])
-        elif basis is Basis.LEGENDRE:
-            cols.append(((2 * j - 1) * t * cols[j - 1] - (j - 1) * cols[j - 2]) / j)
-        else:
-            cols.append(t * cols[j - 1])
-    return cols
+    """Basis functions 0..D at mapped points ``t`` by the basis' three-term recurrence
+    (:mod:`gradpoly.bases`), in ``xp``'s arrays."""
+    return bases.terms(basis, t, degree, xp.ones_like(t))

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.polynomial import Chebyshev, Legendre, Polynomial
 
-from gradpoly import compensated, convergence, mapping, rates, updates, validation
+from gradpoly import bases, compensated, convergence, mapping, rates, updates, validation
 from gradpoly.calling import keyword_only
 from gradpoly.errors import InvalidDataError, InvalidOptionError, RepresentationWarning, warn
 from gradpoly.gram import Gram
@@ -128,7 +128,7 @@ class Problem:
         poly = Polynomial(np.asarray(coef, dtype=np.float64))
         if self.basis is Basis.MONOMIAL:
             return self.mse(poly.coef)
-        converted = poly.convert(kind=_SERIES[self.basis], domain=list(self.domain)).coef
+        converted = poly.convert(kind=bases.rule(self.basis).series, domain=list(self.domain)).coef
         padded = np.zeros(self.n_coef)
         padded[: converted.size] = converted[: self.n_coef]
         return self.mse(padded)
@@ -142,7 +142,7 @@ class Problem:
         c = np.asarray(coef, dtype=np.float64)
         if self.basis is Basis.MONOMIAL:
             return Polynomial(c)
-        return _SERIES[self.basis](c, domain=list(self.domain))
+        return bases.rule(self.basis).series(c, domain=list(self.domain))
 
     def to_monomial(self, coef: ArrayLike) -> FloatArray:
         """Monomial coefficients in the original x (increasing) of basis coefficients."""
@@ -523,24 +523,13 @@ class FitProblem(Problem):
         return float(np.mean(r * r))
 
 
-_SERIES: dict[Basis, type[Polynomial] | type[Chebyshev] | type[Legendre]] = {
-    Basis.MONOMIAL: Polynomial,
-    Basis.CHEBYSHEV: Chebyshev,
-    Basis.LEGENDRE: Legendre,
-}
-
-
 def _features(basis: Basis, x: FloatArray, domain: tuple[float, float], degree: int) -> FloatArray:
     """The (N, D+1) feature matrix: a Vandermonde matrix of the basis on the mapped x."""
     if basis is Basis.MONOMIAL:
         with np.errstate(over="ignore", under="ignore"):
             return np.vander(x, degree + 1, increasing=True)
     t = mapping.to_unit(x, domain[0], domain[1])
-    vander = {
-        Basis.CHEBYSHEV: np.polynomial.chebyshev.chebvander,
-        Basis.LEGENDRE: np.polynomial.legendre.legvander,
-    }[basis]
-    return np.asarray(vander(t, degree), dtype=np.float64)
+    return np.asarray(bases.rule(basis).vander(t, degree), dtype=np.float64)
 
 
 @keyword_only(3)

@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.polynomial import Chebyshev, Legendre, Polynomial
 
-from gradpoly import display, mapping, validation
+from gradpoly import bases, display, mapping, validation
 from gradpoly.errors import DataFileError, GradpolyError, InvalidOptionError, warn
 from gradpoly.options import Basis, FitConfig
 from gradpoly.outputs import json_text, read_text, write_text_atomic
@@ -90,7 +90,7 @@ class Fitted:
         rows = self._rows()
         if rows.basis is Basis.MONOMIAL:
             return Polynomial(rows.coef[b])
-        kind = Chebyshev if rows.basis is Basis.CHEBYSHEV else Legendre
+        kind = bases.rule(rows.basis).series
         return kind(rows.basis_coef[b], domain=list(rows.domains[b]))
 
     def _predict_rows(self, xs: npt.NDArray[np.float64], interval: str | None, level: float) -> Any:

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from gradpoly import bases
 from gradpoly.batched import register
 from gradpoly.batched.base import Batch, BatchEngine, Descent, Plan
 from gradpoly.engines.base import OptionalLibrary
@@ -17,7 +18,6 @@ from gradpoly.gram import Gram
 from gradpoly.options import Basis, Device
 
 NUMBA = OptionalLibrary("numba", "numba")
-_KIND = {Basis.MONOMIAL: 0, Basis.CHEBYSHEV: 1, Basis.LEGENDRE: 2}
 
 
 @cache
@@ -46,7 +46,17 @@ class NumbaBatch(BatchEngine):
         x, y = np.ascontiguousarray(batch.x), np.ascontiguousarray(batch.y)
         weighted = batch.w is not None
         kernel(
-            x, y, w, weighted, batch.counts, out.domains, degree, _KIND[basis], out.g, out.c, out.s
+            x,
+            y,
+            w,
+            weighted,
+            batch.counts,
+            out.domains,
+            degree,
+            bases.rule(basis).code,
+            out.g,
+            out.c,
+            out.s,
         )
 
     def shared(
