@@ -376,3 +376,13 @@ def test_batch_statistics_warn_for_series_that_did_not_converge() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert np.isfinite(done.stats.stderr).all()
+
+
+def test_auto_picks_a_batched_engine_with_autograd_where_the_loss_needs_it() -> None:
+    """One order for both families (options.auto_order): defaults never refuse a loss."""
+    pytest.importorskip("torch")
+    x = np.linspace(0.0, 1.0, 50)
+    y = np.vstack([1 + x, 1 - x])
+    result = fit_many(x, y, 1, loss="huber")
+    assert result.engine in ("torch", "jax")
+    np.testing.assert_allclose(result.coef, [[1, 1], [1, -1]], atol=1e-6)

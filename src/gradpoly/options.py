@@ -6,7 +6,7 @@ bad value is rejected in one place with the list of valid ones.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import Any
@@ -70,6 +70,20 @@ class Optimizer(Choice):
     GD = "gd"
     MOMENTUM = "momentum"
     NESTEROV = "nesterov"
+
+
+AUTO_EXCLUDED = ("dask",)
+"""Engines ``engine="auto"`` never picks: dask is for data past one machine, asked for by name."""
+
+
+def auto_order(device: Device, autograd: bool, names: Sequence[str]) -> list[str]:
+    """The one order in which ``engine="auto"`` tries the registered ``names``, for one curve
+    and for many alike: torch then jax on a CUDA device or where autograd is needed (losses
+    other than the MSE, ``gradient="autograd"``); else numba (compiled, no Python per step)
+    then numpy; then every other one (never those in :data:`AUTO_EXCLUDED`)."""
+    first = ["torch", "jax"] if device is Device.CUDA or autograd else ["numba", "numpy"]
+    known = [n for n in first if n in names]
+    return known + [n for n in names if n not in known and n not in AUTO_EXCLUDED]
 
 
 FASTEST_FIRST = (Optimizer.NESTEROV, Optimizer.MOMENTUM, Optimizer.GD)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from gradpoly.engines.base import Engine
 from gradpoly.errors import InvalidOptionError
 from gradpoly.options import (
+    AUTO_EXCLUDED,
     FASTEST_FIRST,
     Device,
     DType,
@@ -19,6 +20,7 @@ from gradpoly.options import (
     Mode,
     Optimizer,
     Strategy,
+    auto_order,
     pick_optimizer,
 )
 from gradpoly.registry import Registry
@@ -110,10 +112,6 @@ def resolve(
     return Choice(engine, run_mode, run_strategy, pick_optimizer(optimizer, can_run))
 
 
-AUTO_EXCLUDED = ("dask",)
-"""Engines auto never picks: dask is for data past one machine, asked for by name."""
-
-
 def _auto_engine(
     device: Device,
     gradient: Gradient,
@@ -125,12 +123,7 @@ def _auto_engine(
     """The fastest engine here that honours every option given (see :func:`resolve`), or
     None where none does."""
     mse = loss == "mse"
-    if device is Device.CUDA or gradient is Gradient.AUTOGRAD or not mse:
-        preferred = ["torch", "jax"]
-    else:
-        preferred = ["numba", "numpy"]
-    others = [n for n in engine_names() if n not in preferred and n not in AUTO_EXCLUDED]
-    for name in preferred + others:
+    for name in auto_order(device, gradient is Gradient.AUTOGRAD or not mse, engine_names()):
         chosen = get_engine(name)
         run_strategy = (
             Strategy.parse(strategy)

@@ -17,7 +17,7 @@ from gradpoly.errors import (
     InvalidOptionError,
 )
 from gradpoly.losses import Loss
-from gradpoly.many.descent import check_descent, make_plan, needs_autograd
+from gradpoly.many.descent import check_descent, make_plan, needs_autograd, wants_autograd
 from gradpoly.many.finish import assemble
 from gradpoly.many.inputs import Progress
 from gradpoly.many.prepare import choose_backend, prepare
@@ -127,8 +127,8 @@ def fit_many(
     ``traces=True`` keeps every step's loss. The defaults are :func:`gradpoly.fit`'s
     (:data:`gradpoly.BEST`: Chebyshev, ``lr="auto"``, Nesterov, ``tol=1e-10``, at most 100,000
     steps, the fastest engine here). Options after ``degree`` are keyword-only.
-    ``loss="huber"`` or ``"l1"`` runs per point with autograd (engines ``torch``, ``jax``);
-    ``lr="auto"`` is then the MSE's ``1/L``, which is stable for both. Input shapes, ``series``
+    ``loss="huber"`` or ``"l1"`` runs per point with autograd (engines ``torch``, ``jax``:
+    ``engine="auto"`` picks one, as ``fit`` does); ``lr="auto"`` is then the MSE's ``1/L``, which is stable for both. Input shapes, ``series``
     ``progress``, a shared axis and ``mask`` are as in :func:`lstsq_many` (on a shared axis
     the statistics come from matrix products; the descent runs per series as usual).
     """
@@ -143,7 +143,7 @@ def fit_many(
     size, count, rate = validation.degree(degree), validation.steps(steps), validation.lr(lr)
     stop, delta = validation.tol(tol), validation.huber_delta(huber_delta)
     drop, keep = validation.flag("drop_nan", drop_nan), validation.flag("traces", traces)
-    backend, where = choose_backend(engine, device)
+    backend, where = choose_backend(engine, device, wants_autograd(gradient, objective))
     autograd = needs_autograd(backend, Gradient.parse(gradient), objective)
     data = prepare(
         x, y, size, chosen, backend, where, weights=weights, series=series, mask=mask,

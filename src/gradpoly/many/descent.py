@@ -26,9 +26,15 @@ from gradpoly.options import AUTO, Basis, Device, Gradient, Optimizer, pick_opti
 FloatArray = npt.NDArray[np.float64]
 
 
+def wants_autograd(gradient: Gradient | str, loss: Loss) -> bool:
+    """Whether the descent differentiates by autograd (asked for, or a loss other than MSE)."""
+    return Gradient.parse(gradient) is Gradient.AUTOGRAD or loss is not Loss.MSE
+
+
 def needs_autograd(backend: BatchBackend, gradient: Gradient, loss: Loss) -> bool:
-    """Whether the descent differentiates by autograd; refused where the backend has none."""
-    autograd = gradient is Gradient.AUTOGRAD or loss is not Loss.MSE
+    """:func:`wants_autograd`, refused (with the engines that have it) where the backend
+    has no autograd."""
+    autograd = wants_autograd(gradient, loss)
     if autograd and not backend.autograd:
         have = [n for n in backend_names() if get_backend(n).autograd]
         why = f"loss {loss}" if loss is not Loss.MSE else "gradient autograd"
@@ -123,7 +129,7 @@ def descend_gram(
 
     Every series of ``gram`` must be fittable; the options mean what they mean in fit_many.
     """
-    backend, where = choose_backend(engine, device)
+    backend, where = choose_backend(engine, device, wants_autograd(gradient, Loss.MSE))
     autograd = needs_autograd(backend, Gradient.parse(gradient), Loss.MSE)
     valid = np.ones(gram.c.shape[0], dtype=bool)
     plan = make_plan(

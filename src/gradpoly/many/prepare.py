@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gradpoly import validation
-from gradpoly.batched import get_backend
+from gradpoly.batched import backend_names, get_backend
 from gradpoly.batched.base import (
     Batch,
     BatchBackend,
@@ -35,23 +35,31 @@ from gradpoly.many.inputs import (
 )
 from gradpoly.many.solve import shared_solve, solve_gram
 from gradpoly.mapping import exact_scale
-from gradpoly.options import Basis, Device, DType
+from gradpoly.options import Basis, Device, DType, auto_order
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 
-def choose_backend(engine: str, device: Device | str) -> tuple[BatchBackend, Device]:
+def choose_backend(
+    engine: str, device: Device | str, autograd: bool = False
+) -> tuple[BatchBackend, Device]:
     """The batched backend for ``engine`` on ``device``, or EngineUnavailableError with why.
 
-    ``engine="auto"``: torch on a CUDA device; on the CPU numba when installed (one fused
-    pass per series, compiled descent), else numpy. ``result.engine`` says which ran.
+    ``engine="auto"``: the first available backend in :func:`gradpoly.options.auto_order`
+    (the order ``fit`` uses too) that has autograd where the descent needs it: torch on a
+    CUDA device or for autograd, else numba (one fused pass per series, compiled descent),
+    else numpy. ``result.engine`` says which ran.
     """
     where = Device.parse(device)
     if engine == "auto":
-        engine = "torch" if where is Device.CUDA else "numpy"
-        if where is Device.CPU and get_backend("numba").availability(where).ok:
-            engine = "numba"
+        order = auto_order(where, autograd, backend_names())
+        fits = [n for n in order if get_backend(n).autograd or not autograd]
+        ready = [n for n in fits if get_backend(n).availability(where).ok]
+        if not ready:
+            reasons = "; ".join(get_backend(n).availability(where).reason for n in fits)
+            raise EngineUnavailableError(f"no batched engine here runs this fit: {reasons}")
+        engine = ready[0]
     backend = get_backend(engine)
     available = backend.availability(where)
     if not available.ok:
