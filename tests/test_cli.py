@@ -693,6 +693,6 @@ def test_which_options_apply_to_one_curve_is_derived_from_the_library() -> None:
     """Applicability was two hand-kept tuples: it now follows fit's and fit_many's signatures
     (momentum left the list when fit_many learned it; dtype is one curve's since the batched
     precision option is storage=)."""
-    from gradpoly.cli import _one_curve_only
+    from gradpoly.cli.fit import _one_curve_only
 
     assert _one_curve_only() == ("dtype", "mode", "strategy", "plot", "stats", "level")

@@ -128,9 +128,10 @@ def fit_many(
     (:data:`gradpoly.BEST`: Chebyshev, ``lr="auto"``, Nesterov, ``tol=1e-10``, at most 100,000
     steps, the fastest engine here). Options after ``degree`` are keyword-only.
     ``loss="huber"`` or ``"l1"`` runs per point with autograd (engines ``torch``, ``jax``:
-    ``engine="auto"`` picks one, as ``fit`` does); ``lr="auto"`` is then the MSE's ``1/L``, which is stable for both. Input shapes, ``series``
-    ``progress``, a shared axis and ``mask`` are as in :func:`lstsq_many` (on a shared axis
-    the statistics come from matrix products; the descent runs per series as usual).
+    ``engine="auto"`` picks one, as ``fit`` does); ``lr="auto"`` is then the MSE's ``1/L``,
+    which is stable for both. Input shapes, ``series``, ``progress``, a shared axis and
+    ``mask`` are as in :func:`lstsq_many` (on a shared axis the statistics come from matrix
+    products; the descent runs per series as usual).
     """
     start = time.perf_counter()
     chosen, rule = Basis.parse(basis), pick_optimizer(optimizer)
