@@ -12,6 +12,7 @@ from enum import Enum
 from typing import Any
 
 from gradpoly import validation
+from gradpoly.bases import Basis as Basis  # re-exported: each basis lives in gradpoly.bases
 from gradpoly.choices import Choice as Choice  # re-exported: options' vocabulary
 from gradpoly.errors import InvalidOptionError
 from gradpoly.losses import describe
@@ -50,18 +51,6 @@ class Strategy(Choice):
     PER_SAMPLE = "per-sample"
     GRAM = "gram"
     SPECTRAL = "spectral"
-
-
-class Basis(Choice):
-    """The polynomial basis of the features.
-
-    ``monomial`` (the seed's) uses x as given; ``chebyshev`` and ``legendre`` map x's domain
-    to [-1, 1] first, as numpy.polynomial does, which makes the Gram matrix well conditioned.
-    """
-
-    MONOMIAL = "monomial"
-    CHEBYSHEV = "chebyshev"
-    LEGENDRE = "legendre"
 
 
 class Optimizer(Choice):

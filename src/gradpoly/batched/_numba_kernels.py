@@ -14,7 +14,7 @@ coefficients on shifted narrow intervals). Inputs are checked finite."""
 
 
 @njit(cache=True, parallel=True, fastmath=FAST)
-def statistics(x, y, w, weighted, counts, domains, degree, kind, g, c, s):
+def statistics(x, y, w, weighted, counts, domains, degree, mapped, recur, g, c, s):
     """Fill g (B, D+1, D+1), c (B, D+1), s (B,) for every series; one pass over its points.
 
     Each series' domain is found first, from its row while that row is in cache (its range
@@ -39,19 +39,17 @@ def statistics(x, y, w, weighted, counts, domains, degree, kind, g, c, s):
         domains[b, 0], domains[b, 1] = lo, hi
         v = np.empty((size, points))
         mid, half = 0.5 * lo + 0.5 * hi, 0.5 * hi - 0.5 * lo  # no overflow near +-1e308
+        t = np.empty(points)
         for n in range(points):
             v[0, n] = 1.0
-            if size > 1:
-                v[1, n] = x[b, n] if kind == 0 else (x[b, n] - mid) / half  # as numpy maps
-        for j in range(2, size):
+            t[n] = x[b, n] if not mapped else (x[b, n] - mid) / half  # as numpy maps
+        for j in range(1, size):  # gradpoly.bases' recurrence, its a, c, d in ``recur``
+            a, cj, d = recur[j, 0], recur[j, 1], recur[j, 2]
             for n in range(points):
-                t = v[1, n]
-                if kind == 1:
-                    v[j, n] = 2.0 * t * v[j - 1, n] - v[j - 2, n]
-                elif kind == 2:
-                    v[j, n] = ((2 * j - 1) * t * v[j - 1, n] - (j - 1) * v[j - 2, n]) / j
-                else:
-                    v[j, n] = t * v[j - 1, n]
+                term = a * t[n] * v[j - 1, n]
+                if cj != 0.0:  # c_1 is 0: p_{-1} is never read
+                    term = term - cj * v[j - 2, n]
+                v[j, n] = term / d if d != 1.0 else term
         if weighted:
             for j in range(size):
                 for n in range(points):
