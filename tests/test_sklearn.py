@@ -89,7 +89,18 @@ def test_too_few_samples_and_bad_options_are_clear() -> None:
     with pytest.raises(ValueError, match="solver must be one of auto, lstsq, gd"):
         PolynomialRegressor(solver="newton").fit(np.arange(9.0)[:, None], np.arange(9.0))
     with pytest.raises(ValueError, match="gradient autograd needs autograd"):
-        PolynomialRegressor(gradient="autograd").fit(np.arange(9.0)[:, None], np.arange(9.0))
+        PolynomialRegressor(gradient="autograd", engine="numpy").fit(
+            np.arange(9.0)[:, None], np.arange(9.0)
+        )
+
+
+def test_auto_runs_autograd_on_an_engine_that_has_it() -> None:
+    """engine="auto" tries libraries in one order (options.auto_order) and skips those
+    without autograd when it is asked for, as gradpoly.fit does."""
+    pytest.importorskip("torch")
+    x = np.arange(9.0)
+    model = PolynomialRegressor(degree=1, gradient="autograd").fit(x[:, None], 2 * x + 1)
+    np.testing.assert_allclose(model.predict(x[:, None]), 2 * x + 1, atol=1e-6)
 
 
 @pytest.mark.parametrize("solver", ["lstsq", "gd"])
