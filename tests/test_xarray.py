@@ -88,17 +88,16 @@ def test_gaps_skipna_and_not() -> None:
     assert np.isfinite(kept.values[:, 0, 0]).all()
 
 
-def test_dask_stays_lazy_and_needs_one_chunk_along_the_dim() -> None:
+def test_dask_stays_lazy_even_with_the_fit_dim_in_several_chunks() -> None:
+    """As xarray, a fit dim split into chunks is fitted (each series is gathered into one
+    block, the other dims chunked by dask's own size rule), lazily."""
     pytest.importorskip("dask")
     data = cube()
-    lazy = data.chunk({"lat": 1, "lon": 2, "time": -1})
-    result = gx.polyfit(lazy, "time", 2, cov=True)
-    assert type(result.polyfit_coefficients.data).__module__.startswith("dask")
-    same(result.compute(), data.polyfit("time", 2, cov=True))
-    with pytest.raises(
-        InvalidDataError, match=r"'time' is split into 4 chunks.*chunk\(\{'time': -1\}\)"
-    ):
-        gx.polyfit(data.chunk({"time": 10}), "time", 2)
+    want = data.polyfit("time", 2, cov=True)
+    for chunks in ({"lat": 1, "lon": 2, "time": -1}, {"time": 10}, {"lat": 2, "time": 7}):
+        result = gx.polyfit(data.chunk(chunks), "time", 2, cov=True)
+        assert type(result.polyfit_coefficients.data).__module__.startswith("dask")
+        same(result.compute(), want)
 
 
 def test_gradient_descent_adds_converged() -> None:
@@ -170,3 +169,37 @@ def test_old_names_keep_working_for_one_release_with_a_warning() -> None:
         gradpoly.lstsq_many(x, np.vstack([x, x * x]), 2, dtype="float32")
     with pytest.raises(TypeError, match="both 'dtype' and its new name 'storage'"):
         gradpoly.lstsq_many(x, np.vstack([x, x]), 1, dtype="float32", storage="float32")
+
+
+def test_only_dimension_coordinates_are_kept_as_xarray_keeps_them() -> None:
+    data = cube().assign_coords(station=("lat", ["a", "b", "c"]), height=("lon", [1.0] * 4))
+    ours, theirs = gx.polyfit(data, "time", 2), data.polyfit("time", 2)
+    assert set(ours.coords) == set(theirs.coords)
+    xr.testing.assert_allclose(ours, theirs)
+
+
+def test_an_input_with_a_degree_dim_gets_xarrays_other_name() -> None:
+    data = cube().rename({"lon": "degree"})
+    ours, theirs = gx.polyfit(data, "time", 2), data.polyfit("time", 2)
+    assert ours.polyfit_coefficients.dims == theirs.polyfit_coefficients.dims
+    xr.testing.assert_allclose(ours, theirs)
+
+
+def test_a_cftime_axis_is_read_as_xarray_reads_it() -> None:
+    pytest.importorskip("cftime")
+    data = cube(points=30)
+    data = data.assign_coords(
+        time=xr.date_range("2001-01-01", periods=30, freq="MS", calendar="noleap")
+    )
+    ours, theirs = gx.polyfit(data, "time", 2), data.polyfit("time", 2)
+    xr.testing.assert_allclose(ours, theirs, rtol=1e-7)
+
+
+def test_rank_deficient_series_warn_numpys_rank_warning_too() -> None:
+    """Code that filters numpy's RankWarning around polyfit keeps working."""
+    data = cube(points=3)
+    with pytest.warns(np.exceptions.RankWarning, match="could not be fitted"):
+        result = gx.polyfit(data, "time", 4)
+    assert bool(np.isnan(result.polyfit_coefficients).all())
+    with pytest.warns(gradpoly.UnfittedWarning):
+        gx.polyfit(data, "time", 4)

@@ -20,6 +20,7 @@ from gradpoly.errors import (
     InvalidDataError,
     InvalidOptionError,
     OutputError,
+    UnfittedRankWarning,
     UnfittedWarning,
 )
 from gradpoly.io import read_xy
@@ -74,6 +75,7 @@ __all__ = [
     "Stats",
     "StatsWarning",
     "Strategy",
+    "UnfittedRankWarning",
     "UnfittedWarning",
     "__version__",
     "derivative",

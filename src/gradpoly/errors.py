@@ -11,6 +11,8 @@ import sys
 import warnings
 from types import FrameType
 
+import numpy as np
+
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
@@ -96,6 +98,13 @@ class RepresentationWarning(UserWarning):
 class UnfittedWarning(UserWarning):
     """Some series of a batched fit could not be fitted (their coefficients are NaN); the
     message gives how many and the first reason (``ManyResult.problems`` has them all)."""
+
+
+class UnfittedRankWarning(UnfittedWarning, np.exceptions.RankWarning):
+    """:class:`UnfittedWarning` of the xarray drop-in, also numpy's ``RankWarning``: series
+    whose design is rank deficient are NaN there (xarray returns minimum-norm coefficients),
+    and code that filters or catches numpy's ``RankWarning`` around ``polyfit`` keeps
+    working."""
 
 
 class DataFileError(GradpolyError, OSError):

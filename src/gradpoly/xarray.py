@@ -10,13 +10,13 @@ products, gaps included. Importing this module registers the accessor
 
 Weights ``w`` follow xarray (and ``np.polyfit``): they multiply the residuals (1/sigma), so
 gradpoly's inverse-variance weights are ``w**2``. Dask-backed data stays lazy: blocks along
-the other dims are fitted one by one; the fitted dim must be a single chunk.
+the other dims are fitted one by one (a fitted dim in several chunks is gathered first).
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -29,7 +29,7 @@ from gradpoly.errors import (
     DataTypeError,
     InvalidDataError,
     InvalidOptionError,
-    UnfittedWarning,
+    UnfittedRankWarning,
     warn,
 )
 from gradpoly.many import ManyResult, fit_many, lstsq_many
@@ -106,9 +106,12 @@ def polyfit(
         "tol": tol,
         "steps": steps,
     }
-    job = _Job(x, degree, weights, skipna, full, cov, options)
+    job = _Job(x, degree, weights, skipna, full, cov, options, "degree")
     variables: dict[Hashable, Any] = {}
-    degree_dim = "degree"
+    degree_dim: Hashable = "degree"
+    while degree_dim in obj.dims:  # as xarray names it when the input has a degree dim
+        degree_dim = "_" + str(degree_dim)
+    job = replace(job, degree_dim=degree_dim)
     if full:
         rank, singular = _vandermonde(x, degree, weights)
         variables[f"{coord.name}_matrix_rank"] = xr.Variable((), rank)
@@ -122,9 +125,9 @@ def polyfit(
         fitted = _fit_variable(var, true_dim, job)
         for key, value in fitted.items():
             variables[prefix + key] = value
-        for d in var.dims:
-            if d != true_dim and d in obj.coords:
-                other_coords[d] = obj.coords[d]
+        for d in var.dims:  # dimension coordinates only, as xarray keeps them
+            if d != true_dim and d in obj.coords and obj.coords[d].dims == (d,):
+                other_coords[d] = obj.coords[d].variable
     coords = {degree_dim: np.arange(degree + 1)[::-1], **other_coords}
     attrs = dict(obj.attrs) if isinstance(obj, xr.Dataset) else {}  # as xarray does
     return xr.Dataset(data_vars=variables, coords=coords, attrs=attrs)
@@ -141,6 +144,7 @@ class _Job:
     full: bool
     cov: bool | str
     options: dict[str, Any]
+    degree_dim: Hashable
 
     @property
     def order(self) -> int:
@@ -154,16 +158,13 @@ def _fit_variable(var: xr.DataArray, dim: Hashable, job: _Job) -> dict[str, xr.V
     order = job.order
     data = var.transpose(*other, dim).data
     if _is_dask(data):
-        if len(data.chunks[-1]) != 1:
-            raise InvalidDataError(
-                f"{dim!r} is split into {len(data.chunks[-1])} chunks; every series must be in "
-                f"one block: rechunk it first, e.g. obj.chunk({{{dim!r}: -1}})"
-            )
+        if len(data.chunks[-1]) != 1:  # each series whole in one block; dask sizes the rest
+            data = data.rechunk({**dict.fromkeys(range(data.ndim - 1), "auto"), -1: -1})
         return _fit_dask(data, other, job)
     y = _floats(data).reshape(-1, job.x.size)
     coef, residuals, matrices, converged = _fit_block(y, job)
     out: dict[str, xr.Variable] = {
-        "polyfit_coefficients": xr.Variable(("degree", *other), coef.T.reshape(order, *sizes))
+        "polyfit_coefficients": xr.Variable((job.degree_dim, *other), coef.T.reshape(order, *sizes))
     }
     if job.full or job.cov is True:
         out["polyfit_residuals"] = xr.Variable(other, residuals.reshape(sizes))
@@ -208,7 +209,7 @@ def _fit_block(
         warn(
             f"{len(result.problems)} of {count} series could not be fitted (NaN coefficients); "
             f"the first, flat index {first}: {result.problems[first]}",
-            UnfittedWarning,
+            UnfittedRankWarning,
         )
     if job.skipna is False and result.moments is not None:  # xarray: NaN in, NaN out
         usable = np.isfinite(x) if weights is None else np.isfinite(x) & (weights > 0)
@@ -247,7 +248,7 @@ def _fit_dask(data: Any, other: tuple[Hashable, ...], job: _Job) -> dict[str, xr
     chunks = (*data.chunks[:-1], (width,))
     packed = da.map_blocks(block, data, dtype=np.float64, chunks=chunks)
     coef = da.moveaxis(packed[..., :order], -1, 0)
-    out = {"polyfit_coefficients": xr.Variable(("degree", *other), coef)}
+    out = {"polyfit_coefficients": xr.Variable((job.degree_dim, *other), coef)}
     if job.full or job.cov is True:
         out["polyfit_residuals"] = xr.Variable(other, packed[..., order])
     if job.cov is not False:
@@ -283,12 +284,33 @@ def _numeric(coord: xr.DataArray) -> FloatArray:
     if values.dtype.kind == "m":
         out = values.astype("timedelta64[ns]").astype(np.float64)
         return np.where(np.isnat(values), np.nan, out)
+    if values.dtype.kind == "O" and values.size and _is_cftime(values.flat[0]):
+        return _cftime_ns(values, str(coord.name))
     if values.dtype.kind == "O":
         raise InvalidDataError(
-            f"the fit coordinate {coord.name!r} holds objects (cftime dates?); convert it to "
-            "numbers first"
+            f"the fit coordinate {coord.name!r} holds objects that are neither numbers nor "
+            "dates; convert it to numbers first"
         )
     return validation.float_array(str(coord.name), values)
+
+
+def _is_cftime(value: Any) -> bool:
+    """Whether ``value`` is a cftime date (a calendar numpy's datetime64 cannot hold)."""
+    return type(value).__module__.split(".")[0] == "cftime"
+
+
+def _cftime_ns(values: Any, name: str) -> FloatArray:
+    """cftime dates as xarray's ``_ensure_numeric`` makes them: ns since 1970-01-01 of the
+    dates' own calendar, at the microsecond precision cftime keeps."""
+    first = values.flat[0]
+    try:
+        start = type(first)(1970, 1, 1)
+        micros = np.array([v - start for v in values.ravel()], dtype="timedelta64[us]")
+    except (TypeError, ValueError) as exc:
+        raise InvalidDataError(
+            f"the fit coordinate {name!r} mixes cftime calendars or holds other objects: {exc}"
+        ) from None
+    return np.asarray(micros.astype(np.float64) * 1000.0, dtype=np.float64).reshape(values.shape)
 
 
 def _weights(obj: Any, w: Any, size: int) -> FloatArray:
