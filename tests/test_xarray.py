@@ -56,7 +56,31 @@ def same(ours: xr.Dataset, theirs: xr.Dataset, rtol: float = 1e-9) -> None:
 )
 def test_the_dataset_is_xarrays(options: dict) -> None:
     data = cube().assign_coords(weight=("time", np.linspace(0.5, 1.5, 40)))
-    same(gx.polyfit(data, "time", 2, **options), data.polyfit("time", 2, **options))
+    ours, theirs = gx.polyfit(data, "time", 2, **options), data.polyfit("time", 2, **options)
+    if options.get("cov") == "unscaled":  # a decision: per series, as cov=True (see below)
+        wide = theirs.polyfit_covariance.broadcast_like(ours.polyfit_covariance)
+        theirs = theirs.assign(polyfit_covariance=wide.transpose(*ours.polyfit_covariance.dims))
+    same(ours, theirs)
+
+
+def test_unscaled_covariance_is_per_series_on_numpy_and_dask_alike() -> None:
+    """Its dims depend on the call, never on the data (dask cannot look): each series' own
+    (X'WX)^-1 over its valid points, which differs from the axis' where a series has gaps."""
+    pytest.importorskip("dask")
+    data = cube()
+    gappy = data.where(data.time > 0.5)  # points missing everywhere, and one series more:
+    gappy[30, 1, 2] = np.nan
+    eager = gx.polyfit(gappy, "time", 2, cov="unscaled")
+    lazy = gx.polyfit(gappy.chunk({"lat": 1}), "time", 2, cov="unscaled").compute()
+    assert (
+        eager.polyfit_covariance.dims
+        == lazy.polyfit_covariance.dims
+        == ("cov_i", "cov_j", "lat", "lon")
+    )
+    xr.testing.assert_allclose(eager, lazy)
+    one = eager.polyfit_covariance.isel(lat=1, lon=2)
+    other = eager.polyfit_covariance.isel(lat=0, lon=0)
+    assert not np.allclose(one, other)  # the series with one more gap has its own matrix
 
 
 def test_datasets_prefix_each_variable_and_the_accessor_works() -> None:
@@ -203,3 +227,37 @@ def test_rank_deficient_series_warn_numpys_rank_warning_too() -> None:
     assert bool(np.isnan(result.polyfit_coefficients).all())
     with pytest.warns(gradpoly.UnfittedWarning):
         gx.polyfit(data, "time", 4)
+
+
+def test_empty_dims_give_a_dataset_not_a_traceback() -> None:
+    """A 0-length fit dim: every series is unfitted (NaN, said once); a 0-length other dim: an
+    empty result, whatever cov asks."""
+    none = xr.DataArray(np.zeros((0, 3)), dims=("time", "s"), coords={"time": np.zeros(0)})
+    with pytest.warns(gradpoly.UnfittedRankWarning, match="3 of 3 series .* has no points"):
+        result = gx.polyfit(none, "time", 1, full=True, cov=True)
+    assert bool(result.polyfit_coefficients.isnull().all())
+    assert int(result.time_matrix_rank) == 0
+    empty = xr.DataArray(np.zeros((10, 0)), dims=("time", "s"), coords={"time": np.arange(10.0)})
+    for cov in (False, True, "unscaled"):
+        fitted = gx.polyfit(empty, "time", 1, cov=cov)
+        assert fitted.polyfit_coefficients.shape == (2, 0)
+
+
+def test_broken_values_are_not_skipped_silently() -> None:
+    """inf is a broken value, not a gap: that series is NaN and said so (xarray: NaN too). A
+    NaN weight is a gap where NaN is skipped, and refused with skipna=False."""
+    t = np.arange(10.0)
+    data = xr.DataArray(np.vstack([t, 2 * t]).T, dims=("time", "s"), coords={"time": t})
+    broken = data.copy()
+    broken[3, 0] = np.inf
+    for skipna in (None, True, False):
+        with pytest.warns(gradpoly.UnfittedWarning, match="1 of 2 series .* holds inf values"):
+            coef = gx.polyfit(broken, "time", 1, skipna=skipna).polyfit_coefficients
+        assert bool(coef.isel(s=0).isnull().all())
+        np.testing.assert_allclose(coef.isel(s=1), [2.0, 0.0], atol=1e-12)
+    w = np.ones(10)
+    w[3] = np.nan
+    with pytest.raises(InvalidDataError, match=r"w has 1 NaN .* position 3\).* skipna=True"):
+        gx.polyfit(data, "time", 1, w=w, skipna=False)
+    np.testing.assert_allclose(gx.polyfit(data, "time", 1, w=w).polyfit_coefficients,
+                               [[1.0, 2.0], [0.0, 0.0]], atol=1e-12)  # fmt: skip

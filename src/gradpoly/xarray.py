@@ -96,7 +96,7 @@ def polyfit(
             f"or NaT; the first at position {int(bad[0])}); drop them first, e.g. "
             f"obj.dropna({true_dim!r}) on the coordinate"
         )
-    weights = None if w is None else _weights(obj, w, x.size)
+    weights = None if w is None else _weights(obj, w, x.size, skipna)
     options = {
         "engine": engine,
         "device": device,
@@ -106,7 +106,7 @@ def polyfit(
         "tol": tol,
         "steps": steps,
     }
-    job = _Job(x, degree, weights, skipna, full, cov, options, "degree")
+    job = _Job(x, degree, weights, skipna, full, cov, options, "degree", dim)
     variables: dict[Hashable, Any] = {}
     degree_dim: Hashable = "degree"
     while degree_dim in obj.dims:  # as xarray names it when the input has a degree dim
@@ -145,6 +145,8 @@ class _Job:
     cov: bool | str
     options: dict[str, Any]
     degree_dim: Hashable
+    dim: Hashable = "x"
+    lazy: bool = False
 
     @property
     def order(self) -> int:
@@ -160,20 +162,17 @@ def _fit_variable(var: xr.DataArray, dim: Hashable, job: _Job) -> dict[str, xr.V
     if _is_dask(data):
         if len(data.chunks[-1]) != 1:  # each series whole in one block; dask sizes the rest
             data = data.rechunk({**dict.fromkeys(range(data.ndim - 1), "auto"), -1: -1})
-        return _fit_dask(data, other, job)
-    y = _floats(data).reshape(-1, job.x.size)
+        return _fit_dask(data, other, replace(job, lazy=True))
+    y = _floats(data).reshape(int(np.prod(sizes, dtype=np.int64)), job.x.size)
     coef, residuals, matrices, converged = _fit_block(y, job)
     out: dict[str, xr.Variable] = {
         "polyfit_coefficients": xr.Variable((job.degree_dim, *other), coef.T.reshape(order, *sizes))
     }
     if job.full or job.cov is True:
         out["polyfit_residuals"] = xr.Variable(other, residuals.reshape(sizes))
-    if job.cov is not False:
-        if job.cov == "unscaled" and np.isfinite(y).all():  # xarray: one matrix for the axis
-            out["polyfit_covariance"] = xr.Variable(("cov_i", "cov_j"), matrices[0])
-        else:
-            per_series = np.moveaxis(matrices, 0, -1).reshape(order, order, *sizes)
-            out["polyfit_covariance"] = xr.Variable(("cov_i", "cov_j", *other), per_series)
+    if job.cov is not False:  # per series, scaled or not: each series' own valid points
+        per_series = np.moveaxis(matrices, 0, -1).reshape(order, order, *sizes)
+        out["polyfit_covariance"] = xr.Variable(("cov_i", "cov_j", *other), per_series)
     if job.options["solver"] == "gd":
         out["polyfit_converged"] = xr.Variable(other, converged.reshape(sizes))
     return out
@@ -189,6 +188,14 @@ def _fit_block(
     if count == 0:
         empty = np.empty((0, order))
         return empty, np.empty(0), np.empty((0, order, order)), np.empty(0, dtype=bool)
+    if x.size == 0:  # no point at all: every series unfitted, said once
+        _warn_unfitted(count, dict.fromkeys(range(count), f"{job.dim!r} has no points"), job)
+        nan = np.full((count, order), np.nan)
+        unfit = np.zeros(count, dtype=bool)
+        return nan, np.full(count, np.nan), np.full((count, order, order), np.nan), unfit
+    infinite: npt.NDArray[np.bool_] = np.asarray(np.isinf(y).any(axis=1))  # NaN out, as xarray
+    if infinite.any():
+        y = np.where(infinite[:, None], np.nan, y)
     square = None if weights is None else weights * weights
     engine, device = options["engine"], options["device"]
     result: ManyResult
@@ -203,14 +210,10 @@ def _fit_block(
             x, y, degree, weights=square, basis=Basis.CHEBYSHEV, drop_nan=True, engine=engine,
             device=device, storage=_dtype(y),
         )  # fmt: skip
-    coef = np.where(result.valid[:, None], result.coef, np.nan)
-    if result.problems:  # never a silent NaN: say how many and why
-        first = min(result.problems)
-        warn(
-            f"{len(result.problems)} of {count} series could not be fitted (NaN coefficients); "
-            f"the first, flat index {first}: {result.problems[first]}",
-            UnfittedRankWarning,
-        )
+    valid = result.valid & ~infinite
+    coef = np.where(valid[:, None], result.coef, np.nan)
+    reasons = {int(b): "it holds inf values" for b in np.flatnonzero(infinite)}
+    _warn_unfitted(count, result.problems | reasons, job)
     if job.skipna is False and result.moments is not None:  # xarray: NaN in, NaN out
         usable = np.isfinite(x) if weights is None else np.isfinite(x) & (weights > 0)
         coef[result.moments.used < np.count_nonzero(usable)] = np.nan
@@ -224,6 +227,21 @@ def _fit_block(
             matrices = np.where(np.isnan(coef[:, 0])[:, None, None], np.nan, matrices)
     converged = np.asarray(result.converged, dtype=bool)
     return coef[:, ::-1], residuals, matrices[:, ::-1, ::-1], converged
+
+
+def _warn_unfitted(count: int, problems: dict[int, str], job: _Job) -> None:
+    """Never a silent NaN: one warning saying how many series could not be fitted and why
+    the first could not (in a dask block: of that block, the text saying so)."""
+    if not problems:
+        return
+    first = min(problems)
+    where = "in one block of this dask-backed fit, " if job.lazy else ""
+    warn(
+        f"{where}{len(problems)} of {count} series could not be fitted (NaN coefficients); "
+        f"the first, flat index {first}{' of the block' if job.lazy else ''}: "
+        f"{problems[first]}",
+        UnfittedRankWarning,
+    )
 
 
 def _fit_dask(data: Any, other: tuple[Hashable, ...], job: _Job) -> dict[str, xr.Variable]:
@@ -313,8 +331,9 @@ def _cftime_ns(values: Any, name: str) -> FloatArray:
     return np.asarray(micros.astype(np.float64) * 1000.0, dtype=np.float64).reshape(values.shape)
 
 
-def _weights(obj: Any, w: Any, size: int) -> FloatArray:
-    """xarray's ``w``: a coordinate's name or an array, 1-D, one value per point."""
+def _weights(obj: Any, w: Any, size: int, skipna: bool | None = None) -> FloatArray:
+    """xarray's ``w``: a coordinate's name or an array, 1-D, one value per point. A NaN or
+    infinite weight is a gap where NaN is skipped, and refused with ``skipna=False``."""
     if isinstance(w, Hashable) and not isinstance(w, np.ndarray | list | tuple):
         if w not in obj.coords:
             raise InvalidDataError(f"w={w!r} names no coordinate of this object")
@@ -323,6 +342,12 @@ def _weights(obj: Any, w: Any, size: int) -> FloatArray:
     if values.shape != (size,):
         raise InvalidDataError(
             f"w must be 1-D with one value per point ({size}), got {values.shape}"
+        )
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size and skipna is False:
+        raise InvalidDataError(
+            f"w has {bad.size} NaN or infinite value(s) (the first at position {int(bad[0])}) "
+            "and skipna=False keeps every point; give those points a weight or pass skipna=True"
         )
     return values
 
@@ -334,6 +359,8 @@ def _vandermonde(x: FloatArray, degree: int, weights: FloatArray | None) -> tupl
         lhs = lhs * weights[:, None]
     usable = np.isfinite(lhs).all(axis=1)
     lhs = lhs[usable]
+    if lhs.shape[0] == 0:  # no usable point: rank 0, no singular value
+        return 0, np.full(degree + 1, np.nan)
     solver = SvdSolver.of(lhs)
     rank = solver.rank
     return rank, np.concatenate([np.full(degree + 1 - rank, np.nan), solver.singular[:rank]])
