@@ -261,3 +261,74 @@ def test_broken_values_are_not_skipped_silently() -> None:
         gx.polyfit(data, "time", 1, w=w, skipna=False)
     np.testing.assert_allclose(gx.polyfit(data, "time", 1, w=w).polyfit_coefficients,
                                [[1.0, 2.0], [0.0, 0.0]], atol=1e-12)  # fmt: skip
+
+
+def _stats_cube(gaps: bool = True) -> xr.DataArray:
+    data = cube(points=30, seed=4).isel(lat=slice(0, 2))
+    if gaps:
+        data = data.where((data.time < 1.0) | (data.time > 1.3))  # a gap for every pixel
+        data[[2, 3, 11], 0, 1] = np.nan  # and one pixel's own
+    return data
+
+
+def test_per_pixel_statistics_are_statsmodels_wls_on_each_valid_series() -> None:
+    sm = pytest.importorskip("statsmodels.api")
+    data = _stats_cube()
+    w = np.linspace(0.5, 2.0, data.sizes["time"])
+    result = gx.polyfit(data, "time", 2, w=w, stats=True)
+    x = data.time.values
+    for lat in range(2):
+        for lon in range(4):
+            y = data.isel(lat=lat, lon=lon).values
+            keep = np.isfinite(y)
+            design = np.vander(x[keep], 3)  # highest power first, as xarray orders terms
+            ref = sm.WLS(y[keep], design, weights=w[keep] ** 2).fit()
+            pixel = result.isel(lat=lat, lon=lon)
+            for ours, theirs in (
+                (pixel.polyfit_coefficients, ref.params),
+                (pixel.polyfit_stderr, ref.bse),
+                (pixel.polyfit_tvalues, ref.tvalues),
+                (pixel.polyfit_pvalues, ref.pvalues),
+                (pixel.polyfit_r_squared, ref.rsquared),
+                (pixel.polyfit_residual_std, np.sqrt(ref.scale)),
+                (pixel.polyfit_dof, ref.df_resid),
+            ):
+                np.testing.assert_allclose(np.asarray(ours), theirs, rtol=1e-10, atol=1e-300)
+            assert int(pixel.polyfit_n) == int(keep.sum())
+            assert int(pixel.polyfit_status) == 0
+    assert result.polyfit_status.attrs["flag_meanings"].split()[0] == "fitted"
+
+
+def test_statistics_are_the_same_lazily_and_unfitted_pixels_say_why() -> None:
+    pytest.importorskip("dask")
+    data = _stats_cube()
+    data[:, 1, 3] = np.nan  # a pixel with no point
+    data[4, 1, 2] = np.inf  # a pixel with a broken value
+    with pytest.warns(gradpoly.UnfittedWarning):
+        eager = gx.polyfit(data, "time", 2, stats=True, min_valid=26)
+    with pytest.warns(gradpoly.UnfittedWarning):
+        lazy = gx.polyfit(data.chunk({"lat": 1, "time": 10}), "time", 2, stats=True,
+                          min_valid=26).compute()  # fmt: skip
+    xr.testing.assert_allclose(eager, lazy)
+    status = eager.polyfit_status.values
+    assert status[1, 3] == gx.STATUS.index("too_few_points")
+    assert status[1, 2] == gx.STATUS.index("holds_inf")
+    assert status[0, 1] == gx.STATUS.index("too_few_points")  # 25 valid points < 26
+    assert int(eager.polyfit_n[0, 1]) == 25
+    fitted = status == 0
+    assert bool(eager.polyfit_coefficients.notnull().all("degree").values[fitted].all())
+    assert bool(eager.polyfit_coefficients.isnull().all("degree").values[~fitted].all())
+
+
+def test_benjamini_hochberg_across_the_map_is_statsmodels() -> None:
+    multipletests = pytest.importorskip("statsmodels.stats.multitest").multipletests
+    data = _stats_cube(gaps=False)
+    result = gx.polyfit(data, "time", 1, stats=True, p_adjust="bh")
+    for term in range(2):
+        p = result.polyfit_pvalues.isel(degree=term).values.ravel()
+        q = result.polyfit_pvalues_bh.isel(degree=term).values.ravel()
+        np.testing.assert_allclose(q, multipletests(p, method="fdr_bh")[1], rtol=1e-12)
+    with pytest.raises(InvalidOptionError, match="pass stats=True"):
+        gx.polyfit(data, "time", 1, p_adjust="bh")
+    with pytest.raises(InvalidOptionError, match="p_adjust must be"):
+        gx.polyfit(data, "time", 1, stats=True, p_adjust="holm")

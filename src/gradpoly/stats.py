@@ -286,6 +286,14 @@ class Stats:
         dist = _student_t()
         return self._out(2.0 * dist.sf(np.abs(t), self.dof_array[:, None]))
 
+    @property
+    def p_values_bh(self) -> Any:
+        """Benjamini-Hochberg adjusted p values of each coefficient across the series (B, D+1):
+        reject where at most the false discovery rate you accept (a map of 1e6 pixels tested
+        at 5% otherwise flags 50,000 by chance alone)."""
+        p = np.atleast_2d(np.asarray(self.p_values, dtype=np.float64))
+        return self._out(benjamini_hochberg(p))
+
     def conf_int(self, level: float = 0.95) -> Any:
         """(D+1, 2) lower and upper bounds of each monomial coefficient at ``level``."""
         q = self._quantile(level)
@@ -381,6 +389,25 @@ class Stats:
 def _prefer(direct: FloatArray, gram: FloatArray) -> FloatArray:
     """The sums from the residuals where they are finite, else the Gram form's."""
     return np.asarray(np.where(np.isfinite(direct), direct, gram), dtype=np.float64)
+
+
+def benjamini_hochberg(p: FloatArray) -> FloatArray:
+    """Benjamini-Hochberg (1995) adjusted p values down the first axis, column by column:
+    ``q_(i) = min_{j >= i} p_(j) m / j`` over the m finite p values (NaN stays NaN), at most
+    1; statsmodels' ``multipletests(method="fdr_bh")`` on each column's finite values."""
+    values = np.asarray(p, dtype=np.float64)
+    out = np.full_like(values, np.nan)
+    for k in range(values.shape[1]):
+        column = values[:, k]
+        finite = np.flatnonzero(np.isfinite(column))
+        m = finite.size
+        if m == 0:
+            continue
+        order = np.argsort(column[finite], kind="stable")
+        ranked = column[finite][order] * m / np.arange(1, m + 1)
+        adjusted = np.minimum(np.minimum.accumulate(ranked[::-1])[::-1], 1.0)
+        out[finite[order], k] = adjusted
+    return out
 
 
 def _student_t() -> Any:
