@@ -556,16 +556,23 @@ class SeriesReport:
             raise InvalidDataError(f"none of the {total} series could be fitted (reasons above)")
 
 
-def fit_series(descent: Descent, where: Placement, source: Source, outputs: Outputs) -> None:
-    """``fit --series-col``: every series of a long table in one batched fit_many."""
-    from gradpoly.io import ROW_FORMATS, read_long
-    from gradpoly.many import fit_many
+def _rows_output(out: Path | None) -> Path | None:
+    """``--out``: one of the row formats (or ``-``, CSV on stdout), checked before any work."""
+    from gradpoly.io import ROW_FORMATS
 
-    out = outputs.out
     if out is not None and not is_stdout(out) and out.suffix.lower() not in ROW_FORMATS:
         raise InvalidOptionError(
             f"--out {out}: use one of {', '.join(ROW_FORMATS)} (or - for CSV on stdout)"
         )
+    return out
+
+
+def fit_series(descent: Descent, where: Placement, source: Source, outputs: Outputs) -> None:
+    """``fit --series-col``: every series of a long table in one batched fit_many."""
+    from gradpoly.io import read_long
+    from gradpoly.many import fit_many
+
+    out = _rows_output(outputs.out)
     options = descent.batched()
     ids, xs, ys, ws = read_long(
         source.data, str(source.series_col), source.x_col, source.y_col, source.weights_col,
@@ -612,13 +619,8 @@ def fit_series_on_dask(
         )
     from gradpoly.dask import fit_series_frame, read_frame
     from gradpoly.engines.dask_engine import computed
-    from gradpoly.io import ROW_FORMATS
 
-    out = outputs.out
-    if out is not None and not is_stdout(out) and out.suffix.lower() not in ROW_FORMATS:
-        raise InvalidOptionError(
-            f"--out {out}: use one of {', '.join(ROW_FORMATS)} (or - for CSV on stdout)"
-        )
+    out = _rows_output(outputs.out)
     series = str(source.series_col)
     numeric = [source.x_col, source.y_col] + ([source.weights_col] if source.weights_col else [])
     frame = read_frame(source.data, [series, *numeric], numeric if source.drop_nan else ())
