@@ -5,7 +5,8 @@ Usage: python benchmarks/grids.py [--series 10000] [--points 365] [--degree 3] [
 
 Side by side in one run, median (and spread) of the repeats after a warm-up:
 - clean: ``np.polynomial.polynomial.polyfit(x, Y.T)``, ``xarray.DataArray.polyfit``,
-  ``gradpoly.lstsq_many(x, Y)`` on every batched engine, ``gradpoly.xarray.polyfit``;
+  ``gradpoly.lstsq_many(x, Y)`` on every batched engine, ``gradpoly.xarray.polyfit`` (with
+  and without ``stats=True``, the per-pixel statistics);
 - the same grid with a fraction of NaN: ``xarray.polyfit(skipna=True)`` against gradpoly;
 - the memory-traffic floor: one read of Y (a sum), and each figure as that many passes;
 - a dask-backed cube (float32 on disk, chunked by lat/lon) by both, with peak RSS.
@@ -120,6 +121,9 @@ def grid_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     )  # fmt: skip
     add("clean", "gradpoly.xarray.polyfit (auto)",
         lambda: gx.polyfit(cube, "time", d).polyfit_coefficients.values, base, ref)  # fmt: skip
+    add("clean", "gradpoly.xarray.polyfit (auto), stats=True",
+        lambda: gx.polyfit(cube, "time", d, stats=True).polyfit_coefficients.values,
+        base, ref)  # fmt: skip
 
     gappy = np.where(rng.random(y.shape) < args.nan, np.nan, y)
     gappy_cube = xr.DataArray(gappy.T, dims=("time", "pixel"), coords={"time": x})
@@ -140,6 +144,11 @@ def grid_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     add(
         "gaps", "gradpoly.xarray.polyfit (auto)",
         lambda: gx.polyfit(gappy_cube, "time", d).polyfit_coefficients.values, base, ref,
+    )  # fmt: skip
+    add(
+        "gaps", "gradpoly.xarray.polyfit (auto), stats=True",
+        lambda: gx.polyfit(gappy_cube, "time", d, stats=True).polyfit_coefficients.values,
+        base, ref,
     )  # fmt: skip
     for row in rows:
         row["floor_seconds"] = floor
