@@ -57,6 +57,18 @@ result = gradpoly.lstsq(x, y, 2, full=True)
 print(result.coef, result.stats.stderr)
 print(result.stats.residual_std, result.stats.r_squared, result.stats.dof)
 print(result.predict([5.0], interval="prediction"))""",
+    "sigma": """import numpy as np
+import gradpoly
+
+rng = np.random.default_rng(3)   # each reading with its own known standard deviation
+x = np.linspace(0, 10, 25)
+sigma = np.where(x < 5, 0.05, 0.2)
+y = 0.5 + 1.9 * x - 0.02 * x**2 + sigma * rng.standard_normal(25)
+known = gradpoly.lstsq(x, y, 2, sigma=sigma, absolute_sigma=True, full=True)
+relative = gradpoly.lstsq(x, y, 2, sigma=sigma, full=True)
+print("stderr, sigma known:   ", known.stats.stderr)
+print("stderr, sigma relative:", relative.stats.stderr)
+print("sqrt(chi2 / dof):", known.stats.residual_std)""",
     "api": """import numpy as np
 import gradpoly
 

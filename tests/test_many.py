@@ -386,3 +386,31 @@ def test_auto_picks_a_batched_engine_with_autograd_where_the_loss_needs_it() -> 
     result = fit_many(x, y, 1, loss="huber")
     assert result.engine in ("torch", "jax")
     np.testing.assert_allclose(result.coef, [[1, 1], [1, -1]], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "shape", [(), (40,), (1, 40), (5, 1), (5, 40)], ids=["scalar", "N", "1N", "B1", "BN"]
+)
+@pytest.mark.parametrize("shared", [True, False], ids=["shared-axis", "own-x"])
+def test_weights_of_any_broadcast_shape_equal_the_full_array(shape, shared: bool) -> None:
+    """Weights broadcast to y's (B, N) by numpy's rules: per point, per series, both, or one
+    number; each equals passing the broadcast (B, N) array series by series."""
+    rng = np.random.default_rng(11)
+    x = np.linspace(-1.0, 1.0, 40)
+    ys = np.cos(3 * x) + 0.1 * rng.standard_normal((5, 40))
+    weights = rng.uniform(0.2, 2.0, shape) if shape else 2.5
+    xs = x if shared else np.tile(x, (5, 1)) + 1e-9 * np.arange(5)[:, None]
+    full = np.broadcast_to(weights, (5, 40))
+    for run in (lstsq_many, fit_many):
+        got = run(xs, ys, 3, weights=weights)
+        want = run(list(np.broadcast_to(xs, (5, 40))), list(ys), 3, weights=list(full))
+        assert np.allclose(got.coef, want.coef, rtol=1e-9, atol=1e-12)
+        assert np.allclose(got.stats.stderr_array, want.stats.stderr_array, rtol=1e-8)
+
+
+def test_weights_that_do_not_broadcast_say_how_to_give_one_per_series() -> None:
+    x = np.linspace(0.0, 1.0, 40)
+    with pytest.raises(InvalidDataError, match=r"\(5, 1\) per series.*weights\[:, None\]"):
+        lstsq_many(x, np.zeros((5, 40)), 1, weights=np.ones(5))
+    with pytest.raises(InvalidDataError, match="must broadcast"):
+        lstsq_many(np.zeros((5, 40)) + x, np.zeros((5, 40)), 1, weights=np.ones((2, 40)))

@@ -205,3 +205,87 @@ def test_a_series_not_fitted_is_not_said_to_lack_degrees_of_freedom() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert np.isnan(many.stats.stderr[2]).all()
+
+
+@pytest.mark.parametrize("absolute", [False, True])
+def test_sigma_and_absolute_sigma_follow_statsmodels_on_every_front_door(absolute: bool) -> None:
+    """sigma is y's standard deviation (weights 1/sigma^2); absolute_sigma=True is
+    statsmodels' fixed scale 1 (normal p values), as curve_fit's absolute_sigma means it."""
+    rng = np.random.default_rng(7)
+    x = np.linspace(-1.0, 2.0, 40)
+    sigma = rng.uniform(0.1, 1.0, x.size)
+    y = 1.0 + 2.0 * x - x**2 + sigma * rng.standard_normal(x.size)
+    design = np.vander(x, 3, increasing=True)
+    options = {"cov_type": "fixed scale"} if absolute else {}
+    model = sm.WLS(y, design, weights=1.0 / sigma**2).fit(**options)
+    ys = np.stack([y, y[::-1]])
+    found = {
+        "lstsq": lstsq(x, y, 2, sigma=sigma, absolute_sigma=absolute, full=True).stats,
+        "fit": fit(x, y, 2, sigma=sigma, absolute_sigma=absolute).stats,
+        "lstsq_many": lstsq_many(x, ys, 2, sigma=sigma, absolute_sigma=absolute).stats,
+        "fit_many": fit_many(
+            [x, x], list(ys), 2, sigma=[sigma, sigma], absolute_sigma=absolute
+        ).stats,
+    }
+    for name, stats in found.items():
+        first = (lambda v: np.asarray(v)[0]) if name.endswith("many") else np.asarray
+        assert close(first(stats.stderr), model.bse), name
+        assert close(first(stats.p_values), model.pvalues, atol=1e-12), name
+        assert close(first(stats.conf_int()), model.conf_int()), name
+        assert close(first(stats.cov), model.cov_params(), atol=1e-15), name
+    if absolute:
+        scipy_optimize = pytest.importorskip("scipy.optimize")
+        _, pcov = scipy_optimize.curve_fit(
+            lambda t, a, b, c: a + b * t + c * t * t, x, y, sigma=sigma, absolute_sigma=True
+        )
+        assert np.allclose(found["lstsq"].cov, pcov, rtol=1e-6, atol=1e-12)
+
+
+def test_absolute_sigma_keeps_the_covariance_of_an_interpolation() -> None:
+    """With sigma known, no residual degrees of freedom lose only the residual std."""
+    x = np.array([0.0, 1.0, 2.0])
+    result = lstsq(x, x**2, 2, sigma=np.ones(3), absolute_sigma=True, full=True)
+    with pytest.warns(StatsWarning, match="residual std is NaN"):
+        stats = result.stats
+    assert np.isnan(stats.residual_std)
+    assert np.isfinite(stats.stderr).all()
+
+
+def test_absolute_sigma_survives_the_json_round_trip() -> None:
+    rng = np.random.default_rng(3)
+    x = np.linspace(0.0, 1.0, 30)
+    y = x + 0.1 * rng.standard_normal(30)
+    result = fit(x, y, 1, sigma=np.full(30, 0.1), absolute_sigma=True)
+    again = type(result).from_json(result.to_json())
+    assert again.moments is not None
+    assert again.moments.absolute
+    assert np.allclose(again.stats.stderr, result.stats.stderr, rtol=1e-14)
+
+
+@pytest.mark.parametrize(
+    ("sigma", "match"),
+    [
+        (np.zeros(10), "sigma must be positive"),
+        (-np.ones(10), "sigma must be positive"),
+        (np.full(10, 1e-200), "beyond float64"),
+        (np.array(["a"] * 10), "numeric"),
+    ],
+)
+def test_bad_sigma_is_refused_on_every_front_door(sigma, match: str) -> None:
+    x = np.linspace(0.0, 1.0, 10)
+    for call in (
+        lambda: lstsq(x, x, 1, sigma=sigma),
+        lambda: fit(x, x, 1, sigma=sigma),
+        lambda: lstsq_many(x, np.stack([x, x]), 1, sigma=sigma),
+        lambda: fit_many(x, np.stack([x, x]), 1, sigma=sigma),
+    ):
+        with pytest.raises(gradpoly.InvalidDataError, match=match):
+            call()
+
+
+def test_weights_and_sigma_together_are_refused() -> None:
+    x = np.linspace(0.0, 1.0, 10)
+    with pytest.raises(gradpoly.InvalidOptionError, match="not both"):
+        lstsq(x, x, 1, weights=np.ones(10), sigma=np.ones(10))
+    with pytest.raises(gradpoly.InvalidOptionError, match="absolute_sigma"):
+        lstsq(x, x, 1, sigma=np.ones(10), absolute_sigma="yes")

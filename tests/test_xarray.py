@@ -332,3 +332,77 @@ def test_benjamini_hochberg_across_the_map_is_statsmodels() -> None:
         gx.polyfit(data, "time", 1, p_adjust="bh")
     with pytest.raises(InvalidOptionError, match="p_adjust must be"):
         gx.polyfit(data, "time", 1, stats=True, p_adjust="holm")
+
+
+def _weight_cases(data: xr.DataArray) -> dict[str, xr.DataArray]:
+    rng = np.random.default_rng(5)
+    sizes = data.sizes
+    return {
+        "per pixel": xr.DataArray(
+            rng.uniform(0.5, 2, (sizes["lat"], sizes["lon"])), dims=("lat", "lon")
+        ),
+        "per time and pixel": xr.DataArray(
+            rng.uniform(0.5, 2, (sizes["lon"], sizes["time"], sizes["lat"])),
+            dims=("lon", "time", "lat"),
+        ),
+        "per time and lon": xr.DataArray(
+            rng.uniform(0.5, 2, (sizes["time"], sizes["lon"])), dims=("time", "lon")
+        ),
+    }
+
+
+@pytest.mark.parametrize("case", ["per pixel", "per time and pixel", "per time and lon"])
+@pytest.mark.parametrize("absolute", [False, True])
+def test_weights_per_series_and_sigma_are_statsmodels_wls_on_each_series(
+    case: str, absolute: bool
+) -> None:
+    """w (1/sigma, as xarray) over any of the object's dims, or sigma with absolute_sigma:
+    statsmodels WLS on each series' valid points (fixed scale 1 where sigma is absolute),
+    in memory and lazily alike."""
+    sm = pytest.importorskip("statsmodels.api")
+    data = _stats_cube()
+    w = _weight_cases(data)[case]
+    by_w = gx.polyfit(data, "time", 2, w=w, stats=True, cov=True, absolute_sigma=absolute)
+    by_sigma = gx.polyfit(data, "time", 2, sigma=1.0 / w, stats=True, cov=True,
+                          absolute_sigma=absolute)  # fmt: skip
+    xr.testing.assert_allclose(by_w, by_sigma, rtol=1e-13)
+    x = data.time.values
+    full = w.broadcast_like(data).transpose(*data.dims)
+    options = {"cov_type": "fixed scale"} if absolute else {}
+    for lat in range(2):
+        for lon in range(4):
+            y = data.isel(lat=lat, lon=lon).values
+            keep = np.isfinite(y)
+            weights = full.isel(lat=lat, lon=lon).values[keep] ** 2
+            ref = sm.WLS(y[keep], np.vander(x[keep], 3), weights=weights).fit(**options)
+            pixel = by_w.isel(lat=lat, lon=lon)
+            for ours, theirs in (
+                (pixel.polyfit_coefficients, ref.params),
+                (pixel.polyfit_stderr, ref.bse),
+                (pixel.polyfit_pvalues, ref.pvalues),
+                (pixel.polyfit_covariance, ref.cov_params()),
+            ):
+                np.testing.assert_allclose(np.asarray(ours), theirs, rtol=1e-10, atol=1e-300)
+    pytest.importorskip("dask")
+    lazy = gx.polyfit(data.chunk({"lat": 1}), "time", 2, w=w.chunk(), stats=True, cov=True,
+                      absolute_sigma=absolute).compute()  # fmt: skip
+    xr.testing.assert_allclose(by_w, lazy)
+
+
+def test_weights_per_series_are_refused_where_they_cannot_mean_anything() -> None:
+    data = _stats_cube()
+    w = _weight_cases(data)["per pixel"]
+    with pytest.raises(InvalidOptionError, match="full=True"):
+        gx.polyfit(data, "time", 2, w=w, full=True)
+    with pytest.raises(InvalidDataError, match="not dims of this object"):
+        gx.polyfit(data, "time", 2, w=w.rename(lat="band"))
+    with pytest.raises(InvalidOptionError, match="not both"):
+        gx.polyfit(data, "time", 2, w=w, sigma=w)
+    with pytest.raises(InvalidDataError, match="sigma must be positive"):
+        gx.polyfit(data, "time", 2, sigma=-w)
+    with pytest.raises(InvalidDataError, match="per series go in as a DataArray"):
+        gx.polyfit(data, "time", 2, w=np.ones((3, 4)))
+    holed = w.copy()
+    holed[0, 0] = np.nan
+    with pytest.raises(InvalidDataError, match="skipna=False"):
+        gx.polyfit(data.fillna(0.0), "time", 2, w=holed, skipna=False)

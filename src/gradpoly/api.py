@@ -24,7 +24,7 @@ from gradpoly.options import (
     make_config,
 )
 from gradpoly.problem import FitProblem
-from gradpoly.result import FitResult
+from gradpoly.result import FitResult, known_sigma
 
 
 @keyword_only(3)
@@ -42,6 +42,8 @@ def fit(
     dtype: DType | str = BEST.dtype,
     strategy: Strategy | str | None = None,
     weights: npt.ArrayLike | None = None,
+    sigma: npt.ArrayLike | None = None,
+    absolute_sigma: bool = False,
     basis: Basis | str = BEST.basis,
     optimizer: Optimizer | str = BEST.optimizer,
     momentum: float | None = None,
@@ -73,7 +75,15 @@ def fit(
         eigenvalue, and the optimal quadratic-case parameters for momentum and nesterov
         (``result.lr`` and ``result.momentum`` say what ran).
     weights : array_like, shape (N,), optional
-        Non-negative per-point weights of the MSE.
+        Non-negative per-point weights of the MSE: inverse variances for the statistics
+        (statsmodels' WLS convention; ``np.polyfit``'s ``w`` is their square root).
+    sigma : array_like, shape (N,), optional
+        Standard deviations of y instead of ``weights`` (``weights = 1 / sigma**2``), as
+        ``scipy.optimize.curve_fit`` takes them.
+    absolute_sigma : bool
+        ``True``: sigma (or the weights) are absolute, so the statistics take the scale as 1
+        instead of estimating it from the residuals (``cov = (X' W X)^-1``, normal p values);
+        ``False`` (default): only their ratios matter, as in ``curve_fit``.
     basis : {"monomial", "chebyshev", "legendre"}
         Features the loop runs in; non-monomial bases map x's domain to [-1, 1] and converge
         far faster. ``result.coef`` is monomial in x whatever the basis.
@@ -122,13 +132,15 @@ def fit(
         loss,
         huber_delta,
     )
+    weights = validation.inverse_variance(weights, sigma, absolute_sigma)
     chosen = get_engine(config.engine)
     fit_data = getattr(chosen, "fit_data", None)
     if fit_data is not None:  # an out-of-core engine: it must not gather the data here
         result: FitResult = fit_data(x, y, degree, weights, basis, config, progress)
-        return result
-    problem = FitProblem.from_data(x, y, degree, weights, basis)
-    return fit_problem(problem, config, progress)
+    else:
+        problem = FitProblem.from_data(x, y, degree, weights, basis)
+        result = fit_problem(problem, config, progress)
+    return known_sigma(result, absolute_sigma)
 
 
 def fit_problem(

@@ -539,6 +539,8 @@ def lstsq(
     degree: int = 4,
     *,
     weights: ArrayLike | None = None,
+    sigma: ArrayLike | None = None,
+    absolute_sigma: bool = False,
     full: bool = False,
 ) -> Any:
     """Closed-form float64 least squares: monomial coefficients in increasing order.
@@ -549,15 +551,19 @@ def lstsq(
     :class:`~gradpoly.result.LstsqResult` (``coef``, ``basis_coef``, ``domain``, ``stats``,
     ``predict(x, interval=..., level=...)``, ``polynomial()``), as ``np.polyfit(...,
     full=True)`` returns more than the coefficients. Weights are inverse variances for the
-    statistics (statsmodels' WLS convention; ``np.polyfit``'s ``w`` is their square root).
+    statistics (statsmodels' WLS convention; ``np.polyfit``'s ``w`` is their square root);
+    or give ``sigma``, y's standard deviations (``weights = 1 / sigma**2``), and
+    ``absolute_sigma=True`` where they are absolute, as ``scipy.optimize.curve_fit`` means
+    them (the statistics then take the scale as 1).
     """
+    weights = validation.inverse_variance(weights, sigma, absolute_sigma)
     problem = FitProblem.from_data(x, y, degree, weights)
     if not validation.flag("full", full):
         return lstsq_problem(problem)
-    from gradpoly.result import LstsqResult
+    from gradpoly.result import LstsqResult, known_sigma
 
     basis_coef, coef = lstsq_solve(problem)
-    return LstsqResult(
+    result = LstsqResult(
         coef,
         basis_coef,
         problem.domain,
@@ -565,6 +571,7 @@ def lstsq(
         basis_coef,
         residual_sums=problem.residual_sums(basis_coef, monomial=coef),
     )
+    return known_sigma(result, absolute_sigma)
 
 
 def lstsq_problem(problem: FitProblem) -> FloatArray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
@@ -484,6 +484,12 @@ def _number(value: Any) -> float:
     return float("nan") if value is None else float(value)
 
 
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"statistics: absolute_sigma must be true or false, got {value!r}")
+    return value
+
+
 def _moments_dict(fit: PolynomialFit) -> dict[str, Any] | None:
     """What :attr:`PolynomialFit.stats` needs, JSON-ready (None when the fit has none)."""
     m = fit.moments
@@ -500,6 +506,7 @@ def _moments_dict(fit: PolynomialFit) -> dict[str, Any] | None:
         "coef": np.asarray(fit.stats_coef).tolist(),
         "residual_sums": None if fit.residual_sums is None else list(fit.residual_sums),
         "y_scale": m.y_scale,
+        "absolute_sigma": m.absolute,
     }
 
 
@@ -529,9 +536,22 @@ def _moments_from(data: Any) -> dict[str, Any]:
         used=np.array([_number(data["used"])]),
         basis=Basis.parse(data["basis"]),
         y_scale=_number(data.get("y_scale", 1.0)),
+        absolute=_boolean(data.get("absolute_sigma", False)),
     )
     return {
         "moments": moments,
         "stats_coef": floats("coef"),
         "residual_sums": None if sums is None else (_number(sums[0]), _number(sums[1])),
     }
+
+
+R = TypeVar("R", bound=Fitted)
+
+
+def known_sigma(result: R, absolute_sigma: bool) -> R:
+    """``result`` with its statistics reading the weights as absolute (``1 / sigma**2`` of a
+    known sigma) where ``absolute_sigma``; every front door that takes the option ends here."""
+    moments = result.moments
+    if not absolute_sigma or moments is None:
+        return result
+    return replace(result, moments=replace(moments, absolute=True))  # type: ignore[type-var]

@@ -47,6 +47,11 @@ class Moments(Gram):
     y_scale: float = 1.0
     """``c`` and ``s`` are of y divided by this power of two (y near float64's limits: every
     sum stays finite; the statistics are scaled back at the end)."""
+    absolute: bool = False
+    """The weights are ``1 / sigma**2`` of a known sigma (``absolute_sigma=True``, as
+    ``scipy.optimize.curve_fit`` means it): the scale is 1, not estimated from the residuals,
+    so ``cov = (X' W X)^-1`` and p values and intervals come from the normal distribution
+    (statsmodels' ``cov_type="fixed scale"``)."""
 
 
 class StatsWarning(UserWarning):
@@ -129,10 +134,15 @@ class Stats:
         if bool(np.any(none)):
             where = "this fit" if self.single else f"{int(none.sum())} of {none.size} series"
             first = int(np.flatnonzero(none)[0])
+            lost = (
+                "the residual std is NaN (sigma is known: the covariance stands)"
+                if self.moments.absolute
+                else "sigma, standard errors, covariance, t and p values are NaN"
+            )
             warn(
                 f"{where} has no residual degrees of freedom (n = {int(self.moments.used[first])}"
-                f" points for {self.basis_coef.shape[1]} coefficients): sigma, standard errors, "
-                "covariance, t and p values are NaN; use more points or a lower degree",
+                f" points for {self.basis_coef.shape[1]} coefficients): {lost}; use more "
+                "points or a lower degree",
                 StatsWarning,
             )
 
@@ -146,15 +156,32 @@ class Stats:
         return self._out(self.dof_array)
 
     @cached_property
-    def _scale(self) -> FloatArray:
-        """sigma^2 = weighted RSS / dof (NaN without residual degrees of freedom)."""
+    def _estimated_scale(self) -> FloatArray:
+        """sigma^2 hat = weighted RSS / dof (NaN without residual degrees of freedom)."""
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(self.dof_array > 0, self._rss / self.dof_array, np.nan)
 
+    @cached_property
+    def _scale(self) -> FloatArray:
+        """The scale the covariance uses: sigma^2 hat, or 1 where sigma is known (in units
+        of y / y_scale, as every sum here)."""
+        if not self.moments.absolute:
+            return self._estimated_scale
+        return np.full(self.dof_array.shape, float(self.moments.y_scale) ** -2.0)
+
     @property
     def residual_std(self) -> Any:
-        """sigma hat, the residual standard deviation (for a point of weight 1)."""
-        return self._out(self._in_y(np.sqrt(self._scale), 1))
+        """sigma hat, the residual standard deviation (for a point of weight 1). With a known
+        sigma it is ``sqrt(chi^2 / dof)``: near 1 where the stated sigma is right."""
+        return self._out(self._in_y(np.sqrt(self._estimated_scale), 1))
+
+    @cached_property
+    def _reference_dof(self) -> FloatArray:
+        """The t distribution's degrees of freedom: ``dof``, or infinite (the normal) where
+        sigma is known."""
+        if self.moments.absolute:
+            return np.full(self.dof_array.shape, np.inf)
+        return self.dof_array
 
     def _in_y(self, value: FloatArray, power: int) -> FloatArray:
         """A statistic of y / y_scale in y's units (``power``: 1 for errors, 2 for variances);
@@ -281,10 +308,11 @@ class Stats:
 
     @property
     def p_values(self) -> Any:
-        """Two-sided p values of the t statistics with ``dof`` degrees of freedom."""
+        """Two-sided p values of the t statistics with ``dof`` degrees of freedom (of the
+        normal distribution where sigma is known)."""
         t = np.atleast_2d(np.asarray(self.t_values, dtype=np.float64))
         dist = _student_t()
-        return self._out(2.0 * dist.sf(np.abs(t), self.dof_array[:, None]))
+        return self._out(2.0 * dist.sf(np.abs(t), self._reference_dof[:, None]))
 
     @property
     def p_values_bh(self) -> Any:
@@ -363,7 +391,8 @@ class Stats:
         )
 
     def _quantile(self, level: float) -> FloatArray:
-        return np.asarray(_student_t().ppf(0.5 + validation.level(level) / 2.0, self.dof_array))
+        quantile = 0.5 + validation.level(level) / 2.0
+        return np.asarray(_student_t().ppf(quantile, self._reference_dof))
 
     def interval(
         self, features: FloatArray, kind: str, level: float

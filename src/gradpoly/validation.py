@@ -251,6 +251,44 @@ def nonnegative_weights(values: Any, labels: tuple[str, ...] = ()) -> None:
     refuse_negative_weights(int(negative.sum()), first)
 
 
+def inverse_variance(weights: Any, sigma: Any, absolute_sigma: Any = False) -> Any:
+    """The weights a fit uses, given ``weights`` (inverse variances) or ``sigma`` (standard
+    deviations of y, as ``scipy.optimize.curve_fit`` takes them): ``1 / sigma**2``. One
+    convention for every entry point; ``absolute_sigma`` is checked here too (it says the
+    sigma, or the weights, are absolute rather than relative).
+
+    A sigma of 0 or below is refused (an infinite weight, or none); NaN stays NaN (a gap
+    where the entry point drops NaN, refused elsewhere); inf gives weight 0. A list of
+    arrays (ragged series) gives a list.
+    """
+    flag("absolute_sigma", absolute_sigma)
+    if sigma is None:
+        return weights
+    if weights is not None:
+        raise InvalidOptionError(
+            "pass weights (inverse variances) or sigma (standard deviations), not both"
+        )
+    if isinstance(sigma, list | tuple) and sigma and np.ndim(sigma[0]) > 0:
+        return [inverse_variance(None, part) for part in sigma]
+    values = float_array("sigma", sigma)
+    with np.errstate(invalid="ignore"):
+        bad = values <= 0
+    if bad.any():
+        first = int(np.flatnonzero(bad.reshape(-1))[0])
+        raise InvalidDataError(
+            f"sigma must be positive (a standard deviation): {int(bad.sum())} value(s) are not,"
+            f" the first at flat index {first} ({float(values.reshape(-1)[first])!r}); leave "
+            "such points out or give them a finite positive sigma"
+        )
+    with np.errstate(over="ignore", divide="ignore"):
+        weights = 1.0 / (values * values)
+    if bool(np.any(np.isinf(weights))):
+        raise InvalidDataError(
+            "sigma has values so small that 1 / sigma**2 is beyond float64; rescale y and sigma"
+        )
+    return weights
+
+
 def too_few_distinct(degree: int, found: int | None, why: str = "") -> str:
     """The one sentence for a fit with too few distinct x (with positive weight) for its
     degree, every path's (``fit``, ``lstsq``, each batched series, Dask): ``found`` where

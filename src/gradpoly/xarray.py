@@ -9,8 +9,10 @@ products, gaps included. Importing this module registers the accessor
 ``obj.gradpoly.polyfit(...)`` on DataArray and Dataset.
 
 Weights ``w`` follow xarray (and ``np.polyfit``): they multiply the residuals (1/sigma), so
-gradpoly's inverse-variance weights are ``w**2``. Dask-backed data stays lazy: blocks along
-the other dims are fitted one by one (a fitted dim in several chunks is gathered first).
+gradpoly's inverse-variance weights are ``w**2``; beyond xarray they may vary per series (a
+DataArray over any of the object's dims), or come as ``sigma=`` (y's standard deviations)
+with ``absolute_sigma=``. Dask-backed data stays lazy: blocks along the other dims are
+fitted one by one (a fitted dim in several chunks is gathered first).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from gradpoly.errors import (
 from gradpoly.many import ManyResult, fit_many, lstsq_many
 from gradpoly.options import BEST, Basis
 from gradpoly.problem import SvdSolver
+from gradpoly.result import known_sigma
 from gradpoly.stats import benjamini_hochberg
 
 FloatArray = npt.NDArray[np.float64]
@@ -64,6 +67,8 @@ def polyfit(
     stats: bool = False,
     min_valid: int = 0,
     p_adjust: str | None = None,
+    sigma: Hashable | Any = None,
+    absolute_sigma: bool = False,
 ) -> xr.Dataset:
     """Least-squares polynomial fit along ``dim``: ``DataArray.polyfit``'s Dataset, faster.
 
@@ -84,6 +89,13 @@ def polyfit(
     valid points (status ``too_few_points``). ``p_adjust="bh"`` adds ``polyfit_pvalues_bh``,
     Benjamini-Hochberg adjusted across every series of the variable, per term (a map of
     1e6 pixels tested at 5% flags 50,000 by chance alone); in-memory data only.
+
+    ``w`` (and ``sigma``) may be xarray's 1-D weights along ``dim`` or, beyond xarray, a
+    DataArray over any of the object's dims that broadcasts against each variable: one
+    weight per pixel, per time step and pixel, and so on. ``sigma`` gives y's standard
+    deviations instead of ``w`` (``w = 1 / sigma``); ``absolute_sigma=True`` takes them as
+    absolute (``scipy.optimize.curve_fit``'s meaning): the covariance with ``cov=True`` and
+    the statistics take the scale as 1 instead of estimating it, with normal p values.
     """
     if not isinstance(obj, xr.DataArray | xr.Dataset):
         raise DataTypeError(
@@ -109,7 +121,16 @@ def polyfit(
             f"or NaT; the first at position {int(bad[0])}); drop them first, e.g. "
             f"obj.dropna({true_dim!r}) on the coordinate"
         )
-    weights = None if w is None else _weights(obj, w, x.size, skipna)
+    if w is not None and sigma is not None:
+        raise InvalidOptionError("pass w (1/sigma, as xarray) or sigma, not both")
+    weights = _weights(obj, w if sigma is None else sigma, true_dim, skipna, sigma is not None)
+    absolute = validation.flag("absolute_sigma", absolute_sigma)
+    if full and isinstance(weights, xr.DataArray):
+        raise InvalidOptionError(
+            f"full=True reports the rank and singular values of one design, and these weights "
+            f"differ per series; pass 1-D weights along {dim!r}, or use stats=True "
+            "(polyfit_status flags each rank-deficient series)"
+        )
     stats = validation.flag("stats", stats)
     min_valid = validation.count("min_valid", min_valid, low=0, high=2**62)
     if p_adjust not in (None, "bh"):
@@ -125,15 +146,16 @@ def polyfit(
         "tol": tol,
         "steps": steps,
     }
-    job = _Job(x, degree, weights, skipna, full, cov, options, "degree", dim, stats=stats,
-               min_valid=min_valid)  # fmt: skip
+    shared = weights if isinstance(weights, np.ndarray) else None
+    job = _Job(x, degree, shared, skipna, full, cov, options, "degree", dim, stats=stats,
+               min_valid=min_valid, absolute=absolute)  # fmt: skip
     variables: dict[Hashable, Any] = {}
     degree_dim: Hashable = "degree"
     while degree_dim in obj.dims:  # as xarray names it when the input has a degree dim
         degree_dim = "_" + str(degree_dim)
     job = replace(job, degree_dim=degree_dim)
     if full:
-        rank, singular = _vandermonde(x, degree, weights)
+        rank, singular = _vandermonde(x, degree, shared)
         variables[f"{coord.name}_matrix_rank"] = xr.Variable((), rank)
         variables[f"{coord.name}_singular_values"] = xr.Variable((degree_dim,), singular)
     arrays = {"": obj} if isinstance(obj, xr.DataArray) else dict(obj.data_vars)
@@ -142,7 +164,8 @@ def polyfit(
         if true_dim not in var.dims:
             continue
         prefix = "" if isinstance(obj, xr.DataArray) else f"{name}_"
-        fitted = _fit_variable(var, true_dim, job)
+        own = _broadcast(weights, var, true_dim) if isinstance(weights, xr.DataArray) else None
+        fitted = _fit_variable(var, true_dim, job, own)
         if p_adjust is not None:
             fitted["polyfit_pvalues_bh"] = _adjusted(fitted["polyfit_pvalues"])
         for key, value in fitted.items():
@@ -162,6 +185,7 @@ class _Job:
     x: FloatArray
     degree: int
     weights: FloatArray | None
+    """Inverse variances (N,) shared by every series (``w**2``), or None."""
     skipna: bool | None
     full: bool
     cov: bool | str
@@ -171,6 +195,7 @@ class _Job:
     lazy: bool = False
     stats: bool = False
     min_valid: int = 0
+    absolute: bool = False
 
     @property
     def order(self) -> int:
@@ -221,17 +246,21 @@ def _fields(job: _Job) -> dict[str, _Field]:
     return fields
 
 
-def _fit_variable(var: xr.DataArray, dim: Hashable, job: _Job) -> dict[str, xr.Variable]:
-    """The output variables of one input variable (see :func:`_fields`), lazily for dask."""
+def _fit_variable(
+    var: xr.DataArray, dim: Hashable, job: _Job, own: Any = None
+) -> dict[str, xr.Variable]:
+    """The output variables of one input variable (see :func:`_fields`), lazily for dask;
+    ``own``: inverse-variance weights of var's shape, ordered (other dims..., dim), or None."""
     other = tuple(d for d in var.dims if d != dim)
     sizes = [var.sizes[d] for d in other]
     data = var.transpose(*other, dim).data
     if _is_dask(data):
         if len(data.chunks[-1]) != 1:  # each series whole in one block; dask sizes the rest
             data = data.rechunk({**dict.fromkeys(range(data.ndim - 1), "auto"), -1: -1})
-        return _fit_dask(data, other, replace(job, lazy=True))
-    y = _floats(data).reshape(int(np.prod(sizes, dtype=np.int64)), job.x.size)
-    found = _fit_block(y, job)
+        return _fit_dask(data, other, replace(job, lazy=True), own)
+    count = int(np.prod(sizes, dtype=np.int64))
+    y = _floats(data).reshape(count, job.x.size)
+    found = _fit_block(y, job, None if own is None else np.asarray(own).reshape(y.shape))
     out: dict[str, xr.Variable] = {}
     for name, field in _fields(job).items():
         values = np.moveaxis(found[name], 0, -1).reshape(*field.shape, *sizes)
@@ -239,10 +268,12 @@ def _fit_variable(var: xr.DataArray, dim: Hashable, job: _Job) -> dict[str, xr.V
     return out
 
 
-def _fit_block(y: FloatArray, job: _Job) -> dict[str, Any]:
+def _fit_block(y: FloatArray, job: _Job, own: FloatArray | None = None) -> dict[str, Any]:
     """Every field of :func:`_fields` for the series y (B, N) on the axis ``job.x``, each
-    (B, *its shape), polynomial terms highest first as xarray orders them."""
-    x, degree, weights, options = job.x, job.degree, job.weights, job.options
+    (B, *its shape), polynomial terms highest first as xarray orders them; ``own`` are
+    inverse-variance weights (B, N) of these series, else ``job.weights`` serve."""
+    x, degree, options = job.x, job.degree, job.options
+    weights = job.weights if own is None else own
     count, order = y.shape[0], job.order
     fields = _fields(job)
     if count == 0 or x.size == 0:  # nothing to fit: every series unfitted, said once
@@ -255,20 +286,20 @@ def _fit_block(y: FloatArray, job: _Job) -> dict[str, Any]:
     infinite: npt.NDArray[np.bool_] = np.asarray(np.isinf(y).any(axis=1))  # NaN out, as xarray
     if infinite.any():
         y = np.where(infinite[:, None], np.nan, y)
-    square = None if weights is None else weights * weights
     engine, device = options["engine"], options["device"]
     result: ManyResult
     if options["solver"] == "gd":
         result = fit_many(
             x, y, degree, steps=options["steps"], lr="auto", basis=options["basis"],
-            optimizer=options["optimizer"], tol=options["tol"], weights=square, drop_nan=True,
+            optimizer=options["optimizer"], tol=options["tol"], weights=weights, drop_nan=True,
             engine=engine, device=device, storage=_dtype(y),
         )  # fmt: skip
     else:
         result = lstsq_many(
-            x, y, degree, weights=square, basis=Basis.CHEBYSHEV, drop_nan=True, engine=engine,
+            x, y, degree, weights=weights, basis=Basis.CHEBYSHEV, drop_nan=True, engine=engine,
             device=device, storage=_dtype(y),
         )  # fmt: skip
+    result = known_sigma(result, job.absolute)
     used = np.zeros(count) if result.moments is None else np.asarray(result.moments.used)
     few = used < max(job.min_valid, order)  # too few valid points (or below min_valid)
     fitted = result.valid & ~few  # below min_valid: left out, as too few points
@@ -282,7 +313,7 @@ def _fit_block(y: FloatArray, job: _Job) -> dict[str, Any]:
     valid = result.valid & ~infinite & ~short
     if job.skipna is False and result.moments is not None:  # xarray: NaN in, NaN out
         usable = np.isfinite(x) if weights is None else np.isfinite(x) & (weights > 0)
-        gapped = used < np.count_nonzero(usable)
+        gapped = used < np.count_nonzero(np.broadcast_to(usable, y.shape), axis=1)
         status = np.where(valid & gapped, STATUS.index("has_nan"), status)
         valid = valid & ~gapped
     out: dict[str, Any] = {"polyfit_coefficients": np.where(valid[:, None], result.coef, np.nan)}
@@ -346,24 +377,29 @@ def _warn_unfitted(count: int, problems: dict[int, str], job: _Job) -> None:
     )
 
 
-def _fit_dask(data: Any, other: tuple[Hashable, ...], job: _Job) -> dict[str, xr.Variable]:
+def _fit_dask(
+    data: Any, other: tuple[Hashable, ...], job: _Job, own: Any = None
+) -> dict[str, xr.Variable]:
     """The fit of a dask array (..., N): each block of pixels fitted once, lazily, into one
-    packed row per pixel (every field of :func:`_fields`, flattened), then unpacked."""
+    packed row per pixel (every field of :func:`_fields`, flattened), then unpacked; weights
+    of the data's shape (``own``) travel in blocks of the same chunks."""
     import dask.array as da
 
     fields = _fields(job)
     widths = [int(np.prod(f.shape, dtype=np.int64)) for f in fields.values()]
     lead = data.ndim - 1
 
-    def block(values: Any) -> Any:
+    def block(values: Any, weights: Any = None) -> Any:
         shape = values.shape[:-1]
-        found = _fit_block(_floats(values).reshape(-1, values.shape[-1]), job)
+        y = _floats(values).reshape(-1, values.shape[-1])
+        found = _fit_block(y, job, None if weights is None else weights.reshape(y.shape))
         rows = [np.asarray(found[n], dtype=np.float64).reshape(-1, w)
                 for n, w in zip(fields, widths, strict=True)]  # fmt: skip
         return np.concatenate(rows, axis=1).reshape(*shape, sum(widths))
 
     chunks = (*data.chunks[:-1], (sum(widths),))
-    packed = da.map_blocks(block, data, dtype=np.float64, chunks=chunks)
+    blocks = [data] if own is None else [data, da.asarray(own).rechunk(data.chunks)]
+    packed = da.map_blocks(block, *blocks, dtype=np.float64, chunks=chunks)
     out: dict[str, xr.Variable] = {}
     start = 0
     for (name, field), width in zip(fields.items(), widths, strict=True):
@@ -426,32 +462,79 @@ def _cftime_ns(values: Any, name: str) -> FloatArray:
     return np.asarray(micros.astype(np.float64) * 1000.0, dtype=np.float64).reshape(values.shape)
 
 
-def _weights(obj: Any, w: Any, size: int, skipna: bool | None = None) -> FloatArray:
-    """xarray's ``w``: a coordinate's name or an array, 1-D, one value per point. A NaN or
-    infinite weight is a gap where NaN is skipped, and refused with ``skipna=False``."""
+def _weights(
+    obj: Any, w: Any, dim: Hashable, skipna: bool | None = None, is_sigma: bool = False
+) -> FloatArray | xr.DataArray | None:
+    """Inverse-variance weights from xarray's ``w`` (or ``sigma``, ``is_sigma``): a coordinate's
+    name or an array. One value per point along ``dim`` gives (N,), shared by every series;
+    a DataArray over other dims of the object gives a DataArray, broadcast per variable. A NaN
+    or infinite ``w`` is a gap where NaN is skipped, and refused with ``skipna=False``."""
+    if w is None:
+        return None
+    name = "sigma" if is_sigma else "w"
+    size = obj.sizes[dim]
     if isinstance(w, Hashable) and not isinstance(w, np.ndarray | list | tuple):
         if w not in obj.coords:
-            raise InvalidDataError(f"w={w!r} names no coordinate of this object")
+            raise InvalidDataError(f"{name}={w!r} names no coordinate of this object")
         w = obj.coords[w]
-    values = validation.float_array("w", np.asarray(w))
+    if isinstance(w, xr.DataArray) and w.dims != (dim,):
+        unknown = [d for d in w.dims if d not in obj.dims]
+        if unknown:
+            raise InvalidDataError(
+                f"{name} has dims {w.dims}, but {unknown} are not dims of this object "
+                f"({tuple(obj.dims)}); weights broadcast against the data by dim name"
+            )
+        if _is_dask(w.data):  # checked block by block when computed
+
+            def convert(part: Any) -> Any:
+                values = validation.float_array(name, part)
+                return _inverse_variance(values, name, is_sigma, skipna)
+
+            return w.copy(data=w.data.map_blocks(convert, dtype=np.float64))
+        values = validation.float_array(name, w.data)
+        return w.copy(data=_inverse_variance(values, name, is_sigma, skipna))
+    values = validation.float_array(name, np.asarray(w))
     if values.shape != (size,):
         raise InvalidDataError(
-            f"w must be 1-D with one value per point ({size}), got {values.shape}"
+            f"{name} must be 1-D with one value per point ({size}), got {values.shape}; "
+            f"weights that vary per series go in as a DataArray over the object's dims"
         )
+    return np.asarray(_inverse_variance(values, name, is_sigma, skipna))
+
+
+def _inverse_variance(values: Any, name: str, is_sigma: bool, skipna: bool | None) -> Any:
+    """``w**2``, or ``1 / sigma**2`` (sigma checked positive as everywhere)."""
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size and skipna is False:
         raise InvalidDataError(
-            f"w has {bad.size} NaN or infinite value(s) (the first at position {int(bad[0])}) "
-            "and skipna=False keeps every point; give those points a weight or pass skipna=True"
+            f"{name} has {bad.size} NaN or infinite value(s) (the first at "
+            f"{'position' if np.ndim(values) <= 1 else 'flat index'} {int(bad[0])}) and "
+            "skipna=False keeps every point; give those points a weight or pass skipna=True"
         )
-    return values
+    if is_sigma:
+        return validation.inverse_variance(None, values)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return values * values
+
+
+def _broadcast(weights: xr.DataArray, var: xr.DataArray, dim: Hashable) -> Any:
+    """The weights broadcast to ``var``'s shape, ordered (other dims..., dim) as the data."""
+    other = tuple(d for d in var.dims if d != dim)
+    missing = [d for d in weights.dims if d not in var.dims]
+    if missing:
+        raise InvalidDataError(
+            f"the weights vary along {missing}, which variable {var.name!r} lacks"
+        )
+    full = weights.broadcast_like(var).transpose(*other, dim)
+    return full.data
 
 
 def _vandermonde(x: FloatArray, degree: int, weights: FloatArray | None) -> tuple[int, FloatArray]:
-    """xarray's ``full=True`` diagnostics: rank and singular values of the scaled design."""
+    """xarray's ``full=True`` diagnostics: rank and singular values of the design scaled by
+    ``w`` (the square root of the inverse-variance ``weights``)."""
     lhs = np.vander(x, degree + 1)
     if weights is not None:
-        lhs = lhs * weights[:, None]
+        lhs = lhs * np.sqrt(weights)[:, None]
     usable = np.isfinite(lhs).all(axis=1)
     lhs = lhs[usable]
     if lhs.shape[0] == 0:  # no usable point: rank 0, no singular value

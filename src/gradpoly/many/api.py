@@ -23,6 +23,7 @@ from gradpoly.many.inputs import Progress
 from gradpoly.many.prepare import choose_backend, prepare
 from gradpoly.many.result import ManyResult
 from gradpoly.options import BEST, Basis, Device, DType, Gradient, Optimizer, pick_optimizer
+from gradpoly.result import known_sigma
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -35,6 +36,8 @@ def lstsq_many(
     degree: int,
     *,
     weights: Any = None,
+    sigma: Any = None,
+    absolute_sigma: bool = False,
     basis: Basis | str = BEST.basis,
     drop_nan: bool = False,
     engine: str = BEST.engine,
@@ -53,9 +56,16 @@ def lstsq_many(
         or **one shared axis**: x of shape (N,) with y (B, N) (a (B, N) x whose rows are all
         the same axis, e.g. ``np.broadcast_to``, is taken as one too). A shared axis is
         fitted from matrix products over y: one factorisation for every series without gaps.
-    weights : same shape as x, optional
-        Non-negative per-point weights; padding and dropped NaN points get zero. On a
-        shared axis: (N,) for every series or (B, N) per series.
+    weights : array_like broadcasting to y's (B, N), optional
+        Non-negative inverse variances: (N,) per point, (B, 1) per series, (B, N) per point
+        and series, or a scalar (numpy's broadcasting rules); with ragged series, a list of
+        1-D arrays like x. Padding and dropped NaN points get zero.
+    sigma : like weights, optional
+        Standard deviations of y instead (``weights = 1 / sigma**2``), as
+        ``scipy.optimize.curve_fit`` takes them.
+    absolute_sigma : bool
+        The statistics take sigma (or the weights) as absolute: scale 1, not estimated from
+        the residuals; normal p values (``curve_fit``'s ``absolute_sigma=True``).
     drop_nan : leave out points whose x, y or weight is NaN or inf (else they are refused,
         named). On a shared axis such gaps are handled in the same matrix products.
     mask : boolean array_like, (N,) or (B, N), optional (shared axis only)
@@ -79,6 +89,7 @@ def lstsq_many(
     start = time.perf_counter()
     chosen, size = Basis.parse(basis), validation.degree(degree)
     drop = validation.flag("drop_nan", drop_nan)
+    weights = validation.inverse_variance(weights, sigma, absolute_sigma)
     backend, where = choose_backend(engine, device)
     data = prepare(
         x, y, size, chosen, backend, where, weights=weights, series=series, mask=mask,
@@ -90,7 +101,7 @@ def lstsq_many(
     result = assemble(w, data, how, seconds, inverse=inverse)
     condition = np.where(result.valid, condition, np.nan)
     error = condition * np.finfo(np.float64).eps
-    return replace(result, condition=condition, coef_error=error)
+    return known_sigma(replace(result, condition=condition, coef_error=error), absolute_sigma)
 
 
 @keyword_only(3)
@@ -107,6 +118,8 @@ def fit_many(
     momentum: float | None = None,
     tol: float | None = BEST.tol,
     weights: Any = None,
+    sigma: Any = None,
+    absolute_sigma: bool = False,
     drop_nan: bool = False,
     traces: bool = False,
     loss: Loss | str = Loss.MSE,
@@ -130,8 +143,9 @@ def fit_many(
     ``loss="huber"`` or ``"l1"`` runs per point with autograd (engines ``torch``, ``jax``:
     ``engine="auto"`` picks one, as ``fit`` does); ``lr="auto"`` is then the MSE's ``1/L``,
     which is stable for both. Input shapes, ``series``, ``progress``, a shared axis and
-    ``mask`` are as in :func:`lstsq_many` (on a shared axis the statistics come from matrix
-    products; the descent runs per series as usual).
+    ``mask``, ``weights``, ``sigma`` and ``absolute_sigma`` are as in :func:`lstsq_many`
+    (on a shared axis the statistics come from matrix products; the descent runs per series
+    as usual).
     """
     start = time.perf_counter()
     chosen, rule = Basis.parse(basis), pick_optimizer(optimizer)
@@ -144,6 +158,7 @@ def fit_many(
     size, count, rate = validation.degree(degree), validation.steps(steps), validation.lr(lr)
     stop, delta = validation.tol(tol), validation.huber_delta(huber_delta)
     drop, keep = validation.flag("drop_nan", drop_nan), validation.flag("traces", traces)
+    weights = validation.inverse_variance(weights, sigma, absolute_sigma)
     backend, where = choose_backend(engine, device, wants_autograd(gradient, objective))
     autograd = needs_autograd(backend, Gradient.parse(gradient), objective)
     data = prepare(
@@ -160,4 +175,4 @@ def fit_many(
     check_descent(descent, valid, plan, gram)
     how = (chosen, "gd-tol" if tol is not None else "gd", backend.name, str(objective))
     seconds = time.perf_counter() - start
-    return assemble(descent.w, data, how, seconds, descent, tol=stop)
+    return known_sigma(assemble(descent.w, data, how, seconds, descent, tol=stop), absolute_sigma)

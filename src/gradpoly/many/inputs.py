@@ -104,9 +104,7 @@ def as_batch(x: Any, y: Any, weights: Any, drop_nan: bool, dtype: Any = np.float
             raise InvalidDataError(
                 f"x and y must have the same shape, got {xb.shape} and {np.shape(y)}"
             )
-        wb = None if weights is None else float_array("weights", weights, copy=False)
-        if wb is not None and wb.shape != xb.shape:
-            raise InvalidDataError(f"weights must have shape {xb.shape}, got {wb.shape}")
+        wb = None if weights is None else broadcast_weights(weights, xb.shape, shared=False)
     else:
         xb, yb, wb = pad(x, y, weights, dtype)
     if xb.ndim != 2 or xb.shape[0] == 0 or xb.shape[1] == 0:
@@ -129,6 +127,33 @@ def as_batch(x: Any, y: Any, weights: Any, drop_nan: bool, dtype: Any = np.float
     else:
         counts = np.maximum(np.count_nonzero(wb > 0, axis=1), 1).astype(np.float64)
     return Batch(xb, yb, wb, counts)
+
+
+def broadcast_weights(weights: Any, shape: tuple[int, ...], shared: bool) -> FloatArray:
+    """Weights that broadcast to y's (B, N) by numpy's rules: (N,) or (1, N) per point,
+    (B, 1) per series, (B, N), or a scalar. With ``shared``, weights the same for every
+    series come back (N,) (one factorisation serves them all), else (B, N)."""
+    w = float_array("weights", weights, copy=False)
+    count, points = shape
+    try:
+        fits = np.broadcast_shapes(w.shape, shape) == tuple(shape)
+    except ValueError:
+        fits = False
+    if not fits:
+        hint = (
+            "; for one weight per series pass a (B, 1) array, e.g. weights[:, None]"
+            if w.ndim == 1 and w.size == count
+            else ""
+        )
+        raise InvalidDataError(
+            f"weights must broadcast to y's shape {tuple(shape)}: ({points},) per point, "
+            f"({count}, 1) per series, {tuple(shape)}, or a scalar; got {w.shape}{hint}"
+        )
+    if shared and (w.ndim < 2 or w.shape[0] == 1):
+        return np.ascontiguousarray(np.broadcast_to(w.reshape(-1), (points,)))
+    if w.shape == tuple(shape):
+        return w
+    return np.ascontiguousarray(np.broadcast_to(w, shape))
 
 
 def pad(
@@ -222,11 +247,7 @@ def shared_input(
     count, points = ys.shape
     if points == 0 or count == 0:
         raise InvalidDataError(f"y must hold at least one series and one point, got {ys.shape}")
-    w = None if weights is None else float_array("weights", weights, copy=False)
-    if w is not None and w.shape not in ((points,), ys.shape):
-        raise InvalidDataError(
-            f"weights must have shape ({points},) (shared) or {ys.shape}, got {w.shape}"
-        )
+    w = None if weights is None else broadcast_weights(weights, ys.shape, shared=True)
     if w is not None and not np.isfinite(w).all():
         if not drop:
             raise InvalidDataError("weights has NaN or inf; clean it or pass drop_nan=True")
