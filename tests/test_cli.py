@@ -352,6 +352,60 @@ def test_negative_weights_fail_in_one_line(capsys, tmp_path) -> None:
     assert "weights must be non-negative; weights[1] = -2.0" in err
 
 
+@pytest.fixture
+def sigma_csv(tmp_path):
+    rng = np.random.default_rng(3)
+    x = np.linspace(0, 10, 40)
+    sigma = np.where(x < 5, 0.05, 0.2)
+    y = 0.5 + 1.9 * x + sigma * rng.standard_normal(40)
+    group = np.where(np.arange(40) % 2 == 0, "a", "b")
+    path = tmp_path / "sigma.csv"
+    rows = zip(x, y, sigma, group, strict=True)
+    path.write_text("x,y,s,g\n" + "".join(f"{a},{b},{c},{d}\n" for a, b, c, d in rows))
+    return path, x, y, sigma, group
+
+
+@pytest.mark.parametrize("absolute", [False, True])
+def test_fit_reads_sigma_and_takes_it_as_the_library_does(capsys, tmp_path, sigma_csv,
+                                                          absolute) -> None:  # fmt: skip
+    """--sigma-col and --absolute-sigma give the statistics lstsq(sigma=, absolute_sigma=)
+    gives, for one curve (--json) and per series (--out)."""
+    path, x, y, sigma, group = sigma_csv
+    flags = ["--absolute-sigma"] if absolute else []
+    target = tmp_path / "one.json"
+    code, _, err = run(capsys, "fit", str(path), "--sigma-col", "s", "--degree", "1",
+                         "--json", str(target), *flags)  # fmt: skip
+    assert code == 0, err
+    want = gradpoly.lstsq(x, y, 1, sigma=sigma, absolute_sigma=absolute, full=True).stats
+    got = json.loads(target.read_text())["stats"]
+    assert np.allclose(got["stderr"], want.stderr, rtol=1e-8)
+    rows = tmp_path / "rows.csv"
+    code, _, err = run(capsys, "fit", str(path), "--sigma-col", "s", "--degree", "1",
+                         "--series-col", "g", "--out", str(rows), *flags)  # fmt: skip
+    assert code == 0, err
+    first = rows.read_text().splitlines()[1].split(",")
+    keep = group == "a"
+    mine = gradpoly.lstsq(x[keep], y[keep], 1, sigma=sigma[keep], absolute_sigma=absolute,
+                          full=True).stats  # fmt: skip
+    header = rows.read_text().splitlines()[0].split(",")
+    assert float(first[header.index("stderr_1")]) == pytest.approx(mine.stderr[1], rel=1e-8)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--sigma-col", "s", "--weights-col", "s"], "not both"),
+        (["--sigma-col", "s", "--engine", "dask"], "--sigma-col needs the data in memory"),
+        (["--sigma-col", "x"], "sigma must be positive"),
+    ],
+)
+def test_bad_sigma_options_fail_in_one_line(capsys, sigma_csv, args, message) -> None:
+    code, _, err = run(capsys, "fit", str(sigma_csv[0]), "--degree", "1", *args)
+    assert code == 1
+    assert message in err
+    assert err.strip().count("\n") == 0
+
+
 SENSORS = ("--series-col", "sensor", "--x-col", "t", "--y-col", "value")
 """The long_csv table's columns, as fit options."""
 

@@ -58,7 +58,7 @@ from gradpoly.options import (
 )
 from gradpoly.outputs import is_stdout, json_text, write_text_atomic
 from gradpoly.problem import FitProblem, lstsq_problem
-from gradpoly.result import FitResult
+from gradpoly.result import FitResult, known_sigma
 from gradpoly.stats import Stats, StatsWarning
 
 DASK_ENGINE = "dask"
@@ -124,6 +124,37 @@ class Source:
     series_col: str | None
     drop_nan: bool
     inputs: list[Path]
+    sigma_col: str | None = None
+    absolute_sigma: bool = False
+
+    def __post_init__(self) -> None:
+        if self.weights_col is not None and self.sigma_col is not None:
+            raise InvalidOptionError(
+                "give --weights-col (inverse variances) or --sigma-col (standard deviations), "
+                "not both"
+            )
+
+    @property
+    def weights_column(self) -> str | None:
+        """The column the weights are read from: --weights-col, or --sigma-col's."""
+        return self.weights_col if self.sigma_col is None else self.sigma_col
+
+    def weights(self, values: Any) -> Any:
+        """The inverse-variance weights of the column read (``1 / sigma**2`` of a sigma
+        column, by the library's one conversion)."""
+        if self.sigma_col is None:
+            return values
+        if isinstance(values, list):
+            return [self.weights(part) for part in values]
+        return validation.inverse_variance(None, values)
+
+    def in_memory(self, why: str) -> None:
+        """Refuse --sigma-col where the data are read lazily (its check needs the values)."""
+        if self.sigma_col is not None:
+            raise InvalidOptionError(
+                f"--sigma-col needs the data in memory: not with {why}; give a column of "
+                "weights 1/sigma**2 with --weights-col"
+            )
 
 
 @dataclass(frozen=True)
@@ -219,8 +250,26 @@ def fit_command(
     x_col: Annotated[str, typer.Option(help="Name of the x column when there is a header.")] = "x",
     y_col: Annotated[str, typer.Option(help="Name of the y column when there is a header.")] = "y",
     weights_col: Annotated[
-        str | None, typer.Option(help="Column of non-negative per-point weights (needs a header).")
+        str | None,
+        typer.Option(
+            help="Column of non-negative per-point weights, inverse variances (needs a header)."
+        ),
     ] = None,
+    sigma_col: Annotated[
+        str | None,
+        typer.Option(
+            help="Column of y's standard deviations instead (weights 1/sigma², as "
+            "scipy's curve_fit takes sigma; needs a header)."
+        ),
+    ] = None,
+    absolute_sigma: Annotated[
+        bool,
+        typer.Option(
+            "--absolute-sigma",
+            help="The sigma (or weights) are absolute: statistics take the scale as 1 "
+            "(curve_fit's absolute_sigma=True, normal p values).",
+        ),
+    ] = False,
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Write the full result (with trace) as JSON.")
     ] = None,
@@ -268,7 +317,7 @@ def fit_command(
         "tol": tol, "engine": engine, "gradient": gradient, "device": device, "mode": mode,
         "strategy": strategy, "dtype": dtype, "scheduler": scheduler, "x_col": x_col,
         "y_col": y_col, "weights_col": weights_col, "series_col": series_col,
-        "drop_nan": drop_nan,
+        "drop_nan": drop_nan, "sigma_col": sigma_col, "absolute_sigma": absolute_sigma,
     } | _preset_options(ctx, str(preset))  # fmt: skip
     given["tol"] = _tol(given["tol"])
     given["engine"] = str(given["engine"])
@@ -463,11 +512,12 @@ def fit_one_curve(descent: Descent, where: Placement, source: Source, outputs: O
     """``fit``: one curve in memory, with statistics, JSON and a plot on request."""
     config = _config(descent, where)
     x, y, weights = read_xy(
-        source.data, source.x_col, source.y_col, source.weights_col, source.drop_nan
+        source.data, source.x_col, source.y_col, source.weights_column, source.drop_nan
     )
-    problem = FitProblem.from_data(x, y, descent.degree, weights, descent.basis)
+    problem = FitProblem.from_data(x, y, descent.degree, source.weights(weights), descent.basis)
     with progress_bars() as progress_for:
         result = fit_problem(problem, config, progress_for(where.engine, descent.steps))
+    result = known_sigma(result, source.absolute_sigma)
     best = lstsq_problem(problem)
     report = CurveReport(outputs.piped)
     report.ran(result, descent, where, str(result.config))
@@ -509,6 +559,7 @@ def fit_one_curve_on_dask(
         )
     if outputs.plot is not None:
         raise InvalidOptionError("--plot needs the points in memory: not with --engine dask")
+    source.in_memory("--engine dask")
     config = _config(descent, where)
     x, y, weights = read_lazy(
         source.data, source.x_col, source.y_col, source.weights_col, source.drop_nan
@@ -575,13 +626,14 @@ def fit_series(descent: Descent, where: Placement, source: Source, outputs: Outp
     out = _rows_output(outputs.out)
     options = descent.batched()
     ids, xs, ys, ws = read_long(
-        source.data, str(source.series_col), source.x_col, source.y_col, source.weights_col,
-        source.drop_nan,
+        source.data, str(source.series_col), source.x_col, source.y_col,
+        source.weights_column, source.drop_nan,
     )  # fmt: skip
     with progress_bars() as progress_for:
         bar = progress_for("statistics", len(ids))
         result = fit_many(
-            xs, ys, descent.degree, weights=ws, engine=where.engine, device=where.device,
+            xs, ys, descent.degree, weights=None if ws is None else source.weights(ws),
+            absolute_sigma=source.absolute_sigma, engine=where.engine, device=where.device,
             progress=lambda done, total: bar(done), **options,
         )  # fmt: skip
     report = SeriesReport(outputs.piped)
@@ -620,6 +672,7 @@ def fit_series_on_dask(
     from gradpoly.dask import fit_series_frame, read_frame
     from gradpoly.engines.dask_engine import computed
 
+    source.in_memory("--engine dask")
     out = _rows_output(outputs.out)
     series = str(source.series_col)
     numeric = [source.x_col, source.y_col] + ([source.weights_col] if source.weights_col else [])
