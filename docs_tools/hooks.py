@@ -21,7 +21,7 @@ import tables
 
 EXAMPLE = re.compile(r"^\{\{ example (\w+) \}\}$", re.MULTILINE)
 
-INTEGRATIONS = ("gradpoly.sklearn", "gradpoly.xarray", "gradpoly.dask")
+INTEGRATIONS = ("gradpoly.sklearn", "gradpoly.xarray", "gradpoly.dask", "gradpoly.timeaxis")
 
 
 def cli_reference() -> str:

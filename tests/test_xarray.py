@@ -406,3 +406,61 @@ def test_weights_per_series_are_refused_where_they_cannot_mean_anything() -> Non
     holed[0, 0] = np.nan
     with pytest.raises(InvalidDataError, match="skipna=False"):
         gx.polyfit(data.fillna(0.0), "time", 2, w=holed, skipna=False)
+
+
+@pytest.mark.parametrize("resolution", ["ns", "us", "ms", "s", "D"])
+@pytest.mark.parametrize("unit", ["year", "day", "s"])
+def test_time_unit_gives_coefficients_per_unit_that_round_trip(resolution, unit) -> None:
+    """time_unit counts dates in that unit from 1970-01-01: coefficients and standard errors
+    are per unit (the ns fit's, rescaled), and polyval reads the unit back from the attrs."""
+    data = cube(points=60, dates=True)
+    data = data.assign_coords(time=data.time.values.astype(f"datetime64[{resolution}]"))
+    per = {"year": 31_556_952e9, "day": 86_400e9, "s": 1e9}[unit]
+    ours = gx.polyfit(data, "time", 2, time_unit=unit, stats=True, cov=True)
+    native = gx.polyfit(data, "time", 2, stats=True)
+    coef = ours.polyfit_coefficients
+    assert coef.attrs == {"time_unit": unit, "time_origin": "1970-01-01"}
+    scale = xr.DataArray(per ** coef.degree.values, dims="degree",
+                         coords={"degree": coef.degree})  # fmt: skip
+    xr.testing.assert_allclose(coef, native.polyfit_coefficients * scale, rtol=1e-6)
+    xr.testing.assert_allclose(ours.polyfit_stderr, native.polyfit_stderr * scale, rtol=1e-6)
+    fitted = gx.polyval(data.time, coef)
+    xr.testing.assert_allclose(fitted, xr.polyval(data.time, native.polyfit_coefficients),
+                               rtol=1e-11)  # fmt: skip
+    xr.testing.assert_allclose(gx.polyval(data.time, ours), gx.polyval(data.time, native),
+                               rtol=1e-11)  # fmt: skip
+
+
+def test_time_unit_on_durations_and_cftime_and_refused_on_numbers() -> None:
+    data = cube(points=30)
+    with pytest.raises(InvalidOptionError, match="applies to dates or durations"):
+        gx.polyfit(data, "time", 1, time_unit="day")
+    with pytest.raises(InvalidOptionError, match=r"365\.2425"):
+        gx.polyfit(cube(points=30, dates=True), "time", 1, time_unit="fortnight")
+    hours = data.assign_coords(time=np.arange(30) * np.timedelta64(6, "h"))
+    per_day = gx.polyfit(hours, "time", 1, time_unit="day").polyfit_coefficients
+    assert per_day.attrs == {"time_unit": "day"}
+    per_hour = gx.polyfit(hours, "time", 1, time_unit="h").polyfit_coefficients
+    xr.testing.assert_allclose(per_day.sel(degree=1), 24 * per_hour.sel(degree=1))
+    pytest.importorskip("cftime")
+    calendar = xr.date_range("2000-01-01", periods=30, freq="D", calendar="noleap",
+                             use_cftime=True)  # fmt: skip
+    noleap = data.assign_coords(time=calendar)
+    fit = gx.polyfit(noleap, "time", 1, time_unit="day").polyfit_coefficients
+    days = np.arange(30) + 365 * 30  # 2000-01-01 is day 10950 of a noleap calendar
+    ref = gradpoly.lstsq_many(days.astype(float), noleap.transpose("lat", "lon", "time")
+                              .values.reshape(-1, 30), 1)  # fmt: skip
+    np.testing.assert_allclose(fit.sel(degree=1).values.ravel(), ref.coef[:, 1], rtol=1e-9)
+    back = gx.polyval(noleap.time, fit).transpose("lat", "lon", "time").values.reshape(-1, 30)
+    np.testing.assert_allclose(back, ref.predict(np.tile(days.astype(float), (12, 1))),
+                               rtol=1e-9)  # fmt: skip
+
+
+def test_polyval_refuses_what_it_cannot_evaluate() -> None:
+    coef = gx.polyfit(cube(points=30), "time", 1).polyfit_coefficients
+    with pytest.raises(InvalidDataError, match="no 'power' dim"):
+        gx.polyval(cube(points=30).time, coef, degree_dim="power")
+    with pytest.raises(InvalidDataError, match="time_origin"):
+        gx.polyval(cube(points=30).time, coef.assign_attrs(time_origin="2000-01-01"))
+    with pytest.raises(gradpoly.DataTypeError):
+        gx.polyval(np.arange(3.0), coef)

@@ -175,8 +175,8 @@ def float_array(name: str, values: Any, copy: bool = True, dtype: Any = np.float
         raise InvalidDataError(f"{name} must be numeric, got text ({raw.dtype})")
     if raw.dtype.kind == "M" or raw.dtype.kind == "m":
         raise InvalidDataError(
-            f"{name} holds dates or durations ({raw.dtype}); convert them to numbers first "
-            "(e.g. seconds since a start)"
+            f"{name} holds dates or durations ({raw.dtype}); convert them to numbers first, "
+            f"e.g. gradpoly.timeaxis.numbers({name}, 'day') (days since 1970-01-01)"
         )
     try:
         with np.errstate(over="ignore", invalid="ignore"):

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import xarray as xr
 
-from gradpoly import validation
+from gradpoly import timeaxis, validation
 from gradpoly.calling import keyword_only, renamed
 from gradpoly.errors import (
     DataTypeError,
@@ -67,6 +67,7 @@ def polyfit(
     stats: bool = False,
     min_valid: int = 0,
     p_adjust: str | None = None,
+    time_unit: str | None = None,
     sigma: Hashable | Any = None,
     absolute_sigma: bool = False,
 ) -> xr.Dataset:
@@ -96,6 +97,12 @@ def polyfit(
     deviations instead of ``w`` (``w = 1 / sigma``); ``absolute_sigma=True`` takes them as
     absolute (``scipy.optimize.curve_fit``'s meaning): the covariance with ``cov=True`` and
     the statistics take the scale as 1 instead of estimating it, with normal p values.
+
+    ``time_unit`` (``"year"``, ``"day"``, ``"s"``, ... see :data:`gradpoly.timeaxis.UNITS`;
+    a year is 365.2425 days) fits a date or duration axis counted in that unit (dates from
+    1970-01-01) instead of xarray's nanoseconds: coefficients, covariance and statistics are
+    per year, per day... The coefficients carry ``time_unit`` (and ``time_origin``) attrs,
+    which :func:`polyval` reads, so evaluation round-trips exactly.
     """
     if not isinstance(obj, xr.DataArray | xr.Dataset):
         raise DataTypeError(
@@ -113,7 +120,8 @@ def polyfit(
     if coord.ndim != 1:
         raise InvalidDataError(f"the fit coordinate {dim!r} must be 1-D, got dims {coord.dims}")
     (true_dim,) = coord.dims
-    x = _numeric(coord)
+    unit = None if time_unit is None else timeaxis.unit(time_unit)
+    x = _numeric(coord, unit)
     bad = np.flatnonzero(~np.isfinite(x))
     if bad.size:
         raise InvalidDataError(
@@ -173,6 +181,9 @@ def polyfit(
         for d in var.dims:  # dimension coordinates only, as xarray keeps them
             if d != true_dim and d in obj.coords and obj.coords[d].dims == (d,):
                 other_coords[d] = obj.coords[d].variable
+    for name, value in variables.items():  # the axis' unit, to evaluate the fit again
+        if str(name).endswith("polyfit_coefficients"):
+            value.attrs.update(_time_attrs(coord, unit))
     coords = {degree_dim: np.arange(degree + 1)[::-1], **other_coords}
     attrs = dict(obj.attrs) if isinstance(obj, xr.Dataset) else {}  # as xarray does
     return xr.Dataset(data_vars=variables, coords=coords, attrs=attrs)
@@ -424,17 +435,26 @@ def _dtype(values: Any) -> str:
     return "float32" if values.dtype == np.float32 else "float64"
 
 
-def _numeric(coord: xr.DataArray) -> FloatArray:
-    """The fit coordinate as xarray takes it: numbers, datetimes as ns since 1970-01-01."""
+def _numeric(coord: xr.DataArray, time_unit: str | None = None) -> FloatArray:
+    """The fit coordinate as numbers: as xarray takes it (datetimes as ns since 1970-01-01,
+    cftime of its calendar, durations in ns), or counted in ``time_unit`` (one conversion,
+    :mod:`gradpoly.timeaxis`, for the fit and for :func:`polyval`)."""
     values = np.asarray(coord.values)
-    if values.dtype.kind == "M":  # NaT would become -9.2e18 ns: it is missing, NaN
-        since = (values - np.datetime64("1970-01-01")).astype("timedelta64[ns]")
-        return np.where(np.isnat(values), np.nan, since.astype(np.float64))
-    if values.dtype.kind == "m":
-        out = values.astype("timedelta64[ns]").astype(np.float64)
-        return np.where(np.isnat(values), np.nan, out)
-    if values.dtype.kind == "O" and values.size and _is_cftime(values.flat[0]):
-        return _cftime_ns(values, str(coord.name))
+    dated = values.dtype.kind in "mM" or (
+        values.dtype.kind == "O" and values.size > 0 and timeaxis.is_cftime(values.flat[0])
+    )
+    if time_unit is not None and not dated:
+        raise InvalidOptionError(
+            f"time_unit applies to dates or durations, and {coord.name!r} holds {values.dtype}"
+        )
+    unit = "ns" if time_unit is None else time_unit
+    if values.dtype.kind in "mM":
+        return timeaxis.numbers(values, unit)
+    if dated:
+        try:
+            return timeaxis.cftime_numbers(values, unit)
+        except InvalidDataError as exc:
+            raise InvalidDataError(f"the coordinate {coord.name!r}: {exc}") from None
     if values.dtype.kind == "O":
         raise InvalidDataError(
             f"the fit coordinate {coord.name!r} holds objects that are neither numbers nor "
@@ -443,23 +463,12 @@ def _numeric(coord: xr.DataArray) -> FloatArray:
     return validation.float_array(str(coord.name), values)
 
 
-def _is_cftime(value: Any) -> bool:
-    """Whether ``value`` is a cftime date (a calendar numpy's datetime64 cannot hold)."""
-    return type(value).__module__.split(".")[0] == "cftime"
-
-
-def _cftime_ns(values: Any, name: str) -> FloatArray:
-    """cftime dates as xarray's ``_ensure_numeric`` makes them: ns since 1970-01-01 of the
-    dates' own calendar, at the microsecond precision cftime keeps."""
-    first = values.flat[0]
-    try:
-        start = type(first)(1970, 1, 1)
-        micros = np.array([v - start for v in values.ravel()], dtype="timedelta64[us]")
-    except (TypeError, ValueError) as exc:
-        raise InvalidDataError(
-            f"the fit coordinate {name!r} mixes cftime calendars or holds other objects: {exc}"
-        ) from None
-    return np.asarray(micros.astype(np.float64) * 1000.0, dtype=np.float64).reshape(values.shape)
+def _time_attrs(coord: xr.DataArray, time_unit: str | None) -> dict[str, str]:
+    """What a coefficient needs to be evaluated again: the unit and, for dates, the origin."""
+    if time_unit is None:
+        return {}
+    dated = coord.dtype.kind == "M" or coord.dtype.kind == "O"
+    return {"time_unit": time_unit} | ({"time_origin": timeaxis.ORIGIN} if dated else {})
 
 
 def _weights(
@@ -542,6 +551,46 @@ def _vandermonde(x: FloatArray, degree: int, weights: FloatArray | None) -> tupl
     solver = SvdSolver.of(lhs)
     rank = solver.rank
     return rank, np.concatenate([np.full(degree + 1 - rank, np.nan), solver.singular[:rank]])
+
+
+def polyval(
+    coord: xr.DataArray, coeffs: xr.DataArray | xr.Dataset, *, degree_dim: Hashable = "degree"
+) -> xr.DataArray | xr.Dataset:
+    """``xarray.polyval`` for this module's fits: the polynomial with coefficients ``coeffs``
+    (dim ``degree_dim`` labelled by power, as :func:`polyfit` returns them) at ``coord``.
+
+    Dates and durations are converted as :func:`polyfit` converted them: in the coefficients'
+    ``time_unit`` attr where there is one (a fit with ``time_unit=``; xarray's own polyval
+    would read them as nanoseconds), else as xarray does. Evaluated by Horner's rule in float64.
+    A whole :func:`polyfit` Dataset evaluates its ``polyfit_coefficients`` variables.
+    """
+    if not isinstance(coord, xr.DataArray):
+        raise DataTypeError(f"coord must be an xarray DataArray, got {type(coord).__name__}")
+    if isinstance(coeffs, xr.Dataset):  # a polyfit result: its coefficients, not its stats
+        names = [n for n in coeffs.data_vars if str(n).endswith("polyfit_coefficients")]
+        chosen = coeffs[names] if names else coeffs
+        return chosen.map(lambda c: polyval(coord, c, degree_dim=degree_dim))
+    if degree_dim not in coeffs.dims:
+        raise InvalidDataError(f"coeffs has no {degree_dim!r} dim (its dims: {coeffs.dims})")
+    powers = np.asarray(coeffs[degree_dim].values) if degree_dim in coeffs.coords else None
+    if powers is None or powers.dtype.kind not in "iu" or np.any(powers < 0):
+        raise InvalidDataError(
+            f"coeffs[{degree_dim!r}] must be labelled by the non-negative integer powers"
+        )
+    unit = coeffs.attrs.get("time_unit")
+    origin = coeffs.attrs.get("time_origin")
+    if origin is not None and origin != timeaxis.ORIGIN:
+        raise InvalidDataError(
+            f"coeffs have time_origin {origin!r}; this gradpoly counts dates from {timeaxis.ORIGIN}"
+        )
+    numbers = _numeric(coord, None if unit is None else timeaxis.unit(unit))
+    x = xr.DataArray(numbers, dims=coord.dims, coords=coord.coords)
+    top = int(powers.max())
+    full = coeffs.reindex({degree_dim: np.arange(top + 1)}, fill_value=0)
+    out = xr.ones_like(x) * full.isel({degree_dim: top}, drop=True)  # xarray's dim order
+    for power in range(top - 1, -1, -1):
+        out = out * x + full.isel({degree_dim: power}, drop=True)
+    return out
 
 
 def _is_dask(data: Any) -> bool:
