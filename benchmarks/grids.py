@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 import gradpoly
+import gradpoly.numpy as gnp
 from gradpoly.batched import backend_names, get_backend
 from gradpoly.environment import describe_machine
 from gradpoly.options import Device
@@ -105,6 +106,8 @@ def grid_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
         "clean", "np.polynomial.polyfit(x, Y.T)",
         lambda: np.polynomial.polynomial.polyfit(x, y.T, d)[::-1], None, None,
     )  # fmt: skip
+    add("clean", "gradpoly.numpy.polynomial_polyfit(x, Y.T) (drop-in)",
+        lambda: gnp.polynomial_polyfit(x, y.T, d)[::-1], base, ref)  # fmt: skip
     add("clean", "xarray DataArray.polyfit",
         lambda: cube.polyfit("time", d).polyfit_coefficients.values, base, ref)  # fmt: skip
     for engine, device in engines(args.device):

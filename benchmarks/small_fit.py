@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 import gradpoly
+import gradpoly.numpy as gnp
 from gradpoly.environment import describe_machine
 from gradpoly.outputs import json_text, write_text_atomic
 
@@ -35,6 +36,7 @@ def main() -> None:
     calls: dict[str, Callable[[], Any]] = {
         "np.polyfit": lambda: np.polyfit(x, y, 4),
         "gradpoly.lstsq": lambda: gradpoly.lstsq(x, y, 4),
+        "gradpoly.numpy.polyfit (drop-in)": lambda: gnp.polyfit(x, y, 4),
         "gradpoly.fit auto, gd": lambda: gradpoly.fit(x, y, 4, optimizer="gd", **options),
         "gradpoly.fit auto, nesterov": lambda: gradpoly.fit(
             x, y, 4, optimizer="nesterov", **options
@@ -46,7 +48,9 @@ def main() -> None:
     for name, call in calls.items():
         out = call()
         number = (
-            args.number if name in ("np.polyfit", "gradpoly.lstsq") else max(args.number // 10, 1)
+            args.number
+            if name in ("np.polyfit", "gradpoly.lstsq", "gradpoly.numpy.polyfit (drop-in)")
+            else max(args.number // 10, 1)
         )
         best = min(timeit.repeat(call, number=number, repeat=args.repeats)) / number
         base = best if base is None else base

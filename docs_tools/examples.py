@@ -69,6 +69,17 @@ relative = gradpoly.lstsq(x, y, 2, sigma=sigma, full=True)
 print("stderr, sigma known:   ", known.stats.stderr)
 print("stderr, sigma relative:", relative.stats.stderr)
 print("sqrt(chi2 / dof):", known.stats.residual_std)""",
+    "numpy": """import warnings
+import numpy as np
+import gradpoly.numpy as gnp   # np.polyfit, polynomial.polyfit, chebfit, legfit
+
+x = 1e4 + np.linspace(0, 1, 40)       # a calibration axis far from 0
+y = np.cos(3 * (x - 1e4))
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # numpy: "Polyfit may be poorly conditioned"
+    print("numpy   ", np.polyfit(x, y, 3))
+print("gradpoly", gnp.polyfit(x, y, 3))
+print(gnp.polynomial_polyfit(np.linspace(-1, 1, 9), np.linspace(-1, 1, 9) ** 4 + 1, [0, 2, 4]))""",
     "api": """import numpy as np
 import gradpoly
 

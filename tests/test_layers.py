@@ -117,7 +117,7 @@ LAYERS = {  # the design notes' picture (docs/design.md), bottom up
     "batched.torch_batch batched.jax_batch",
     4: "api many many.inputs many.solve many.prepare many.descent many.result many.finish "
     "many.api seed derivative testing",
-    5: "io dask xarray sklearn",
+    5: "io dask xarray sklearn numpy",
     6: "cli cli.common cli.fit cli.commands __main__ demo plots bench bench.harness bench.suite "
     "bench.ladder bench.derivatives bench.report",
 }

@@ -13,6 +13,7 @@ from gradpoly.derivative import NotElementwiseError, derivative
 from gradpoly.engines import EngineInfo, engines
 from gradpoly.errors import (
     DataFileError,
+    DataShapeError,
     DataTypeError,
     DivergenceError,
     EngineUnavailableError,
@@ -52,6 +53,7 @@ __all__ = [
     "Basis",
     "DType",
     "DataFileError",
+    "DataShapeError",
     "DataTypeError",
     "Device",
     "DivergenceError",

@@ -37,6 +37,11 @@ class DataTypeError(InvalidDataError, TypeError):
     """The data hold values of a type that cannot be numbers (objects, dicts, text)."""
 
 
+class DataShapeError(InvalidDataError, TypeError):
+    """Arrays of the wrong number of dimensions or mismatched lengths, where numpy's own
+    functions raise ``TypeError`` (the numpy drop-ins): code catching either keeps working."""
+
+
 class InvalidOptionError(GradpolyError, ValueError):
     """An option is unknown, out of range, or not supported by the chosen engine."""
 

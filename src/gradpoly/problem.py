@@ -700,11 +700,14 @@ class SvdSolver:
     """The column-scaled design's condition number (inf where a value was dropped)."""
 
     @classmethod
-    def of(cls, a: FloatArray) -> SvdSolver:
+    def of(cls, a: FloatArray, rcond: float | None = None) -> SvdSolver:
+        """The solver of design ``a``; ``rcond`` (relative to the largest singular value)
+        replaces the default cutoff, as in ``np.linalg.lstsq``."""
         norms = np.sqrt(np.sum(a * a, axis=0))
         norms[norms == 0] = 1.0
         u, sv, vt = np.linalg.svd(a / norms, full_matrices=False)
-        cutoff = np.finfo(np.float64).eps * max(a.shape) * (sv[0] if sv.size else 0.0)
+        relative = np.finfo(np.float64).eps * max(a.shape) if rcond is None else rcond
+        cutoff = relative * (sv[0] if sv.size else 0.0)
         inverse = np.divide(1.0, sv, out=np.zeros_like(sv), where=sv > cutoff)
         condition = float(sv[0] / sv[-1]) if sv.size and sv[-1] > cutoff else float("inf")
         return cls(u, sv, inverse, vt, norms, condition)
