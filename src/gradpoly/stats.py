@@ -12,6 +12,8 @@ values come from SciPy.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import KW_ONLY, dataclass
 from functools import cached_property
 from typing import Any
@@ -311,8 +313,9 @@ class Stats:
         """Two-sided p values of the t statistics with ``dof`` degrees of freedom (of the
         normal distribution where sigma is known)."""
         t = np.atleast_2d(np.asarray(self.t_values, dtype=np.float64))
-        dist = _student_t()
-        return self._out(2.0 * dist.sf(np.abs(t), self._reference_dof[:, None]))
+        dof = np.broadcast_to(self._reference_dof[:, None], t.shape)
+        tail = _special().stdtr  # the t distribution's cdf (the normal's at infinite dof)
+        return self._out(2.0 * _in_threads(lambda d, v: tail(d, -np.abs(v)), dof, t))
 
     @property
     def p_values_bh(self) -> Any:
@@ -437,6 +440,39 @@ def benjamini_hochberg(p: FloatArray) -> FloatArray:
         adjusted = np.minimum(np.minimum.accumulate(ranked[::-1])[::-1], 1.0)
         out[finite[order], k] = adjusted
     return out
+
+
+PARALLEL_SIZE = 16_384
+"""Arrays from this size up are split across the cores for the t distribution."""
+
+
+def _in_threads(function: Any, *arrays: FloatArray) -> FloatArray:
+    """``function(*arrays)`` elementwise, in one chunk per core for large arrays: SciPy's
+    special functions (~140 ns a p value) release the GIL, so a map of 1e6 p values takes
+    1/cores of the time, with the very same numbers."""
+    flat = [np.ascontiguousarray(a).reshape(-1) for a in arrays]
+    cores = min(os.cpu_count() or 1, 16)
+    if flat[0].size < PARALLEL_SIZE or cores == 1:
+        return np.asarray(function(*arrays), dtype=np.float64)
+    bounds = np.linspace(0, flat[0].size, cores + 1).astype(int)
+    out = np.empty(flat[0].size)
+
+    def part(k: int) -> None:
+        lo, hi = bounds[k], bounds[k + 1]
+        out[lo:hi] = function(*(a[lo:hi] for a in flat))
+
+    with ThreadPoolExecutor(cores) as pool:
+        list(pool.map(part, range(cores)))
+    return out.reshape(np.shape(arrays[0]))
+
+
+def _special() -> Any:
+    """scipy.special, or EngineUnavailableError with the install command."""
+    try:
+        from scipy import special
+    except ImportError:
+        raise EngineUnavailableError("p values need SciPy: pip install scipy") from None
+    return special
 
 
 def _student_t() -> Any:

@@ -294,9 +294,6 @@ def _fit_block(y: FloatArray, job: _Job, own: FloatArray | None = None) -> dict[
         empty |= {"polyfit_converged": np.zeros(count), "polyfit_n": np.zeros(count)}
         empty["polyfit_status"] = np.full(count, STATUS.index("too_few_points"))
         return {n: empty[n] for n in fields}
-    infinite: npt.NDArray[np.bool_] = np.asarray(np.isinf(y).any(axis=1))  # NaN out, as xarray
-    if infinite.any():
-        y = np.where(infinite[:, None], np.nan, y)
     engine, device = options["engine"], options["device"]
     result: ManyResult
     if options["solver"] == "gd":
@@ -312,6 +309,9 @@ def _fit_block(y: FloatArray, job: _Job, own: FloatArray | None = None) -> dict[
         )  # fmt: skip
     result = known_sigma(result, job.absolute)
     used = np.zeros(count) if result.moments is None else np.asarray(result.moments.used)
+    usable = np.isfinite(x) if weights is None else np.isfinite(x) & (weights > 0)
+    gapped = used < np.count_nonzero(np.broadcast_to(usable, y.shape), axis=1)
+    infinite = _holds_inf(y, gapped)  # left out as a gap by the fit: a broken value, NaN out
     few = used < max(job.min_valid, order)  # too few valid points (or below min_valid)
     fitted = result.valid & ~few  # below min_valid: left out, as too few points
     status = np.where(fitted, 0, np.where(few, 1, 2))
@@ -323,8 +323,6 @@ def _fit_block(y: FloatArray, job: _Job, own: FloatArray | None = None) -> dict[
     _warn_unfitted(count, result.problems | reasons, job)
     valid = result.valid & ~infinite & ~short
     if job.skipna is False and result.moments is not None:  # xarray: NaN in, NaN out
-        usable = np.isfinite(x) if weights is None else np.isfinite(x) & (weights > 0)
-        gapped = used < np.count_nonzero(np.broadcast_to(usable, y.shape), axis=1)
         status = np.where(valid & gapped, STATUS.index("has_nan"), status)
         valid = valid & ~gapped
     out: dict[str, Any] = {"polyfit_coefficients": np.where(valid[:, None], result.coef, np.nan)}
@@ -358,6 +356,17 @@ def _fit_block(y: FloatArray, job: _Job, own: FloatArray | None = None) -> dict[
         elif field.dims == ("cov_i", "cov_j"):
             out[name] = out[name][:, ::-1, ::-1]
     return {name: out[name] for name in fields}
+
+
+def _holds_inf(y: Any, gapped: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """Which series hold an inf: only those the fit found points missing from are read."""
+    out = np.zeros(len(y), dtype=bool)
+    rows = np.flatnonzero(gapped)
+    if rows.size > len(y) // 2:  # most: one pass over all, no gathered copy
+        out[:] = np.isinf(y).any(axis=1)
+    elif rows.size:
+        out[rows] = np.isinf(y[rows]).any(axis=1)
+    return out
 
 
 def _adjusted(p: xr.Variable) -> xr.Variable:

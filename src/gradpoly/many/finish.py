@@ -142,18 +142,20 @@ def warn_unrepresentable(
         return
     size = coef.shape[1]
     t = np.cos(np.linspace(0.0, np.pi, size + 2))  # Chebyshev points: ends and middle
-    lo, hi = domains[rows, :1], domains[rows, 1:]
+    lo, hi = domains[rows, 0], domains[rows, 1]
     with np.errstate(all="ignore"):  # values beyond float64 are judged, not warned about
-        x = (0.5 * lo + 0.5 * hi) + (0.5 * hi - 0.5 * lo) * t[None, :]
+        # (points, series): every reduction runs down the short axis, vectorised across series
+        x = (0.5 * lo + 0.5 * hi)[None, :] + (0.5 * hi - 0.5 * lo)[None, :] * t[:, None]
         design = np.stack(features(np, basis, t, size - 1), axis=1)
-        fitted = np.einsum("mk,bk->bm", design, w[rows])
+        fitted = design @ w[rows].T
+        columns = coef[rows].T
         monomial = np.zeros_like(x)
         for k in range(size - 1, -1, -1):  # Horner, as np.polynomial.polynomial.polyval
-            monomial = monomial * x + coef[rows, k : k + 1]
-        stray = np.max(np.abs(monomial - fitted), axis=1)
-        span = np.ptp(fitted, axis=1)
+            monomial = monomial * x + columns[k]
+        stray = np.max(np.abs(monomial - fitted), axis=0)
+        span = np.max(fitted, axis=0) - np.min(fitted, axis=0)
         spread = np.sqrt(np.maximum(final[rows], 0.0))
-        lost = unrepresentable(stray, span, spread, np.max(np.abs(fitted), axis=1))
+        lost = unrepresentable(stray, span, spread, np.max(np.abs(fitted), axis=0))
     if lost.any():
         first = int(np.flatnonzero(lost)[0])
         what = f"{int(lost.sum())} of {valid.size} series (series {int(rows[first])} first)"
