@@ -12,8 +12,6 @@ values come from SciPy.
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import KW_ONLY, dataclass
 from functools import cached_property
 from typing import Any
@@ -106,10 +104,43 @@ class Stats:
         return value[0] if self.single else value
 
     @cached_property
+    def _shared_transform(self) -> FloatArray | None:
+        """The one basis-change matrix when every series shares its domain (one fit, or one
+        shared axis without gaps at its ends), else None."""
+        domains = self.moments.domains
+        if not bool(np.isfinite(domains).all() and (domains == domains[0]).all()):
+            return None
+        m = self.moments
+        return mapping.monomial_matrices(domains[:1], m.basis, self.basis_coef.shape[1])[0]
+
+    @cached_property
     def _transform(self) -> FloatArray:
         """(B, D+1, D+1) basis-change matrices: monomial coef = M @ basis coef."""
-        m = self.moments
+        m, shared = self.moments, self._shared_transform
+        if shared is not None:
+            return np.broadcast_to(shared, (m.domains.shape[0], *shared.shape))
         return mapping.monomial_matrices(m.domains, m.basis, self.basis_coef.shape[1])
+
+    def _congruent(self, matrices: FloatArray) -> FloatArray:
+        """``T M T'`` for each series' basis-space matrix M: monomial space. With one shared
+        T, one BLAS product of the flattened matrices with ``kron(T, T)``."""
+        shared = self._shared_transform
+        if shared is None:
+            t = self._transform
+            return np.asarray(t @ matrices @ t.transpose(0, 2, 1), dtype=np.float64)
+        count, size = matrices.shape[0], shared.shape[0]
+        flat = matrices.reshape(count, size * size) @ np.kron(shared, shared).T
+        return np.asarray(flat.reshape(count, size, size), dtype=np.float64)
+
+    def _congruent_diagonal(self, matrices: FloatArray) -> FloatArray:
+        """The diagonal of ``T M T'`` alone (B, D+1)."""
+        shared = self._shared_transform
+        if shared is None:
+            t = self._transform
+            return np.asarray((np.matmul(t, matrices) * t).sum(axis=2), dtype=np.float64)
+        count, size = matrices.shape[0], shared.shape[0]
+        pairs = (shared[:, :, None] * shared[:, None, :]).reshape(size, size * size)
+        return np.asarray(matrices.reshape(count, size * size) @ pairs.T, dtype=np.float64)
 
     @cached_property
     def _rss(self) -> FloatArray:
@@ -199,14 +230,15 @@ class Stats:
     def _inverse(self) -> FloatArray:
         """(X' W X)^-1 in the basis: the pseudo-inverse beyond the null space (rates' rule)."""
         m = self.moments
-        matrix = m.g * m.total[:, None, None]
-        out = np.full_like(matrix, np.nan)
-        known = np.zeros(matrix.shape[0], dtype=bool)
+        known = np.zeros(m.g.shape[0], dtype=bool)
         if m.inverse is not None:  # formed by the solve (cond(g) <= 1e6): reuse it
             known = np.asarray(np.isfinite(m.inverse).all(axis=(1, 2)), dtype=bool)
+            if known.all():  # the common case: no copy by rows
+                return np.asarray(m.inverse / m.total[:, None, None], dtype=np.float64)
+        matrix = m.g * m.total[:, None, None]
+        out = np.full_like(matrix, np.nan)
+        if m.inverse is not None and known.any():
             out[known] = m.inverse[known] / m.total[known, None, None]
-            if known.all():
-                return out
             matrix = matrix[~known]
         eye = np.eye(matrix.shape[1])
         finite = np.asarray(np.isfinite(matrix).all(axis=(1, 2)), dtype=bool)
@@ -245,14 +277,14 @@ class Stats:
 
     @cached_property
     def cov_array(self) -> FloatArray:
-        t = self._transform
-        return self._in_y(t @ self._basis_cov_scaled @ t.transpose(0, 2, 1), 2)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._in_y(self._congruent(self._basis_cov_scaled), 2)
 
     @cached_property
     def unscaled_cov_array(self) -> FloatArray:
         """``(X' W X)^-1`` in monomials (B, D+1, D+1): the covariance without sigma^2."""
-        t = self._transform
-        return np.asarray(t @ self._inverse @ t.transpose(0, 2, 1), dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._congruent(self._inverse)
 
     @property
     def residual_sum_squares(self) -> Any:
@@ -266,9 +298,8 @@ class Stats:
 
     @cached_property
     def stderr_array(self) -> FloatArray:
-        t = self._transform  # the diagonal of T C T' alone: one batched product, not two
-        with np.errstate(over="ignore", invalid="ignore"):
-            diagonal = (np.matmul(t, self._basis_cov_scaled) * t).sum(axis=2)
+        with np.errstate(over="ignore", invalid="ignore"):  # the diagonal of T C T' alone
+            diagonal = self._congruent_diagonal(self._basis_cov_scaled)
         return self._in_y(np.sqrt(np.maximum(diagonal, 0.0)), 1)
 
     @property
@@ -313,9 +344,8 @@ class Stats:
         """Two-sided p values of the t statistics with ``dof`` degrees of freedom (of the
         normal distribution where sigma is known)."""
         t = np.atleast_2d(np.asarray(self.t_values, dtype=np.float64))
-        dof = np.broadcast_to(self._reference_dof[:, None], t.shape)
         tail = _special().stdtr  # the t distribution's cdf (the normal's at infinite dof)
-        return self._out(2.0 * _in_threads(lambda d, v: tail(d, -np.abs(v)), dof, t))
+        return self._out(2.0 * tail(self._reference_dof[:, None], -np.abs(t)))
 
     @property
     def p_values_bh(self) -> Any:
@@ -440,30 +470,6 @@ def benjamini_hochberg(p: FloatArray) -> FloatArray:
         adjusted = np.minimum(np.minimum.accumulate(ranked[::-1])[::-1], 1.0)
         out[finite[order], k] = adjusted
     return out
-
-
-PARALLEL_SIZE = 16_384
-"""Arrays from this size up are split across the cores for the t distribution."""
-
-
-def _in_threads(function: Any, *arrays: FloatArray) -> FloatArray:
-    """``function(*arrays)`` elementwise, in one chunk per core for large arrays: SciPy's
-    special functions (~140 ns a p value) release the GIL, so a map of 1e6 p values takes
-    1/cores of the time, with the very same numbers."""
-    flat = [np.ascontiguousarray(a).reshape(-1) for a in arrays]
-    cores = min(os.cpu_count() or 1, 16)
-    if flat[0].size < PARALLEL_SIZE or cores == 1:
-        return np.asarray(function(*arrays), dtype=np.float64)
-    bounds = np.linspace(0, flat[0].size, cores + 1).astype(int)
-    out = np.empty(flat[0].size)
-
-    def part(k: int) -> None:
-        lo, hi = bounds[k], bounds[k + 1]
-        out[lo:hi] = function(*(a[lo:hi] for a in flat))
-
-    with ThreadPoolExecutor(cores) as pool:
-        list(pool.map(part, range(cores)))
-    return out.reshape(np.shape(arrays[0]))
 
 
 def _special() -> Any:
