@@ -34,8 +34,8 @@ def basis_to_monomial(coef: FloatArray, domains: FloatArray, basis: Basis) -> Fl
 
 def batch_mse(gram: Gram, w: FloatArray) -> FloatArray:
     """Weighted MSE of each series at w: ``s - 2 c.w + w.G.w``."""
-    gw = np.matmul(gram.g, w[:, :, None])[:, :, 0]
-    return np.asarray(gram.s - 2 * (gram.c * w).sum(axis=1) + (w * gw).sum(axis=1))
+    gw = np.einsum("bij,bj->bi", gram.g, w)  # einsum: ~2x a batched matmul of small G
+    return np.asarray(gram.s - 2 * np.einsum("bi,bi->b", gram.c, w) + np.einsum("bi,bi->b", w, gw))
 
 
 def assemble(
@@ -142,13 +142,14 @@ def warn_unrepresentable(
         return
     size = coef.shape[1]
     t = np.cos(np.linspace(0.0, np.pi, size + 2))  # Chebyshev points: ends and middle
-    lo, hi = domains[rows, 0], domains[rows, 1]
+    every = rows.size == valid.size  # no gather by rows
+    lo, hi = (domains[:, 0], domains[:, 1]) if every else (domains[rows, 0], domains[rows, 1])
     with np.errstate(all="ignore"):  # values beyond float64 are judged, not warned about
         # (points, series): every reduction runs down the short axis, vectorised across series
         x = (0.5 * lo + 0.5 * hi)[None, :] + (0.5 * hi - 0.5 * lo)[None, :] * t[:, None]
         design = np.stack(features(np, basis, t, size - 1), axis=1)
-        fitted = design @ w[rows].T
-        columns = coef[rows].T
+        fitted = design @ (w if every else w[rows]).T
+        columns = (coef if every else coef[rows]).T
         monomial = np.zeros_like(x)
         for k in range(size - 1, -1, -1):  # Horner, as np.polynomial.polynomial.polyval
             monomial = monomial * x + columns[k]

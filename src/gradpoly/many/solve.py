@@ -119,9 +119,14 @@ def shared_solve(
         ratio = float(eig[-1] / eig[0]) if eig[0] > 0 else float("inf")
         if ratio <= NORMAL_EQUATIONS_CONDITION:
             shared_inverse = np.linalg.inv(found.shared_g)
-            w[clean] = gram.c[clean] @ shared_inverse.T
-            inverse[clean] = shared_inverse
-            condition[clean] = np.sqrt(ratio)
+            if clean.all():  # every series: whole arrays, no gather and scatter by rows
+                w = gram.c @ shared_inverse.T
+                inverse[:] = shared_inverse
+                condition[:] = np.sqrt(ratio)
+            else:
+                w[clean] = gram.c[clean] @ shared_inverse.T
+                inverse[clean] = shared_inverse
+                condition[clean] = np.sqrt(ratio)
         else:  # ill-conditioned axis: one SVD of the design serves every clean series
             solved, condition[clean] = svd_solve(
                 data.x, data.y[clean].T, data.weights, gram.domains[0], basis, size - 1
