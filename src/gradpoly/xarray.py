@@ -310,7 +310,10 @@ def _fit_block(y: FloatArray, job: _Job, own: FloatArray | None = None) -> dict[
     result = known_sigma(result, job.absolute)
     used = np.zeros(count) if result.moments is None else np.asarray(result.moments.used)
     usable = np.isfinite(x) if weights is None else np.isfinite(x) & (weights > 0)
-    gapped = used < np.count_nonzero(np.broadcast_to(usable, y.shape), axis=1)
+    usable_count = (
+        np.count_nonzero(usable, axis=1) if usable.ndim == 2 else np.count_nonzero(usable)
+    )
+    gapped = used < usable_count
     infinite = _holds_inf(y, gapped)  # left out as a gap by the fit: a broken value, NaN out
     few = used < max(job.min_valid, order)  # too few valid points (or below min_valid)
     fitted = result.valid & ~few  # below min_valid: left out, as too few points
