@@ -195,8 +195,9 @@ def test_small_fit_script_runs(tmp_path) -> None:
     result = script("small_fit.py", "--repeats", "1", "--number", "10", "--json", str(out))
     assert "np.polyfit" in result.stdout
     rows = json.loads(out.read_text())["rows"]
-    assert len(rows) == 5  # np.polyfit, lstsq, gd, nesterov and fit's defaults
+    assert len(rows) == 6  # np.polyfit, lstsq, the numpy drop-in, gd, nesterov, defaults
     assert "gradpoly.fit defaults" in result.stdout
+    assert "gradpoly.numpy.polyfit (drop-in)" in result.stdout
 
 
 def test_compile_cache_script_times_three_fresh_processes(tmp_path) -> None:

@@ -414,3 +414,32 @@ def test_weights_that_do_not_broadcast_say_how_to_give_one_per_series() -> None:
         lstsq_many(x, np.zeros((5, 40)), 1, weights=np.ones(5))
     with pytest.raises(InvalidDataError, match="must broadcast"):
         lstsq_many(np.zeros((5, 40)) + x, np.zeros((5, 40)), 1, weights=np.ones((2, 40)))
+
+
+@given(
+    seed=st.integers(0, 2**16),
+    order=st.integers(1, 8),
+    count=st.sampled_from([256, 300]),
+)
+def test_cholesky_inverses_equal_numpys_and_refuse_what_is_not_definite(seed, order, count):
+    """The batched Cholesky inverse of Gram matrices (well conditioned, as the Gram solve
+    takes them) equals NumPy's to cond * eps; a singular or indefinite G is NaN."""
+    from gradpoly.many.solve import cholesky_inverses, gram_inverses
+
+    rng = np.random.default_rng(seed)
+    x = np.linspace(-1.0, 1.0, 3 * order + 5)
+    design = np.polynomial.chebyshev.chebvander(x, order - 1)
+    kept = rng.random((count, x.size)) > 0.2
+    kept[:, :order] = True  # enough distinct points in every series
+    g = np.einsum("ni,bn,nj->bij", design, kept.astype(float), design) / x.size
+    want = np.linalg.inv(g)
+    cond = np.linalg.cond(g)
+    got = gram_inverses(g)
+    assert np.all(
+        np.abs(got - want).max(axis=(1, 2)) <= 1e-13 * cond * np.abs(want).max(axis=(1, 2))
+    )
+    g[0] = 0.0
+    g[1] = -np.eye(order)
+    bad = cholesky_inverses(g)
+    assert np.isnan(bad[:2]).all()
+    assert np.isfinite(bad[2:]).all()
