@@ -314,7 +314,9 @@ def _fit_block(y: FloatArray, job: _Job, own: FloatArray | None = None) -> dict[
         np.count_nonzero(usable, axis=1) if usable.ndim == 2 else np.count_nonzero(usable)
     )
     gapped = used < usable_count
-    infinite = _holds_inf(y, gapped)  # left out as a gap by the fit: a broken value, NaN out
+    infinite = (  # left out as a gap by the fit: a broken value, NaN out
+        _holds_inf(y, gapped) if result.holds_inf is None else np.asarray(result.holds_inf)
+    )
     few = used < max(job.min_valid, order)  # too few valid points (or below min_valid)
     fitted = result.valid & ~few  # below min_valid: left out, as too few points
     status = np.where(fitted, 0, np.where(few, 1, 2))

@@ -145,13 +145,13 @@ def _value(g, c, s, b, w):
 
 
 @njit(cache=True, parallel=True, fastmath=FAST)
-def shared_statistics(y, a, aw, weights, used, g, c, s, counts, gapped):
+def shared_statistics(y, a, aw, weights, used, g, c, s, counts, gapped, infinite):
     """Series on one axis: every row of y (B, N) read once from memory.
 
     ``a`` (S, N) holds the basis functions, ``aw`` the same times the shared ``weights``.
     A row without NaN/inf fills c and s (its G is the shared one, set by the caller); a row
     with any is summed again from cache with those points left out, into its own g, c, s and
-    count, and flagged in ``gapped``.
+    count, and flagged in ``gapped`` (and in ``infinite`` where one of them is an inf).
     """
     count, points = y.shape
     size = a.shape[0]
@@ -179,6 +179,8 @@ def shared_statistics(y, a, aw, weights, used, g, c, s, counts, gapped):
         for n in range(points):
             value = row[n]
             ok = np.isfinite(value) and weights[n] > 0
+            if np.isinf(value):
+                infinite[b] = True
             z[n] = value if ok else 0.0
             m[n] = 1.0 if ok else 0.0
             kept += m[n]
@@ -200,7 +202,7 @@ def shared_statistics(y, a, aw, weights, used, g, c, s, counts, gapped):
 
 
 @njit(cache=True, parallel=True, fastmath=FAST)
-def shared_statistics_columns(yt, aw, pairs, weights, used, g, c, s, counts, gapped):
+def shared_statistics_columns(yt, aw, pairs, weights, used, g, c, s, counts, gapped, infinite):
     """:func:`shared_statistics` for y stored point-major, ``yt`` (N, B) (xarray's time-first
     grids): blocks of series run in parallel, each point's row of the block is read once and
     every series' c and s grow side by side (vectorised across series, 1-D slices).
@@ -256,6 +258,8 @@ def shared_statistics_columns(yt, aw, pairs, weights, used, g, c, s, counts, gap
             row = yt[n, start : start + span]
             for i in range(span):
                 ok = np.isfinite(row[i])
+                if np.isinf(row[i]):
+                    infinite[start + i] = True
                 z[i] = row[i] if ok else 0.0
                 m[i] = positive if ok else 0.0
             for i in range(span):

@@ -31,6 +31,8 @@ class Batch:
     y: FloatArray
     w: FloatArray | None
     counts: FloatArray
+    holds_inf: npt.NDArray[np.bool_] | None = None
+    """Series whose y held an inf, dropped as a gap (None where nothing was dropped)."""
 
     @property
     def size(self) -> int:
@@ -40,7 +42,8 @@ class Batch:
     def rows(self, part: slice) -> Batch:
         """The series in ``part`` (views, no copy)."""
         w = None if self.w is None else self.w[part]
-        return Batch(self.x[part], self.y[part], w, self.counts[part])
+        infinite = None if self.holds_inf is None else self.holds_inf[part]
+        return Batch(self.x[part], self.y[part], w, self.counts[part], infinite)
 
 
 def domains_of(x: FloatArray, w: FloatArray | None) -> FloatArray:

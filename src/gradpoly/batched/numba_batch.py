@@ -83,19 +83,20 @@ class NumbaBatch(BatchEngine):
         g = np.broadcast_to(axis.shared_g, (count, size, size)).copy()
         c, s = np.empty((count, size)), np.empty(count)
         counts, gapped = np.full(count, axis.used), np.zeros(count, dtype=bool)
+        infinite = np.zeros(count, dtype=bool)
         a, aw = np.ascontiguousarray(axis.a.T), np.ascontiguousarray(axis.aw.T)
         with np.errstate(over="ignore", invalid="ignore"):
             if columns:
                 upper = [(j, k) for j in range(size) for k in range(j, size)]
                 pairs = np.ascontiguousarray(np.stack([aw[j] * a[k] for j, k in upper]))
                 _numba_kernels.shared_statistics_columns(
-                    y.T, aw, pairs, axis.ones, axis.used, g, c, s, counts, gapped
+                    y.T, aw, pairs, axis.ones, axis.used, g, c, s, counts, gapped, infinite
                 )
             else:
                 _numba_kernels.shared_statistics(
-                    y, a, aw, axis.ones, axis.used, g, c, s, counts, gapped
+                    y, a, aw, axis.ones, axis.used, g, c, s, counts, gapped, infinite
                 )
-        return finish(axis, count, g, c, s, counts, gapped, basis)
+        return finish(axis, count, g, c, s, counts, gapped, basis, infinite)
 
     def descend(
         self, batch: Batch, gram: Gram, basis: Basis, plan: Plan, device: Device

@@ -49,6 +49,8 @@ class SharedGram:
     counts: FloatArray
     shared_g: FloatArray
     """The clean series' common ``G`` (D+1, D+1)."""
+    holds_inf: npt.NDArray[np.bool_]
+    """Series whose y held an inf (left out as a gap, as NaN is), seen by the same pass."""
 
 
 def shared_statistics(
@@ -107,12 +109,13 @@ def finish(
     counts: FloatArray,
     gapped: npt.NDArray[np.bool_],
     basis: Basis,
+    holds_inf: npt.NDArray[np.bool_],
 ) -> SharedGram:
     """Assemble the result: per-series domains (the axis' for all; NaN for monomials)."""
     domains = np.repeat(axis.dom, count, axis=0)
     if basis is Basis.MONOMIAL:
         domains[:] = np.nan
-    return SharedGram(Gram(g, c, s, domains), gapped, counts, axis.shared_g)
+    return SharedGram(Gram(g, c, s, domains), gapped, counts, axis.shared_g, holds_inf)
 
 
 def _products(
@@ -141,6 +144,7 @@ def _products(
     if each_w is not None:
         gapped[:] = True
     rows = np.flatnonzero(gapped)
+    holds_inf = np.zeros(count, dtype=bool)
     if rows.size:
         pairs = put((a[:, :, None] * a[:, None, :]).reshape(a.shape[0], size * size))
         ad = put(a)
@@ -148,6 +152,7 @@ def _products(
             pick = rows[start : start + chunk]
             yr = y[pick]
             finite = np.isfinite(yr)
+            holds_inf[pick] = np.isinf(yr).any(axis=1)
             mask = finite * (ones[None, :] if each_w is None else each_w[pick])
             z = np.where(finite, yr, 0.0)
             md, zd = put(mask), put(z)
@@ -156,4 +161,4 @@ def _products(
             c[pick] = get((md * zd) @ ad) / n[:, None]
             s[pick] = get((md * zd * zd).sum(1)) / n
             counts[pick] = n
-    return finish(axis, count, g, c, s, counts, gapped, basis)
+    return finish(axis, count, g, c, s, counts, gapped, basis, holds_inf)

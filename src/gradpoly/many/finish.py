@@ -109,6 +109,7 @@ def assemble(
         coef_error=None if error is None else np.where(valid, error, np.nan),
         moments=batch_moments(gram, basis, data.counts, scale, inverse),
         ids=data.ids,
+        holds_inf=data.holds_inf,
     )
 
 

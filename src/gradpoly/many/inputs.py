@@ -111,11 +111,13 @@ def as_batch(x: Any, y: Any, weights: Any, drop_nan: bool, dtype: Any = np.float
         raise InvalidDataError(
             f"x must be a (B, N) array or a list of 1-D arrays, got shape {xb.shape}"
         )
+    holds_inf = None
     if drop_nan:
         bad = ~np.isfinite(xb) | ~np.isfinite(yb)
         if wb is not None:
             bad |= ~np.isfinite(wb)
         if bad.any():
+            holds_inf = np.asarray(np.isinf(yb).any(axis=1))
             xb, yb = np.where(bad, 0.0, xb), np.where(bad, 0.0, yb)
             wb = np.where(bad, 0.0, 1.0 if wb is None else wb)
     # Without drop_nan, NaN/inf are caught after the statistics pass (they make that series'
@@ -126,7 +128,7 @@ def as_batch(x: Any, y: Any, weights: Any, drop_nan: bool, dtype: Any = np.float
         counts = np.full(xb.shape[0], float(xb.shape[1]))
     else:
         counts = np.maximum(np.count_nonzero(wb > 0, axis=1), 1).astype(np.float64)
-    return Batch(xb, yb, wb, counts)
+    return Batch(xb, yb, wb, counts, holds_inf)
 
 
 def broadcast_weights(weights: Any, shape: tuple[int, ...], shared: bool) -> FloatArray:

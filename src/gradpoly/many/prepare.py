@@ -395,6 +395,8 @@ class Prepared:
     problems: dict[int, str]
     counts: FloatArray
     ids: tuple[str, ...] | None = None
+    holds_inf: npt.NDArray[np.bool_] | None = None
+    """Series whose y held an inf, left out as a gap (see ``ManyResult.holds_inf``)."""
 
     def solve(self, basis: Basis) -> tuple[FloatArray, FloatArray, FloatArray]:
         """The least-squares solve of every valid series; a series found rank deficient on
@@ -429,10 +431,12 @@ def prepare(
         data, found, scale, valid, problems = shared_statistics(
             data, degree, basis, backend, device, drop, mask is not None, progress, loss, delta
         )
-        return Prepared(SharedAxis(data, found), found.gram, scale, valid, problems, found.counts)
+        return Prepared(SharedAxis(data, found), found.gram, scale, valid, problems, found.counts,
+                        holds_inf=found.holds_inf)  # fmt: skip
     refuse_mask(mask)
     batch, ids = long_or_batch(x, y, weights, series, drop, dtype)
     batch, scale, gram, valid, problems = series_statistics(
         batch, degree, basis, backend, device, progress, loss, delta
     )
-    return Prepared(PerSeries(batch), gram, scale, valid, problems, batch.counts, ids)
+    infinite = np.zeros(batch.size, dtype=bool) if batch.holds_inf is None else batch.holds_inf
+    return Prepared(PerSeries(batch), gram, scale, valid, problems, batch.counts, ids, infinite)

@@ -71,6 +71,9 @@ class ManyResult(Fitted):
     condition number times float64's rounding."""
     moments: Moments | None = field(default=None, repr=False)
     """The per-series Gram statistics in y's units, for :attr:`stats`."""
+    holds_inf: npt.NDArray[np.bool_] | None = None
+    """Series whose y held an inf, left out as a gap under ``drop_nan`` (the xarray drop-in
+    makes such a series NaN, as xarray does); None where the input was not checked."""
     condition: FloatArray | None = None
     """lstsq_many: each series' condition number of its design in ``basis`` (an upper bound
     where that bound is at most 1e3, exact otherwise; accuracy is about condition * 1e-16
@@ -199,6 +202,7 @@ class ManyResult(Fitted):
             "ids": None if self.ids is None else list(self.ids),
             "coef_error": None if self.coef_error is None else self.coef_error.tolist(),
             "condition": None if self.condition is None else self.condition.tolist(),
+            "holds_inf": None if self.holds_inf is None else self.holds_inf.tolist(),
             "statistics": None
             if m is None
             else {
@@ -209,6 +213,7 @@ class ManyResult(Fitted):
                 "used": m.used.tolist(),
                 "inverse": None if m.inverse is None else m.inverse.tolist(),
                 "y_scale": m.y_scale,
+                "absolute_sigma": m.absolute,
             },
         }
 
@@ -242,6 +247,7 @@ class ManyResult(Fitted):
             if data.get("coef_error") is None
             else saved_floats(data["coef_error"], 1),
             condition=None if data.get("condition") is None else saved_floats(data["condition"], 1),
+            holds_inf=None if data.get("holds_inf") is None else saved_flags(data["holds_inf"]),
             moments=None
             if stats is None
             else Moments(
@@ -254,6 +260,7 @@ class ManyResult(Fitted):
                 basis=Basis.parse(data["basis"]),
                 inverse=None if stats.get("inverse") is None else saved_floats(stats["inverse"], 3),
                 y_scale=float(stats["y_scale"]),
+                absolute=saved_bool(stats.get("absolute_sigma", False)),
             ),
         )
         check_saved_many(result, count, size)
@@ -290,8 +297,14 @@ def saved_floats(values: Any, ndim: int) -> FloatArray:
 def saved_flags(values: Any) -> npt.NDArray[np.bool_]:
     array = np.asarray(values)
     if array.ndim != 1 or array.dtype != np.bool_:
-        raise ValueError("converged and valid must be lists of true/false")
+        raise ValueError("converged, valid and holds_inf must be lists of true/false")
     return array
+
+
+def saved_bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"statistics: absolute_sigma must be true or false, got {value!r}")
+    return value
 
 
 def check_saved_many(result: ManyResult, count: int, size: int) -> None:

@@ -48,15 +48,14 @@ def solve_gram(
     with np.errstate(all="ignore"):
         # invert first: cond_1(G) = |G|_1 |G^-1|_1 is then two column sums away
         inverse = gram_inverses(safe)
-        # G and G^-1 are symmetric: their 1-norms are the row sums' maximum (contiguous)
-        norm = np.abs(safe).sum(axis=2).max(axis=1)
-        cond = norm * np.abs(inverse).sum(axis=2).max(axis=1)  # NaN/inf inverse: not finite
+        # G and G^-1 are symmetric: their 1-norms are the row sums' maximum
+        cond = one_norms(safe) * one_norms(inverse)  # NaN/inf inverse: not finite
         cond = np.where(np.isfinite(cond), cond, np.inf)
     # cond_2 <= size * cond_1: accept the normal equations where cond_2(G) <= 1e6 for sure
     bound = size * cond
     easy = valid & (bound <= NORMAL_EQUATIONS_CONDITION)
     condition = np.where(valid, np.sqrt(bound), np.nan)  # the design's: sqrt of G's
-    w = np.asarray(np.matmul(inverse, gram.c[:, :, None])[:, :, 0], dtype=np.float64)
+    w = np.asarray(np.einsum("bij,bj->bi", inverse, gram.c), dtype=np.float64)
     if not easy.all():
         w[~easy] = np.nan
         inverse[~easy] = np.nan
@@ -67,6 +66,14 @@ def solve_gram(
             valid[b] = False
             problems[b] = trouble
     return w, condition, inverse
+
+
+def one_norms(matrices: FloatArray) -> FloatArray:
+    """Each matrix's largest absolute row sum (its 1-norm where it is symmetric), the row
+    sums as one matrix-vector product over every row of every matrix."""
+    count, rows, cols = matrices.shape
+    sums = (np.abs(matrices).reshape(count * rows, cols) @ np.ones(cols)).reshape(count, rows)
+    return np.asarray(sums.max(axis=1), dtype=np.float64)
 
 
 SMALL_ORDER, MANY_SERIES = 8, 256
