@@ -145,16 +145,20 @@ def warn_unrepresentable(
     t = np.cos(np.linspace(0.0, np.pi, size + 2))  # Chebyshev points: ends and middle
     every = rows.size == valid.size  # no gather by rows
     lo, hi = (domains[:, 0], domains[:, 1]) if every else (domains[rows, 0], domains[rows, 1])
+    if bool((lo == lo[0]).all() and (hi == hi[0]).all()):  # one shared axis: one x
+        lo, hi = lo[:1], hi[:1]
     with np.errstate(all="ignore"):  # values beyond float64 are judged, not warned about
         # (points, series): every reduction runs down the short axis, vectorised across series
         x = (0.5 * lo + 0.5 * hi)[None, :] + (0.5 * hi - 0.5 * lo)[None, :] * t[:, None]
         design = np.stack(features(np, basis, t, size - 1), axis=1)
         fitted = design @ (w if every else w[rows]).T
-        columns = (coef if every else coef[rows]).T
-        monomial = np.zeros_like(x)
+        columns = np.ascontiguousarray((coef if every else coef[rows]).T)
+        monomial = np.zeros_like(fitted)
         for k in range(size - 1, -1, -1):  # Horner, as np.polynomial.polynomial.polyval
-            monomial = monomial * x + columns[k]
-        stray = np.max(np.abs(monomial - fitted), axis=0)
+            np.multiply(monomial, x, out=monomial)
+            monomial += columns[k]
+        monomial -= fitted
+        stray = np.max(np.abs(monomial, out=monomial), axis=0)
         span = np.max(fitted, axis=0) - np.min(fitted, axis=0)
         spread = np.sqrt(np.maximum(final[rows], 0.0))
         lost = unrepresentable(stray, span, spread, np.max(np.abs(fitted), axis=0))
