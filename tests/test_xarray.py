@@ -402,6 +402,11 @@ def test_weights_per_series_are_refused_where_they_cannot_mean_anything() -> Non
         gx.polyfit(data, "time", 2, sigma=-w)
     with pytest.raises(InvalidDataError, match="per series go in as a DataArray"):
         gx.polyfit(data, "time", 2, w=np.ones((3, 4)))
+    with pytest.raises(InvalidDataError, match="3 values along 'lat', the data 2"):
+        gx.polyfit(data, "time", 2, w=xr.DataArray(np.ones(3), dims="lat"))
+    shifted = xr.DataArray(np.ones(2), dims="lat", coords={"lat": data.lat.values + 1.0})
+    with pytest.raises(InvalidDataError, match="labels differ"):  # never aligned: no NaN fill
+        gx.polyfit(data, "time", 2, w=shifted)
     holed = w.copy()
     holed[0, 0] = np.nan
     with pytest.raises(InvalidDataError, match="skipna=False"):

@@ -541,15 +541,29 @@ def _inverse_variance(values: Any, name: str, is_sigma: bool, skipna: bool | Non
 
 
 def _broadcast(weights: xr.DataArray, var: xr.DataArray, dim: Hashable) -> Any:
-    """The weights broadcast to ``var``'s shape, ordered (other dims..., dim) as the data."""
+    """The weights broadcast to ``var``'s shape, ordered (other dims..., dim) as the data:
+    by dim name, never by aligning labels (which would fill NaN, i.e. drop points)."""
     other = tuple(d for d in var.dims if d != dim)
-    missing = [d for d in weights.dims if d not in var.dims]
-    if missing:
-        raise InvalidDataError(
-            f"the weights vary along {missing}, which variable {var.name!r} lacks"
-        )
-    full = weights.broadcast_like(var).transpose(*other, dim)
-    return full.data
+    for d in weights.dims:
+        if d not in var.dims:
+            raise InvalidDataError(
+                f"the weights vary along {d!r}, which variable {var.name!r} lacks"
+            )
+        if weights.sizes[d] != var.sizes[d]:
+            raise InvalidDataError(
+                f"the weights have {weights.sizes[d]} values along {d!r}, the data {var.sizes[d]}"
+            )
+        if (
+            d in weights.indexes
+            and d in var.indexes
+            and not weights.indexes[d].equals(var.indexes[d])
+        ):
+            raise InvalidDataError(
+                f"the weights' {d!r} labels differ from the data's; select or reindex them "
+                "first (gradpoly does not align them: that would leave points out silently)"
+            )
+    full = weights.variable.set_dims(dict(var.sizes))
+    return full.transpose(*other, dim).data
 
 
 def _vandermonde(x: FloatArray, degree: int, weights: FloatArray | None) -> tuple[int, FloatArray]:
