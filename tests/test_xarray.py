@@ -469,3 +469,5 @@ def test_polyval_refuses_what_it_cannot_evaluate() -> None:
         gx.polyval(cube(points=30).time, coef.assign_attrs(time_origin="2000-01-01"))
     with pytest.raises(gradpoly.DataTypeError):
         gx.polyval(np.arange(3.0), coef)
+    with pytest.raises(gradpoly.InvalidOptionError, match="at most"):  # no 1e9-term reindex
+        gx.polyval(cube(points=30).time, coef.assign_coords(degree=[10**9, 0]))

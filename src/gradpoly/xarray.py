@@ -601,10 +601,11 @@ def polyval(
     if degree_dim not in coeffs.dims:
         raise InvalidDataError(f"coeffs has no {degree_dim!r} dim (its dims: {coeffs.dims})")
     powers = np.asarray(coeffs[degree_dim].values) if degree_dim in coeffs.coords else None
-    if powers is None or powers.dtype.kind not in "iu" or np.any(powers < 0):
+    if powers is None or powers.dtype.kind not in "iu" or powers.size == 0 or np.any(powers < 0):
         raise InvalidDataError(
             f"coeffs[{degree_dim!r}] must be labelled by the non-negative integer powers"
         )
+    validation.degree(int(powers.max()))  # at most MAX_DEGREE: the evaluation stays bounded
     unit = coeffs.attrs.get("time_unit")
     origin = coeffs.attrs.get("time_origin")
     if origin is not None and origin != timeaxis.ORIGIN:
