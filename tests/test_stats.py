@@ -268,6 +268,7 @@ def test_absolute_sigma_survives_the_json_round_trip() -> None:
         (np.zeros(10), "sigma must be positive"),
         (-np.ones(10), "sigma must be positive"),
         (np.full(10, 1e-200), "beyond float64"),
+        (np.where(np.arange(10) == 3, np.nan, 1.0), "sigma has 1 NaN value.*index 3"),
         (np.array(["a"] * 10), "numeric"),
     ],
 )

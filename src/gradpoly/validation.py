@@ -251,15 +251,18 @@ def nonnegative_weights(values: Any, labels: tuple[str, ...] = ()) -> None:
     refuse_negative_weights(int(negative.sum()), first)
 
 
-def inverse_variance(weights: Any, sigma: Any, absolute_sigma: Any = False) -> Any:
+def inverse_variance(
+    weights: Any, sigma: Any, absolute_sigma: Any = False, nan_ok: bool = False, hint: str = ""
+) -> Any:
     """The weights a fit uses, given ``weights`` (inverse variances) or ``sigma`` (standard
     deviations of y, as ``scipy.optimize.curve_fit`` takes them): ``1 / sigma**2``. One
     convention for every entry point; ``absolute_sigma`` is checked here too (it says the
     sigma, or the weights, are absolute rather than relative).
 
-    A sigma of 0 or below is refused (an infinite weight, or none); NaN stays NaN (a gap
-    where the entry point drops NaN, refused elsewhere); inf gives weight 0. A list of
-    arrays (ragged series) gives a list.
+    A sigma of 0 or below is refused (an infinite weight, or none); NaN stays NaN where the
+    entry point takes it as a gap (``nan_ok``), else it is refused here, by its name, with
+    ``hint`` (e.g. ", or pass drop_nan=True"); inf gives weight 0. A list of arrays (ragged
+    series) gives a list.
     """
     flag("absolute_sigma", absolute_sigma)
     if sigma is None:
@@ -269,8 +272,14 @@ def inverse_variance(weights: Any, sigma: Any, absolute_sigma: Any = False) -> A
             "pass weights (inverse variances) or sigma (standard deviations), not both"
         )
     if isinstance(sigma, list | tuple) and sigma and np.ndim(sigma[0]) > 0:
-        return [inverse_variance(None, part) for part in sigma]
+        return [inverse_variance(None, part, nan_ok=nan_ok, hint=hint) for part in sigma]
     values = float_array("sigma", sigma)
+    missing = np.flatnonzero(np.isnan(values.reshape(-1)))
+    if missing.size and not nan_ok:
+        raise InvalidDataError(
+            f"sigma has {missing.size} NaN value(s), the first at flat index {int(missing[0])}; "
+            f"drop those points first{hint}"
+        )
     with np.errstate(invalid="ignore"):
         bad = values <= 0
     if bad.any():

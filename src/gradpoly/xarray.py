@@ -535,7 +535,7 @@ def _inverse_variance(values: Any, name: str, is_sigma: bool, skipna: bool | Non
             "skipna=False keeps every point; give those points a weight or pass skipna=True"
         )
     if is_sigma:
-        return validation.inverse_variance(None, values)
+        return validation.inverse_variance(None, values, nan_ok=True)  # skipna decided
     with np.errstate(invalid="ignore", over="ignore"):
         return values * values
 

@@ -146,7 +146,7 @@ class Source:
             return values
         if isinstance(values, list):
             return [self.weights(part) for part in values]
-        return validation.inverse_variance(None, values)
+        return validation.inverse_variance(None, values, nan_ok=True)  # --drop-nan decided
 
     def in_memory(self, why: str) -> None:
         """Refuse --sigma-col where the data are read lazily (its check needs the values)."""

@@ -89,7 +89,9 @@ def lstsq_many(
     start = time.perf_counter()
     chosen, size = Basis.parse(basis), validation.degree(degree)
     drop = validation.flag("drop_nan", drop_nan)
-    weights = validation.inverse_variance(weights, sigma, absolute_sigma)
+    weights = validation.inverse_variance(
+        weights, sigma, absolute_sigma, nan_ok=drop, hint=", or pass drop_nan=True"
+    )
     backend, where = choose_backend(engine, device)
     data = prepare(
         x, y, size, chosen, backend, where, weights=weights, series=series, mask=mask,
@@ -158,7 +160,9 @@ def fit_many(
     size, count, rate = validation.degree(degree), validation.steps(steps), validation.lr(lr)
     stop, delta = validation.tol(tol), validation.huber_delta(huber_delta)
     drop, keep = validation.flag("drop_nan", drop_nan), validation.flag("traces", traces)
-    weights = validation.inverse_variance(weights, sigma, absolute_sigma)
+    weights = validation.inverse_variance(
+        weights, sigma, absolute_sigma, nan_ok=drop, hint=", or pass drop_nan=True"
+    )
     backend, where = choose_backend(engine, device, wants_autograd(gradient, objective))
     autograd = needs_autograd(backend, Gradient.parse(gradient), objective)
     data = prepare(
