@@ -40,3 +40,14 @@ def decision_of(test: str, decisions: dict[str, str]) -> str | None:
         if key in decisions:
             return key
     return None
+
+
+def unexpected_failures(found: dict[str, str], decisions: dict[str, str]) -> list[str]:
+    """The failed tests no decision covers: each must be fixed or listed (and documented)."""
+    failed = (name for name, state in found.items() if state == "failed")
+    return sorted(name for name in failed if decision_of(name, decisions) is None)
+
+
+def states_of(found: dict[str, str], decisions: dict[str, str], decision: str) -> set[str]:
+    """How the tests a decision covers ended: ``{"failed"}`` while it still differs."""
+    return {state for name, state in found.items() if decision_of(name, decisions) == decision}

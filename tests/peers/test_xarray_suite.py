@@ -40,14 +40,10 @@ def test_the_suite_ran(outcomes: dict[str, str]) -> None:
 
 
 def test_every_polyfit_test_passes_but_the_listed_decisions(outcomes: dict[str, str]) -> None:
-    failed = {name for name, state in outcomes.items() if state == "failed"}
-    unexpected = sorted(name for name in failed if suite.decision_of(name, DECISIONS) is None)
-    assert unexpected == []
+    assert suite.unexpected_failures(outcomes, DECISIONS) == []
 
 
 @pytest.mark.parametrize("decision", sorted(DECISIONS))
 def test_each_listed_decision_still_differs(outcomes: dict[str, str], decision: str) -> None:
-    states = {
-        state for name, state in outcomes.items() if suite.decision_of(name, DECISIONS) == decision
-    }
+    states = suite.states_of(outcomes, DECISIONS, decision)
     assert states == {"failed"}, f"{decision} now {states}: update DECISIONS and the docs"
