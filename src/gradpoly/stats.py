@@ -196,11 +196,18 @@ class Stats:
 
     @cached_property
     def _scale(self) -> FloatArray:
-        """The scale the covariance uses: sigma^2 hat, or 1 where sigma is known (in units
-        of y / y_scale, as every sum here)."""
+        """The scale the covariance uses: sigma^2 hat (of y / y_scale, as every sum here), or
+        1 where sigma is known: then the covariance is in y's units already (see
+        :attr:`_error_power`), so no power of a tiny y_scale can overflow."""
         if not self.moments.absolute:
             return self._estimated_scale
-        return np.full(self.dof_array.shape, float(self.moments.y_scale) ** -2.0)
+        return np.ones(self.dof_array.shape)
+
+    @property
+    def _error_power(self) -> int:
+        """The power of y_scale that takes a standard error to y's units: 1, or 0 where
+        sigma is known (``(X' W X)^-1`` does not depend on y)."""
+        return 0 if self.moments.absolute else 1
 
     @property
     def residual_std(self) -> Any:
@@ -268,7 +275,7 @@ class Stats:
 
     @cached_property
     def basis_cov_array(self) -> FloatArray:
-        return self._in_y(self._basis_cov_scaled, 2)
+        return self._in_y(self._basis_cov_scaled, 2 * self._error_power)
 
     @property
     def basis_cov(self) -> Any:
@@ -278,7 +285,7 @@ class Stats:
     @cached_property
     def cov_array(self) -> FloatArray:
         with np.errstate(over="ignore", invalid="ignore"):
-            return self._in_y(self._congruent(self._basis_cov_scaled), 2)
+            return self._in_y(self._congruent(self._basis_cov_scaled), 2 * self._error_power)
 
     @cached_property
     def unscaled_cov_array(self) -> FloatArray:
@@ -300,7 +307,7 @@ class Stats:
     def stderr_array(self) -> FloatArray:
         with np.errstate(over="ignore", invalid="ignore"):  # the diagonal of T C T' alone
             diagonal = self._congruent_diagonal(self._basis_cov_scaled)
-        return self._in_y(np.sqrt(np.maximum(diagonal, 0.0)), 1)
+        return self._in_y(np.sqrt(np.maximum(diagonal, 0.0)), self._error_power)
 
     @property
     def stderr(self) -> Any:
@@ -444,7 +451,7 @@ class Stats:
             variance = variance + self._scale[:, None]
         mean = np.einsum("bmi,bi->bm", features, self.basis_coef)
         spread = np.sqrt(np.maximum(variance, 0.0))
-        half = self._in_y(self._quantile(level)[:, None] * spread, 1)
+        half = self._in_y(self._quantile(level)[:, None] * spread, self._error_power)
         return mean, half
 
 
