@@ -169,9 +169,18 @@ class _Data:
         return None if self.w is None else self.w * self.w
 
     def design(self, basis: Basis, terms: npt.NDArray[np.int64]) -> FloatArray:
-        """numpy's design: the basis at x itself (no map), rows scaled by w."""
-        columns = np.asarray(bases.rule(basis).vander(self.x, int(terms[-1])))[:, terms]
-        return columns if self.w is None else columns * self.w[:, None]
+        """numpy's design: the basis at x itself (no map), rows scaled by w; refused where
+        its entries overflow float64 (numpy's SVD would fail on them)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            columns = np.asarray(bases.rule(basis).vander(self.x, int(terms[-1])))[:, terms]
+            design = columns if self.w is None else columns * self.w[:, None]
+        if not np.isfinite(design).all():
+            raise InvalidDataError(
+                f"x reaches {float(np.max(np.abs(self.x))):.3g}: its degree-{int(terms[-1])} "
+                f"terms{' times w' if self.w is not None else ''} overflow float64 in numpy's "
+                "unmapped design; rescale x (or w)"
+            )
+        return design
 
     def diagnostics(
         self, fit: _Fit, basis: Basis, rcond: float | None
@@ -213,7 +222,7 @@ def _fit(data: _Data, terms: npt.NDArray[np.int64], basis: Basis) -> _Fit:
         coef[:, terms] = solver.solve(target).T
         problems = {}
         if solver.rank < terms.size:
-            coef[:, terms] = np.nan
+            coef[:] = np.nan  # the fit could not be made: every coefficient, not only its terms
             problems = dict.fromkeys(range(len(data.rows)), (
                 f"the design of terms {terms.tolist()} has rank {solver.rank} < {terms.size}"
             ))  # fmt: skip
