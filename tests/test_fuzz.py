@@ -414,3 +414,108 @@ def test_a_shared_axis_keeps_the_contract(
     options = {"drop_nan": drop, "mask": mask, "dtype": dtype, "engine": engine}
     contract(lambda: lstsq_many(x, rows, degree, **options), check)
     contract(lambda: fit_many(x, rows, degree, steps=200, tol=1e-8, **options), check)
+
+
+HOSTILE_SIGMA = st.sampled_from(
+    ["ones", "spread", "zero", "negative", "nan", "inf", "tiny", "text", "short", "per-series",
+     "scalar", "both"]
+)  # fmt: skip
+"""How sigma (or weights beside it) is given: well, badly, or of a shape that must broadcast."""
+
+
+def _sigma(kind: str, count: int, points: int) -> tuple[Any, Any]:
+    """``(weights, sigma)`` of one hostile kind for ``count`` series of ``points``."""
+    base = np.linspace(0.5, 2.0, points)
+    table: dict[str, Any] = {
+        "ones": np.ones(points), "spread": base, "zero": np.zeros(points), "negative": -base,
+        "nan": np.where(np.arange(points) == 0, np.nan, base), "inf": np.full(points, np.inf),
+        "tiny": np.full(points, 1e-200), "text": ["a"] * points, "short": base[:-1],
+        "per-series": np.linspace(1.0, 2.0, count)[:, None], "scalar": 0.3,
+    }  # fmt: skip
+    if kind == "both":
+        return base, base
+    return None, table[kind]
+
+
+@FUZZ
+@given(
+    data=hostile_xy(),
+    kind=HOSTILE_SIGMA,
+    absolute=st.sampled_from([False, True, "yes"]),
+    degree=st.integers(0, 4),
+    drop=st.booleans(),
+)
+def test_sigma_keeps_the_contract_on_every_front_door(data, kind, absolute, degree, drop):
+    """sigma= and absolute_sigma=: a one-line typed error, or statistics that can be read
+    (one standard error per coefficient, never negative), on lstsq, fit, lstsq_many and
+    fit_many alike. (Finite they need not be: x near 1e-155 gives variances beyond float64.)"""
+    x, y = data
+    points = int(np.size(y))
+    weights, sigma = _sigma(kind, 2, max(points, 1))
+    single = {"weights": weights, "sigma": sigma if kind != "per-series" else None}
+    batched = {"weights": weights, "sigma": sigma, "absolute_sigma": absolute, "drop_nan": drop}
+
+    def finite_stats(result: Any) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            stats = result.stats
+            errors = np.atleast_2d(np.asarray(stats.stderr, dtype=float))
+        assert errors.shape[-1] == np.atleast_2d(result.coef).shape[-1]
+        assert not (errors < 0).any()
+
+    contract(lambda: lstsq(x, y, degree, absolute_sigma=absolute, full=True, **single),
+             finite_stats)  # fmt: skip
+    contract(lambda: fit(x, y, degree, absolute_sigma=absolute, **single), finite_stats)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            rows = np.vstack([np.asarray(y, dtype=float), 2.0 * np.asarray(y, dtype=float)])
+        except (TypeError, ValueError):
+            rows = y
+    contract(lambda: lstsq_many(x, rows, degree, **batched), finite_stats)
+    contract(lambda: fit_many(x, rows, degree, steps=100, **batched), finite_stats)
+
+
+@FUZZ
+@given(data=hostile_xy(), deg=st.one_of(
+    st.integers(-1, 5), st.sampled_from([[0, 2], [], [1, -1], [[0]], 2.5, True, "2", 10**6])
+))  # fmt: skip
+def test_the_numpy_drop_ins_keep_the_contract(data, deg) -> None:
+    """np.polyfit's and numpy.polynomial's drop-ins: a one-line typed error (a TypeError too
+    for bad shapes, as numpy's), or finite coefficients where the fit could be made."""
+    gnp = pytest.importorskip("gradpoly.numpy")
+    x, y = data
+
+    def check(coef: Any) -> None:
+        values = np.asarray(coef[0] if isinstance(coef, tuple) else coef, dtype=float)
+        assert np.isfinite(values).all() or np.isnan(values).all()
+
+    for run in (gnp.polynomial_polyfit, gnp.chebfit, gnp.legfit):
+        contract(lambda run=run: run(x, y, deg), check)
+    if not isinstance(deg, list):
+        contract(lambda: gnp.polyfit(x, y, deg, cov=True), check)
+
+
+@FUZZ
+@given(
+    count=st.integers(-(2**62), 2**62),
+    resolution=st.sampled_from(["Y", "M", "W", "D", "h", "m", "s", "ms", "us", "ns"]),
+    unit=st.sampled_from(["year", "day", "s", "ns", "D", "fortnight", "", 3, None]),
+    kind=st.sampled_from(["datetime64", "timedelta64"]),
+)
+def test_time_units_keep_the_contract(count, resolution, unit, kind) -> None:
+    """Any date or duration of any resolution in any unit: a finite number (NaN for NaT), or
+    a one-line typed error naming the units."""
+    from gradpoly import timeaxis
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        values = np.array([count, np.iinfo(np.int64).min], dtype=np.int64).view(
+            f"{kind}[{resolution}]"
+        )
+
+    def check(numbers: Any) -> None:
+        assert np.isfinite(numbers[0])
+        assert np.isnan(numbers[1])  # NaT
+
+    contract(lambda: timeaxis.numbers(values, unit), check)
