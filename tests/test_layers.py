@@ -107,7 +107,7 @@ def test_the_graph_sees_lazy_imports() -> None:
 
 
 LAYERS = {  # the design notes' picture (docs/design.md), bottom up
-    0: "errors choices validation outputs private environment registry calling",
+    0: "errors choices validation outputs private environment registry calling threads",
     1: "options bases losses mapping rates compensated updates gram timeaxis",
     2: "stats display result problem exact convergence",
     3: "engines engines.base engines.aoti engines.numpy_engine engines.torch_engine "

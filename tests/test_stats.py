@@ -290,3 +290,17 @@ def test_weights_and_sigma_together_are_refused() -> None:
         lstsq(x, x, 1, weights=np.ones(10), sigma=np.ones(10))
     with pytest.raises(gradpoly.InvalidOptionError, match="absolute_sigma"):
         lstsq(x, x, 1, sigma=np.ones(10), absolute_sigma="yes")
+
+
+@pytest.mark.parametrize("shape", [(1, 4), (7, 3), (20_000, 4), (3, 40_000)])
+def test_two_sided_p_is_scipys_exact_tail_however_split(shape: tuple[int, int]) -> None:
+    from scipy import special
+
+    from gradpoly.stats import two_sided_p
+
+    rng = np.random.default_rng(5)
+    t = rng.standard_normal(shape) * 4
+    dof = rng.integers(1, 500, shape[0]).astype(float)
+    dof[0] = np.inf  # a known sigma: the normal tail
+    expected = 2.0 * special.stdtr(dof[:, None], -np.abs(t))
+    assert np.array_equal(two_sided_p(dof, t), expected)

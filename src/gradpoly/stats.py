@@ -12,6 +12,7 @@ values come from SciPy.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import KW_ONLY, dataclass
 from functools import cached_property
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradpoly import display, mapping, validation
+from gradpoly import display, mapping, threads, validation
 from gradpoly.errors import EngineUnavailableError, InvalidOptionError, warn
 from gradpoly.gram import Gram
 from gradpoly.options import Basis
@@ -121,6 +122,7 @@ class Stats:
             return np.broadcast_to(shared, (m.domains.shape[0], *shared.shape))
         return mapping.monomial_matrices(m.domains, m.basis, self.basis_coef.shape[1])
 
+    @threads.one_blas_thread()
     def _congruent(self, matrices: FloatArray) -> FloatArray:
         """``T M T'`` for each series' basis-space matrix M: monomial space. With one shared
         T, one BLAS product of the flattened matrices with ``kron(T, T)``."""
@@ -132,6 +134,7 @@ class Stats:
         flat = matrices.reshape(count, size * size) @ np.kron(shared, shared).T
         return np.asarray(flat.reshape(count, size, size), dtype=np.float64)
 
+    @threads.one_blas_thread()
     def _congruent_diagonal(self, matrices: FloatArray) -> FloatArray:
         """The diagonal of ``T M T'`` alone (B, D+1)."""
         shared = self._shared_transform
@@ -351,8 +354,7 @@ class Stats:
         """Two-sided p values of the t statistics with ``dof`` degrees of freedom (of the
         normal distribution where sigma is known)."""
         t = np.atleast_2d(np.asarray(self.t_values, dtype=np.float64))
-        tail = _special().stdtr  # the t distribution's cdf (the normal's at infinite dof)
-        return self._out(2.0 * tail(self._reference_dof[:, None], -np.abs(t)))
+        return self._out(two_sided_p(self._reference_dof, t))
 
     @property
     def p_values_bh(self) -> Any:
@@ -476,6 +478,37 @@ def benjamini_hochberg(p: FloatArray) -> FloatArray:
         ranked = column[finite][order] * m / np.arange(1, m + 1)
         adjusted = np.minimum(np.minimum.accumulate(ranked[::-1])[::-1], 1.0)
         out[finite[order], k] = adjusted
+    return out
+
+
+PARALLEL_TAIL = 16_384
+"""p values of at least this many t statistics are computed in one thread per core: SciPy's
+exact t tail costs ~190 ns a value, more than a grid's fit costs per series."""
+
+
+def two_sided_p(dof: FloatArray, t: FloatArray) -> FloatArray:
+    """``2 P(T_dof > |t|)`` for each row's dof (B,) and its t statistics (B, K), exact (SciPy's
+    ``stdtr``; the normal tail at infinite dof), split across cores on large maps (the ufunc
+    releases the GIL); the same numbers however it is split."""
+    tail = _special().stdtr  # the t distribution's cdf (the normal's at infinite dof)
+    dof, t = np.asarray(dof, dtype=np.float64)[:, None], np.asarray(t, dtype=np.float64)
+    out = np.empty(np.broadcast_shapes(dof.shape, t.shape))
+    rows = len(out)
+    parts = min(threads.cores(), max(1, out.size // PARALLEL_TAIL), rows)
+    if parts == 1:
+        return np.asarray(2.0 * tail(dof, -np.abs(t)), dtype=np.float64)
+    bounds = np.linspace(0, rows, parts + 1).astype(int).tolist()
+
+    def one(start: int, stop: int) -> None:
+        part = out[start:stop]
+        tail(dof[start:stop], -np.abs(t[start:stop]), out=part)
+        part *= 2.0
+
+    spans = list(itertools.pairwise(bounds))
+    jobs = [threads.pool().submit(one, *span) for span in spans[1:]]
+    one(*spans[0])
+    for job in jobs:
+        job.result()
     return out
 
 

@@ -1,0 +1,48 @@
+"""The cores gradpoly may use, one pool of helper threads, and BLAS held to one thread
+around small-matrix work: on a few cores, BLAS threads left spinning after a batched
+product of tiny matrices steal the cores from the next parallel kernel (numba's)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import functools
+import os
+from collections.abc import Iterator
+from typing import Any
+
+
+@functools.cache
+def cores() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+@functools.cache
+def pool() -> concurrent.futures.ThreadPoolExecutor:
+    """One pool of helper threads for element-wise work that releases the GIL."""
+    return concurrent.futures.ThreadPoolExecutor(max(1, cores() - 1), "gradpoly")
+
+
+@functools.cache
+def _controller() -> Any:
+    """threadpoolctl's view of the loaded BLAS libraries (None without threadpoolctl)."""
+    try:
+        import threadpoolctl
+    except ImportError:
+        return None
+    return threadpoolctl.ThreadpoolController()
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """BLAS at one thread inside the block (batched products of (D+1)-sized matrices gain
+    nothing from more), restored after; a no-op where threadpoolctl is absent."""
+    controller = _controller()
+    if controller is None or cores() == 1:
+        yield
+        return
+    with controller.limit(limits=1, user_api="blas"):
+        yield
