@@ -1,9 +1,9 @@
 """gradpoly: fit polynomials by gradient descent on interchangeable engines, checked and timed.
 
 ``__all__`` is the public API, the one the API reference documents: :func:`fit`, :func:`lstsq`,
-:func:`fit_many`, :func:`lstsq_many`, their results and statistics, the option vocabulary,
-:func:`engines`, :func:`derivative`, :func:`read_xy`, the seed's :func:`train`, :func:`poly`
-and :func:`dpoly_dw`, and the error family. Integrations are submodules:
+:func:`fit_many`, :func:`lstsq_many`, :func:`select_degree`, their results and statistics, the
+option vocabulary, :func:`engines`, :func:`derivative`, :func:`read_xy`, the seed's
+:func:`train`, :func:`poly` and :func:`dpoly_dw`, and the error family. Integrations are submodules:
 ``gradpoly.sklearn``, ``gradpoly.xarray``, ``gradpoly.dask``. ``import gradpoly`` needs
 NumPy and SciPy; optional engines import their library when used.
 """
@@ -26,7 +26,7 @@ from gradpoly.errors import (
 )
 from gradpoly.io import read_xy
 from gradpoly.losses import Loss
-from gradpoly.many import ManyResult, fit_many, lstsq_many
+from gradpoly.many import DegreeSelection, ManyResult, fit_many, lstsq_many, select_degree
 from gradpoly.options import (
     BEST,
     NOTEBOOK,
@@ -55,6 +55,7 @@ __all__ = [
     "DataFileError",
     "DataShapeError",
     "DataTypeError",
+    "DegreeSelection",
     "Device",
     "DivergenceError",
     "EngineInfo",
@@ -91,5 +92,6 @@ __all__ = [
     "poly",
     "read_xy",
     "reference_gd",
+    "select_degree",
     "train",
 ]

@@ -49,6 +49,11 @@ class Gram:
             raise ValueError(f"one() needs a batch of one, this one holds {self.size}")
         return self.g[0], self.c[0], float(self.s[0])
 
+    def leading(self, size: int) -> Gram:
+        """The statistics of the first ``size`` basis functions: the fit of degree
+        ``size - 1`` (every basis here is graded, so its leading block is that degree's)."""
+        return Gram(self.g[:, :size, :size], self.c[:, :size], self.s, self.domains)
+
     def mse(self, w: FloatArray) -> FloatArray:
         """Weighted MSE of each series at its coefficients ``w`` (B, D+1)."""
         gw = np.matmul(self.g, w[:, :, None])[:, :, 0]

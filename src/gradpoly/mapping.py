@@ -71,6 +71,14 @@ def to_unit(x: Any, lo: Any, hi: Any) -> Any:
     return (x - mid) / half
 
 
+def mapped(x: Any, domains: Any, basis: Basis) -> Any:
+    """x (B, N) mapped from each series' domain (B, 2) to [-1, 1]; monomials keep x as it
+    is (their domains are NaN)."""
+    if basis is Basis.MONOMIAL:
+        return x
+    return to_unit(x, domains[:, 0:1], domains[:, 1:2])
+
+
 def basis_to_monomial(coef: FloatArray, doms: FloatArray, basis: Basis) -> FloatArray:
     """Basis coefficients (B, D+1) on each mapped domain (B, 2) -> monomials in each x.
 

@@ -21,7 +21,6 @@ import numpy as np
 import numpy.typing as npt
 
 from gradpoly import validation
-from gradpoly.batched.batch import mapped
 from gradpoly.engines.base import OptionalLibrary
 from gradpoly.errors import (
     DataTypeError,
@@ -32,7 +31,7 @@ from gradpoly.errors import (
 )
 from gradpoly.gram import Gram
 from gradpoly.many import basis_to_monomial, descend_gram
-from gradpoly.mapping import check_monomial, domains, exact_scale, features
+from gradpoly.mapping import check_monomial, domains, exact_scale, features, mapped
 from gradpoly.options import BEST, Basis
 from gradpoly.problem import SvdSolver
 

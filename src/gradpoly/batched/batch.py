@@ -8,13 +8,11 @@ Below both :mod:`gradpoly.batched.base` (what a backend supplies) and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from gradpoly.mapping import domains, to_unit
-from gradpoly.options import Basis
+from gradpoly.mapping import domains
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -57,10 +55,3 @@ def domains_of(x: FloatArray, w: FloatArray | None) -> FloatArray:
         lo = np.where(np.isfinite(lo), lo, 0.0)
         hi = np.where(np.isfinite(hi), hi, lo)
     return domains(lo, hi)
-
-
-def mapped(x: Any, domains: Any, basis: Basis) -> Any:
-    """x mapped from each series' domain to [-1, 1]; monomials keep x as it is."""
-    if basis is Basis.MONOMIAL:
-        return x
-    return to_unit(x, domains[:, 0:1], domains[:, 1:2])

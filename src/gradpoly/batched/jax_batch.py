@@ -30,11 +30,10 @@ from gradpoly.batched.base import (
     step,
     tol_squared,
 )
-from gradpoly.batched.batch import mapped
 from gradpoly.engines.base import OptionalLibrary
 from gradpoly.gram import Gram
 from gradpoly.losses import Loss, penalty
-from gradpoly.mapping import features
+from gradpoly.mapping import features, mapped
 from gradpoly.options import Basis, Device
 
 JAX = OptionalLibrary("jax", "jax")

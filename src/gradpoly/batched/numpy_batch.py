@@ -19,9 +19,8 @@ from gradpoly.batched.base import (
     start_state,
     tol_squared,
 )
-from gradpoly.batched.batch import mapped
 from gradpoly.gram import Gram
-from gradpoly.mapping import features
+from gradpoly.mapping import features, mapped
 from gradpoly.options import Basis, Device
 
 CHUNK_SERIES = 64

@@ -18,9 +18,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from gradpoly.batched.batch import domains_of, mapped
+from gradpoly.batched.batch import domains_of
 from gradpoly.gram import Gram
-from gradpoly.mapping import features
+from gradpoly.mapping import features, mapped
 from gradpoly.options import Basis
 
 FloatArray = npt.NDArray[np.float64]
@@ -51,6 +51,11 @@ class SharedGram:
     """The clean series' common ``G`` (D+1, D+1)."""
     holds_inf: npt.NDArray[np.bool_]
     """Series whose y held an inf (left out as a gap, as NaN is), seen by the same pass."""
+
+    def leading(self, size: int) -> SharedGram:
+        """The statistics of the fit of degree ``size - 1`` (:meth:`Gram.leading`)."""
+        shared = self.shared_g[:size, :size]
+        return SharedGram(self.gram.leading(size), self.gapped, self.counts, shared, self.holds_inf)
 
 
 def shared_statistics(

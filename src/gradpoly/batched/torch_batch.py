@@ -26,12 +26,11 @@ from gradpoly.batched.base import (
     start_state,
     tol_squared,
 )
-from gradpoly.batched.batch import mapped
 from gradpoly.engines.base import Availability, OptionalLibrary
 from gradpoly.engines.torch_engine import cuda_availability
 from gradpoly.gram import Gram
 from gradpoly.losses import penalty
-from gradpoly.mapping import features
+from gradpoly.mapping import features, mapped
 from gradpoly.options import Basis, Device
 
 TORCH = OptionalLibrary("torch", "torch")

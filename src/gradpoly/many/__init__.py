@@ -17,8 +17,10 @@ from gradpoly.many.descent import descend_gram
 from gradpoly.many.finish import basis_to_monomial
 from gradpoly.many.inputs import Progress, group_long, series_ids
 from gradpoly.many.result import ManyResult
+from gradpoly.many.select import DegreeSelection, select_degree
 
 __all__ = [
+    "DegreeSelection",
     "ManyResult",
     "Progress",
     "basis_to_monomial",
@@ -26,5 +28,6 @@ __all__ = [
     "fit_many",
     "group_long",
     "lstsq_many",
+    "select_degree",
     "series_ids",
 ]

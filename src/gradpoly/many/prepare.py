@@ -346,6 +346,11 @@ class Layout(Protocol):
         """The data a descent reads: the points where its loss needs them, else the counts."""
         ...
 
+    def leading(self, size: int, gram: Gram) -> tuple[Layout, Gram, BoolArray, dict[int, str]]:
+        """The same series at degree ``size - 1``: its layout, statistics (the leading block
+        of these), and which series that degree can fit, with the reasons."""
+        ...
+
 
 @dataclass(frozen=True, eq=False)
 class PerSeries:
@@ -362,6 +367,12 @@ class PerSeries:
     def descent_batch(self, points: bool) -> Batch:
         """The padded batch itself."""
         return self.batch
+
+    def leading(self, size: int, gram: Gram) -> tuple[PerSeries, Gram, BoolArray, dict[int, str]]:
+        """Degree ``size - 1`` of the same batch (see :meth:`Layout.leading`)."""
+        lower = gram.leading(size)
+        valid, problems = series_validity(self.batch, lower, size - 1)
+        return self, lower, valid, problems
 
 
 @dataclass(frozen=True, eq=False)
@@ -380,6 +391,12 @@ class SharedAxis:
     def descent_batch(self, points: bool) -> Batch:
         """The axis broadcast to every series (gaps at zero weight), or only the counts."""
         return shared_batch(self.data, self.found, points)
+
+    def leading(self, size: int, gram: Gram) -> tuple[SharedAxis, Gram, BoolArray, dict[int, str]]:
+        """Degree ``size - 1`` on the same axis (see :meth:`Layout.leading`)."""
+        found = self.found.leading(size)
+        valid, problems = shared_validity(self.data, found, size - 1)
+        return SharedAxis(self.data, found), found.gram, valid, problems
 
 
 @dataclass(frozen=True, eq=False)
@@ -402,6 +419,12 @@ class Prepared:
         """The least-squares solve of every valid series; a series found rank deficient on
         the way is marked invalid here (``valid`` and ``problems`` are updated)."""
         return self.layout.solve(self.gram, basis, self.valid, self.problems)
+
+    def leading(self, size: int) -> Prepared:
+        """The same series prepared for degree ``size - 1`` from these statistics (no pass
+        over the data): the nested fits of a degree selection."""
+        layout, gram, valid, problems = self.layout.leading(size, self.gram)
+        return replace(self, layout=layout, gram=gram, valid=valid, problems=problems)
 
 
 def prepare(

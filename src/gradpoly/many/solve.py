@@ -9,11 +9,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradpoly.batched.batch import mapped
 from gradpoly.batched.shared import SharedGram
 from gradpoly.gram import Gram
 from gradpoly.many.inputs import Points, SharedInput, shared_points
-from gradpoly.mapping import features
+from gradpoly.mapping import features, mapped
 from gradpoly.options import Basis
 from gradpoly.problem import SvdSolver, rank_trouble
 
