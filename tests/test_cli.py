@@ -750,3 +750,42 @@ def test_which_options_apply_to_one_curve_is_derived_from_the_library() -> None:
     from gradpoly.cli.fit import _one_curve_only
 
     assert _one_curve_only() == ("dtype", "mode", "strategy", "plot", "stats", "level")
+
+
+def test_degree_prints_the_criteria_and_writes_the_choice(capsys, tmp_path) -> None:
+    rng = np.random.default_rng(2)
+    x = np.linspace(0, 5, 60)
+    y = 1.0 + 0.5 * x - 0.3 * x**2 + 0.05 * rng.standard_normal(60)
+    data = tmp_path / "curve.csv"
+    data.write_text("x,y\n" + "".join(f"{a},{b}\n" for a, b in zip(x, y, strict=True)))
+    out = tmp_path / "degree.json"
+    code, text, _ = run(capsys, "degree", str(data), "--max-degree", "5", "--criterion", "bic",
+                        "--json", str(out))  # fmt: skip
+    assert code == 0
+    expected = gradpoly.select_degree(x, y, 5, criterion="bic")
+    assert f"{int(expected.degree)} *" in text
+    written = json.loads(out.read_text())
+    assert written["degree"] == int(expected.degree) == 2
+    np.testing.assert_allclose(written["scores"]["bic"], expected.scores["bic"], rtol=1e-12)
+
+
+def test_degree_per_series_and_bad_options(capsys, tmp_path) -> None:
+    rows = ["id,x,y"]
+    for name, power in (("line", 1), ("cubic", 3)):
+        rows += [f"{name},{x},{x**power + 0.01 * np.sin(40 * x)}" for x in np.linspace(-1, 1, 40)]
+    data = tmp_path / "long.csv"
+    data.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "degrees.json"
+    code, text, _ = run(capsys, "degree", str(data), "--series-col", "id", "--json", str(out))
+    assert code == 0
+    assert "cubic" in text
+    written = json.loads(out.read_text())
+    assert written["series"] == ["line", "cubic"]
+    assert written["degree"][0] >= 1
+    assert written["degree"][1] >= 3
+    code, _, err = run(capsys, "degree", str(data), "--criterion", "r2")
+    assert code == 1
+    assert err.count("\n") == 1
+    assert "criterion must be one of" in err
+    code, _, err = run(capsys, "degree", str(data), "--json", str(data))
+    assert code == 1

@@ -2,7 +2,8 @@
 
 A GradpolyError becomes one line on stderr and exit code 1, never a traceback. The package
 reads bottom-up: ``common`` (the app, console, progress bars, output checks), ``fit`` (option
-groups and one job per kind of run), ``commands`` (demo, bench, ladder, derivative, engines).
+groups and one job per kind of run), ``commands`` (demo, bench, ladder, derivative, engines),
+``degree`` (degree selection).
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from rich.console import Console
 from gradpoly.cli import fit  # noqa: F401  (registered first: the main job)
 
 # isort: split
-from gradpoly.cli import commands  # noqa: F401  (demo, bench, ladder, derivative, engines)
+from gradpoly.cli import (
+    commands,  # noqa: F401  (demo, bench, ladder, derivative, engines)
+    degree,  # noqa: F401  (degree selection)
+)
 from gradpoly.cli.common import app, plain
 
 __all__ = ["app", "main", "run"]

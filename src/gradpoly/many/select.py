@@ -55,7 +55,7 @@ class DegreeSelection:
     def __repr__(self) -> str:
         chosen = np.atleast_1d(np.asarray(self.degree))
         fitted = chosen[chosen >= 0]
-        counts = np.bincount(fitted, minlength=self.max_degree + 1) if fitted.size else []
+        counts: Any = np.bincount(fitted, minlength=self.max_degree + 1) if fitted.size else []
         spread = ", ".join(f"{d}: {int(c)}" for d, c in enumerate(counts) if c)
         return (
             f"DegreeSelection({self.criterion}, degrees 0..{self.max_degree}, "
@@ -117,6 +117,14 @@ class DegreeSelection:
         }
 
 
+def _one_curve(x: Any, y: Any) -> bool:
+    """x and y are one curve's points (1-D each), not B series (ragged lists included)."""
+    try:
+        return bool(np.ndim(x) == 1 and np.ndim(y) == 1)
+    except ValueError:  # a ragged list of series
+        return False
+
+
 @keyword_only(3)
 def select_degree(
     x: Any,
@@ -152,7 +160,7 @@ def select_degree(
     weights = validation.inverse_variance(
         weights, sigma, absolute_sigma, nan_ok=drop, hint=", or pass drop_nan=True"
     )
-    single = series is None and np.ndim(y) == 1 and np.ndim(x) == 1
+    single = series is None and _one_curve(x, y)
     if single:
         x, y = np.asarray(x)[None, :], np.asarray(y)[None, :]
         weights = np.asarray(weights)[None, :] if np.ndim(weights) == 1 else weights
