@@ -346,6 +346,11 @@ class Layout(Protocol):
         """The data a descent reads: the points where its loss needs them, else the counts."""
         ...
 
+    def log_weight_sums(self) -> FloatArray:
+        """Each series' sum of the logs of its used points' weights (0 unweighted): the
+        constant WLS adds to a log-likelihood."""
+        ...
+
     def leading(self, size: int, gram: Gram) -> tuple[Layout, Gram, BoolArray, dict[int, str]]:
         """The same series at degree ``size - 1``: its layout, statistics (the leading block
         of these), and which series that degree can fit, with the reasons."""
@@ -368,7 +373,15 @@ class PerSeries:
         """The padded batch itself."""
         return self.batch
 
-    def leading(self, size: int, gram: Gram) -> tuple[PerSeries, Gram, BoolArray, dict[int, str]]:
+    def log_weight_sums(self) -> FloatArray:
+        """See :meth:`Layout.log_weight_sums`."""
+        w = self.batch.w
+        if w is None:
+            return np.zeros(self.batch.size)
+        with np.errstate(divide="ignore"):
+            return np.asarray(np.where(w > 0, np.log(w), 0.0).sum(axis=1), dtype=np.float64)
+
+    def leading(self, size: int, gram: Gram) -> tuple[Layout, Gram, BoolArray, dict[int, str]]:
         """Degree ``size - 1`` of the same batch (see :meth:`Layout.leading`)."""
         lower = gram.leading(size)
         valid, problems = series_validity(self.batch, lower, size - 1)
@@ -392,7 +405,18 @@ class SharedAxis:
         """The axis broadcast to every series (gaps at zero weight), or only the counts."""
         return shared_batch(self.data, self.found, points)
 
-    def leading(self, size: int, gram: Gram) -> tuple[SharedAxis, Gram, BoolArray, dict[int, str]]:
+    def log_weight_sums(self) -> FloatArray:
+        """See :meth:`Layout.log_weight_sums` (gaps in y are not used)."""
+        w, y = self.data.weights, self.data.y
+        if w is None:
+            return np.zeros(y.shape[0])
+        with np.errstate(divide="ignore"):
+            logs = np.where(w > 0, np.log(w), 0.0)
+        if w.ndim == 1 and not self.found.gapped.any():  # one axis, every point used
+            return np.full(y.shape[0], float(logs.sum()))
+        return np.asarray(np.where(np.isfinite(y), logs, 0.0).sum(axis=1), dtype=np.float64)
+
+    def leading(self, size: int, gram: Gram) -> tuple[Layout, Gram, BoolArray, dict[int, str]]:
         """Degree ``size - 1`` on the same axis (see :meth:`Layout.leading`)."""
         found = self.found.leading(size)
         valid, problems = shared_validity(self.data, found, size - 1)

@@ -183,12 +183,9 @@ def select_degree(
         unit[:, d, : d + 1] = np.where(ok[:, None], w, np.nan)
         if d == 0:
             problems = dict(nested.problems)
-    batch = data.layout.descent_batch(True)
-    used = np.ones(batch.y.shape, dtype=bool) if batch.w is None else batch.w > 0
-    with np.errstate(divide="ignore"):
-        logs = np.zeros(count) if batch.w is None else np.where(used, np.log(batch.w), 0.0).sum(1)
-    scores = selection.information(rss, data.counts, logs)
+    scores = selection.information(rss, data.counts, data.layout.log_weight_sums())
     if chosen_criterion == "loo":
+        batch = data.layout.descent_batch(True)
         g = data.gram.g * data.counts[:, None, None]
         loo = selection.leave_one_out(batch.x, batch.y, batch.w, data.gram.domains,
                                       Basis.CHEBYSHEV, g)  # fmt: skip
