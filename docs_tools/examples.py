@@ -69,6 +69,23 @@ relative = gradpoly.lstsq(x, y, 2, sigma=sigma, full=True)
 print("stderr, sigma known:   ", known.stats.stderr)
 print("stderr, sigma relative:", relative.stats.stderr)
 print("sqrt(chi2 / dof):", known.stats.residual_std)""",
+    "degree": """import numpy as np
+import gradpoly
+
+rng = np.random.default_rng(1)
+x = np.linspace(0, 5, 60)
+y = np.sin(x) + 0.05 * rng.standard_normal(60)
+chosen = gradpoly.select_degree(x, y, 8)          # AICc over degrees 0..8
+print(chosen.table())
+print(gradpoly.select_degree(x, y, 8, criterion="bic").degree,
+      gradpoly.select_degree(x, y, 8, criterion="loo").degree)
+
+Y = np.sin(x)[None, :] * rng.uniform(0.5, 2, (1000, 1)) + rng.uniform(0.01, 0.5, (1000, 1)) * (
+    rng.standard_normal((1000, 60)))              # 1,000 series, noise from small to large
+many = gradpoly.select_degree(x, Y, 8)
+print(many)                                       # how many series chose each degree
+fits = many.result(5)                             # every series' degree-5 fit, with statistics
+print(fits.stats.stderr[many.degree == 5][:2])""",
     "numpy": """import warnings
 import numpy as np
 import gradpoly.numpy as gnp   # np.polyfit, polynomial.polyfit, chebfit, legfit
@@ -117,6 +134,13 @@ CONSOLE: dict[str, list[tuple[str, int]]] = {
         (
             "gradpoly fit examples/sensors.csv --series-col sensor --x-col t --y-col value "
             "--degree 3",
+            0,
+        )
+    ],
+    "degree_cli": [
+        (
+            "gradpoly degree examples/sensors.csv --series-col sensor --x-col t --y-col value "
+            "--criterion bic",
             0,
         )
     ],

@@ -116,6 +116,8 @@ def test_a_series_too_short_for_high_degrees_is_judged_on_the_low_ones() -> None
     assert chosen.degree[0] == 1
     assert np.isnan(chosen.scores["gcv"][1, 3:]).all()  # 3 points: degree >= 3 unfitted
     assert np.isinf(chosen.scores["gcv"][1, 2])  # degree 2 fits exactly: no dof to judge
+    aic = gradpoly.select_degree(x, y, MAX, drop_nan=True, criterion="aic").scores["aic"]
+    assert aic[1, 2] == np.inf  # not statsmodels' -inf, which would choose the interpolant
     assert chosen.degree[1] in (0, 1)
     with pytest.raises(InvalidOptionError, match="above the largest"):
         chosen.result(MAX + 1)

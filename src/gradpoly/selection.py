@@ -44,8 +44,9 @@ def information(rss: FloatArray, n: FloatArray, log_weights: FloatArray) -> dict
     positive weight and ``log_weights`` (B,) the sum of their weights' logs. The likelihood is
     statsmodels' for WLS (Gaussian, variance estimated as rss / n): ``aic = -2 llf + 2k``,
     ``bic = -2 llf + k log n``, ``aicc = aic + 2k(k+1) / (n - k - 1)``, with k = degree + 1
-    parameters; ``gcv = n rss / (n - k)^2``. Where n - k - 1 (AICc) or n - k (GCV) is not
-    positive the criterion is inf: that degree has too few points to be judged.
+    parameters; ``gcv = n rss / (n - k)^2``. Where n - k (n - k - 1 for AICc) is not positive
+    the criterion is inf: that degree interpolates its points, which leaves nothing to judge
+    it by (statsmodels' AIC would be -inf there, and chosen).
     """
     k = np.arange(1, rss.shape[1] + 1, dtype=np.float64)[None, :]
     size = n[:, None]
@@ -58,9 +59,9 @@ def information(rss: FloatArray, n: FloatArray, log_weights: FloatArray) -> dict
         aicc = np.where(spare > 0, aic + 2 * k * (k + 1) / spare, np.inf)
         bic = -2 * llf + k * np.log(size)
         gcv = np.where(size - k > 0, size * rss / (size - k) ** 2, np.inf)
-    fitted = np.isfinite(rss)
+    fitted, judged = np.isfinite(rss), size - k > 0  # an interpolant leaves nothing to judge
     return {
-        name: np.asarray(np.where(fitted, value, np.nan), dtype=np.float64)
+        name: np.asarray(np.where(fitted, np.where(judged, value, np.inf), np.nan))
         for name, value in (("aic", aic), ("aicc", aicc), ("bic", bic), ("gcv", gcv))
     }
 
