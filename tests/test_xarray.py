@@ -471,3 +471,37 @@ def test_polyval_refuses_what_it_cannot_evaluate() -> None:
         gx.polyval(np.arange(3.0), coef)
     with pytest.raises(gradpoly.InvalidOptionError, match="at most"):  # no 1e9-term reindex
         gx.polyval(cube(points=30).time, coef.assign_coords(degree=[10**9, 0]))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_select_chooses_each_pixels_degree_as_select_degree_does(weighted: bool) -> None:
+    pytest.importorskip("dask")
+    rng = np.random.default_rng(8)
+    t = np.linspace(0.0, 5.0, 50)
+    cube = np.sin(t) * rng.uniform(0.5, 2.0, (3, 4, 1)) + 0.05 * rng.standard_normal((3, 4, 50))
+    cube[0, 0, 5:10] = np.nan
+    w = rng.uniform(0.5, 2.0, 50)
+    da = xr.DataArray(cube, dims=("lat", "lon", "time"), coords={"time": t, "lat": [1, 2, 3]})
+    ds = gx.polyfit(da, "time", 6, select="bic", w=w if weighted else None)
+    expected = gradpoly.select_degree(
+        t, cube.reshape(12, 50), 6, criterion="bic", weights=w**2 if weighted else None,
+        drop_nan=True,
+    )  # fmt: skip
+    np.testing.assert_array_equal(ds.polyfit_degree.values.ravel(), expected.degree)
+    coef = ds.polyfit_coefficients.transpose("lat", "lon", "degree").values.reshape(12, 7)
+    np.testing.assert_allclose(coef[:, ::-1], expected.coef, rtol=1e-10, atol=1e-14)
+    scores = ds.polyfit_bic.transpose("lat", "lon", "degree").values.reshape(12, 7)
+    np.testing.assert_allclose(scores[:, ::-1], expected.scores["bic"], rtol=1e-12)
+    lazy = gx.polyfit(da.chunk({"lat": 1}), "time", 6, select="bic", w=w if weighted else None)
+    xr.testing.assert_allclose(lazy.compute(), ds)
+    nan_out = gx.polyfit(da, "time", 6, select="bic", skipna=False)
+    assert nan_out.polyfit_degree.values[0, 0] == -1
+
+
+def test_select_refuses_what_describes_one_degree() -> None:
+    da = xr.DataArray(np.ones((2, 10)), dims=("x", "t"), coords={"t": np.arange(10.0)})
+    for extra in ({"stats": True}, {"cov": True}, {"full": True}, {"solver": "gd"}):
+        with pytest.raises(InvalidOptionError, match="fit again at the chosen degree"):
+            gx.polyfit(da, "t", 3, select="aicc", **extra)
+    with pytest.raises(InvalidOptionError, match="criterion must be one of"):
+        gx.polyfit(da, "t", 3, select="r2")

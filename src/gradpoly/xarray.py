@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import xarray as xr
 
-from gradpoly import timeaxis, validation
+from gradpoly import selection, timeaxis, validation
 from gradpoly.calling import keyword_only, renamed
 from gradpoly.errors import (
     DataTypeError,
@@ -34,7 +34,7 @@ from gradpoly.errors import (
     UnfittedRankWarning,
     warn,
 )
-from gradpoly.many import ManyResult, fit_many, lstsq_many
+from gradpoly.many import ManyResult, fit_many, lstsq_many, select_degree
 from gradpoly.options import BEST, Basis
 from gradpoly.problem import SvdSolver
 from gradpoly.result import known_sigma
@@ -70,6 +70,7 @@ def polyfit(
     time_unit: str | None = None,
     sigma: Hashable | Any = None,
     absolute_sigma: bool = False,
+    select: str | None = None,
 ) -> xr.Dataset:
     """Least-squares polynomial fit along ``dim``: ``DataArray.polyfit``'s Dataset, faster.
 
@@ -103,6 +104,13 @@ def polyfit(
     1970-01-01) instead of xarray's nanoseconds: coefficients, covariance and statistics are
     per year, per day... The coefficients carry ``time_unit`` (and ``time_origin``) attrs,
     which :func:`polyval` reads, so evaluation round-trips exactly.
+
+    ``select`` (``"aicc"``, ``"aic"``, ``"bic"``, ``"gcv"`` or ``"loo"``) chooses each
+    series' degree from 0 to ``deg`` by that criterion, as :func:`gradpoly.select_degree`
+    does (the same implementation): the coefficients above the chosen degree are 0, and
+    ``polyfit_degree`` (per series, -1 where none could be fitted) and ``polyfit_<criterion>``
+    (per series and degree) are added. Not with ``full``, ``cov``, ``stats`` or
+    ``solver="gd"``: fit the chosen degree again for its statistics.
     """
     if not isinstance(obj, xr.DataArray | xr.Dataset):
         raise DataTypeError(
@@ -145,6 +153,12 @@ def polyfit(
         raise InvalidOptionError(f"p_adjust must be None or 'bh', got {p_adjust!r}")
     if p_adjust is not None and not stats:
         raise InvalidOptionError("p_adjust adjusts the p values of stats=True: pass stats=True")
+    criterion = None if select is None else selection.criterion(select)
+    if criterion is not None and (full or cov is not False or stats or solver == "gd"):
+        raise InvalidOptionError(
+            "select chooses each series' degree by least squares; full, cov, stats and "
+            "solver='gd' describe one degree's fit: fit again at the chosen degree for them"
+        )
     options = {
         "engine": engine,
         "device": device,
@@ -156,7 +170,7 @@ def polyfit(
     }
     shared = weights if isinstance(weights, np.ndarray) else None
     job = _Job(x, degree, shared, skipna, full, cov, options, "degree", dim, stats=stats,
-               min_valid=min_valid, absolute=absolute)  # fmt: skip
+               min_valid=min_valid, absolute=absolute, criterion=criterion)  # fmt: skip
     variables: dict[Hashable, Any] = {}
     degree_dim: Hashable = "degree"
     while degree_dim in obj.dims:  # as xarray names it when the input has a degree dim
@@ -207,6 +221,8 @@ class _Job:
     stats: bool = False
     min_valid: int = 0
     absolute: bool = False
+    criterion: str | None = None
+    """The criterion each series' degree is chosen by (``select=``), or None: ``degree``."""
 
     @property
     def order(self) -> int:
@@ -239,6 +255,9 @@ def _fields(job: _Job) -> dict[str, _Field]:
         fields["polyfit_residuals"] = _Field((), ())
     if job.cov is not False:  # per series, scaled or not: each series' own valid points
         fields["polyfit_covariance"] = _Field(("cov_i", "cov_j"), (order, order))
+    if job.criterion is not None:
+        fields["polyfit_degree"] = _Field((), (), np.int64)
+        fields[f"polyfit_{job.criterion}"] = _Field(degree, (order,))
     if job.options["solver"] == "gd":
         fields["polyfit_converged"] = _Field((), (), np.bool_)
     if job.stats:
@@ -295,6 +314,8 @@ def _fit_block(y: FloatArray, job: _Job, own: FloatArray | None = None) -> dict[
         empty["polyfit_status"] = np.full(count, STATUS.index("too_few_points"))
         return {n: empty[n] for n in fields}
     engine, device = options["engine"], options["device"]
+    if job.criterion is not None:
+        return _ordered(_select_block(y, job, weights), fields, job)
     result: ManyResult
     if options["solver"] == "gd":
         result = fit_many(
@@ -355,12 +376,44 @@ def _fit_block(y: FloatArray, job: _Job, own: FloatArray | None = None) -> dict[
             out["polyfit_n"] = used
             out["polyfit_status"] = status
     out["polyfit_converged"] = np.asarray(result.converged, dtype=bool) & valid
-    for name, field in fields.items():  # polynomial terms highest first, as xarray
+    return _ordered(out, fields, job)
+
+
+def _ordered(out: dict[str, Any], fields: dict[str, _Field], job: _Job) -> dict[str, Any]:
+    """The fields of one block, polynomial terms highest first as xarray orders them."""
+    for name, field in fields.items():
         if field.dims == (job.degree_dim,):
             out[name] = out[name][:, ::-1]
         elif field.dims == ("cov_i", "cov_j"):
             out[name] = out[name][:, ::-1, ::-1]
     return {name: out[name] for name in fields}
+
+
+def _select_block(y: FloatArray, job: _Job, weights: FloatArray | None) -> dict[str, Any]:
+    """Each series' degree chosen by ``job.criterion`` (:func:`gradpoly.select_degree`), its
+    coefficients (0 above it) and its scores, lowest term first; NaN with ``skipna=False``
+    where a series has a gap, and below ``min_valid`` valid points."""
+    options = job.options
+    chosen = select_degree(
+        job.x, y, job.degree, criterion=str(job.criterion), weights=weights, drop_nan=True,
+        engine=options["engine"], device=options["device"],
+    )  # fmt: skip
+    count = y.shape[0]
+    valid = np.asarray(chosen.degree) >= 0
+    reasons = dict(chosen.problems)
+    few = np.asarray(chosen.n) < job.min_valid
+    reasons |= {int(b): f"{int(chosen.n[b])} valid points, below min_valid={job.min_valid}"
+                for b in np.flatnonzero(few & valid)}  # fmt: skip
+    valid &= ~few
+    if job.skipna is False:  # xarray: NaN in, NaN out
+        valid &= ~np.isnan(y).any(axis=1)
+    _warn_unfitted(count, {b: why for b, why in reasons.items() if not valid[b]}, job)
+    scores = np.asarray(chosen.scores[str(job.criterion)])
+    return {
+        "polyfit_coefficients": np.where(valid[:, None], chosen.coef, np.nan),
+        "polyfit_degree": np.where(valid, chosen.degree, -1),
+        f"polyfit_{job.criterion}": np.where(valid[:, None], scores, np.nan),
+    }
 
 
 def _holds_inf(y: Any, gapped: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
