@@ -100,6 +100,11 @@ class RepresentationWarning(UserWarning):
     the degree): use the result's ``predict()`` or ``polynomial()``, which use the basis."""
 
 
+class CalibrationWarning(UserWarning):
+    """Some measured values have no inverse prediction (NaN): outside the values the curve
+    takes on the range of its standards, or reached twice; the message says how many and why."""
+
+
 class UnfittedWarning(UserWarning):
     """Some series of a batched fit could not be fitted (their coefficients are NaN); the
     message gives how many and the first reason (``ManyResult.problems`` has them all)."""

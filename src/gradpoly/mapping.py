@@ -92,7 +92,7 @@ def basis_to_monomial(coef: FloatArray, doms: FloatArray, basis: Basis) -> Float
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
             shared = monomial_matrices(doms[:1], basis, size)[0]
             return np.asarray(coef @ shared.T, dtype=np.float64)
-    in_t = coef @ _in_t(basis, size).T
+    powers = coef @ in_t(basis, size).T
     alpha, beta = affine(doms)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         alpha_k = np.cumprod(np.column_stack([np.ones_like(alpha)] + [alpha] * (size - 1)), axis=1)
@@ -100,12 +100,12 @@ def basis_to_monomial(coef: FloatArray, doms: FloatArray, basis: Basis) -> Float
         out = np.zeros_like(coef)
         for j in range(size):
             for k in range(j + 1):
-                out[:, k] += comb(j, k) * in_t[:, j] * beta_k[:, j - k]
+                out[:, k] += comb(j, k) * powers[:, j] * beta_k[:, j - k]
         return np.asarray(out * alpha_k, dtype=np.float64)
 
 
 @cache
-def _in_t(basis: Basis, size: int) -> FloatArray:
+def in_t(basis: Basis, size: int) -> FloatArray:
     """(size, size): column j is basis function j as a monomial in t (computed once)."""
     out = np.stack(
         [_padded(bases.rule(basis).to_monomial(np.eye(size)[j]), size) for j in range(size)], axis=1
@@ -147,7 +147,7 @@ def _powers(base: FloatArray, size: int) -> FloatArray:
 @cache
 def _shifted(basis: Basis, size: int) -> FloatArray:
     """(size, size, size): ``K[p, k, i] = C(k+p, k) T[k+p, i]`` (zero past the degree)."""
-    t = _in_t(basis, size)
+    t = in_t(basis, size)
     out = np.zeros((size, size, size))
     for p in range(size):
         for k in range(size - p):

@@ -12,8 +12,14 @@ import numpy as np
 import numpy.typing as npt
 from numpy.polynomial import Chebyshev, Legendre, Polynomial
 
-from gradpoly import bases, display, mapping, validation
-from gradpoly.errors import DataFileError, GradpolyError, InvalidOptionError, warn
+from gradpoly import bases, calibration, display, mapping, validation
+from gradpoly.errors import (
+    CalibrationWarning,
+    DataFileError,
+    GradpolyError,
+    InvalidOptionError,
+    warn,
+)
 from gradpoly.options import Basis, FitConfig
 from gradpoly.outputs import json_text, read_text, write_text_atomic
 from gradpoly.stats import Moments, Stats, StatsWarning, basis_features
@@ -111,6 +117,86 @@ class Fitted:
         _, half = stats.interval(features, interval, level)
         return values, values - half, values + half
 
+    def _calibrated_rows(self) -> Rows:
+        """The rows, refused where a fit keeps no domain (the range of its standards)."""
+        rows = self._rows()
+        if rows.basis is Basis.MONOMIAL:
+            raise InvalidOptionError(
+                "inverse prediction reads a curve on the range of its standards, which a "
+                "monomial-basis fit does not keep: fit with basis='chebyshev' (the default)"
+            )
+        return rows
+
+    def _inverse_rows(
+        self, ys: npt.NDArray[np.float64], interval: str | None, level: float, replicates: int
+    ) -> Any:
+        """Each row's x (B, M) where its curve equals ``ys`` (:mod:`gradpoly.calibration`),
+        inside the range of its standards; with ``interval``, ``(x, lower, upper)``."""
+        kind = calibration.interval_kind(interval)
+        count = validation.count("replicates", replicates)
+        rows = self._calibrated_rows()
+        t0, why = calibration.locate(rows.basis_coef, rows.basis, ys)
+        fitted = np.asarray(np.isfinite(rows.basis_coef).all(axis=1), dtype=bool)
+        missed = np.asarray((why > 0) & fitted[:, None])
+        if missed.any():
+            first = int(np.asarray(why)[missed][0])
+            warn(
+                f"{int(missed.sum())} of {why.size} measured values have no inverse "
+                f"prediction (NaN); the first is {calibration.REASONS[first]}",
+                CalibrationWarning,
+            )
+        mid, half = (0.5 * rows.domains[:, 0:1] + 0.5 * rows.domains[:, 1:2],
+                     0.5 * rows.domains[:, 1:2] - 0.5 * rows.domains[:, 0:1])  # fmt: skip
+        x0 = mid + half * t0
+        if kind is None:
+            return x0
+        stats = self.stats
+        m = stats.moments
+        if m.basis is not rows.basis or not np.array_equal(m.domains, rows.domains, True):
+            raise InvalidOptionError(  # not met by any fit that keeps a domain
+                "this fit's statistics are in another basis than its curve: refit with lstsq"
+            )
+        size = rows.basis_coef.shape[1]
+        convert = mapping.in_t(rows.basis, size)  # basis -> powers of t, one matrix
+        powers = rows.basis_coef @ convert.T
+        cov_t = convert @ stats.basis_cov_array @ convert.T
+        q = stats.quantile(level)[:, None]
+        scale = stats.variances(np.zeros((m.domains.shape[0], 0, size)))[1]
+        spread = q * np.sqrt(scale[:, None] / count)
+        if kind == "delta":
+            variance = calibration.horner(t0, calibration.variance_powers(cov_t))
+            slope = calibration.horner(t0, powers[:, 1:] * np.arange(1, size))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                width = np.sqrt(spread**2 + q * q * variance) / np.abs(slope / half)
+            return x0, x0 - width, x0 + width
+        low, high = calibration.band_edges(powers, cov_t, ys, t0, spread, q)
+        return x0, mid + half * low, mid + half * high
+
+    def _limits_rows(
+        self, blank: float, lod_factor: float, loq_factor: float
+    ) -> dict[str, npt.NDArray[np.float64]]:
+        """Each row's detection and quantification limits (ICH Q2: ``factor * sigma / S``),
+        sigma the residual standard deviation and S the curve's slope at ``blank``."""
+        rows = self._calibrated_rows()
+        at = validation.real("blank", blank, "a finite number")
+        factors = [validation.positive(name, value) for name, value in
+                   (("lod_factor", lod_factor), ("loq_factor", loq_factor))]  # fmt: skip
+        degree = rows.basis_coef.shape[1] - 1
+        mid, half = (0.5 * rows.domains[:, 0] + 0.5 * rows.domains[:, 1],
+                     0.5 * rows.domains[:, 1] - 0.5 * rows.domains[:, 0])  # fmt: skip
+        powers = rows.basis_coef @ mapping.in_t(rows.basis, degree + 1).T
+        derivative = powers[:, 1:] * np.arange(1, degree + 1)
+        t = (at - mid) / half
+        slope = np.abs(np.polynomial.polynomial.polyval(t, derivative.T, tensor=False) / half)
+        sigma = np.atleast_1d(np.asarray(self.stats.residual_std, dtype=np.float64))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return {
+                "lod": factors[0] * sigma / slope,
+                "loq": factors[1] * sigma / slope,
+                "sigma": sigma,
+                "slope": slope,
+            }
+
 
 class PolynomialFit(Fitted):
     """One fitted polynomial: the numpy series, statistics, interval predictions.
@@ -177,6 +263,34 @@ class PolynomialFit(Fitted):
         if interval is None:
             return found.reshape(points.shape)
         return tuple(part.reshape(points.shape) for part in found)
+
+    def inverse(
+        self,
+        y: npt.ArrayLike,
+        interval: str | None = None,
+        level: float = 0.95,
+        replicates: int = 1,
+    ) -> Any:
+        """Inverse prediction (calibration): the x where the curve equals each measured ``y``
+        (any shape), inside the range of its standards (NaN, with a CalibrationWarning,
+        outside it or where the curve turns back). With ``interval="classical"`` (the inverse
+        of the prediction band) or ``"delta"``, ``(x, lower, upper)`` at ``level`` for a ``y``
+        that is the mean of ``replicates`` measurements (:mod:`gradpoly.calibration`)."""
+        values = validation.float_array("y", y)
+        found = self._inverse_rows(values.reshape(1, -1), interval, level, replicates)
+        if interval is None:
+            return found.reshape(values.shape)
+        return tuple(part.reshape(values.shape) for part in found)
+
+    def detection_limits(
+        self, blank: float = 0.0, lod_factor: float = 3.3, loq_factor: float = 10.0
+    ) -> dict[str, float]:
+        """Limits of detection and quantification by ICH Q2(R1): ``3.3 sigma / S`` and
+        ``10 sigma / S``, with sigma the residual standard deviation and S the slope at
+        ``blank`` (x of a blank sample); ``lod_factor=3`` gives the IUPAC 3-sigma limit.
+        Also returns the ``sigma`` and ``slope`` used."""
+        found = self._limits_rows(blank, lod_factor, loq_factor)
+        return {name: float(value[0]) for name, value in found.items()}
 
 
 @dataclass(frozen=True, eq=False)

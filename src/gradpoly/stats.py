@@ -366,7 +366,7 @@ class Stats:
 
     def conf_int(self, level: float = 0.95) -> Any:
         """(D+1, 2) lower and upper bounds of each monomial coefficient at ``level``."""
-        q = self._quantile(level)
+        q = self.quantile(level)
         half = q[:, None] * self.stderr_array
         return self._out(np.stack([self.coef_array - half, self.coef_array + half], axis=-1))
 
@@ -432,9 +432,13 @@ class Stats:
             tuple(footer),
         )
 
-    def _quantile(self, level: float) -> FloatArray:
+    def quantile(self, level: float) -> FloatArray:
+        """Each series' two-sided ``level`` quantile: Student's t with its dof (the normal's
+        where sigma is known)."""
         quantile = 0.5 + validation.level(level) / 2.0
-        return np.asarray(_student_t().ppf(quantile, self._reference_dof))
+        dof = np.asarray(self._reference_dof, dtype=np.float64)
+        distinct, where = np.unique(dof, return_inverse=True)  # a map has few distinct dof
+        return np.asarray(_student_t().ppf(quantile, distinct), dtype=np.float64)[where]
 
     def interval(
         self, features: FloatArray, kind: str, level: float
@@ -453,8 +457,15 @@ class Stats:
             variance = variance + self._scale[:, None]
         mean = np.einsum("bmi,bi->bm", features, self.basis_coef)
         spread = np.sqrt(np.maximum(variance, 0.0))
-        half = self._in_y(self._quantile(level)[:, None] * spread, self._error_power)
+        half = self._in_y(self.quantile(level)[:, None] * spread, self._error_power)
         return mean, half
+
+    def variances(self, features: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """In y's units: the variance of the fitted mean at ``features`` (B, M, D+1) in the
+        basis, and the variance of one new observation of weight 1 about it (B,)."""
+        mean = np.einsum("bmi,bij,bmj->bm", features, self._basis_cov_scaled, features)
+        power = 2 * self._error_power
+        return self._in_y(np.maximum(mean, 0.0), power), self._in_y(self._scale, power)
 
 
 def _prefer(direct: FloatArray, gram: FloatArray) -> FloatArray:

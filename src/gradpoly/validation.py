@@ -129,6 +129,14 @@ def momentum(value: Any) -> float | None:
     return number
 
 
+def positive(what: str, value: Any) -> float:
+    """A positive finite number (a factor, a scale)."""
+    number = real(what, value, "a positive number")
+    if number <= 0:
+        raise InvalidOptionError(f"{what} must be a positive number, got {value!r}")
+    return number
+
+
 def huber_delta(value: Any) -> float:
     """Huber's delta: a positive finite number."""
     number = real("huber_delta", value, "a positive number")

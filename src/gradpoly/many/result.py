@@ -159,6 +159,35 @@ class ManyResult(Fitted):
         xs = np.ascontiguousarray(np.broadcast_to(xs, (count, xs.shape[-1])))
         return self._predict_rows(xs, interval, level)
 
+    def inverse(
+        self,
+        y: npt.ArrayLike,
+        interval: str | None = None,
+        level: float = 0.95,
+        replicates: int = 1,
+    ) -> Any:
+        """Inverse prediction of every series (see :meth:`gradpoly.FitResult.inverse`): ``y``
+        of shape (B,) (one measurement per series) or (B, M); x of the same shape, and with
+        ``interval``, ``(x, lower, upper)``."""
+        values = validation.float_array("y", y)
+        count = self.coef.shape[0]
+        if values.ndim not in (1, 2) or values.shape[0] != count:
+            raise InvalidDataError(
+                f"y must have shape ({count},) or ({count}, M) for {count} series, got "
+                f"{values.shape}"
+            )
+        found = self._inverse_rows(values.reshape(count, -1), interval, level, replicates)
+        if interval is None:
+            return found.reshape(values.shape)
+        return tuple(part.reshape(values.shape) for part in found)
+
+    def detection_limits(
+        self, blank: float = 0.0, lod_factor: float = 3.3, loq_factor: float = 10.0
+    ) -> dict[str, npt.NDArray[np.float64]]:
+        """Every series' limits of detection and quantification (B,) each (see
+        :meth:`gradpoly.FitResult.detection_limits`)."""
+        return self._limits_rows(blank, lod_factor, loq_factor)
+
     def polynomial(self, b: int) -> Polynomial | Chebyshev | Legendre:
         """Series ``b`` as the matching numpy.polynomial object (``Chebyshev`` on its own
         domain, ...), as :meth:`gradpoly.FitResult.polynomial` gives one fit."""
