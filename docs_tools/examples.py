@@ -86,6 +86,18 @@ many = gradpoly.select_degree(x, Y, 8)
 print(many)                                       # how many series chose each degree
 fits = many.result(5)                             # every series' degree-5 fit, with statistics
 print(fits.stats.stderr[many.degree == 5][:2])""",
+    "calibration": """import numpy as np
+import gradpoly
+
+# Miller & Miller, Statistics and Chemometrics for Analytical Chemistry, sections 5.3-5.7
+conc = np.array([0, 2, 4, 6, 8, 10, 12.0])           # standards, pg/ml
+signal = np.array([2.1, 5.0, 9.0, 12.6, 17.3, 21.0, 24.7])
+curve = gradpoly.lstsq(conc, signal, 1, full=True)
+x0, low, high = curve.inverse([2.9, 13.5, 23.0], interval="delta")
+print(x0.round(2), ((high - low) / 2).round(2))       # the book: 0.72 6.21 11.13, +- 0.68 0.62 0.68
+print(curve.inverse([2.9, 13.5, 23.0], interval="classical")[1:])   # Fieller's limits
+print(curve.detection_limits())                       # ICH Q2: 3.3 and 10 sigma / slope
+print(curve.inverse(30.0))                            # beyond the standards: NaN (a warning says why)""",
     "numpy": """import warnings
 import numpy as np
 import gradpoly.numpy as gnp   # np.polyfit, polynomial.polyfit, chebfit, legfit
@@ -141,6 +153,13 @@ CONSOLE: dict[str, list[tuple[str, int]]] = {
         (
             "gradpoly degree examples/sensors.csv --series-col sensor --x-col t --y-col value "
             "--criterion bic",
+            0,
+        )
+    ],
+    "calibrate_cli": [
+        (
+            "gradpoly calibrate examples/fluorescein.csv --x-col conc --y-col signal "
+            "--measured 2.9 --measured 13.5 --measured 23.0",
             0,
         )
     ],

@@ -211,3 +211,23 @@ def test_compile_cache_script_times_three_fresh_processes(tmp_path) -> None:
         "caches disabled (a fresh machine)", "caches on", "caches on"
     ]  # fmt: skip
     assert all(r["first_fit_seconds"] > 0 for r in rows)
+
+
+def test_degree_selection_script_checks_choices_and_times(tmp_path) -> None:
+    out = tmp_path / "degree.json"
+    table = tmp_path / "degree.md"
+    script("degree_selection.py", "--series", "200", "--points", "40", "--repeats", "1",
+           "--json", str(out), "--markdown", str(table))  # fmt: skip
+    data = json.loads(out.read_text())
+    assert set(data["agreement"]) == {"aic", "aicc", "bic", "gcv"}
+    assert min(data["agreement"].values()) == 1.0
+    assert {r["method"].split(",")[0] for r in data["rows"]} >= {"lstsq_many", "select_degree 0..6"}
+    assert "| method | ms |" in table.read_text()
+
+
+def test_calibration_script_checks_fieller_and_times(tmp_path) -> None:
+    out = tmp_path / "calibration.json"
+    script("calibration.py", "--count", "500", "--repeats", "1", "--json", str(out))
+    data = json.loads(out.read_text())
+    assert data["fieller_max_rel_diff"] < 1e-9
+    assert {r["interval"] for r in data["rows"]} == {"no interval", "delta", "classical"}

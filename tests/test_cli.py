@@ -789,3 +789,21 @@ def test_degree_per_series_and_bad_options(capsys, tmp_path) -> None:
     assert "criterion must be one of" in err
     code, _, err = run(capsys, "degree", str(data), "--json", str(data))
     assert code == 1
+
+
+def test_calibrate_reads_measured_values_back(capsys, tmp_path) -> None:
+    data = tmp_path / "standards.csv"
+    data.write_text("conc,signal\n0,2.1\n2,5.0\n4,9.0\n6,12.6\n8,17.3\n10,21.0\n12,24.7\n")
+    out = tmp_path / "cal.json"
+    code, text, _ = run(capsys, "calibrate", str(data), "--x-col", "conc", "--y-col", "signal",
+                        "--measured", "13.5", "--measured", "40", "--interval", "delta",
+                        "--json", str(out))  # fmt: skip
+    assert code == 0
+    assert "LOD 0.739965" in text
+    assert "warning: 1 of 2 measured values have no inverse prediction" in text
+    written = json.loads(out.read_text())
+    assert round(written["readings"][0]["x"], 2) == 6.21
+    assert written["readings"][1]["x"] is None
+    code, _, err = run(capsys, "calibrate", str(data), "--interval", "wide")
+    assert code == 1
+    assert "--interval must be classical or delta" in err

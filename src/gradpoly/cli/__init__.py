@@ -3,7 +3,7 @@
 A GradpolyError becomes one line on stderr and exit code 1, never a traceback. The package
 reads bottom-up: ``common`` (the app, console, progress bars, output checks), ``fit`` (option
 groups and one job per kind of run), ``commands`` (demo, bench, ladder, derivative, engines),
-``degree`` (degree selection).
+``calibrate`` (inverse prediction), ``degree`` (degree selection).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from gradpoly.cli import fit  # noqa: F401  (registered first: the main job)
 
 # isort: split
 from gradpoly.cli import (
+    calibrate,  # noqa: F401  (inverse prediction)
     commands,  # noqa: F401  (demo, bench, ladder, derivative, engines)
     degree,  # noqa: F401  (degree selection)
 )
