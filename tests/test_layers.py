@@ -109,14 +109,14 @@ def test_the_graph_sees_lazy_imports() -> None:
 LAYERS = {  # the design notes' picture (docs/design.md), bottom up
     0: "errors choices validation outputs private environment registry calling threads",
     1: "options bases losses mapping rates compensated updates gram timeaxis",
-    2: "stats display result problem exact convergence selection calibration",
+    2: "stats display result problem exact convergence selection calibration robust",
     3: "engines engines.base engines.aoti engines.numpy_engine engines.torch_engine "
     "engines.jax_engine engines.numba_engine engines.dask_engine batched batched.batch "
     "batched.shared "
     "batched.base batched.numpy_batch batched.numba_batch batched._numba_kernels "
     "batched.torch_batch batched.jax_batch",
     4: "api many many.inputs many.solve many.prepare many.descent many.result many.finish "
-    "many.api many.select seed derivative testing",
+    "many.api many.select many.robust seed derivative testing",
     5: "io dask xarray sklearn numpy",
     6: "cli cli.common cli.fit cli.commands cli.degree cli.calibrate __main__ demo plots bench "
     "bench.harness bench.suite bench.ladder bench.derivatives bench.report",

@@ -1,11 +1,11 @@
 """gradpoly: fit polynomials by gradient descent on interchangeable engines, checked and timed.
 
 ``__all__`` is the public API, the one the API reference documents: :func:`fit`, :func:`lstsq`,
-:func:`fit_many`, :func:`lstsq_many`, :func:`select_degree`, their results and statistics, the
-option vocabulary, :func:`engines`, :func:`derivative`, :func:`read_xy`, the seed's
-:func:`train`, :func:`poly` and :func:`dpoly_dw`, and the error family. Integrations are submodules:
-``gradpoly.sklearn``, ``gradpoly.xarray``, ``gradpoly.dask``. ``import gradpoly`` needs
-NumPy and SciPy; optional engines import their library when used.
+:func:`fit_many`, :func:`lstsq_many`, :func:`select_degree`, :func:`robust_fit`, their results
+and statistics, the option vocabulary, :func:`engines`, :func:`derivative`, :func:`read_xy`,
+the seed's :func:`train`, :func:`poly` and :func:`dpoly_dw`, and the error family.
+Integrations are submodules: ``gradpoly.sklearn``, ``gradpoly.xarray``, ``gradpoly.dask``.
+``import gradpoly`` needs NumPy and SciPy; optional engines import their library when used.
 """
 
 from gradpoly.api import fit, fit_problem
@@ -26,7 +26,15 @@ from gradpoly.errors import (
 )
 from gradpoly.io import read_xy
 from gradpoly.losses import Loss
-from gradpoly.many import DegreeSelection, ManyResult, fit_many, lstsq_many, select_degree
+from gradpoly.many import (
+    DegreeSelection,
+    ManyResult,
+    RobustResult,
+    fit_many,
+    lstsq_many,
+    robust_fit,
+    select_degree,
+)
 from gradpoly.options import (
     BEST,
     NOTEBOOK,
@@ -75,6 +83,7 @@ __all__ = [
     "Optimizer",
     "OutputError",
     "Preset",
+    "RobustResult",
     "Stats",
     "StatsWarning",
     "Strategy",
@@ -92,6 +101,7 @@ __all__ = [
     "poly",
     "read_xy",
     "reference_gd",
+    "robust_fit",
     "select_degree",
     "train",
 ]

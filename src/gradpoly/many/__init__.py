@@ -17,17 +17,20 @@ from gradpoly.many.descent import descend_gram
 from gradpoly.many.finish import basis_to_monomial
 from gradpoly.many.inputs import Progress, group_long, series_ids
 from gradpoly.many.result import ManyResult
+from gradpoly.many.robust import RobustResult, robust_fit
 from gradpoly.many.select import DegreeSelection, select_degree
 
 __all__ = [
     "DegreeSelection",
     "ManyResult",
     "Progress",
+    "RobustResult",
     "basis_to_monomial",
     "descend_gram",
     "fit_many",
     "group_long",
     "lstsq_many",
+    "robust_fit",
     "select_degree",
     "series_ids",
 ]

@@ -211,6 +211,14 @@ class SharedInput:
     weights: FloatArray | None
 
 
+def one_curve(x: Any, y: Any) -> bool:
+    """x and y are one curve's points (1-D each), not B series (ragged lists included)."""
+    try:
+        return bool(np.ndim(x) == 1 and np.ndim(y) == 1)
+    except ValueError:  # a ragged list of series
+        return False
+
+
 def shared_axis(x: Any, y: Any, series: Any) -> FloatArray | None:
     """The shared axis when x is 1-D and y 2-D, or x is (B, N) with one row repeated (a
     broadcast x); None for every other layout (its own x per series)."""

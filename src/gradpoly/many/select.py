@@ -17,6 +17,7 @@ from gradpoly.calling import keyword_only
 from gradpoly.errors import InvalidOptionError
 from gradpoly.losses import Loss
 from gradpoly.many.finish import assemble
+from gradpoly.many.inputs import one_curve
 from gradpoly.many.prepare import Prepared, choose_backend, prepare
 from gradpoly.many.result import ManyResult
 from gradpoly.options import BEST, Basis, Device
@@ -117,14 +118,6 @@ class DegreeSelection:
         }
 
 
-def _one_curve(x: Any, y: Any) -> bool:
-    """x and y are one curve's points (1-D each), not B series (ragged lists included)."""
-    try:
-        return bool(np.ndim(x) == 1 and np.ndim(y) == 1)
-    except ValueError:  # a ragged list of series
-        return False
-
-
 @keyword_only(3)
 def select_degree(
     x: Any,
@@ -160,7 +153,7 @@ def select_degree(
     weights = validation.inverse_variance(
         weights, sigma, absolute_sigma, nan_ok=drop, hint=", or pass drop_nan=True"
     )
-    single = series is None and _one_curve(x, y)
+    single = series is None and one_curve(x, y)
     if single:
         x, y = np.asarray(x)[None, :], np.asarray(y)[None, :]
         weights = np.asarray(weights)[None, :] if np.ndim(weights) == 1 else weights

@@ -1,0 +1,124 @@
+"""Robust fits (gradpoly.robust, gradpoly.robust_fit): statsmodels RLM's norms, scale, stopping
+rule and H1 covariance, on its own test data and on polynomial fits one curve or many."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gradpoly
+from gradpoly import robust
+from gradpoly.errors import InvalidOptionError
+
+sm = pytest.importorskip("statsmodels.api")
+norms = pytest.importorskip("statsmodels.robust.norms")
+scale = pytest.importorskip("statsmodels.robust.scale")
+
+PAIRS = [("huber", "HuberT"), ("bisquare", "TukeyBiweight")]
+
+
+@pytest.mark.parametrize(("name", "theirs"), PAIRS)
+@pytest.mark.parametrize("tuning", [None, 2.0])
+def test_norms_are_statsmodels(name: str, theirs: str, tuning: float | None) -> None:
+    ours = robust.norm(name, tuning)
+    reference = getattr(norms, theirs)() if tuning is None else getattr(norms, theirs)(tuning)
+    z = np.linspace(-9.0, 9.0, 181) + 0.013
+    for method in ("rho", "psi", "psi_deriv", "weights"):
+        np.testing.assert_allclose(getattr(ours, method)(z), getattr(reference, method)(z),
+                                   rtol=1e-14, atol=1e-15)  # fmt: skip
+
+
+def test_mad_is_statsmodels() -> None:
+    rng = np.random.default_rng(1)
+    r = rng.standard_normal((3, 41))
+    used = np.ones_like(r, dtype=bool)
+    expected = [scale.mad(row, center=0) for row in r]
+    np.testing.assert_allclose(robust.mad(r, used), expected, rtol=1e-15)
+    used[1, :10] = False
+    assert robust.mad(r, used)[1] == pytest.approx(scale.mad(r[1, 10:], center=0), rel=1e-15)
+
+
+@pytest.mark.parametrize(("name", "theirs"), PAIRS)
+def test_h1_covariance_on_statsmodels_own_data(name: str, theirs: str) -> None:
+    data = sm.datasets.stackloss.load()
+    exog = sm.add_constant(np.asarray(data.exog, dtype=float))
+    fit = sm.RLM(np.asarray(data.endog, dtype=float), exog, M=getattr(norms, theirs)()).fit()
+    z = (fit.resid / fit.scale)[None, :]
+    used = np.ones_like(z, dtype=bool)
+    factor = robust.covariance_factor(z, used, np.array([fit.scale]), exog.shape[1],
+                                      robust.norm(name))  # fmt: skip
+    top = np.abs(fit.bcov_scaled).max()  # an entry near 0 cancels: judged against the largest
+    np.testing.assert_allclose(factor[0] * np.linalg.pinv(exog.T @ exog), fit.bcov_scaled,
+                               rtol=1e-10, atol=1e-12 * top)  # fmt: skip
+
+
+def polynomial_data(seed: int, count: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = np.sort(rng.uniform(0.0, 5.0, (count, 50)), axis=1)
+    y = 1.0 + 0.5 * x - 0.2 * x**2 + 0.1 * rng.standard_normal((count, 50))
+    hit = rng.random((count, 50)) < 0.08
+    y[hit] += rng.choice([-1.0, 1.0], hit.sum()) * rng.uniform(1.0, 5.0, hit.sum())
+    return x, y
+
+
+@pytest.mark.parametrize(("name", "theirs"), PAIRS)
+def test_every_series_is_statsmodels_rlm(name: str, theirs: str) -> None:
+    x, y = polynomial_data(2)
+    y[3, 7:12] = np.nan
+    found = gradpoly.robust_fit(x, y, 2, norm=name, drop_nan=True)
+    for b in range(x.shape[0]):
+        ok = np.isfinite(y[b])
+        reference = sm.RLM(y[b, ok], np.vander(x[b, ok], 3, increasing=True),
+                           M=getattr(norms, theirs)()).fit()  # fmt: skip
+        np.testing.assert_allclose(found.coef[b], reference.params, rtol=1e-8)
+        np.testing.assert_allclose(found.stderr[b], reference.bse, rtol=1e-8)
+        assert found.scale[b] == pytest.approx(reference.scale, rel=1e-8)
+        assert found.iterations[b] == reference.fit_history["iteration"]
+        assert found.converged[b]
+
+
+def test_one_curve_and_a_shared_axis() -> None:
+    _, y = polynomial_data(3, 4)
+    axis = np.linspace(0.0, 5.0, 50)
+    shared = gradpoly.robust_fit(axis, y, 2)
+    for b in range(4):
+        one = gradpoly.robust_fit(axis, y[b], 2)
+        np.testing.assert_allclose(one.coef, shared.coef[b], rtol=1e-10)
+        np.testing.assert_allclose(one.stderr, shared.stderr[b], rtol=1e-10)
+    assert one.predict(np.array([1.0, 2.0])).shape == (2,)
+
+
+def test_outliers_lose_their_influence() -> None:
+    rng = np.random.default_rng(4)
+    x = np.linspace(0.0, 5.0, 200)
+    clean = 1.0 + 0.5 * x - 0.2 * x**2 + 0.1 * rng.standard_normal((50, 200))
+    dirty = clean.copy()
+    hit = rng.random(dirty.shape) < 0.05
+    dirty[hit] += 5.0
+    reference = gradpoly.lstsq_many(x, clean, 2)
+    errors = np.asarray(reference.stats.stderr)
+    for name in ("huber", "bisquare", "clip"):
+        found = gradpoly.robust_fit(x, dirty, 2, norm=name)
+        assert (np.abs(found.coef - reference.coef) <= 3 * errors).all(), name
+    plain = gradpoly.lstsq_many(x, dirty, 2)
+    assert (np.abs(plain.coef[:, 0] - reference.coef[:, 0]) > 3 * errors[:, 0]).any()
+
+
+def test_clipping_is_least_squares_on_the_kept_points() -> None:
+    x, y = polynomial_data(5, 1)
+    found = gradpoly.robust_fit(x[0], y[0], 2, norm="clip")
+    kept = found.weights > 0
+    assert 0 < (~kept).sum() < 10
+    ols = sm.OLS(y[0, kept], np.vander(x[0, kept], 3, increasing=True)).fit()
+    np.testing.assert_allclose(found.coef, ols.params, rtol=1e-10)
+    np.testing.assert_allclose(found.stderr, ols.bse, rtol=1e-8)
+
+
+def test_bad_options_are_named() -> None:
+    x = np.linspace(0.0, 1.0, 20)
+    with pytest.raises(InvalidOptionError, match="norm must be one of"):
+        gradpoly.robust_fit(x, x, 1, norm="cauchy")
+    with pytest.raises(InvalidOptionError, match="tuning"):
+        gradpoly.robust_fit(x, x, 1, tuning=0)
+    with pytest.raises(InvalidOptionError, match="max_iter"):
+        gradpoly.robust_fit(x, x, 1, max_iter=0)
