@@ -156,7 +156,7 @@ class ManyResult(Fitted):
             raise InvalidDataError(
                 f"x must have shape (M,) or ({count}, M) for {count} series, got {xs.shape}"
             )
-        xs = np.ascontiguousarray(np.broadcast_to(xs, (count, xs.shape[-1])))
+        xs = np.broadcast_to(xs, (count, xs.shape[-1]))  # a view: one axis is seen as one
         return self._predict_rows(xs, interval, level)
 
     def inverse(
