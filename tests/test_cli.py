@@ -807,3 +807,21 @@ def test_calibrate_reads_measured_values_back(capsys, tmp_path) -> None:
     code, _, err = run(capsys, "calibrate", str(data), "--interval", "wide")
     assert code == 1
     assert "--interval must be classical or delta" in err
+
+
+def test_robust_fits_and_reports(capsys, tmp_path) -> None:
+    x = np.linspace(0, 5, 40)
+    y = 1.0 + 0.5 * x
+    y[[5, 17, 30]] += [4.0, -3.0, 5.0]
+    data = tmp_path / "line.csv"
+    data.write_text("x,y\n" + "".join(f"{a},{b}\n" for a, b in zip(x, y, strict=True)))
+    out = tmp_path / "robust.json"
+    code, text, _ = run(capsys, "robust", str(data), "--norm", "bisquare", "--json", str(out))
+    assert code == 0
+    assert "bisquare fit" in text
+    written = json.loads(out.read_text())["fits"][0]
+    np.testing.assert_allclose(written["coef"], [1.0, 0.5], atol=1e-9)
+    assert written["rejected"] == 3
+    code, _, err = run(capsys, "robust", str(data), "--norm", "l1")
+    assert code == 1
+    assert "norm must be one of" in err

@@ -118,8 +118,8 @@ LAYERS = {  # the design notes' picture (docs/design.md), bottom up
     4: "api many many.inputs many.solve many.prepare many.descent many.result many.finish "
     "many.api many.select many.robust seed derivative testing",
     5: "io dask xarray sklearn numpy",
-    6: "cli cli.common cli.fit cli.commands cli.degree cli.calibrate __main__ demo plots bench "
-    "bench.harness bench.suite bench.ladder bench.derivatives bench.report",
+    6: "cli cli.common cli.fit cli.commands cli.degree cli.calibrate cli.robust __main__ demo "
+    "plots bench bench.harness bench.suite bench.ladder bench.derivatives bench.report",
 }
 LAYER = {f"gradpoly.{m}": k for k, names in LAYERS.items() for m in names.split()}
 LAYER["gradpoly"] = 5  # the public surface (__all__) sits on the library it re-exports

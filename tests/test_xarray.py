@@ -505,3 +505,28 @@ def test_select_refuses_what_describes_one_degree() -> None:
             gx.polyfit(da, "t", 3, select="aicc", **extra)
     with pytest.raises(InvalidOptionError, match="criterion must be one of"):
         gx.polyfit(da, "t", 3, select="r2")
+
+
+def test_robust_fits_each_pixel_as_robust_fit_does() -> None:
+    pytest.importorskip("dask")
+    rng = np.random.default_rng(9)
+    t = np.linspace(0.0, 5.0, 50)
+    cube = 1 + 0.5 * t - 0.2 * t**2 + 0.1 * rng.standard_normal((3, 4, 50))
+    cube[rng.random(cube.shape) < 0.05] += 4.0
+    cube[0, 0, 5:10] = np.nan
+    da = xr.DataArray(cube, dims=("lat", "lon", "time"), coords={"time": t})
+    for norm in ("huber", "bisquare", "clip"):
+        ds = gx.polyfit(da, "time", 2, robust=norm)
+        expected = gradpoly.robust_fit(t, cube.reshape(12, 50), 2, norm=norm, drop_nan=True)
+        coef = ds.polyfit_coefficients.transpose("lat", "lon", "degree").values.reshape(12, 3)
+        np.testing.assert_allclose(coef[:, ::-1], expected.coef, rtol=1e-10)
+        stderr = ds.polyfit_stderr.transpose("lat", "lon", "degree").values.reshape(12, 3)
+        np.testing.assert_allclose(stderr[:, ::-1], expected.stderr, rtol=1e-10)
+        np.testing.assert_allclose(ds.polyfit_scale.values.ravel(), expected.scale, rtol=1e-12)
+    lazy = gx.polyfit(da.chunk({"lat": 1}), "time", 2, robust="huber")
+    xr.testing.assert_allclose(lazy.compute(), gx.polyfit(da, "time", 2, robust="huber"))
+    for extra in ({"stats": True}, {"cov": True}, {"w": np.ones(50)}, {"select": "bic"}):
+        with pytest.raises(InvalidOptionError, match="robust fits each series"):
+            gx.polyfit(da, "time", 2, robust="huber", **extra)
+    with pytest.raises(InvalidOptionError, match="norm must be one of"):
+        gx.polyfit(da, "time", 2, robust="l1")

@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import xarray as xr
 
+from gradpoly import robust as robust_norms
 from gradpoly import selection, timeaxis, validation
 from gradpoly.calling import keyword_only, renamed
 from gradpoly.errors import (
@@ -34,7 +35,7 @@ from gradpoly.errors import (
     UnfittedRankWarning,
     warn,
 )
-from gradpoly.many import ManyResult, fit_many, lstsq_many, select_degree
+from gradpoly.many import ManyResult, fit_many, lstsq_many, robust_fit, select_degree
 from gradpoly.options import BEST, Basis
 from gradpoly.problem import SvdSolver
 from gradpoly.result import known_sigma
@@ -71,6 +72,7 @@ def polyfit(
     sigma: Hashable | Any = None,
     absolute_sigma: bool = False,
     select: str | None = None,
+    robust: str | None = None,
 ) -> xr.Dataset:
     """Least-squares polynomial fit along ``dim``: ``DataArray.polyfit``'s Dataset, faster.
 
@@ -111,6 +113,12 @@ def polyfit(
     ``polyfit_degree`` (per series, -1 where none could be fitted) and ``polyfit_<criterion>``
     (per series and degree) are added. Not with ``full``, ``cov``, ``stats`` or
     ``solver="gd"``: fit the chosen degree again for its statistics.
+
+    ``robust`` (``"huber"``, ``"bisquare"`` or ``"clip"``) fits each series robustly, as
+    :func:`gradpoly.robust_fit` does (statsmodels' RLM; sigma clipping at 3 sigma): the
+    coefficients, with ``polyfit_stderr`` (robust standard errors), ``polyfit_scale`` (the
+    robust residual scale) and ``polyfit_converged``. Not with ``w``/``sigma``, ``full``,
+    ``cov``, ``stats``, ``select`` or ``solver="gd"``.
     """
     if not isinstance(obj, xr.DataArray | xr.Dataset):
         raise DataTypeError(
@@ -154,6 +162,14 @@ def polyfit(
     if p_adjust is not None and not stats:
         raise InvalidOptionError("p_adjust adjusts the p values of stats=True: pass stats=True")
     criterion = None if select is None else selection.criterion(select)
+    norm = None if robust is None else robust_norms.norm(robust).name
+    if norm is not None and (full or cov is not False or stats or solver == "gd" or select
+                             or w is not None or sigma is not None):  # fmt: skip
+        raise InvalidOptionError(
+            "robust fits each series by IRLS with its own weights and robust standard errors "
+            "(polyfit_stderr); it does not combine with w, sigma, full, cov, stats, select or "
+            "solver='gd'"
+        )
     if criterion is not None and (full or cov is not False or stats or solver == "gd"):
         raise InvalidOptionError(
             "select chooses each series' degree by least squares; full, cov, stats and "
@@ -170,7 +186,8 @@ def polyfit(
     }
     shared = weights if isinstance(weights, np.ndarray) else None
     job = _Job(x, degree, shared, skipna, full, cov, options, "degree", dim, stats=stats,
-               min_valid=min_valid, absolute=absolute, criterion=criterion)  # fmt: skip
+               min_valid=min_valid, absolute=absolute, criterion=criterion,
+               robust=norm)  # fmt: skip
     variables: dict[Hashable, Any] = {}
     degree_dim: Hashable = "degree"
     while degree_dim in obj.dims:  # as xarray names it when the input has a degree dim
@@ -223,6 +240,8 @@ class _Job:
     absolute: bool = False
     criterion: str | None = None
     """The criterion each series' degree is chosen by (``select=``), or None: ``degree``."""
+    robust: str | None = None
+    """The robust norm each series is fitted with (``robust=``), or None: least squares."""
 
     @property
     def order(self) -> int:
@@ -255,6 +274,10 @@ def _fields(job: _Job) -> dict[str, _Field]:
         fields["polyfit_residuals"] = _Field((), ())
     if job.cov is not False:  # per series, scaled or not: each series' own valid points
         fields["polyfit_covariance"] = _Field(("cov_i", "cov_j"), (order, order))
+    if job.robust is not None:
+        fields["polyfit_stderr"] = _Field(degree, (order,))
+        fields["polyfit_scale"] = _Field((), ())
+        fields["polyfit_converged"] = _Field((), (), np.bool_)
     if job.criterion is not None:
         fields["polyfit_degree"] = _Field((), (), np.int64)
         fields[f"polyfit_{job.criterion}"] = _Field(degree, (order,))
@@ -316,6 +339,8 @@ def _fit_block(y: FloatArray, job: _Job, own: FloatArray | None = None) -> dict[
     engine, device = options["engine"], options["device"]
     if job.criterion is not None:
         return _ordered(_select_block(y, job, weights), fields, job)
+    if job.robust is not None:
+        return _ordered(_robust_block(y, job), fields, job)
     result: ManyResult
     if options["solver"] == "gd":
         result = fit_many(
@@ -387,6 +412,31 @@ def _ordered(out: dict[str, Any], fields: dict[str, _Field], job: _Job) -> dict[
         elif field.dims == ("cov_i", "cov_j"):
             out[name] = out[name][:, ::-1, ::-1]
     return {name: out[name] for name in fields}
+
+
+def _robust_block(y: FloatArray, job: _Job) -> dict[str, Any]:
+    """Each series fitted by :func:`gradpoly.robust_fit` (lowest term first); NaN with
+    ``skipna=False`` where a series has a gap, and below ``min_valid`` valid points."""
+    found = robust_fit(
+        job.x, y, job.degree, norm=str(job.robust), drop_nan=True,
+        engine=job.options["engine"], device=job.options["device"],
+    )  # fmt: skip
+    count = y.shape[0]
+    fit = found.fit
+    used = np.asarray(fit.moments.used) if fit.moments is not None else np.zeros(count)
+    valid = np.asarray(fit.valid, dtype=bool) & (used >= max(job.min_valid, job.order))
+    reasons = {b: why for b, why in fit.problems.items() if not valid[b]}
+    reasons |= {int(b): f"{int(used[b])} valid points, below min_valid={job.min_valid}"
+                for b in np.flatnonzero(fit.valid & ~valid)}  # fmt: skip
+    if job.skipna is False:  # xarray: NaN in, NaN out
+        valid &= ~np.isnan(y).any(axis=1)
+    _warn_unfitted(count, reasons, job)
+    return {
+        "polyfit_coefficients": np.where(valid[:, None], found.coef, np.nan),
+        "polyfit_stderr": np.where(valid[:, None], found.stderr, np.nan),
+        "polyfit_scale": np.where(valid, found.scale, np.nan),
+        "polyfit_converged": np.asarray(found.converged, dtype=bool) & valid,
+    }
 
 
 def _select_block(y: FloatArray, job: _Job, weights: FloatArray | None) -> dict[str, Any]:

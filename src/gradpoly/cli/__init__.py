@@ -3,7 +3,7 @@
 A GradpolyError becomes one line on stderr and exit code 1, never a traceback. The package
 reads bottom-up: ``common`` (the app, console, progress bars, output checks), ``fit`` (option
 groups and one job per kind of run), ``commands`` (demo, bench, ladder, derivative, engines),
-``calibrate`` (inverse prediction), ``degree`` (degree selection).
+``calibrate`` (inverse prediction), ``degree`` (degree selection), ``robust``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from gradpoly.cli import (
     calibrate,  # noqa: F401  (inverse prediction)
     commands,  # noqa: F401  (demo, bench, ladder, derivative, engines)
     degree,  # noqa: F401  (degree selection)
+    robust,  # noqa: F401  (robust fits)
 )
 from gradpoly.cli.common import app, plain
 

@@ -4,7 +4,6 @@ and print the limits of detection and quantification."""
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -13,9 +12,17 @@ import typer
 from rich.table import Table
 
 from gradpoly import validation
-from gradpoly.cli.common import Command, app, check_outputs, one_line_errors, report_console, wrote
+from gradpoly.cli.common import (
+    Command,
+    app,
+    check_outputs,
+    one_line_errors,
+    report_console,
+    warnings_as_lines,
+    wrote,
+)
 from gradpoly.cli.fit import Source
-from gradpoly.errors import CalibrationWarning, InvalidOptionError
+from gradpoly.errors import InvalidOptionError
 from gradpoly.io import read_xy
 from gradpoly.outputs import json_text, write_text_atomic
 from gradpoly.problem import lstsq
@@ -76,8 +83,7 @@ def calibrate_command(
     readings: list[dict[str, float]] = []
     if measured:
         values = np.asarray(measured, dtype=np.float64)
-        with warnings.catch_warnings(record=True) as caught:  # said once below, as a line
-            warnings.simplefilter("always", CalibrationWarning)
+        with warnings_as_lines(console):  # after the table would be better: said at once
             x0, low, high = fit.inverse(
                 values, interval=interval, level=level, replicates=replicates
             )
@@ -91,8 +97,6 @@ def calibrate_command(
             table.add_row(*(f"{v:.6g}" for v in row))
             readings.append(dict(zip(("y", "x", "lower", "upper"), map(float, row), strict=True)))
         console.print(table)
-        for message in caught:
-            console.print(f"warning: {message.message}", markup=False)
     if json_path is not None:
         document = {
             "degree": degree, "coef": fit.coef.tolist(), "interval": interval, "level": level,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import re
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -208,6 +209,21 @@ def one_per_item(progress: ProgressCallback) -> Callable[[object], None]:
         progress(done[0])
 
     return advance
+
+
+@contextmanager
+def warnings_as_lines(console: Console) -> Iterator[None]:
+    """The library's warnings inside the block, each printed once after it as one
+    ``warning: ...`` line of the report (not Python's two-line form with a source line)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    seen: set[str] = set()
+    for message in caught:
+        text = str(message.message)
+        if text not in seen:
+            seen.add(text)
+            console.print(f"warning: {text}", markup=False, highlight=False)
 
 
 def wrote(console: Console, path: Path) -> None:

@@ -43,6 +43,8 @@ class RobustResult:
     weights: Any
     iterations: Any
     converged: Any
+    rejected: Any
+    """Points of each series given weight 0 (bisquare beyond c, clipped), padding aside."""
     norm: str
     tuning: float
     fit: ManyResult = field(repr=False)
@@ -162,6 +164,7 @@ def robust_fit(
         weights=out(weights),
         iterations=out(iterations),
         converged=out(converged & valid),
+        rejected=out(np.sum(used & (weights == 0), axis=1)),
         norm=chosen.name,
         tuning=float(chosen.c),
         fit=last,
