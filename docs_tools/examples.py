@@ -98,6 +98,18 @@ print(x0.round(2), ((high - low) / 2).round(2))       # the book: 0.72 6.21 11.1
 print(curve.inverse([2.9, 13.5, 23.0], interval="classical")[1:])   # Fieller's limits
 print(curve.detection_limits())                       # ICH Q2: 3.3 and 10 sigma / slope
 print(curve.inverse(30.0))                            # beyond the standards: NaN (a warning says why)""",
+    "robust": """import numpy as np
+import gradpoly
+
+rng = np.random.default_rng(2)
+x = np.linspace(0, 10, 60)
+y = 2.0 + 0.8 * x + 0.3 * rng.standard_normal(60)
+y[[7, 23, 41, 55]] += [6.0, -5.0, 8.0, 7.0]          # four bad readings
+print(gradpoly.lstsq(x, y, 1))                        # pulled by them
+fit = gradpoly.robust_fit(x, y, 1)                    # Huber, as statsmodels' RLM
+print(fit.coef, fit.stderr, fit.scale, fit.iterations)
+tukey = gradpoly.robust_fit(x, y, 1, norm="bisquare")  # weight 0 beyond 4.685 sigma
+print(tukey.coef, tukey.rejected, np.flatnonzero(tukey.weights == 0))""",
     "numpy": """import warnings
 import numpy as np
 import gradpoly.numpy as gnp   # np.polyfit, polynomial.polyfit, chebfit, legfit

@@ -231,3 +231,11 @@ def test_calibration_script_checks_fieller_and_times(tmp_path) -> None:
     data = json.loads(out.read_text())
     assert data["fieller_max_rel_diff"] < 1e-9
     assert {r["interval"] for r in data["rows"]} == {"no interval", "delta", "classical"}
+
+
+def test_robust_script_times_every_norm(tmp_path) -> None:
+    out = tmp_path / "robust.json"
+    script("robust.py", "--series", "100", "--points", "60", "--repeats", "1", "--json", str(out))
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["method"] for r in rows][1:] == [f"robust_fit, {n}" for n in ("huber", "bisquare", "clip")]
+    assert rows[1]["within_3se"] > rows[0]["within_3se"]
