@@ -237,5 +237,6 @@ def test_robust_script_times_every_norm(tmp_path) -> None:
     out = tmp_path / "robust.json"
     script("robust.py", "--series", "100", "--points", "60", "--repeats", "1", "--json", str(out))
     rows = json.loads(out.read_text())["rows"]
-    assert [r["method"] for r in rows][1:] == [f"robust_fit, {n}" for n in ("huber", "bisquare", "clip")]
+    expected = [f"robust_fit, {n}" for n in ("huber", "bisquare", "clip")]
+    assert [r["method"] for r in rows][1:] == expected
     assert rows[1]["within_3se"] > rows[0]["within_3se"]
