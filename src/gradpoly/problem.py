@@ -7,7 +7,7 @@ float64 references of DESIGN.md: the closed-form optimum and the exact GD trajec
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -15,7 +15,16 @@ import numpy as np
 import numpy.typing as npt
 from numpy.polynomial import Chebyshev, Legendre, Polynomial
 
-from gradpoly import bases, compensated, convergence, mapping, rates, updates, validation
+from gradpoly import (
+    bases,
+    compensated,
+    constraints,
+    convergence,
+    mapping,
+    rates,
+    updates,
+    validation,
+)
 from gradpoly.calling import keyword_only
 from gradpoly.errors import InvalidDataError, InvalidOptionError, RepresentationWarning, warn
 from gradpoly.gram import Gram
@@ -542,6 +551,9 @@ def lstsq(
     sigma: ArrayLike | None = None,
     absolute_sigma: bool = False,
     full: bool = False,
+    fixed: Any = None,
+    through: Any = None,
+    slope: Any = None,
 ) -> Any:
     """Closed-form float64 least squares: monomial coefficients in increasing order.
 
@@ -555,23 +567,86 @@ def lstsq(
     or give ``sigma``, y's standard deviations (``weights = 1 / sigma**2``), and
     ``absolute_sigma=True`` where they are absolute, as ``scipy.optimize.curve_fit`` means
     them (the statistics then take the scale as 1).
+
+    ``fixed={power: value}``, ``through=[(x, y), ...]`` and ``slope=[(x, dydx), ...]`` are
+    equality constraints the fit meets exactly (:mod:`gradpoly.constraints`): ``fixed={0:
+    0.0}`` is a fit through the origin, zeros in ``fixed`` leave terms out. Its statistics
+    count them (dof = n - (D+1) + K; fixed coefficients have standard error 0), as
+    statsmodels' fit of the reduced design.
     """
     weights = validation.inverse_variance(weights, sigma, absolute_sigma)
     problem = FitProblem.from_data(x, y, degree, weights)
-    if not validation.flag("full", full):
+    found = constraints.parse(fixed, through, slope, problem.degree)
+    full = validation.flag("full", full)
+    if found is None and not full:
         return lstsq_problem(problem)
     from gradpoly.result import LstsqResult, known_sigma
 
-    basis_coef, coef = lstsq_solve(problem)
+    moments = problem.moments
+    if found is None:
+        basis_coef, coef = lstsq_solve(problem)
+    else:
+        basis_coef, coef, moments = constrained_lstsq(problem, found)
+        if not full:
+            return coef
     result = LstsqResult(
         coef,
         basis_coef,
         problem.domain,
-        problem.moments,
+        moments,
         basis_coef,
-        residual_sums=problem.residual_sums(basis_coef, monomial=coef),
+        residual_sums=problem.residual_sums(basis_coef, monomial=coef if found is None else None),
     )
     return known_sigma(result, absolute_sigma)
+
+
+def constrained_lstsq(
+    problem: FitProblem, found: constraints.Constraints
+) -> tuple[FloatArray, FloatArray, Moments]:
+    """The constrained least squares of one fit: SVD least squares of the design times the
+    constraints' null space (:func:`gradpoly.constraints.null_space`), with the one
+    conditioning verdict; the basis and monomial coefficients (the fixed ones exactly
+    their values) and the statistics' moments counting the constraints."""
+    used = problem.weights is None or bool(np.all(problem.weights > 0))
+    x = problem.x if used else problem.used_x
+    y = problem.y if used else problem.y[problem.weights > 0]  # type: ignore[operator]
+    root = None if problem.weights is None else np.sqrt(problem.weights[problem.weights > 0])
+    a = _features(Basis.CHEBYSHEV, x, problem.domain, problem.degree)
+    scale = problem.y_scale
+    b = y / scale
+    if root is not None:
+        a, b = a * root[:, None], b * root
+    doms = np.array([problem.domain])
+    c_matrix, d = constraints.equations(found, doms, Basis.CHEBYSHEV, a.shape[1])
+    reduction = constraints.null_space(c_matrix, d / scale)
+    if not reduction.independent[0]:
+        raise InvalidOptionError(f"the constraints ({found.describe()}) are not independent")
+    particular, null = reduction.particular[0], reduction.null[0]
+    if null.shape[1]:
+        solver = SvdSolver.of(a @ null)
+        trouble = rank_trouble(solver.condition, Basis.CHEBYSHEV)
+        if trouble is not None:
+            raise InvalidDataError(
+                f"this constrained degree-{problem.degree} fit cannot be trusted: {trouble}"
+            )
+        unit = particular + null @ solver.solve(b - a @ particular)
+    else:
+        unit = particular
+    with np.errstate(over="ignore", invalid="ignore"):
+        coef = mapping.basis_to_monomial(unit[None, :] * scale, doms, Basis.CHEBYSHEV)[0]
+    for power, value in found.fixed:
+        coef[power] = value
+    coef = finite_coefficients(coef, problem)
+    moments = problem.moments
+    g = moments.g
+    if null.shape[1]:
+        reduced = np.linalg.pinv(null.T @ g[0] @ null)
+        inverse = (null @ reduced @ null.T)[None]
+    else:
+        inverse = np.zeros_like(g)
+    pinned = tuple(power for power, _ in found.fixed)
+    moments = replace(moments, inverse=inverse, constraints=found.count, pinned=pinned)
+    return unit * scale, coef, moments
 
 
 def lstsq_problem(problem: FitProblem) -> FloatArray:

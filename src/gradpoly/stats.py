@@ -53,6 +53,12 @@ class Moments(Gram):
     ``scipy.optimize.curve_fit`` means it): the scale is 1, not estimated from the residuals,
     so ``cov = (X' W X)^-1`` and p values and intervals come from the normal distribution
     (statsmodels' ``cov_type="fixed scale"``)."""
+    constraints: int = 0
+    """Equality constraints the fit met (:mod:`gradpoly.constraints`): as many fewer free
+    coefficients, so ``dof = n - (D + 1) + constraints``; ``inverse`` is then the constrained
+    ``N (N'GN)^-1 N'``."""
+    pinned: tuple[int, ...] = ()
+    """Powers whose monomial coefficient the fit fixed: variance exactly 0 (not rounding's)."""
 
 
 class StatsWarning(UserWarning):
@@ -122,8 +128,23 @@ class Stats:
             return np.broadcast_to(shared, (m.domains.shape[0], *shared.shape))
         return mapping.monomial_matrices(m.domains, m.basis, self.basis_coef.shape[1])
 
-    @threads.one_blas_thread()
     def _congruent(self, matrices: FloatArray) -> FloatArray:
+        """``T M T'`` with the pinned powers' rows and columns exactly 0."""
+        out = self._congruent_all(matrices)
+        for power in self.moments.pinned:
+            out[:, power, :] = 0.0
+            out[:, :, power] = 0.0
+        return out
+
+    def _congruent_diagonal(self, matrices: FloatArray) -> FloatArray:
+        """The diagonal of :meth:`_congruent` alone (B, D+1)."""
+        out = self._congruent_diagonal_all(matrices)
+        if self.moments.pinned:
+            out[:, list(self.moments.pinned)] = 0.0
+        return out
+
+    @threads.one_blas_thread()
+    def _congruent_all(self, matrices: FloatArray) -> FloatArray:
         """``T M T'`` for each series' basis-space matrix M: monomial space. With one shared
         T, one BLAS product of the flattened matrices with ``kron(T, T)``."""
         shared = self._shared_transform
@@ -135,7 +156,7 @@ class Stats:
         return np.asarray(flat.reshape(count, size, size), dtype=np.float64)
 
     @threads.one_blas_thread()
-    def _congruent_diagonal(self, matrices: FloatArray) -> FloatArray:
+    def _congruent_diagonal_all(self, matrices: FloatArray) -> FloatArray:
         """The diagonal of ``T M T'`` alone (B, D+1)."""
         shared = self._shared_transform
         if shared is None:
@@ -184,11 +205,11 @@ class Stats:
 
     @cached_property
     def dof_array(self) -> FloatArray:
-        return self.moments.used - self.basis_coef.shape[1]
+        return self.moments.used - self.basis_coef.shape[1] + self.moments.constraints
 
     @property
     def dof(self) -> Any:
-        """Residual degrees of freedom ``n - (D + 1)``."""
+        """Residual degrees of freedom ``n - (D + 1)`` (plus the number of constraints)."""
         return self._out(self.dof_array)
 
     @cached_property

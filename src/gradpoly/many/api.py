@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradpoly import validation
+from gradpoly import constraints, validation
 from gradpoly.calling import keyword_only, renamed
 from gradpoly.errors import (
     InvalidOptionError,
@@ -22,6 +22,7 @@ from gradpoly.many.finish import assemble
 from gradpoly.many.inputs import Progress
 from gradpoly.many.prepare import choose_backend, prepare
 from gradpoly.many.result import ManyResult
+from gradpoly.many.solve import constrained_solve
 from gradpoly.options import BEST, Basis, Device, DType, Gradient, Optimizer, pick_optimizer
 from gradpoly.result import known_sigma
 
@@ -46,6 +47,9 @@ def lstsq_many(
     series: Any = None,
     mask: Any = None,
     storage: DType | str = DType.FLOAT64,
+    fixed: Any = None,
+    through: Any = None,
+    slope: Any = None,
 ) -> ManyResult:
     """Closed-form least squares of B series at once (each with its own x, or one shared).
 
@@ -85,9 +89,16 @@ def lstsq_many(
     series : array_like of ids, optional
         With long columns: the series of each point; results come in first-appearance order
         of the ids, which ``result.ids`` lists.
+    fixed, through, slope : equality constraints every series' fit meets exactly, optional
+        ``fixed={power: value}`` pins monomial coefficients (``{0: 0.0}``: through the
+        origin; zeros: only some terms), ``through=[(x, y), ...]`` points the curve passes
+        through, ``slope=[(x, dydx), ...]`` its slope there (:mod:`gradpoly.constraints`).
+        The statistics count them: dof = n - (D+1) + K, and the pinned combinations have
+        standard error 0.
     """
     start = time.perf_counter()
     chosen, size = Basis.parse(basis), validation.degree(degree)
+    found = constraints.parse(fixed, through, slope, size)
     drop = validation.flag("drop_nan", drop_nan)
     weights = validation.inverse_variance(
         weights, sigma, absolute_sigma, nan_ok=drop, hint=", or pass drop_nan=True"
@@ -97,13 +108,33 @@ def lstsq_many(
         x, y, size, chosen, backend, where, weights=weights, series=series, mask=mask,
         drop=drop, storage=storage, progress=progress,
     )  # fmt: skip
-    w, condition, inverse = data.solve(chosen)
+    if found is None:
+        w, condition, inverse = data.solve(chosen)
+    else:
+        w, condition, inverse = constrained_solve(
+            data.gram, found, chosen, data.scale, data.valid, data.problems
+        )
     how = (chosen, "lstsq", backend.name, str(Loss.MSE))
     seconds = time.perf_counter() - start
     result = assemble(w, data, how, seconds, inverse=inverse)
+    if found is not None:
+        result = constrained(result, found)
     condition = np.where(result.valid, condition, np.nan)
     error = condition * np.finfo(np.float64).eps
     return known_sigma(replace(result, condition=condition, coef_error=error), absolute_sigma)
+
+
+def constrained(result: ManyResult, found: constraints.Constraints) -> ManyResult:
+    """A constrained fit's result: the fixed coefficients exactly their values (not the
+    basis conversion's rounding of them) and statistics that count the constraints."""
+    coef = result.coef.copy()
+    for power, value in found.fixed:
+        coef[:, power] = np.where(result.valid, value, np.nan)
+    moments = result.moments
+    if moments is not None:
+        pinned = tuple(power for power, _ in found.fixed)
+        moments = replace(moments, constraints=found.count, pinned=pinned)
+    return replace(result, coef=coef, moments=moments)
 
 
 @keyword_only(3)

@@ -243,6 +243,8 @@ class ManyResult(Fitted):
                 "inverse": None if m.inverse is None else m.inverse.tolist(),
                 "y_scale": m.y_scale,
                 "absolute_sigma": m.absolute,
+                "constraints": m.constraints,
+                "pinned": list(m.pinned),
             },
         }
 
@@ -290,6 +292,8 @@ class ManyResult(Fitted):
                 inverse=None if stats.get("inverse") is None else saved_floats(stats["inverse"], 3),
                 y_scale=float(stats["y_scale"]),
                 absolute=saved_bool(stats.get("absolute_sigma", False)),
+                constraints=saved_count(stats.get("constraints", 0), size),
+                pinned=tuple(saved_count(p, size - 1) for p in stats.get("pinned", [])),
             ),
         )
         check_saved_many(result, count, size)
@@ -328,6 +332,13 @@ def saved_flags(values: Any) -> npt.NDArray[np.bool_]:
     if array.ndim != 1 or array.dtype != np.bool_:
         raise ValueError("converged, valid and holds_inf must be lists of true/false")
     return array
+
+
+def saved_count(value: Any, top: int) -> int:
+    """A saved whole number from 0 to ``top`` (a constraint count, a pinned power)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top:
+        raise ValueError(f"statistics: expected a whole number from 0 to {top}, got {value!r}")
+    return int(value)
 
 
 def saved_bool(value: Any) -> bool:
@@ -397,7 +408,13 @@ def check_saved_many(result: ManyResult, count: int, size: int) -> None:
     if m.inverse is not None:
         inverse = m.inverse[fitted]
         formed = np.isfinite(inverse).all(axis=(1, 2))
-        with np.errstate(all="ignore"):
-            product = np.matmul(g[formed], inverse[formed]) - np.eye(size)
+        with np.errstate(all="ignore"):  # constrained: a generalized inverse, H G H = H
+            if m.constraints:
+                h = inverse[formed]
+                product = (np.matmul(np.matmul(h, g[formed]), h) - h) / np.maximum(
+                    np.abs(h).max(axis=(1, 2), keepdims=True), 1e-300
+                )
+            else:
+                product = np.matmul(g[formed], inverse[formed]) - np.eye(size)
         if product.size and not float(np.max(np.abs(product))) <= 1e-6:
             raise ValueError("statistics: inverse is not the Gram matrices' inverse")

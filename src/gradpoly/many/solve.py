@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from gradpoly import constraints
 from gradpoly.batched.shared import SharedGram
 from gradpoly.gram import Gram
 from gradpoly.many.inputs import Points, SharedInput, shared_points
@@ -212,3 +213,43 @@ def shared_solve(
         valid[rows] = sub_valid
         problems.update({int(rows[k]): why for k, why in sub_problems.items()})
     return w, condition, inverse
+
+
+def constrained_solve(
+    gram: Gram,
+    found: constraints.Constraints,
+    basis: Basis,
+    scale: float,
+    valid: npt.NDArray[np.bool_],
+    problems: dict[int, str],
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The constrained least squares of every series (:mod:`gradpoly.constraints`): the
+    normal equations of the free coefficients, batched, with the one conditioning verdict.
+    Returns the basis coefficients, the reduced design's condition number and the
+    constrained ``N (N'GN)^-1 N'`` for the statistics. ``scale``: the power of two y (and so
+    each constraint's value) was divided by."""
+    size = gram.c.shape[1]
+    c_matrix, d = constraints.equations(found, gram.domains, basis, size)
+    reduction = constraints.null_space(c_matrix, d / scale)
+    for b in np.flatnonzero(valid & ~reduction.independent).tolist():
+        valid[b] = False
+        problems[b] = f"its constraints ({found.describe()}) are not independent"
+    free = size - found.count
+    count = gram.c.shape[0]
+    if free == 0:  # the constraints fix every coefficient
+        return reduction.particular, np.ones(count), np.zeros((count, size, size))
+    reduced = reduction.gram(gram)
+    eye = np.eye(free)
+    safe = np.where(valid[:, None, None], reduced.g, eye)
+    with np.errstate(all="ignore"):
+        inverse = gram_inverses(safe)
+        bound = free * one_norms(safe) * one_norms(inverse)
+    condition = np.sqrt(np.where(np.isfinite(bound), bound, np.inf))
+    for b in np.flatnonzero(valid).tolist():
+        trouble = rank_trouble(float(condition[b]), basis)
+        if trouble is not None:
+            valid[b] = False
+            problems[b] = trouble
+    z = np.einsum("bij,bj->bi", inverse, reduced.c)
+    w = reduction.full(z)
+    return w, np.where(valid, condition, np.nan), reduction.inverse(inverse)

@@ -1,0 +1,97 @@
+"""Equality-constrained fits (gradpoly.constraints; fixed=, through=, slope= on lstsq and
+lstsq_many): met exactly, equal to statsmodels on the reduced design, one answer per path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import gradpoly
+from gradpoly.errors import InvalidOptionError
+
+sm = pytest.importorskip("statsmodels.api")
+
+X = np.linspace(0.5, 5.0, 40)
+Y = 2.0 * X + 0.3 * X**2 + 0.2 * np.random.default_rng(0).standard_normal(40)
+
+
+def test_through_the_origin_is_ols_without_a_constant() -> None:
+    fit = gradpoly.lstsq(X, Y, 2, fixed={0: 0.0}, full=True)
+    ols = sm.OLS(Y, np.column_stack([X, X**2])).fit()
+    assert fit.coef[0] == 0.0
+    np.testing.assert_allclose(fit.coef[1:], ols.params, rtol=1e-10)
+    np.testing.assert_allclose(fit.stats.stderr[1:], ols.bse, rtol=1e-9)
+    assert fit.stats.stderr[0] == 0.0
+    assert fit.stats.dof == ols.df_resid
+
+
+def test_only_some_terms() -> None:
+    fit = gradpoly.lstsq(X, Y, 3, fixed={1: 0.0, 3: 0.0}, full=True)
+    ols = sm.OLS(Y, np.column_stack([np.ones_like(X), X**2])).fit()
+    np.testing.assert_allclose(fit.coef[[0, 2]], ols.params, rtol=1e-10)
+    np.testing.assert_allclose(fit.stats.stderr[[0, 2]], ols.bse, rtol=1e-9)
+    assert (fit.coef[[1, 3]] == 0).all()
+
+
+def test_a_point_and_a_slope_are_met_and_counted() -> None:
+    x0, y0, x1, s1 = 1.0, 2.5, 4.0, 3.0
+    fit = gradpoly.lstsq(X, Y, 3, through=[(x0, y0)], slope=[(x1, s1)], full=True)
+    assert float(fit.predict(x0)) == pytest.approx(y0, rel=1e-12)
+    derivative = np.polynomial.polynomial.polyder(fit.coef)
+    assert np.polynomial.polynomial.polyval(x1, derivative) == pytest.approx(s1, rel=1e-10)
+    assert fit.stats.dof == X.size - 4 + 2
+    # statsmodels on the reduced design: y - y0 = b1 (x - x0) + b2 (x^2 - x0^2) + b3 (x^3 - x0^3)
+    # with b1 + 2 b2 x1 + 3 b3 x1^2 = s1, i.e. b1 eliminated
+    design = np.column_stack(
+        [X**2 - x0**2 - 2 * x1 * (X - x0), X**3 - x0**3 - 3 * x1**2 * (X - x0)]
+    )
+    ols = sm.OLS(Y - y0 - s1 * (X - x0), design).fit()
+    np.testing.assert_allclose(fit.coef[2:], ols.params, rtol=1e-9)
+    np.testing.assert_allclose(fit.stats.stderr[2:], ols.bse, rtol=1e-8)
+
+
+def test_one_curve_many_curves_and_saved_results_agree() -> None:
+    rng = np.random.default_rng(1)
+    ys = 1.0 + X * rng.uniform(0.5, 2.0, (5, 1)) + 0.1 * rng.standard_normal((5, 40))
+    options = {"fixed": {0: 1.0}, "slope": [(2.0, 1.5)]}
+    many = gradpoly.lstsq_many(X, ys, 3, **options)
+    own_x = gradpoly.lstsq_many(np.tile(X, (5, 1)) + 0.0, ys, 3, engine="numpy", **options)
+    loaded = gradpoly.ManyResult.from_json(many.to_json())
+    for b in range(5):
+        one = gradpoly.lstsq(X, ys[b], 3, full=True, **options)
+        for result in (many, own_x, loaded):
+            np.testing.assert_allclose(result.coef[b], one.coef, rtol=1e-9, atol=1e-12)
+            stderr = np.asarray(result.stats.stderr)[b]
+            np.testing.assert_allclose(stderr, one.stats.stderr, rtol=1e-8, atol=1e-14)
+    assert (np.asarray(many.stats.stderr)[:, 0] == 0).all()
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    x0=st.floats(0.5, 5.0),
+    y0=st.floats(-5.0, 5.0),
+    degree=st.integers(1, 5),
+)
+def test_a_point_is_met_exactly(x0: float, y0: float, degree: int) -> None:
+    fit = gradpoly.lstsq(X, Y, degree, through=[(x0, y0)], full=True)
+    assert float(fit.predict(x0)) == pytest.approx(y0, rel=1e-9, abs=1e-9)
+
+
+def test_bad_constraints_are_named() -> None:
+    with pytest.raises(InvalidOptionError, match="above the degree"):
+        gradpoly.lstsq(X, Y, 2, fixed={3: 0.0})
+    with pytest.raises(InvalidOptionError, match="fixed must map powers"):
+        gradpoly.lstsq(X, Y, 2, fixed=[0.0])
+    with pytest.raises(InvalidOptionError, match="at most 3"):
+        gradpoly.lstsq(X, Y, 2, through=[(1, 1), (2, 2), (3, 3), (4, 4)])
+    with pytest.raises(InvalidOptionError, match="not independent"):
+        gradpoly.lstsq(X, Y, 2, through=[(1.0, 1.0), (1.0, 2.0)])
+    with pytest.raises(InvalidOptionError, match="through"):
+        gradpoly.lstsq(X, Y, 2, through=[(1.0, float("nan"))])
+    with pytest.raises(InvalidOptionError, match="pairs"):
+        gradpoly.lstsq(X, Y, 2, slope=[(1.0, 2.0, 3.0)])
+    many = gradpoly.lstsq_many(X, np.stack([Y, Y]), 2, through=[(1.0, 1.0), (1.0, 2.0)])
+    assert not many.valid.any()
+    assert "not independent" in many.problems[0]
