@@ -110,6 +110,20 @@ fit = gradpoly.robust_fit(x, y, 1)                    # Huber, as statsmodels' R
 print(fit.coef, fit.stderr, fit.scale, fit.iterations)
 tukey = gradpoly.robust_fit(x, y, 1, norm="bisquare")  # weight 0 beyond 4.685 sigma
 print(tukey.coef, tukey.rejected, np.flatnonzero(tukey.weights == 0))""",
+    "constraints": """import numpy as np
+import gradpoly
+
+rng = np.random.default_rng(0)
+x = np.linspace(0.5, 5, 40)
+y = 2.0 * x + 0.3 * x**2 + 0.2 * rng.standard_normal(40)
+origin = gradpoly.lstsq(x, y, 2, fixed={0: 0.0}, full=True)      # through the origin
+print(origin.coef, origin.stats.stderr, origin.stats.dof)
+even = gradpoly.lstsq(x, y, 4, fixed={1: 0.0, 3: 0.0})            # only the even terms
+print(even)
+pinned = gradpoly.lstsq(x, y, 3, through=[(1.0, 2.5)], slope=[(4.0, 4.0)], full=True)
+print(pinned.predict(1.0), np.polynomial.polynomial.polyval(4.0, np.polynomial.polynomial.polyder(pinned.coef)))
+many = gradpoly.lstsq_many(x, y[None] * [[1.0], [0.5]], 2, fixed={0: 0.0})   # every series
+print(many.coef)""",
     "numpy": """import warnings
 import numpy as np
 import gradpoly.numpy as gnp   # np.polyfit, polynomial.polyfit, chebfit, legfit

@@ -825,3 +825,19 @@ def test_robust_fits_and_reports(capsys, tmp_path) -> None:
     code, _, err = run(capsys, "robust", str(data), "--norm", "l1")
     assert code == 1
     assert "norm must be one of" in err
+
+
+def test_calibrate_through_the_origin(capsys, tmp_path) -> None:
+    data = tmp_path / "standards.csv"
+    data.write_text("x,y\n1,2.1\n2,3.9\n3,6.2\n4,7.9\n5,10.1\n")
+    out = tmp_path / "cal.json"
+    code, _, _ = run(capsys, "calibrate", str(data), "--fixed", "0=0", "--json", str(out))
+    assert code == 0
+    written = json.loads(out.read_text())
+    assert written["coef"][0] == 0.0
+    x = np.arange(1.0, 6.0)
+    y = np.array([2.1, 3.9, 6.2, 7.9, 10.1])
+    assert written["coef"][1] == pytest.approx(float(x @ y / (x @ x)), rel=1e-12)
+    code, _, err = run(capsys, "calibrate", str(data), "--through", "1;2")
+    assert code == 1
+    assert "--through takes X,Y" in err

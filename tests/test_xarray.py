@@ -530,3 +530,20 @@ def test_robust_fits_each_pixel_as_robust_fit_does() -> None:
             gx.polyfit(da, "time", 2, robust="huber", **extra)
     with pytest.raises(InvalidOptionError, match="norm must be one of"):
         gx.polyfit(da, "time", 2, robust="l1")
+
+
+def test_constraints_hold_on_every_pixel() -> None:
+    rng = np.random.default_rng(10)
+    t = np.linspace(0.5, 5.0, 40)
+    cube = 2.0 * t + 0.3 * t**2 + 0.2 * rng.standard_normal((2, 3, 40))
+    cube[1, 1, 3:8] = np.nan
+    da = xr.DataArray(cube, dims=("lat", "lon", "time"), coords={"time": t})
+    ds = gx.polyfit(da, "time", 2, fixed={0: 0.0}, stats=True, cov=True)
+    expected = gradpoly.lstsq_many(t, cube.reshape(6, 40), 2, fixed={0: 0.0}, drop_nan=True)
+    coef = ds.polyfit_coefficients.transpose("lat", "lon", "degree").values.reshape(6, 3)
+    np.testing.assert_allclose(coef[:, ::-1], expected.coef, rtol=1e-12)
+    assert (ds.polyfit_coefficients.sel(degree=0) == 0).all()
+    assert (ds.polyfit_stderr.sel(degree=0) == 0).all()
+    np.testing.assert_array_equal(ds.polyfit_dof.values.ravel(), np.asarray(expected.stats.dof))
+    with pytest.raises(InvalidOptionError, match="constrain the least-squares fit"):
+        gx.polyfit(da, "time", 2, fixed={0: 0.0}, robust="huber")

@@ -25,8 +25,8 @@ import numpy as np
 import numpy.typing as npt
 import xarray as xr
 
+from gradpoly import constraints, selection, timeaxis, validation
 from gradpoly import robust as robust_norms
-from gradpoly import selection, timeaxis, validation
 from gradpoly.calling import keyword_only, renamed
 from gradpoly.errors import (
     DataTypeError,
@@ -73,6 +73,9 @@ def polyfit(
     absolute_sigma: bool = False,
     select: str | None = None,
     robust: str | None = None,
+    fixed: Any = None,
+    through: Any = None,
+    slope: Any = None,
 ) -> xr.Dataset:
     """Least-squares polynomial fit along ``dim``: ``DataArray.polyfit``'s Dataset, faster.
 
@@ -119,6 +122,11 @@ def polyfit(
     coefficients, with ``polyfit_stderr`` (robust standard errors), ``polyfit_scale`` (the
     robust residual scale) and ``polyfit_converged``. Not with ``w``/``sigma``, ``full``,
     ``cov``, ``stats``, ``select`` or ``solver="gd"``.
+
+    ``fixed={power: value}``, ``through=[(x, y), ...]`` and ``slope=[(x, dydx), ...]``
+    constrain every series' fit exactly, as :func:`gradpoly.lstsq_many` does (x in the fit
+    coordinate's numbers: with ``time_unit``, in that unit); covariance and statistics count
+    them. Not with ``full``, ``select``, ``robust`` or ``solver="gd"``.
     """
     if not isinstance(obj, xr.DataArray | xr.Dataset):
         raise DataTypeError(
@@ -185,9 +193,16 @@ def polyfit(
         "steps": steps,
     }
     shared = weights if isinstance(weights, np.ndarray) else None
+    found = constraints.parse(fixed, through, slope, degree)
+    if found is not None and (full or criterion is not None or norm is not None
+                              or solver == "gd"):  # fmt: skip
+        raise InvalidOptionError(
+            "fixed, through and slope constrain the least-squares fit; they do not combine "
+            "with full, select, robust or solver='gd'"
+        )
     job = _Job(x, degree, shared, skipna, full, cov, options, "degree", dim, stats=stats,
                min_valid=min_valid, absolute=absolute, criterion=criterion,
-               robust=norm)  # fmt: skip
+               robust=norm, constraints=found)  # fmt: skip
     variables: dict[Hashable, Any] = {}
     degree_dim: Hashable = "degree"
     while degree_dim in obj.dims:  # as xarray names it when the input has a degree dim
@@ -242,6 +257,8 @@ class _Job:
     """The criterion each series' degree is chosen by (``select=``), or None: ``degree``."""
     robust: str | None = None
     """The robust norm each series is fitted with (``robust=``), or None: least squares."""
+    constraints: constraints.Constraints | None = None
+    """Equality constraints every series' fit meets (``fixed=``, ``through=``, ``slope=``)."""
 
     @property
     def order(self) -> int:
@@ -349,9 +366,13 @@ def _fit_block(y: FloatArray, job: _Job, own: FloatArray | None = None) -> dict[
             engine=engine, device=device, storage=_dtype(y),
         )  # fmt: skip
     else:
+        found = job.constraints
         result = lstsq_many(
             x, y, degree, weights=weights, basis=Basis.CHEBYSHEV, drop_nan=True, engine=engine,
             device=device, storage=_dtype(y),
+            fixed=None if found is None else dict(found.fixed),
+            through=None if found is None or not found.through else found.through,
+            slope=None if found is None or not found.slope else found.slope,
         )  # fmt: skip
     result = known_sigma(result, job.absolute)
     used = np.zeros(count) if result.moments is None else np.asarray(result.moments.used)
