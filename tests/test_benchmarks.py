@@ -240,3 +240,12 @@ def test_robust_script_times_every_norm(tmp_path) -> None:
     expected = [f"robust_fit, {n}" for n in ("huber", "bisquare", "clip")]
     assert [r["method"] for r in rows][1:] == expected
     assert rows[1]["within_3se"] > rows[0]["within_3se"]
+
+
+def test_constraints_script_times_each_kind(tmp_path) -> None:
+    out = tmp_path / "constraints.json"
+    script("constraints.py", "--series", "100", "--points", "40", "--repeats", "1",
+           "--json", str(out))  # fmt: skip
+    rows = json.loads(out.read_text())["rows"]
+    assert rows[0]["case"] == "unconstrained"
+    assert len(rows) == 4

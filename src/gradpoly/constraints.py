@@ -142,21 +142,24 @@ class Reduction:
 
     def full(self, z: FloatArray) -> FloatArray:
         """The basis coefficients w (B, S) of free coefficients z (B, S-K)."""
-        return np.asarray(self.particular + np.einsum("bij,bj->bi", self.null, z))
+        return np.asarray(self.particular + np.matmul(self.null, z[:, :, None])[:, :, 0])
 
     def inverse(self, reduced_inverse: FloatArray) -> FloatArray:
         """``N (N'GN)^-1 N'`` (B, S, S): the constrained fit's covariance shape."""
-        return np.asarray(np.einsum("bij,bjk,blk->bil", self.null, reduced_inverse, self.null))
+        return np.asarray(
+            np.matmul(np.matmul(self.null, reduced_inverse), np.swapaxes(self.null, 1, 2))
+        )
 
     def gram(self, gram: Gram) -> Gram:
         """The Gram statistics of the free coefficients: ``N'GN``, ``N'(c - G w_p)`` and
         ``s - 2 c.w_p + w_p'G w_p`` (the same residuals, in z)."""
-        g, c, p = gram.g, gram.c, self.particular
-        gp = np.einsum("bij,bj->bi", g, p)
+        g, c, p = gram.g, gram.c, self.particular  # null and p: (B, ...) or one for all (1, ...)
+        gp = np.matmul(g, p[:, :, None])[:, :, 0]
+        across = np.swapaxes(self.null, 1, 2)
         return Gram(
-            np.einsum("bji,bjk,bkl->bil", self.null, g, self.null),
-            np.einsum("bji,bj->bi", self.null, c - gp),
-            gram.s - 2.0 * np.einsum("bi,bi->b", c, p) + np.einsum("bi,bi->b", p, gp),
+            np.matmul(np.matmul(across, g), self.null),
+            np.matmul(across, (c - gp)[:, :, None])[:, :, 0],
+            gram.s - 2.0 * np.sum(c * p, axis=1) + np.sum(p * gp, axis=1),
             gram.domains,
         )
 

@@ -15,7 +15,7 @@ from gradpoly.gram import Gram
 from gradpoly.many.inputs import Points, SharedInput, shared_points
 from gradpoly.mapping import features, mapped
 from gradpoly.options import Basis
-from gradpoly.problem import SvdSolver, rank_trouble
+from gradpoly.problem import RANK_CONDITION, SvdSolver, rank_trouble
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -229,15 +229,19 @@ def constrained_solve(
     constrained ``N (N'GN)^-1 N'`` for the statistics. ``scale``: the power of two y (and so
     each constraint's value) was divided by."""
     size = gram.c.shape[1]
-    c_matrix, d = constraints.equations(found, gram.domains, basis, size)
-    reduction = constraints.null_space(c_matrix, d / scale)
-    for b in np.flatnonzero(valid & ~reduction.independent).tolist():
+    domains = gram.domains
+    one = bool(np.isnan(domains).all() or (domains == domains[:1]).all())  # a shared axis
+    c_matrix, d = constraints.equations(found, domains[:1] if one else domains, basis, size)
+    reduction = constraints.null_space(c_matrix, d / scale)  # one for all, or per series
+    independent = np.broadcast_to(reduction.independent, valid.shape)
+    for b in np.flatnonzero(valid & ~independent).tolist():
         valid[b] = False
         problems[b] = f"its constraints ({found.describe()}) are not independent"
     free = size - found.count
     count = gram.c.shape[0]
     if free == 0:  # the constraints fix every coefficient
-        return reduction.particular, np.ones(count), np.zeros((count, size, size))
+        particular = np.broadcast_to(reduction.particular, (count, size)).copy()
+        return particular, np.ones(count), np.zeros((count, size, size))
     reduced = reduction.gram(gram)
     eye = np.eye(free)
     safe = np.where(valid[:, None, None], reduced.g, eye)
@@ -245,11 +249,9 @@ def constrained_solve(
         inverse = gram_inverses(safe)
         bound = free * one_norms(safe) * one_norms(inverse)
     condition = np.sqrt(np.where(np.isfinite(bound), bound, np.inf))
-    for b in np.flatnonzero(valid).tolist():
-        trouble = rank_trouble(float(condition[b]), basis)
-        if trouble is not None:
-            valid[b] = False
-            problems[b] = trouble
+    for b in np.flatnonzero(valid & ~(condition <= RANK_CONDITION)).tolist():
+        valid[b] = False
+        problems[b] = str(rank_trouble(float(condition[b]), basis))
     z = np.einsum("bij,bj->bi", inverse, reduced.c)
     w = reduction.full(z)
     return w, np.where(valid, condition, np.nan), reduction.inverse(inverse)
