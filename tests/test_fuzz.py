@@ -519,3 +519,102 @@ def test_time_units_keep_the_contract(count, resolution, unit, kind) -> None:
         assert np.isnan(numbers[1])  # NaT
 
     contract(lambda: timeaxis.numbers(values, unit), check)
+
+
+CONSTRAINTS = st.one_of(
+    st.just({}),
+    st.fixed_dictionaries({"fixed": st.sampled_from([{0: 0.0}, {1: 2.0}, {9: 0.0}, {0: np.nan},
+                                                     [0.0], {"a": 1}, {-1: 0.0}])}),
+    st.fixed_dictionaries({"through": st.sampled_from([[(0.0, 1.0)], (0.5, 0.5), 1.0, "ab",
+                                                       [(np.inf, 0.0)], [(0.0, 1.0), (0.0, 2.0)],
+                                                       [(1e300, 0.0)], [(1, 2, 3)]])}),
+    st.fixed_dictionaries(
+        {"slope": st.sampled_from([[(0.0, 1.0)], [(0.0, np.nan)], [(2.0, 0.0)]])}
+    ),
+)  # fmt: skip
+
+
+@given(data=hostile_xy(), degree=OPTIONS.map(lambda o: o["degree"]), options=CONSTRAINTS)
+def test_constrained_fits_keep_the_contract(data, degree, options) -> None:
+    x, y = data
+
+    def check(result: Any) -> None:
+        coef = np.asarray(result.coef)
+        assert np.isfinite(coef).all()
+        for power, value in options.get("fixed", {}).items():
+            assert coef[power] == value
+
+    contract(lambda: lstsq(x, y, degree, full=True, **options), check)
+    contract(lambda: lstsq_many(x, np.atleast_2d(y) if np.ndim(y) == 1 else y, degree, **options),
+             lambda result: None)  # fmt: skip
+
+
+@given(
+    data=hostile_xy(),
+    degree=OPTIONS.map(lambda o: o["degree"]),
+    criterion=st.sampled_from(["aicc", "aic", "bic", "gcv", "loo", "r2", 3]),
+)
+def test_degree_selection_keeps_the_contract(data, degree, criterion) -> None:
+    from gradpoly import select_degree
+
+    x, y = data
+
+    def check(chosen: Any) -> None:
+        degrees = np.atleast_1d(chosen.degree)
+        assert ((degrees >= -1) & (degrees <= int(degree))).all()
+        fitted = degrees >= 0
+        assert np.isfinite(np.atleast_2d(chosen.coef)[fitted]).all()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # unfitted series are said, and checked
+        contract(lambda: select_degree(x, y, degree, criterion=criterion), check)
+
+
+@given(
+    data=hostile_xy(),
+    measured=st.sampled_from([0.0, 0.5, np.nan, np.inf, "a", [0.1, 0.2], 1e300]),
+    interval=st.sampled_from([None, "classical", "delta", "wide"]),
+    replicates=st.sampled_from([1, 3, 0, 1.5]),
+)
+def test_inverse_prediction_keeps_the_contract(data, measured, interval, replicates) -> None:
+    x, y = data
+
+    def fitted() -> Any:
+        return lstsq(x, y, 2, full=True)
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = fitted()
+    except GradpolyError:
+        return
+
+    def check(found: Any) -> None:
+        values = found if interval is None else found[0]
+        finite = np.isfinite(values)
+        assert np.isfinite(np.asarray(fitted().predict(values[finite]))).all()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # CalibrationWarning: NaN said
+        contract(lambda: result.inverse(measured, interval=interval, replicates=replicates),
+                 check)  # fmt: skip
+
+
+@given(
+    data=hostile_xy(),
+    norm=st.sampled_from(["huber", "bisquare", "clip", "l1"]),
+    tuning=st.sampled_from([None, 2.0, 0.0, "a", np.inf]),
+)
+def test_robust_fits_keep_the_contract(data, norm, tuning) -> None:
+    from gradpoly import robust_fit
+
+    x, y = data
+
+    def check(found: Any) -> None:
+        coef = np.atleast_2d(found.coef)
+        fitted = np.isfinite(coef).all(axis=1)
+        assert (np.atleast_1d(found.scale)[fitted] >= 0).all()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        contract(lambda: robust_fit(x, y, 2, norm=norm, tuning=tuning), check)

@@ -26,6 +26,12 @@ from gradpoly.options import Basis
 
 FloatArray = npt.NDArray[np.float64]
 
+DEPENDENT = (
+    "are not independent (one repeats or contradicts another, or asks what the degree cannot "
+    "give, such as a slope of a constant), or lie too far from the data for float64"
+)
+"""Why a set of constraints is refused."""
+
 INDEPENDENT = 1e-10
 """Constraints whose matrix has a singular value below this times its largest are dependent
 (one repeats or contradicts another): refused, named."""
@@ -82,9 +88,12 @@ def _pairs(name: str, values: Any) -> tuple[tuple[float, float], ...]:
     """``((x, value), ...)`` from a sequence of pairs (or one pair), finite."""
     if values is None:
         return ()
-    items = np.asarray(values, dtype=object)
-    if items.ndim == 1 and items.size == 2 and not isinstance(values[0], Sequence | np.ndarray):
-        values = [values]
+    if not isinstance(values, Sequence | np.ndarray) or isinstance(values, str):
+        raise InvalidOptionError(
+            f"{name} takes (x, value) pairs, e.g. [(1.0, 2.0)], got {values!r}"
+        )
+    if len(values) == 2 and not isinstance(values[0], Sequence | np.ndarray):
+        values = [values]  # one pair
     out = []
     for item in values:
         if not isinstance(item, Sequence | np.ndarray) or len(item) != 2:

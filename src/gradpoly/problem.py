@@ -620,7 +620,7 @@ def constrained_lstsq(
     c_matrix, d = constraints.equations(found, doms, Basis.CHEBYSHEV, a.shape[1])
     reduction = constraints.null_space(c_matrix, d / scale)
     if not reduction.independent[0]:
-        raise InvalidOptionError(f"the constraints ({found.describe()}) are not independent")
+        raise InvalidOptionError(f"the constraints ({found.describe()}) {constraints.DEPENDENT}")
     particular, null = reduction.particular[0], reduction.null[0]
     if null.shape[1]:
         solver = SvdSolver.of(a @ null)

@@ -16,6 +16,7 @@ from typing import Final, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from gradpoly import validation
 from gradpoly.errors import InvalidOptionError
 
 FloatArray = npt.NDArray[np.float64]
@@ -122,10 +123,7 @@ def norm(name: str, tuning: float | None = None) -> Norm:
         raise InvalidOptionError(f"norm must be one of {', '.join(NORMS)}, got {name!r}")
     if tuning is None:
         return NORMS[key]()
-    value = float(tuning)
-    if not (np.isfinite(value) and value > 0):
-        raise InvalidOptionError(f"tuning must be a positive number, got {tuning!r}")
-    return NORMS[key](value)
+    return NORMS[key](validation.positive("tuning", tuning))
 
 
 def mad(residuals: FloatArray, used: BoolArray) -> FloatArray:

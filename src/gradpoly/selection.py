@@ -37,7 +37,9 @@ def criterion(name: str) -> str:
     return text
 
 
-def information(rss: FloatArray, n: FloatArray, log_weights: FloatArray) -> dict[str, FloatArray]:
+def information(
+    rss: FloatArray, n: FloatArray, log_weights: FloatArray, scale: float = 1.0
+) -> dict[str, FloatArray]:
     """AIC, AICc, BIC and GCV of fits of degree 0..D (columns) for B series (rows).
 
     ``rss`` (B, D+1) is each fit's weighted residual sum of squares, ``n`` (B,) its points of
@@ -46,19 +48,19 @@ def information(rss: FloatArray, n: FloatArray, log_weights: FloatArray) -> dict
     ``bic = -2 llf + k log n``, ``aicc = aic + 2k(k+1) / (n - k - 1)``, with k = degree + 1
     parameters; ``gcv = n rss / (n - k)^2``. Where n - k (n - k - 1 for AICc) is not positive
     the criterion is inf: that degree interpolates its points, which leaves nothing to judge
-    it by (statsmodels' AIC would be -inf there, and chosen).
+    it by (statsmodels' AIC would be -inf there, and chosen). ``rss`` may be of y divided by
+    ``scale`` (a power of two): the criteria are of y itself, without squaring the scale.
     """
     k = np.arange(1, rss.shape[1] + 1, dtype=np.float64)[None, :]
     size = n[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        llf = (
-            -0.5 * size * (np.log(2 * np.pi) + np.log(rss / size) + 1) + 0.5 * log_weights[:, None]
-        )
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_rss = np.log(rss / size) + 2.0 * np.log(scale)
+        llf = -0.5 * size * (np.log(2 * np.pi) + log_rss + 1) + 0.5 * log_weights[:, None]
         aic = -2 * llf + 2 * k
         spare = size - k - 1
         aicc = np.where(spare > 0, aic + 2 * k * (k + 1) / spare, np.inf)
         bic = -2 * llf + k * np.log(size)
-        gcv = np.where(size - k > 0, size * rss / (size - k) ** 2, np.inf)
+        gcv = np.where(size - k > 0, size * rss / (size - k) ** 2 * scale * scale, np.inf)
     fitted, judged = np.isfinite(rss), size - k > 0  # an interpolant leaves nothing to judge
     return {
         name: np.asarray(np.where(fitted, np.where(judged, value, np.inf), np.nan))

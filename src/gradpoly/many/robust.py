@@ -14,6 +14,7 @@ import numpy.typing as npt
 
 from gradpoly import robust, validation
 from gradpoly.calling import keyword_only
+from gradpoly.errors import UnfittedWarning, warn
 from gradpoly.many.api import lstsq_many
 from gradpoly.many.inputs import one_curve
 from gradpoly.many.prepare import choose_backend, prepare
@@ -90,7 +91,7 @@ def robust_fit(
     start = time.perf_counter()
     chosen = robust.norm(norm, tuning)
     size = validation.degree(degree) + 1
-    tolerance = validation.tol(tol)
+    tolerance = validation.tol(tol) or 0.0  # None: every one of max_iter fits
     limit = validation.count("max_iter", max_iter, high=100_000)
     drop = validation.flag("drop_nan", drop_nan)
     single = series is None and one_curve(x, y)
@@ -104,10 +105,30 @@ def robust_fit(
     )  # fmt: skip
     batch = data.layout.descent_batch(True)
     xs = batch.x
-    ys = np.asarray(batch.y * data.scale, dtype=np.float64)
+    ys = np.asarray(batch.y, dtype=np.float64)  # y / data.scale (a power of two): finite sums
     used = np.ones(ys.shape, dtype=bool) if batch.w is None else batch.w > 0
-    count = ys.shape[0]
     options: dict[str, Any] = {"engine": engine, "device": device}
+    with np.errstate(all="ignore"):  # beyond float64 (a zero scale, an inf z): judged below
+        return _iterate(xs, ys, used, size, chosen, tolerance, limit, options, single, start,
+                        float(data.scale))  # fmt: skip
+
+
+def _iterate(
+    xs: FloatArray,
+    ys: FloatArray,
+    used: npt.NDArray[np.bool_],
+    size: int,
+    chosen: robust.Norm,
+    tolerance: float,
+    limit: int,
+    options: dict[str, Any],
+    single: bool,
+    start: float,
+    y_scale: float,
+) -> RobustResult:
+    """IRLS on y / ``y_scale`` (the deviance, weights and scale as statsmodels' RLM), then the
+    final weighted fit, statistics and scale in y's units."""
+    count = ys.shape[0]
     first = lstsq_many(xs, ys, size - 1, weights=used.astype(np.float64), **options)
     residuals = np.where(used, ys - first.predict(xs), 0.0)
     n = used.sum(axis=1).astype(np.float64)
@@ -141,7 +162,7 @@ def robust_fit(
         scale[rows] = np.where(ok, new_scale, scale[rows])
         converged[rows] = ok & (stop | (new_scale == 0))
         active[rows] = ok & ~stop & (new_scale > 0) & (iterations[rows] < limit)
-    last = lstsq_many(xs, ys, size - 1, weights=weights, **options)  # every series' last fit
+    last = lstsq_many(xs, ys * y_scale, size - 1, weights=weights, **options)  # in y's units
     if clipping:
         stats = last.stats
         stderr, cov = np.asarray(stats.stderr), np.asarray(stats.cov)
@@ -149,8 +170,17 @@ def robust_fit(
         z = residuals / np.where(scale > 0, scale, 1.0)[:, None]
         factor = robust.covariance_factor(z, used, scale, size, chosen)
         cov = factor[:, None, None] * np.asarray(first.stats.unscaled_cov_array)
-        stderr = np.sqrt(np.maximum(np.diagonal(cov, axis1=1, axis2=2), 0.0))
-    valid = last.valid
+        stderr = np.sqrt(np.maximum(np.diagonal(cov, axis1=1, axis2=2), 0.0)) * y_scale
+        cov = cov * y_scale * y_scale
+    scale = scale * y_scale
+    valid = last.valid & np.isfinite(scale) & np.isfinite(stderr).all(axis=1)
+    lost = np.flatnonzero(last.valid & ~valid)
+    if lost.size:
+        warn(
+            f"{lost.size} of {count} series have robust statistics beyond float64 (NaN); "
+            f"series {int(lost[0])} first: rescale y",
+            UnfittedWarning,
+        )
 
     def out(value: Any) -> Any:
         value = np.asarray(value)

@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from gradpoly import display, mapping, selection, validation
 from gradpoly.calling import keyword_only
-from gradpoly.errors import InvalidOptionError
+from gradpoly.errors import InvalidOptionError, UnfittedWarning, warn
 from gradpoly.losses import Loss
 from gradpoly.many.finish import assemble
 from gradpoly.many.inputs import one_curve
@@ -172,24 +172,37 @@ def select_degree(
         w, _, _ = nested.solve(Basis.CHEBYSHEV)
         ok = nested.valid
         mse = np.maximum(nested.gram.mse(np.nan_to_num(w)), 0.0)  # < 0 only by rounding
-        rss[:, d] = np.where(ok, mse * data.counts * data.scale**2, np.nan)
+        rss[:, d] = np.where(ok, mse * data.counts, np.nan)  # of y / scale
         unit[:, d, : d + 1] = np.where(ok[:, None], w, np.nan)
         if d == 0:
             problems = dict(nested.problems)
-    scores = selection.information(rss, data.counts, data.layout.log_weight_sums())
+    logs, scale = data.layout.log_weight_sums(), float(data.scale)
+    scores = selection.information(rss, data.counts, logs, scale)
+    ranked = selection.information(rss, data.counts, logs)  # y / scale: the same order
     if chosen_criterion == "loo":
         batch = data.layout.descent_batch(True)
         g = data.gram.g * data.counts[:, None, None]
         loo = selection.leave_one_out(batch.x, batch.y, batch.w, data.gram.domains,
                                       Basis.CHEBYSHEV, g)  # fmt: skip
-        scores["loo"] = np.where(np.isfinite(rss) | np.isinf(loo), loo * data.scale**2, np.nan)
-    best = selection.best(scores[chosen_criterion])
+        ranked["loo"] = np.where(np.isfinite(rss) | np.isinf(loo), loo, np.nan)
+        with np.errstate(over="ignore"):
+            scores["loo"] = ranked["loo"] * scale * scale
+    best = selection.best(ranked[chosen_criterion])
+    with np.errstate(over="ignore"):
+        rss = rss * scale * scale  # beyond float64 for y near 1e300: inf, said as it is
     picked = np.take_along_axis(unit, np.maximum(best, 0)[:, None, None], axis=1)[:, 0]
     with np.errstate(over="ignore", invalid="ignore"):
         coef = mapping.basis_to_monomial(picked * data.scale, data.gram.domains, Basis.CHEBYSHEV)
     coef = np.where(best[:, None] >= 0, coef, np.nan)
     for b in np.flatnonzero(best < 0).tolist():
-        problems.setdefault(b, "no degree could be fitted and judged")
+        problems.setdefault(b, "no degree could be fitted and judged (too few points)")
+    if problems:
+        first = min(problems)
+        warn(
+            f"{len(problems)} of {count} series have no degree (-1, NaN coefficients) or are "
+            f"judged without their higher degrees; series {first}: {problems[first]}",
+            UnfittedWarning,
+        )
 
     def out(value: Any) -> Any:
         return value[0] if single else value

@@ -236,7 +236,7 @@ def constrained_solve(
     independent = np.broadcast_to(reduction.independent, valid.shape)
     for b in np.flatnonzero(valid & ~independent).tolist():
         valid[b] = False
-        problems[b] = f"its constraints ({found.describe()}) are not independent"
+        problems[b] = f"its constraints ({found.describe()}) {constraints.DEPENDENT}"
     free = size - found.count
     count = gram.c.shape[0]
     if free == 0:  # the constraints fix every coefficient
