@@ -140,3 +140,17 @@ def test_nested_factors_serve_degrees_below_a_singular_one() -> None:
     a = np.vander(x, 5, increasing=True)
     _, broken = selection.nested_factors((a.T @ a)[None])
     assert broken[0] == 3
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_leave_one_out_of_a_shared_design_is_brute_force(weighted: bool) -> None:
+    rng = np.random.default_rng(7)
+    x = np.linspace(-2.0, 3.0, 30)
+    y = np.cos(x) * rng.uniform(0.5, 2.0, (3, 1)) + 0.1 * rng.standard_normal((3, 30))
+    w = rng.uniform(0.5, 2.0, 30) if weighted else None
+    chosen = gradpoly.select_degree(x, y, MAX, criterion="loo", weights=w)
+    for b in range(3):
+        expected = brute_force(x, y[b], w)["loo"]
+        np.testing.assert_allclose(chosen.scores["loo"][b], expected, rtol=1e-9)
+        single = gradpoly.select_degree(x, y[b], MAX, criterion="loo", weights=w)  # one series
+        np.testing.assert_allclose(single.scores["loo"], expected, rtol=1e-9)
