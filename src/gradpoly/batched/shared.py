@@ -140,14 +140,15 @@ def _products(
     counts = np.full(count, used)
     xp, put, get, _ = arrays
     awd, onesd = put(axis.aw), put(ones)
-    for start in range(0, count, chunk):  # a gap's NaN spreads to its own row only
-        part = slice(start, min(start + chunk, count))
-        yd = put(y[part])
-        c[part] = get(yd @ awd) / used
-        s[part] = get(xp.einsum("bn,bn,n->b", yd, yd, onesd)) / used
-    gapped = ~(np.isfinite(c).all(axis=1) & np.isfinite(s))
-    if each_w is not None:
-        gapped[:] = True
+    if each_w is None:  # per-series weights: every row is summed with its own, below
+        for start in range(0, count, chunk):  # a gap's NaN spreads to its own row only
+            part = slice(start, min(start + chunk, count))
+            yd = put(y[part])
+            c[part] = get(yd @ awd) / used
+            s[part] = get(xp.einsum("bn,bn,n->b", yd, yd, onesd)) / used
+        gapped = ~(np.isfinite(c).all(axis=1) & np.isfinite(s))
+    else:
+        gapped = np.ones(count, dtype=bool)
     rows = np.flatnonzero(gapped)
     holds_inf = np.zeros(count, dtype=bool)
     if rows.size:
