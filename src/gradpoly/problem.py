@@ -600,6 +600,23 @@ def lstsq(
     return known_sigma(result, absolute_sigma)
 
 
+def weighted_design(
+    problem: FitProblem,
+) -> tuple[FloatArray, FloatArray, FloatArray | None, FloatArray, FloatArray]:
+    """The points of positive weight (x, y), the square roots of their weights, and the
+    weighted Chebyshev design and right-hand side of y / ``y_scale``: what every closed form
+    of one fit solves."""
+    used = problem.weights is None or bool(np.all(problem.weights > 0))
+    x = problem.x if used else problem.used_x
+    y = problem.y if used else problem.y[problem.weights > 0]  # type: ignore[operator]
+    root = None if problem.weights is None else np.sqrt(problem.weights[problem.weights > 0])
+    a = _features(Basis.CHEBYSHEV, x, problem.domain, problem.degree)
+    b = y / problem.y_scale
+    if root is not None:
+        a, b = a * root[:, None], b * root
+    return x, y, root, a, b
+
+
 def constrained_lstsq(
     problem: FitProblem, found: constraints.Constraints
 ) -> tuple[FloatArray, FloatArray, Moments]:
@@ -607,15 +624,8 @@ def constrained_lstsq(
     constraints' null space (:func:`gradpoly.constraints.null_space`), with the one
     conditioning verdict; the basis and monomial coefficients (the fixed ones exactly
     their values) and the statistics' moments counting the constraints."""
-    used = problem.weights is None or bool(np.all(problem.weights > 0))
-    x = problem.x if used else problem.used_x
-    y = problem.y if used else problem.y[problem.weights > 0]  # type: ignore[operator]
-    root = None if problem.weights is None else np.sqrt(problem.weights[problem.weights > 0])
-    a = _features(Basis.CHEBYSHEV, x, problem.domain, problem.degree)
+    *_, a, b = weighted_design(problem)
     scale = problem.y_scale
-    b = y / scale
-    if root is not None:
-        a, b = a * root[:, None], b * root
     doms = np.array([problem.domain])
     c_matrix, d = constraints.equations(found, doms, Basis.CHEBYSHEV, a.shape[1])
     reduction = constraints.null_space(c_matrix, d / scale)
@@ -664,15 +674,8 @@ def lstsq_solve(problem: FitProblem) -> tuple[FloatArray, FloatArray]:
     from the basis alone loses digits to cancellation (4 on NIST's Wampler sets), and how
     many depends on the CPU's BLAS kernels. They are checked finite.
     """
-    used = problem.weights is None or bool(np.all(problem.weights > 0))
-    x = problem.x if used else problem.used_x
-    y = problem.y if used else problem.y[problem.weights > 0]  # type: ignore[operator]
-    root = None if problem.weights is None else np.sqrt(problem.weights[problem.weights > 0])
-    a = _features(Basis.CHEBYSHEV, x, problem.domain, problem.degree)
+    x, y, root, a, b = weighted_design(problem)
     scale = problem.y_scale
-    b = y / scale
-    if root is not None:
-        a, b = a * root[:, None], b * root
     solver = SvdSolver.of(a)
     trouble = rank_trouble(solver.condition, Basis.CHEBYSHEV)
     if trouble is not None:
