@@ -12,8 +12,6 @@ checked against Fieller's closed form.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -22,19 +20,7 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 import gradpoly
-from gradpoly.environment import describe_machine
-from gradpoly.outputs import json_text, write_text_atomic
-
-
-def timed(run: Callable[[], Any], repeats: int) -> tuple[float, float]:
-    """Median and spread (max - min) of ``run``'s seconds after one warm-up."""
-    run()
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds), max(seconds) - min(seconds)
+from gradpoly.bench.harness import repeat_timed, write_report
 
 
 def fieller_error(x: np.ndarray, y: np.ndarray, targets: np.ndarray) -> float:
@@ -84,7 +70,7 @@ def main() -> None:
                  lambda k=kind: one.inverse(readings, interval=k)),
             ]  # fmt: skip
             for where, run in cases:
-                median, spread = timed(run, args.repeats)
+                median, spread, _ = repeat_timed(run, args.repeats)
                 rows.append({"case": where, "interval": label, "seconds": median,
                              "spread": spread})  # fmt: skip
     lines = [
@@ -101,11 +87,8 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text, end="")
     document = {"count": args.count, "repeats": args.repeats, "fieller_max_rel_diff": check,
-                "rows": rows, "machine": describe_machine()}  # fmt: skip
-    if args.json:
-        write_text_atomic(args.json, json_text(document, indent=1) + "\n")
-    if args.markdown:
-        write_text_atomic(args.markdown, text)
+                "rows": rows}  # fmt: skip
+    write_report(args.json, args.markdown, document, text)
 
 
 if __name__ == "__main__":

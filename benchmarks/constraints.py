@@ -11,27 +11,12 @@ meet its constraint on every series.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 import gradpoly
-from gradpoly.environment import describe_machine
-from gradpoly.outputs import json_text, write_text_atomic
-
-
-def timed(run: Callable[[], Any], repeats: int) -> tuple[float, float]:
-    """Median and spread (max - min) of ``run``'s seconds after one warm-up."""
-    run()
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds), max(seconds) - min(seconds)
+from gradpoly.bench.harness import repeat_timed, write_report
 
 
 def main() -> None:
@@ -58,7 +43,9 @@ def main() -> None:
     rows = []
     base = None
     for name, options in cases.items():
-        median, spread = timed(lambda o=options: gradpoly.lstsq_many(x, y, 3, **o), args.repeats)
+        median, spread, _ = repeat_timed(
+            lambda o=options: gradpoly.lstsq_many(x, y, 3, **o), args.repeats
+        )
         base = median if base is None else base
         rows.append({"case": name, "ms": median * 1e3, "spread_ms": spread * 1e3,
                      "ratio": median / base})  # fmt: skip
@@ -75,11 +62,8 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text, end="")
     document = {"series": args.series, "points": args.points, "repeats": args.repeats,
-                "rows": rows, "machine": describe_machine()}  # fmt: skip
-    if args.json:
-        write_text_atomic(args.json, json_text(document, indent=1) + "\n")
-    if args.markdown:
-        write_text_atomic(args.markdown, text)
+                "rows": rows}  # fmt: skip
+    write_report(args.json, args.markdown, document, text)
 
 
 if __name__ == "__main__":

@@ -12,28 +12,14 @@ chosen degrees of every criterion are checked against brute force before anythin
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 import gradpoly
-from gradpoly.environment import describe_machine
-from gradpoly.outputs import json_text, write_text_atomic
+from gradpoly.bench.harness import repeat_timed, write_report
 from gradpoly.selection import CRITERIA
-
-
-def timed(run: Callable[[], Any], repeats: int) -> tuple[float, float]:
-    """Median and spread (max - min) of ``run``'s seconds after one warm-up."""
-    run()
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds), max(seconds) - min(seconds)
 
 
 def brute_force(x: np.ndarray, y: np.ndarray, top: int) -> dict[str, np.ndarray]:
@@ -90,7 +76,7 @@ def main() -> None:
     rows = []
     base = None
     for name, call in calls.items():
-        median, spread = timed(call, args.repeats)
+        median, spread, _ = repeat_timed(call, args.repeats)
         base = median if base is None else base
         rows.append({"method": name, "ms": median * 1e3, "spread_ms": spread * 1e3,
                      "ratio": median / base})  # fmt: skip
@@ -111,12 +97,8 @@ def main() -> None:
     document = {
         "series": args.series, "points": args.points, "max_degree": top,
         "repeats": args.repeats, "rows": rows, "agreement": agreement,
-        "machine": describe_machine(),
     }  # fmt: skip
-    if args.json:
-        write_text_atomic(args.json, json_text(document, indent=1) + "\n")
-    if args.markdown:
-        write_text_atomic(args.markdown, text)
+    write_report(args.json, args.markdown, document, text)
 
 
 if __name__ == "__main__":

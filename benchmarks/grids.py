@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -29,20 +28,10 @@ import numpy as np
 import gradpoly
 import gradpoly.numpy as gnp
 from gradpoly.batched import backend_names, get_backend
+from gradpoly.bench.harness import repeat_timed as timed
 from gradpoly.environment import describe_machine
 from gradpoly.options import Device
 from gradpoly.outputs import json_text, write_text_atomic
-
-
-def timed(run: Callable[[], Any], repeats: int) -> tuple[float, float, Any]:
-    """Median and spread (max - min) of ``run``'s seconds after one warm-up, and its output."""
-    out = run()
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = run()
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds), max(seconds) - min(seconds), out
 
 
 def relative(a: np.ndarray, b: np.ndarray) -> float:

@@ -13,29 +13,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from gradpoly import fit_many, lstsq_many
 from gradpoly.batched import backend_names, get_backend
+from gradpoly.bench.harness import repeat_timed as timed
 from gradpoly.environment import describe_machine
 from gradpoly.io import write_text_atomic
 from gradpoly.options import Device
-
-
-def timed(run: Callable[[], np.ndarray], repeats: int) -> tuple[float, float, np.ndarray]:
-    """Median and spread (max - min) of ``run``'s wall time after one warm-up, and its output."""
-    out = run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), max(times) - min(times), out
 
 
 def main() -> None:

@@ -12,27 +12,12 @@ without outliers (the issue's criterion).
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 import gradpoly
-from gradpoly.environment import describe_machine
-from gradpoly.outputs import json_text, write_text_atomic
-
-
-def timed(run: Callable[[], Any], repeats: int) -> tuple[float, float, Any]:
-    """Median and spread (max - min) of ``run``'s seconds after one warm-up, and its output."""
-    out = run()
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = run()
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds), max(seconds) - min(seconds), out
+from gradpoly.bench.harness import repeat_timed, write_report
 
 
 def main() -> None:
@@ -60,11 +45,11 @@ def main() -> None:
         return float(np.mean(np.abs(np.asarray(coef) - reference.coef) <= 3 * errors))
 
     rows = []
-    base, spread, plain = timed(lambda: gradpoly.lstsq_many(x, dirty, 3), args.repeats)
+    base, spread, plain = repeat_timed(lambda: gradpoly.lstsq_many(x, dirty, 3), args.repeats)
     rows.append({"method": "lstsq_many (least squares)", "seconds": base, "spread": spread,
                  "ratio": 1.0, "within_3se": within(plain.coef), "median_fits": 1})  # fmt: skip
     for norm in ("huber", "bisquare", "clip"):
-        median, spread, found = timed(
+        median, spread, found = repeat_timed(
             lambda n=norm: gradpoly.robust_fit(x, dirty, 3, norm=n), args.repeats
         )
         rows.append({"method": f"robust_fit, {norm}", "seconds": median, "spread": spread,
@@ -85,11 +70,8 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text, end="")
     document = {"series": args.series, "points": args.points, "outliers": args.outliers,
-                "repeats": args.repeats, "rows": rows, "machine": describe_machine()}  # fmt: skip
-    if args.json:
-        write_text_atomic(args.json, json_text(document, indent=1) + "\n")
-    if args.markdown:
-        write_text_atomic(args.markdown, text)
+                "repeats": args.repeats, "rows": rows}  # fmt: skip
+    write_report(args.json, args.markdown, document, text)
 
 
 if __name__ == "__main__":

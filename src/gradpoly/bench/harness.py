@@ -186,3 +186,33 @@ def reference_check(
         return ("ok" if ok else "wrong"), err
 
     return check
+
+
+def repeat_timed(run: Callable[[], Any], repeats: int) -> tuple[float, float, Any]:
+    """Median and spread (max - min) of ``run``'s wall seconds over ``repeats`` calls after
+    one warm-up (imports, compilation, caches), and its last output: the benchmark scripts'
+    one clock for CPU work (a device's is :func:`measure`'s, synchronized)."""
+    import time
+
+    out = run()
+    seconds = []
+    for _ in range(max(1, repeats)):
+        start = time.perf_counter()
+        out = run()
+        seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds), max(seconds) - min(seconds), out
+
+
+def write_report(
+    json_path: str | None, markdown_path: str | None, document: Any, text: str
+) -> None:
+    """A benchmark's JSON (with the machine added) and its markdown table, atomically, where
+    asked: the files the documentation renders."""
+    from gradpoly.outputs import json_text, write_text_atomic
+
+    if json_path:
+        write_text_atomic(
+            json_path, json_text(document | {"machine": describe_machine()}, indent=1) + "\n"
+        )
+    if markdown_path:
+        write_text_atomic(markdown_path, text)

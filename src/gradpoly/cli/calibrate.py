@@ -14,6 +14,11 @@ from rich.table import Table
 from gradpoly import validation
 from gradpoly.cli.common import (
     Command,
+    DropNan,
+    SigmaCol,
+    WeightsCol,
+    XCol,
+    YCol,
     app,
     check_outputs,
     one_line_errors,
@@ -54,17 +59,11 @@ def calibrate_command(
     through: Annotated[
         list[str] | None, typer.Option(help="A point X,Y the curve passes through; repeat.")
     ] = None,
-    x_col: Annotated[str, typer.Option(help="Name of the x column when there is a header.")] = "x",
-    y_col: Annotated[str, typer.Option(help="Name of the y column when there is a header.")] = "y",
-    weights_col: Annotated[
-        str | None, typer.Option(help="Column of inverse-variance weights.")
-    ] = None,
-    sigma_col: Annotated[
-        str | None, typer.Option(help="Column of y's standard deviations (weights 1/sigma²).")
-    ] = None,
-    drop_nan: Annotated[
-        bool, typer.Option("--drop-nan", help="Drop rows with NaN/inf instead of stopping.")
-    ] = False,
+    x_col: XCol = "x",
+    y_col: YCol = "y",
+    weights_col: WeightsCol = None,
+    sigma_col: SigmaCol = None,
+    drop_nan: DropNan = False,
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Write the readings, intervals and limits.")
     ] = None,

@@ -96,6 +96,20 @@ def _root(
         typer.echo(ctx.get_help())
 
 
+DataFile = Annotated[
+    Path, typer.Argument(help="CSV, Parquet, NPY or NPZ file with x and y columns.")
+]
+XCol = Annotated[str, typer.Option(help="Name of the x column when there is a header.")]
+YCol = Annotated[str, typer.Option(help="Name of the y column when there is a header.")]
+WeightsCol = Annotated[str | None, typer.Option(help="Column of inverse-variance weights.")]
+SigmaCol = Annotated[
+    str | None, typer.Option(help="Column of y's standard deviations (weights 1/sigma²).")
+]
+DropNan = Annotated[
+    bool, typer.Option("--drop-nan", help="Drop rows with NaN/inf instead of stopping.")
+]
+"""The options every file-reading command shares, each declared once."""
+
 EngineName = StrEnum("EngineName", {n: n for n in [*engine_names(), AUTO]})  # type: ignore[misc]
 
 

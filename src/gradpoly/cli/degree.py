@@ -11,7 +11,20 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from gradpoly.cli.common import Command, app, check_outputs, one_line_errors, report_console, wrote
+from gradpoly.cli.common import (
+    Command,
+    DataFile,
+    DropNan,
+    SigmaCol,
+    WeightsCol,
+    XCol,
+    YCol,
+    app,
+    check_outputs,
+    one_line_errors,
+    report_console,
+    wrote,
+)
 from gradpoly.cli.fit import Source
 from gradpoly.io import read_long, read_xy
 from gradpoly.many.select import select_degree
@@ -22,27 +35,19 @@ from gradpoly.selection import CRITERIA
 @app.command("degree", cls=Command)
 @one_line_errors
 def degree_command(
-    data: Annotated[
-        Path, typer.Argument(help="CSV, Parquet, NPY or NPZ file with x and y columns.")
-    ],
+    data: DataFile,
     max_degree: Annotated[int, typer.Option(help="Judge every degree 0..this one.")] = 6,
     criterion: Annotated[
         str, typer.Option(help=f"One of {', '.join(CRITERIA)} (smaller is better).")
     ] = "aicc",
-    x_col: Annotated[str, typer.Option(help="Name of the x column when there is a header.")] = "x",
-    y_col: Annotated[str, typer.Option(help="Name of the y column when there is a header.")] = "y",
-    weights_col: Annotated[
-        str | None, typer.Option(help="Column of inverse-variance weights.")
-    ] = None,
-    sigma_col: Annotated[
-        str | None, typer.Option(help="Column of y's standard deviations (weights 1/sigma²).")
-    ] = None,
+    x_col: XCol = "x",
+    y_col: YCol = "y",
+    weights_col: WeightsCol = None,
+    sigma_col: SigmaCol = None,
     series_col: Annotated[
         str | None, typer.Option(help="Long table: choose a degree per value of this column.")
     ] = None,
-    drop_nan: Annotated[
-        bool, typer.Option("--drop-nan", help="Drop rows with NaN/inf instead of stopping.")
-    ] = False,
+    drop_nan: DropNan = False,
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Write the choice and every score as JSON.")
     ] = None,

@@ -13,6 +13,10 @@ from rich.table import Table
 
 from gradpoly.cli.common import (
     Command,
+    DataFile,
+    DropNan,
+    XCol,
+    YCol,
     app,
     check_outputs,
     one_line_errors,
@@ -29,9 +33,7 @@ from gradpoly.robust import NORMS
 @app.command("robust", cls=Command)
 @one_line_errors
 def robust_command(
-    data: Annotated[
-        Path, typer.Argument(help="CSV, Parquet, NPY or NPZ file with x and y columns.")
-    ],
+    data: DataFile,
     degree: Annotated[int, typer.Option(help="Polynomial degree.")] = 1,
     norm: Annotated[
         str, typer.Option(help=f"One of {', '.join(NORMS)} (statsmodels' RLM; clip: 3 sigma).")
@@ -39,14 +41,12 @@ def robust_command(
     tuning: Annotated[
         float | None, typer.Option(help="Tuning constant (default: 1.345, 4.685, 3).")
     ] = None,
-    x_col: Annotated[str, typer.Option(help="Name of the x column when there is a header.")] = "x",
-    y_col: Annotated[str, typer.Option(help="Name of the y column when there is a header.")] = "y",
+    x_col: XCol = "x",
+    y_col: YCol = "y",
     series_col: Annotated[
         str | None, typer.Option(help="Long table: fit one curve per value of this column.")
     ] = None,
-    drop_nan: Annotated[
-        bool, typer.Option("--drop-nan", help="Drop rows with NaN/inf instead of stopping.")
-    ] = False,
+    drop_nan: DropNan = False,
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Write coefficients, errors and weights.")
     ] = None,
