@@ -97,7 +97,7 @@ x0, low, high = curve.inverse([2.9, 13.5, 23.0], interval="delta")
 print(x0.round(2), ((high - low) / 2).round(2))       # the book: 0.72 6.21 11.13, +- 0.68 0.62 0.68
 print(curve.inverse([2.9, 13.5, 23.0], interval="classical")[1:])   # Fieller's limits
 print(curve.detection_limits())                       # ICH Q2: 3.3 and 10 sigma / slope
-print(curve.inverse(30.0))                            # beyond the standards: NaN (a warning says why)""",
+print(curve.inverse(30.0))                  # beyond the standards: NaN (a warning says why)""",
     "robust": """import numpy as np
 import gradpoly
 
@@ -121,7 +121,8 @@ print(origin.coef, origin.stats.stderr, origin.stats.dof)
 even = gradpoly.lstsq(x, y, 4, fixed={1: 0.0, 3: 0.0})            # only the even terms
 print(even)
 pinned = gradpoly.lstsq(x, y, 3, through=[(1.0, 2.5)], slope=[(4.0, 4.0)], full=True)
-print(pinned.predict(1.0), np.polynomial.polynomial.polyval(4.0, np.polynomial.polynomial.polyder(pinned.coef)))
+slope = np.polynomial.Polynomial(pinned.coef).deriv()
+print(pinned.predict(1.0), slope(4.0))
 many = gradpoly.lstsq_many(x, y[None] * [[1.0], [0.5]], 2, fixed={0: 0.0})   # every series
 print(many.coef)""",
     "numpy": """import warnings
