@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradpoly import mapping, validation
+from gradpoly import mapping, threads, validation
 from gradpoly.errors import InvalidOptionError
 from gradpoly.gram import Gram
 from gradpoly.options import Basis
@@ -149,12 +149,21 @@ class Reduction:
     independent: npt.NDArray[np.bool_]
     """Series whose constraints are independent (on their domain)."""
 
+    @property
+    def shared(self) -> bool:
+        """One null space for every series (a shared axis): products become one BLAS call."""
+        return self.null.shape[0] == 1
+
     def full(self, z: FloatArray) -> FloatArray:
         """The basis coefficients w (B, S) of free coefficients z (B, S-K)."""
+        if self.shared:
+            return np.asarray(self.particular + z @ self.null[0].T)
         return np.asarray(self.particular + np.matmul(self.null, z[:, :, None])[:, :, 0])
 
     def inverse(self, reduced_inverse: FloatArray) -> FloatArray:
         """``N (N'GN)^-1 N'`` (B, S, S): the constrained fit's covariance shape."""
+        if self.shared:
+            return _sandwich(reduced_inverse, self.null[0].T)
         return np.asarray(
             np.matmul(np.matmul(self.null, reduced_inverse), np.swapaxes(self.null, 1, 2))
         )
@@ -163,6 +172,15 @@ class Reduction:
         """The Gram statistics of the free coefficients: ``N'GN``, ``N'(c - G w_p)`` and
         ``s - 2 c.w_p + w_p'G w_p`` (the same residuals, in z)."""
         g, c, p = gram.g, gram.c, self.particular  # null and p: (B, ...) or one for all (1, ...)
+        if self.shared:
+            n, w = self.null[0], p[0]
+            gp = g @ w  # (B, S)
+            return Gram(
+                _sandwich(g, n),
+                (c - gp) @ n,
+                gram.s - 2.0 * (c @ w) + gp @ w,
+                gram.domains,
+            )
         gp = np.matmul(g, p[:, :, None])[:, :, 0]
         across = np.swapaxes(self.null, 1, 2)
         return Gram(
@@ -171,6 +189,15 @@ class Reduction:
             gram.s - 2.0 * np.sum(c * p, axis=1) + np.sum(p * gp, axis=1),
             gram.domains,
         )
+
+
+@threads.one_blas_thread()  # threads left spinning would slow the next numba kernel
+def _sandwich(matrices: FloatArray, n: FloatArray) -> FloatArray:
+    """``n' M n`` for each of B matrices M (B, S, S) and one n (S, F): one BLAS product of
+    the flattened matrices with ``kron(n, n)``."""
+    count, size, free = matrices.shape[0], n.shape[0], n.shape[1]
+    flat = matrices.reshape(count, size * size) @ np.kron(n, n)
+    return np.asarray(flat.reshape(count, free, free), dtype=np.float64)
 
 
 def null_space(c_matrix: FloatArray, d: FloatArray) -> Reduction:

@@ -244,14 +244,24 @@ def constrained_solve(
         return particular, np.ones(count), np.zeros((count, size, size))
     reduced = reduction.gram(gram)
     eye = np.eye(free)
-    safe = np.where(valid[:, None, None], reduced.g, eye)
+    first = reduced.g[:1]
+    if reduction.shared and bool((reduced.g == first).all()):  # one axis, no gaps: one G
+        safe = first if bool(valid.any()) else eye[None]
+    else:
+        safe = np.where(valid[:, None, None], reduced.g, eye)
     with np.errstate(all="ignore"):
         inverse = gram_inverses(safe)
         bound = free * one_norms(safe) * one_norms(inverse)
     condition = np.sqrt(np.where(np.isfinite(bound), bound, np.inf))
+    if safe.shape[0] != count:  # every series shares the factorisation
+        inverse = np.broadcast_to(inverse, (count, free, free))
+        condition = np.broadcast_to(condition, (count,))
     for b in np.flatnonzero(valid & ~(condition <= RANK_CONDITION)).tolist():
         valid[b] = False
         problems[b] = str(rank_trouble(float(condition[b]), basis))
     z = np.einsum("bij,bj->bi", inverse, reduced.c)
     w = reduction.full(z)
+    if inverse.strides[0] == 0:  # shared: N H N' once, seen by every series
+        full = reduction.inverse(np.ascontiguousarray(inverse[:1]))
+        return w, np.where(valid, condition, np.nan), np.broadcast_to(full, (count, size, size))
     return w, np.where(valid, condition, np.nan), reduction.inverse(inverse)
