@@ -25,6 +25,7 @@ from gradpoly import (
     updates,
     validation,
 )
+from gradpoly import monotone as shapes
 from gradpoly.calling import keyword_only
 from gradpoly.errors import InvalidDataError, InvalidOptionError, RepresentationWarning, warn
 from gradpoly.gram import Gram
@@ -554,6 +555,7 @@ def lstsq(
     fixed: Any = None,
     through: Any = None,
     slope: Any = None,
+    monotone: str | None = None,
 ) -> Any:
     """Closed-form float64 least squares: monomial coefficients in increasing order.
 
@@ -573,17 +575,29 @@ def lstsq(
     0.0}`` is a fit through the origin, zeros in ``fixed`` leave terms out. Its statistics
     count them (dof = n - (D+1) + K; fixed coefficients have standard error 0), as
     statsmodels' fit of the reduced design.
+
+    ``monotone="increasing"`` (or ``"decreasing"``) keeps the curve from turning back
+    anywhere on the range of the data, certified on the whole interval
+    (:mod:`gradpoly.monotone`): a calibration curve that must not fold over. Its statistics
+    treat the points where the constraint binds as zero-slope constraints.
     """
     weights = validation.inverse_variance(weights, sigma, absolute_sigma)
     problem = FitProblem.from_data(x, y, degree, weights)
     found = constraints.parse(fixed, through, slope, problem.degree)
+    sign = shapes.direction(monotone)
+    if sign is not None and found is not None:
+        raise InvalidOptionError("monotone does not combine with fixed, through or slope")
     full = validation.flag("full", full)
-    if found is None and not full:
+    if found is None and sign is None and not full:
         return lstsq_problem(problem)
     from gradpoly.result import LstsqResult, known_sigma
 
     moments = problem.moments
-    if found is None:
+    if sign is not None:
+        basis_coef, coef, moments = monotone_lstsq(problem, sign)
+        if not full:
+            return coef
+    elif found is None:
         basis_coef, coef = lstsq_solve(problem)
     else:
         basis_coef, coef, moments = constrained_lstsq(problem, found)
@@ -595,7 +609,9 @@ def lstsq(
         problem.domain,
         moments,
         basis_coef,
-        residual_sums=problem.residual_sums(basis_coef, monomial=coef if found is None else None),
+        residual_sums=problem.residual_sums(
+            basis_coef, monomial=coef if found is None and sign is None else None
+        ),
     )
     return known_sigma(result, absolute_sigma)
 
@@ -615,6 +631,27 @@ def weighted_design(
     if root is not None:
         a, b = a * root[:, None], b * root
     return x, y, root, a, b
+
+
+def monotone_lstsq(problem: FitProblem, sign: float) -> tuple[FloatArray, FloatArray, Moments]:
+    """The least-squares fit of one curve kept monotone on its whole domain
+    (:mod:`gradpoly.monotone`): the closed form where it already is, else the certified
+    shape-constrained optimum; basis and monomial coefficients and the statistics' moments."""
+    basis_coef, coef = lstsq_solve(problem)
+    scale = problem.y_scale
+    moments = problem.moments
+    if shapes.certified(basis_coef[None] / scale, Basis.CHEBYSHEV, sign)[0]:
+        return basis_coef, coef, moments
+    found = shapes.solve(moments.g[0], moments.c[0], Basis.CHEBYSHEV, sign)
+    if found is None:
+        raise InvalidDataError("no monotone fit of this data could be certified; lower the degree")
+    unit, rows = found
+    inverse, rank = shapes.covariance_shape(moments.g[0], rows)
+    doms = np.array([problem.domain])
+    with np.errstate(over="ignore", invalid="ignore"):
+        coef = mapping.basis_to_monomial(unit[None, :] * scale, doms, Basis.CHEBYSHEV)[0]
+    coef = finite_coefficients(coef, problem)
+    return unit * scale, coef, replace(moments, inverse=inverse[None], constraints=rank)
 
 
 def constrained_lstsq(

@@ -53,8 +53,9 @@ class Moments(Gram):
     ``scipy.optimize.curve_fit`` means it): the scale is 1, not estimated from the residuals,
     so ``cov = (X' W X)^-1`` and p values and intervals come from the normal distribution
     (statsmodels' ``cov_type="fixed scale"``)."""
-    constraints: int = 0
-    """Equality constraints the fit met (:mod:`gradpoly.constraints`): as many fewer free
+    constraints: int | npt.NDArray[np.int64] = 0
+    """Equality constraints the fit met (per series where they differ, e.g. monotone fits'
+    binding points) (:mod:`gradpoly.constraints`): as many fewer free
     coefficients, so ``dof = n - (D + 1) + constraints``; ``inverse`` is then the constrained
     ``N (N'GN)^-1 N'``."""
     pinned: tuple[int, ...] = ()

@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gradpoly import constraints, validation
+from gradpoly import monotone as shapes
 from gradpoly.calling import keyword_only, renamed
 from gradpoly.errors import (
     InvalidOptionError,
@@ -22,7 +23,7 @@ from gradpoly.many.finish import assemble
 from gradpoly.many.inputs import Progress
 from gradpoly.many.prepare import choose_backend, prepare
 from gradpoly.many.result import ManyResult
-from gradpoly.many.solve import constrained_solve
+from gradpoly.many.solve import constrained_solve, monotone_solve
 from gradpoly.options import BEST, Basis, Device, DType, Gradient, Optimizer, pick_optimizer
 from gradpoly.result import known_sigma
 
@@ -50,6 +51,7 @@ def lstsq_many(
     fixed: Any = None,
     through: Any = None,
     slope: Any = None,
+    monotone: str | None = None,
 ) -> ManyResult:
     """Closed-form least squares of B series at once (each with its own x, or one shared).
 
@@ -95,10 +97,20 @@ def lstsq_many(
         through, ``slope=[(x, dydx), ...]`` its slope there (:mod:`gradpoly.constraints`).
         The statistics count them: dof = n - (D+1) + K, and the pinned combinations have
         standard error 0.
+    monotone : "increasing" or "decreasing", optional
+        Keep every series' curve from turning back on its own x range, certified on the
+        whole interval (:mod:`gradpoly.monotone`); series already monotone keep their
+        least-squares fit.
     """
     start = time.perf_counter()
     chosen, size = Basis.parse(basis), validation.degree(degree)
     found = constraints.parse(fixed, through, slope, size)
+    sign = shapes.direction(monotone)
+    if sign is not None and (found is not None or chosen is Basis.MONOMIAL):
+        raise InvalidOptionError(
+            "monotone needs a mapped basis (chebyshev, the default, or legendre) and does not "
+            "combine with fixed, through or slope"
+        )
     drop = validation.flag("drop_nan", drop_nan)
     weights = validation.inverse_variance(
         weights, sigma, absolute_sigma, nan_ok=drop, hint=", or pass drop_nan=True"
@@ -108,8 +120,13 @@ def lstsq_many(
         x, y, size, chosen, backend, where, weights=weights, series=series, mask=mask,
         drop=drop, storage=storage, progress=progress,
     )  # fmt: skip
+    bound = None
     if found is None:
         w, condition, inverse = data.solve(chosen)
+        if sign is not None:
+            w, inverse, bound = monotone_solve(
+                data.gram, w, inverse, chosen, sign, data.valid, data.problems
+            )
     else:
         w, condition, inverse = constrained_solve(
             data.gram, found, chosen, data.scale, data.valid, data.problems
@@ -119,6 +136,8 @@ def lstsq_many(
     result = assemble(w, data, how, seconds, inverse=inverse)
     if found is not None:
         result = constrained(result, found)
+    if bound is not None and result.moments is not None:
+        result = replace(result, moments=replace(result.moments, constraints=bound))
     condition = np.where(result.valid, condition, np.nan)
     error = condition * np.finfo(np.float64).eps
     return known_sigma(replace(result, condition=condition, coef_error=error), absolute_sigma)

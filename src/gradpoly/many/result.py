@@ -243,7 +243,7 @@ class ManyResult(Fitted):
                 "inverse": None if m.inverse is None else m.inverse.tolist(),
                 "y_scale": m.y_scale,
                 "absolute_sigma": m.absolute,
-                "constraints": m.constraints,
+                "constraints": np.asarray(m.constraints).tolist(),
                 "pinned": list(m.pinned),
             },
         }
@@ -292,7 +292,7 @@ class ManyResult(Fitted):
                 inverse=None if stats.get("inverse") is None else saved_floats(stats["inverse"], 3),
                 y_scale=float(stats["y_scale"]),
                 absolute=saved_bool(stats.get("absolute_sigma", False)),
-                constraints=saved_count(stats.get("constraints", 0), size),
+                constraints=saved_constraints(stats.get("constraints", 0), count, size),
                 pinned=tuple(saved_count(p, size - 1) for p in stats.get("pinned", [])),
             ),
         )
@@ -332,6 +332,15 @@ def saved_flags(values: Any) -> npt.NDArray[np.bool_]:
     if array.ndim != 1 or array.dtype != np.bool_:
         raise ValueError("converged, valid and holds_inf must be lists of true/false")
     return array
+
+
+def saved_constraints(value: Any, count: int, size: int) -> Any:
+    """Saved constraint counts: one whole number for every series, or one per series."""
+    if isinstance(value, list):
+        if len(value) != count:
+            raise ValueError(f"statistics: {len(value)} constraint counts for {count} series")
+        return np.asarray([saved_count(v, size) for v in value], dtype=np.int64)
+    return saved_count(value, size)
 
 
 def saved_count(value: Any, top: int) -> int:
@@ -409,7 +418,7 @@ def check_saved_many(result: ManyResult, count: int, size: int) -> None:
         inverse = m.inverse[fitted]
         formed = np.isfinite(inverse).all(axis=(1, 2))
         with np.errstate(all="ignore"):  # constrained: a generalized inverse, H G H = H
-            if m.constraints:
+            if np.any(np.asarray(m.constraints) > 0):
                 h = inverse[formed]
                 product = (np.matmul(np.matmul(h, g[formed]), h) - h) / np.maximum(
                     np.abs(h).max(axis=(1, 2), keepdims=True), 1e-300

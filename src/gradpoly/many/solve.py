@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gradpoly import constraints
+from gradpoly import monotone as shapes
 from gradpoly.batched.shared import SharedGram
 from gradpoly.gram import Gram
 from gradpoly.many.inputs import Points, SharedInput, shared_points
@@ -213,6 +214,37 @@ def shared_solve(
         valid[rows] = sub_valid
         problems.update({int(rows[k]): why for k, why in sub_problems.items()})
     return w, condition, inverse
+
+
+def monotone_solve(
+    gram: Gram,
+    w: FloatArray,
+    inverse: FloatArray,
+    basis: Basis,
+    sign: float,
+    valid: npt.NDArray[np.bool_],
+    problems: dict[int, str],
+) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]:
+    """Every valid series kept monotone on its domain (:mod:`gradpoly.monotone`): those whose
+    least-squares fit ``w`` already is are certified in one batch and kept; the others are
+    solved by the certified shape-constrained fit from their Gram statistics. Returns the
+    coefficients, the statistics' ``G^-1`` shapes and each series' count of binding
+    zero-slope constraints."""
+    w, inverse = np.array(w), np.array(inverse)  # rows are replaced
+    counts = np.zeros(w.shape[0], dtype=np.int64)
+    rows = np.flatnonzero(valid)
+    if not rows.size:
+        return w, inverse, counts
+    bent = rows[~shapes.certified(w[rows], basis, sign)]
+    for b in bent.tolist():
+        found = shapes.solve(gram.g[b], gram.c[b], basis, sign)
+        if found is None:
+            valid[b] = False
+            problems[b] = "no monotone fit could be certified; lower the degree"
+            continue
+        w[b], binding = found
+        inverse[b], counts[b] = shapes.covariance_shape(gram.g[b], binding)
+    return w, inverse, counts
 
 
 def constrained_solve(

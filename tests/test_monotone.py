@@ -1,0 +1,111 @@
+"""Monotone fits (gradpoly.monotone; monotone= on lstsq and lstsq_many): certified on the
+whole interval, optimal, the closed form where it already is monotone, one answer per path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import gradpoly
+from gradpoly import monotone
+from gradpoly.errors import InvalidOptionError
+from gradpoly.options import Basis
+
+X = np.linspace(0.0, 10.0, 40)
+
+
+def bent(seed: int, count: int = 1) -> np.ndarray:
+    """A rising step with noise: its least-squares quintic turns back somewhere."""
+    rng = np.random.default_rng(seed)
+    return np.tanh(X - 5.0) + 0.15 * rng.standard_normal((count, X.size))
+
+
+def lowest_slope(coef: np.ndarray, lo: float = 0.0, hi: float = 10.0) -> float:
+    """The smallest slope of monomial coefficients on a fine grid of [lo, hi]."""
+    t = np.linspace(lo, hi, 100_001)
+    return float(np.polynomial.polynomial.polyval(t, np.polynomial.polynomial.polyder(coef)).min())
+
+
+def test_a_fit_that_turns_back_is_made_monotone_and_is_optimal() -> None:
+    from scipy.optimize import minimize
+
+    y = bent(0)[0]
+    plain = gradpoly.lstsq(X, y, 5)
+    assert lowest_slope(plain) < -0.1
+    fit = gradpoly.lstsq(X, y, 5, monotone="increasing", full=True)
+    scale = float(np.abs(np.polynomial.polynomial.polyder(fit.coef)).max())
+    assert lowest_slope(fit.coef) >= -1e-9 * scale
+    # every monotone quintic fits worse: SLSQP on a fine grid (a relaxation) is no better
+    # than ours by more than its grid's slack, and its answer dips below zero between points
+    design = np.vander(X, 6, increasing=True)
+    grid = np.linspace(0.0, 10.0, 3000)
+    slopes = np.vander(grid, 5, increasing=True) * np.arange(1, 6)
+    ours = float(np.sum((design @ fit.coef - y) ** 2))
+    relaxed = minimize(
+        lambda c: np.sum((design @ c - y) ** 2), fit.coef, method="SLSQP",
+        jac=lambda c: 2 * design.T @ (design @ c - y),
+        constraints=[{"type": "ineq", "fun": lambda c: slopes @ c[1:],
+                      "jac": lambda c: np.column_stack([np.zeros(len(grid)), slopes])}],
+        options={"ftol": 1e-15, "maxiter": 1000},
+    )  # fmt: skip
+    assert relaxed.fun <= ours * (1 + 1e-9)
+    assert relaxed.fun >= ours * (1 - 1e-4)
+    assert fit.stats.dof > X.size - 6  # binding points count as constraints
+
+
+def test_a_monotone_fit_is_left_as_it_is() -> None:
+    y = 2.0 * X + 0.3 * np.random.default_rng(1).standard_normal(X.size)
+    plain = gradpoly.lstsq(X, y, 3, full=True)
+    fit = gradpoly.lstsq(X, y, 3, monotone="increasing", full=True)
+    np.testing.assert_allclose(fit.coef, plain.coef, rtol=1e-12)
+    assert fit.stats.dof == plain.stats.dof
+
+
+def test_decreasing_mirrors_increasing() -> None:
+    y = bent(2)[0]
+    up = gradpoly.lstsq(X, y, 5, monotone="increasing")
+    down = gradpoly.lstsq(X, -y, 5, monotone="decreasing")
+    np.testing.assert_allclose(down, -up, rtol=1e-7, atol=1e-9)
+
+
+def test_many_curves_are_each_curve_and_survive_a_round_trip() -> None:
+    ys = bent(3, 6)
+    ys[1] = 0.5 * X + 0.1 + 0.01 * np.sin(3 * X)  # already monotone: untouched
+    many = gradpoly.lstsq_many(X, ys, 5, monotone="increasing")
+    loaded = gradpoly.ManyResult.from_json(many.to_json())
+    for b in range(6):
+        one = gradpoly.lstsq(X, ys[b], 5, monotone="increasing", full=True)
+        np.testing.assert_allclose(many.coef[b], one.coef, rtol=1e-7, atol=1e-10)
+        for result in (many, loaded):
+            assert np.asarray(result.stats.dof)[b] == one.stats.dof
+            np.testing.assert_allclose(
+                np.asarray(result.stats.stderr)[b], one.stats.stderr, rtol=1e-6
+            )
+        assert lowest_slope(many.coef[b]) >= -1e-8
+
+
+def test_bad_requests_are_named() -> None:
+    with pytest.raises(InvalidOptionError, match="monotone must be"):
+        gradpoly.lstsq(X, X, 2, monotone="up")
+    with pytest.raises(InvalidOptionError, match="does not combine"):
+        gradpoly.lstsq(X, X, 2, monotone="increasing", fixed={0: 0.0})
+    with pytest.raises(InvalidOptionError, match="mapped basis"):
+        gradpoly.lstsq_many(X, X[None], 2, monotone="increasing", basis="monomial")
+
+
+def test_the_certificate_sees_a_dip_between_points() -> None:
+    # p'(t) = (t - 0.3)^2 - 1e-6: negative only on a sliver no coarse grid samples
+    powers = np.array([0.0, 0.09 - 1e-6, -0.3, 1.0 / 3.0])
+    w = np.linalg.solve(np.asarray(gradpoly.mapping.in_t(Basis.CHEBYSHEV, 4)), powers)
+    assert not monotone.certified(w[None], Basis.CHEBYSHEV, 1.0)[0]
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), degree=st.integers(2, 7))
+def test_every_monotone_fit_is_certified(seed: int, degree: int) -> None:
+    y = bent(seed)[0] + np.random.default_rng(seed).uniform(-1, 1) * np.sin(X)
+    fit = gradpoly.lstsq(X, y, degree, monotone="increasing")
+    scale = max(float(np.abs(np.polynomial.polynomial.polyder(fit)).max()), 1e-12)
+    assert lowest_slope(fit) >= -1e-8 * scale * 100
