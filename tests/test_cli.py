@@ -841,3 +841,19 @@ def test_calibrate_through_the_origin(capsys, tmp_path) -> None:
     code, _, err = run(capsys, "calibrate", str(data), "--through", "1;2")
     assert code == 1
     assert "--through takes X,Y" in err
+
+
+def test_calibrate_keeps_a_curve_monotone(capsys, tmp_path) -> None:
+    x = np.linspace(0, 10, 30)
+    y = np.tanh(x - 5) + 0.15 * np.sin(7 * x)
+    data = tmp_path / "bent.csv"
+    data.write_text("x,y\n" + "".join(f"{a},{b}\n" for a, b in zip(x, y, strict=True)))
+    out = tmp_path / "cal.json"
+    code, _, _ = run(capsys, "calibrate", str(data), "--degree", "5", "--monotone", "increasing",
+                     "--json", str(out))  # fmt: skip
+    assert code == 0
+    coef = json.loads(out.read_text())["coef"]
+    np.testing.assert_allclose(coef, gradpoly.lstsq(x, y, 5, monotone="increasing"), rtol=1e-9)
+    code, _, err = run(capsys, "calibrate", str(data), "--monotone", "up")
+    assert code == 1
+    assert "monotone must be" in err

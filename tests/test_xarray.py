@@ -547,3 +547,22 @@ def test_constraints_hold_on_every_pixel() -> None:
     np.testing.assert_array_equal(ds.polyfit_dof.values.ravel(), np.asarray(expected.stats.dof))
     with pytest.raises(InvalidOptionError, match="constrain the least-squares fit"):
         gx.polyfit(da, "time", 2, fixed={0: 0.0}, robust="huber")
+
+
+def test_monotone_holds_on_every_pixel() -> None:
+    pytest.importorskip("dask")
+    rng = np.random.default_rng(11)
+    t = np.linspace(0.0, 10.0, 40)
+    cube = np.tanh(t - 5.0) + 0.15 * rng.standard_normal((2, 3, 40))
+    da = xr.DataArray(cube, dims=("a", "b", "t"), coords={"t": t})
+    ds = gx.polyfit(da, "t", 5, monotone="increasing", stats=True)
+    expected = gradpoly.lstsq_many(t, cube.reshape(6, 40), 5, monotone="increasing")
+    coef = ds.polyfit_coefficients.transpose("a", "b", "degree").values.reshape(6, 6)
+    np.testing.assert_allclose(coef[:, ::-1], expected.coef, rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(ds.polyfit_dof.values.ravel(), np.asarray(expected.stats.dof))
+    lazy = gx.polyfit(da.chunk({"a": 1}), "t", 5, monotone="increasing")
+    xr.testing.assert_allclose(lazy.compute().polyfit_coefficients, ds.polyfit_coefficients)
+    with pytest.raises(InvalidOptionError, match="monotone must be"):
+        gx.polyfit(da, "t", 5, monotone="up")
+    with pytest.raises(InvalidOptionError, match="monotone shapes"):
+        gx.polyfit(da, "t", 5, monotone="increasing", robust="huber")

@@ -31,6 +31,10 @@ CERTIFY = 1e-10
 """The certified minimum slope may fall below 0 by this much of the slope's largest value on
 the interval (rounding); below that, the fit is not monotone and the search goes on."""
 
+START = 8
+"""The first round's points: this many per coefficient, at Chebyshev points (dense enough
+that most fits need one or two more rounds)."""
+
 ROUNDS = 60
 """Cutting-plane rounds at most (each adds the worst point); then the fit is refused."""
 
@@ -54,22 +58,28 @@ def slope_rows(t: FloatArray, basis: Basis, size: int) -> FloatArray:
     return np.asarray(steps @ powers[1:], dtype=np.float64)
 
 
-def minimum_slope(
-    w: FloatArray, basis: Basis, sign: float
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Each curve's (B, S coefficients) exact minimum of ``sign * p'(t)`` on [-1, 1], where
-    it is, and the largest ``|p'|`` there (the scale the minimum is judged against)."""
+def slopes_at_candidates(w: FloatArray, basis: Basis, sign: float) -> tuple[FloatArray, FloatArray]:
+    """The points where each curve's (B, S coefficients) ``sign * p'`` may be least on
+    [-1, 1] (the ends, and the real roots of ``p''`` inside; NaN-padded) and its values
+    there (inf at padding): the exact minimum is among them."""
     count, size = w.shape
     powers = w @ mapping.in_t(basis, size).T
     slope = powers[:, 1:] * np.arange(1, size)  # p' as a power series in t
+    ends = np.tile([-1.0, 1.0], (count, 1))
     if size < 3:
-        candidates = np.tile([-1.0, 1.0], (count, 1))
-    else:
-        inner = calibration.critical_points(slope)  # roots of p'' in (-1, 1), NaN-padded
-        ends = np.tile([-1.0, 1.0], (count, 1))
-        candidates = np.concatenate([ends, inner], axis=1)
+        candidates = ends
+    else:  # roots of p'' in (-1, 1), NaN-padded
+        candidates = np.concatenate([ends, calibration.critical_points(slope)], axis=1)
     values = calibration.horner(np.nan_to_num(candidates, nan=1.0), slope)
-    values = np.where(np.isnan(candidates), np.inf, sign * values)
+    return candidates, np.where(np.isnan(candidates), np.inf, sign * values)
+
+
+def minimum_slope(
+    w: FloatArray, basis: Basis, sign: float
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Each curve's exact minimum of ``sign * p'(t)`` on [-1, 1], where it is, and the
+    largest ``|p'|`` among the candidates (the scale the minimum is judged against)."""
+    candidates, values = slopes_at_candidates(w, basis, sign)
     where = np.argmin(values, axis=1)
     lowest = np.take_along_axis(values, where[:, None], axis=1)[:, 0]
     scale = np.max(np.where(np.isfinite(values), np.abs(values), 0.0), axis=1)
@@ -99,7 +109,7 @@ def solve(
         return None
     target = np.linalg.solve(upper.T, c)  # |R w - target|^2 = w'gw - 2c'w + const
     inverse = np.linalg.inv(upper)
-    points = list(np.cos(np.linspace(0.0, np.pi, 2 * size + 1)))
+    points = list(np.cos(np.linspace(0.0, np.pi, START * size + 1)))
     goal = np.zeros(size + 1)
     goal[-1] = 1.0
     for _ in range(ROUNDS):
@@ -111,10 +121,12 @@ def solve(
         if not abs(residual[-1]) > 1e-300:
             return None  # infeasible: cannot happen (a constant is monotone), refused anyway
         w = inverse @ (-residual[:size] / residual[-1] + target)
-        lowest, place, scale = minimum_slope(w[None, :], basis, sign)
-        if lowest[0] >= -CERTIFY * max(float(scale[0]), 1e-300):
+        candidates, values = slopes_at_candidates(w[None, :], basis, sign)
+        scale = float(np.max(np.where(np.isfinite(values), np.abs(values), 0.0)))
+        below = values[0] < -CERTIFY * max(scale, 1e-300)
+        if not below.any():
             return w, rows[u > 0]
-        points.append(float(place[0]))
+        points.extend(candidates[0][below].tolist())  # every dip at once
     return None
 
 

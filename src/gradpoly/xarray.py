@@ -26,6 +26,7 @@ import numpy.typing as npt
 import xarray as xr
 
 from gradpoly import constraints, selection, timeaxis, validation
+from gradpoly import monotone as shapes
 from gradpoly import robust as robust_norms
 from gradpoly.calling import keyword_only, renamed
 from gradpoly.errors import (
@@ -76,6 +77,7 @@ def polyfit(
     fixed: Any = None,
     through: Any = None,
     slope: Any = None,
+    monotone: str | None = None,
 ) -> xr.Dataset:
     """Least-squares polynomial fit along ``dim``: ``DataArray.polyfit``'s Dataset, faster.
 
@@ -126,7 +128,9 @@ def polyfit(
     ``fixed={power: value}``, ``through=[(x, y), ...]`` and ``slope=[(x, dydx), ...]``
     constrain every series' fit exactly, as :func:`gradpoly.lstsq_many` does (x in the fit
     coordinate's numbers: with ``time_unit``, in that unit); covariance and statistics count
-    them. Not with ``full``, ``select``, ``robust`` or ``solver="gd"``.
+    them. Not with ``full``, ``select``, ``robust`` or ``solver="gd"``. ``monotone=
+    "increasing"`` (or ``"decreasing"``) keeps every pixel's curve from turning back on the
+    axis, certified on the whole interval (:func:`gradpoly.lstsq_many`'s ``monotone``).
     """
     if not isinstance(obj, xr.DataArray | xr.Dataset):
         raise DataTypeError(
@@ -194,6 +198,13 @@ def polyfit(
     }
     shared = weights if isinstance(weights, np.ndarray) else None
     found = constraints.parse(fixed, through, slope, degree)
+    shapes.direction(monotone)  # checked here, before any work
+    if monotone is not None and (found is not None or criterion is not None or norm is not None
+                                 or full or solver == "gd"):  # fmt: skip
+        raise InvalidOptionError(
+            "monotone shapes the least-squares fit; it does not combine with fixed, through, "
+            "slope, full, select, robust or solver='gd'"
+        )
     if found is not None and (full or criterion is not None or norm is not None
                               or solver == "gd"):  # fmt: skip
         raise InvalidOptionError(
@@ -202,7 +213,7 @@ def polyfit(
         )
     job = _Job(x, degree, shared, skipna, full, cov, options, "degree", dim, stats=stats,
                min_valid=min_valid, absolute=absolute, criterion=criterion,
-               robust=norm, constraints=found)  # fmt: skip
+               robust=norm, constraints=found, monotone=monotone)  # fmt: skip
     variables: dict[Hashable, Any] = {}
     degree_dim: Hashable = "degree"
     while degree_dim in obj.dims:  # as xarray names it when the input has a degree dim
@@ -259,6 +270,8 @@ class _Job:
     """The robust norm each series is fitted with (``robust=``), or None: least squares."""
     constraints: constraints.Constraints | None = None
     """Equality constraints every series' fit meets (``fixed=``, ``through=``, ``slope=``)."""
+    monotone: str | None = None
+    """``"increasing"``/``"decreasing"``: every series' fit kept so (``monotone=``)."""
 
     @property
     def order(self) -> int:
@@ -373,6 +386,7 @@ def _fit_block(y: FloatArray, job: _Job, own: FloatArray | None = None) -> dict[
             fixed=None if found is None else dict(found.fixed),
             through=None if found is None or not found.through else found.through,
             slope=None if found is None or not found.slope else found.slope,
+            monotone=job.monotone,
         )  # fmt: skip
     result = known_sigma(result, job.absolute)
     used = np.zeros(count) if result.moments is None else np.asarray(result.moments.used)

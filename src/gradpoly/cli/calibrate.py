@@ -59,6 +59,10 @@ def calibrate_command(
     through: Annotated[
         list[str] | None, typer.Option(help="A point X,Y the curve passes through; repeat.")
     ] = None,
+    monotone: Annotated[
+        str | None,
+        typer.Option(help="increasing or decreasing: the curve never turns back (certified)."),
+    ] = None,
     x_col: XCol = "x",
     y_col: YCol = "y",
     weights_col: WeightsCol = None,
@@ -79,7 +83,8 @@ def calibrate_command(
     pins = _pairs("--fixed", fixed, "=", dict)
     points = _pairs("--through", through, ",", list)
     weights = None if w is None else source.weights(w)
-    fit = lstsq(x, y, degree, weights=weights, full=True, fixed=pins, through=points)
+    fit = lstsq(x, y, degree, weights=weights, full=True, fixed=pins, through=points,
+                monotone=monotone)  # fmt: skip
     limits = fit.detection_limits(blank=blank)
     console.print(
         f"calibration curve of degree {degree} on {len(x)} standards, x in "
