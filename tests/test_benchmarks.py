@@ -248,4 +248,5 @@ def test_constraints_script_times_each_kind(tmp_path) -> None:
            "--json", str(out))  # fmt: skip
     rows = json.loads(out.read_text())["rows"]
     assert rows[0]["case"] == "unconstrained"
-    assert len(rows) == 4
+    assert len(rows) == 5
+    assert rows[-1]["case"].startswith("monotone")
