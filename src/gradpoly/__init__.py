@@ -12,6 +12,7 @@ from gradpoly.api import fit, fit_problem
 from gradpoly.derivative import NotElementwiseError, derivative
 from gradpoly.engines import EngineInfo, engines
 from gradpoly.errors import (
+    CalibrationWarning,
     DataFileError,
     DataShapeError,
     DataTypeError,
@@ -59,6 +60,7 @@ __all__ = [
     "NOTEBOOK",
     "PRESETS",
     "Basis",
+    "CalibrationWarning",
     "DType",
     "DataFileError",
     "DataShapeError",
