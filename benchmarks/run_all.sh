@@ -63,6 +63,15 @@ python benchmarks/grids.py --cube 365,1000,1000 --repeats 9 --json docs/grids.js
 # One small fit (100 points, degree 4) against np.polyfit.
 python benchmarks/small_fit.py --json docs/small_fit.json | tee docs/small_fit.txt
 
+# Beyond the anchors: constraints (and monotone), degree selection, calibration, robust fits.
+python benchmarks/constraints.py --repeats 9 --json docs/constraints.json \
+  --markdown docs/constraints.md
+python benchmarks/degree_selection.py --repeats 7 --json docs/degree_selection.json \
+  --markdown docs/degree_selection.md
+python benchmarks/calibration.py --repeats 5 --json docs/calibration.json \
+  --markdown docs/calibration.md
+python benchmarks/robust.py --repeats 1 --json docs/robust.json --markdown docs/robust.md
+
 # Refresh the README's generated table and examples (tests/test_benchmarks.py checks them).
 python benchmarks/readme_sync.py
 
