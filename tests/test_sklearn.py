@@ -13,7 +13,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from gradpoly import fit, lstsq
 from gradpoly.batched import get_backend
-from gradpoly.errors import InvalidDataError
+from gradpoly.errors import InvalidDataError, InvalidOptionError
 from gradpoly.options import Device
 from gradpoly.sklearn import PolynomialRegressor
 
@@ -23,6 +23,7 @@ def _estimators() -> list[PolynomialRegressor]:
         PolynomialRegressor(),
         PolynomialRegressor(solver="gd"),
         PolynomialRegressor(solver="lstsq", basis="legendre"),
+        PolynomialRegressor(degree=2, fit_intercept=False),
         PolynomialRegressor(degree=2, optimizer="momentum", engine="numba"),
         PolynomialRegressor(engine="torch", optimizer="nesterov", gradient="autograd"),
         PolynomialRegressor(engine="jax", optimizer="nesterov"),
@@ -162,3 +163,21 @@ def test_return_std_holds_for_y_near_1e200(solver) -> None:
     _, reference = small.predict(x[:5, None], return_std=True)
     assert np.isfinite(std).all()
     np.testing.assert_allclose(std, reference * 1e200, rtol=1e-6)
+
+
+@pytest.mark.parametrize("solver", ["lstsq", "gd"])
+def test_no_intercept_is_ols_without_a_constant(solver: str) -> None:
+    sm = pytest.importorskip("statsmodels.api")
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1.0, 5.0, (60, 2))
+    y = 2 * X[:, 0] + 0.5 * X[:, 0] ** 2 - X[:, 1] + 0.1 * rng.standard_normal(60)
+    model = PolynomialRegressor(2, fit_intercept=False, solver=solver, tol=1e-12, steps=200_000)
+    model.fit(X, y)
+    design = np.column_stack([X[:, 0], X[:, 0] ** 2, X[:, 1], X[:, 1] ** 2])
+    ols = sm.OLS(y, design).fit()
+    assert model.intercept_ == 0.0
+    np.testing.assert_allclose(model.coef_.ravel(), ols.params, rtol=1e-7)
+    _, std = model.predict(X[:5], return_std=True)
+    np.testing.assert_allclose(std, ols.get_prediction(design[:5]).se_mean, rtol=1e-6)
+    with pytest.raises(InvalidOptionError, match="fit_intercept"):
+        PolynomialRegressor(fit_intercept="no").fit(X, y)

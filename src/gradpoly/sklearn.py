@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradpoly import validation
+from gradpoly import constraints, validation
 from gradpoly.engines.base import OptionalLibrary
 from gradpoly.errors import (
     DataTypeError,
@@ -31,7 +31,14 @@ from gradpoly.errors import (
 )
 from gradpoly.gram import Gram
 from gradpoly.many import basis_to_monomial, descend_gram
-from gradpoly.mapping import check_monomial, domains, exact_scale, features, mapped
+from gradpoly.mapping import (
+    check_monomial,
+    domains,
+    exact_scale,
+    features,
+    mapped,
+    monomial_matrices,
+)
 from gradpoly.options import BEST, Basis
 from gradpoly.problem import SvdSolver
 
@@ -114,6 +121,10 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
         Most descent steps.
     tol : float or None
         Stop when ``|grad| / |grad(0)| <= tol``.
+    fit_intercept : bool
+        False: the model's constant is 0 exactly (through the origin), as scikit-learn's
+        linear models mean it; fitted by the constraints' null space
+        (:mod:`gradpoly.constraints`), with one coefficient fewer in the covariance.
 
     Attributes
     ----------
@@ -146,6 +157,7 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
         lr: float | str = DESCENT_DEFAULTS["lr"],
         steps: int = DESCENT_DEFAULTS["steps"],
         tol: float | None = BEST.tol,
+        fit_intercept: bool = True,
     ) -> None:
         self.degree = degree
         self.basis = basis
@@ -157,6 +169,7 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
         self.lr = lr
         self.steps = steps
         self.tol = tol
+        self.fit_intercept = fit_intercept
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> PolynomialRegressor:
         """Fit every feature's polynomial to (X, y); ``sample_weight`` weights the squares."""
@@ -176,6 +189,8 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
         for f in range(X.shape[1]):
             check_monomial(tuple(self.domains_[f]), float(np.abs(X[used, f]).max()), degree)
         design = self._design(np.where(used[:, None], X, self.domains_[:, 0]), basis, degree)
+        null = self._free_directions(design.shape[1], basis, degree)
+        design = design @ null  # the free coefficients' design (all of them with an intercept)
         scale = exact_scale(float(np.abs(y).max()))  # exact: the fit of y / s times s
         y = y / scale
         self.solver_ = self._solver()
@@ -206,8 +221,10 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
             self.converged_ = bool(self.tol is not None and not descent.active[0])
             if self.tol is not None and not self.converged_:
                 _warn_not_converged(self.n_iter_, float(validation.tol(self.tol) or 0.0), g)
-        self.basis_coef_ = np.asarray(coef, dtype=np.float64)
-        cov, sigma2 = _covariance(design, weight, y, self.basis_coef_ / scale)
+        free = np.asarray(coef, dtype=np.float64)
+        self.basis_coef_ = np.asarray(null @ free, dtype=np.float64)
+        cov, sigma2 = _covariance(design, weight, y, free / scale)
+        cov = null @ cov @ null.T
         self._unit_cov, self._y_scale = cov, scale  # predict's std: in y / scale, scaled back
         with np.errstate(over="ignore"):
             self.coef_cov_ = cov * scale * scale
@@ -219,6 +236,8 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
         per_feature[:, 1:] = self.basis_coef_[1:].reshape(X.shape[1], degree)
         monomial = basis_to_monomial(per_feature, self.domains_, basis)
         self.intercept_ = float(self.basis_coef_[0] + monomial[:, 0].sum())
+        if not self.fit_intercept:
+            self.intercept_ = 0.0  # exactly: the constraint, not its rounding
         self.coef_ = monomial[:, 1:]
         if not (np.isfinite(self.intercept_) and np.isfinite(self.coef_).all()):
             raise InvalidDataError(
@@ -264,6 +283,19 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
                 f"solver must be one of {', '.join(SOLVERS)}, got {self.solver!r}"
             )
         return int(degree), Basis.parse(self.basis)
+
+    def _free_directions(self, size: int, basis: Basis, degree: int) -> FloatArray:
+        """The coefficients the fit may move (P, F): all of them, or with
+        ``fit_intercept=False`` the null space of "the monomial constant is 0" (the design's
+        constant plus each feature's basis functions' constant terms)."""
+        if validation.flag("fit_intercept", self.fit_intercept):
+            return np.eye(size)
+        row = np.zeros(size)
+        row[0] = 1.0
+        if degree:
+            convert = monomial_matrices(self.domains_, basis, degree + 1)  # (F, S, S)
+            row[1:] = convert[:, 0, 1:].reshape(-1)  # each block's constant term
+        return np.asarray(constraints.null_space(row[None, None, :], np.zeros(1)).null[0])
 
     def _design(self, X: FloatArray, basis: Basis, degree: int) -> FloatArray:
         """Columns: 1, then for each feature its basis functions 1..degree."""
