@@ -618,3 +618,34 @@ def test_robust_fits_keep_the_contract(data, norm, tuning) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         contract(lambda: robust_fit(x, y, 2, norm=norm, tuning=tuning), check)
+
+
+NEW_COMMANDS = st.sampled_from(
+    [
+        ["degree", "--max-degree", "4"],
+        ["degree", "--criterion", "loo", "--series-col", "id"],
+        ["degree", "--max-degree", "-2"],
+        ["calibrate", "--measured", "0.1", "--measured", "nan"],
+        ["calibrate", "--degree", "2", "--monotone", "increasing", "--measured", "0.5"],
+        ["calibrate", "--fixed", "0=0", "--interval", "delta", "--measured", "1e300"],
+        ["calibrate", "--through", "0,0", "--through", "0,1"],
+        ["calibrate", "--weights-col", "w", "--measured", "0.2", "--replicates", "0"],
+        ["robust", "--degree", "2", "--norm", "bisquare"],
+        ["robust", "--series-col", "id", "--norm", "clip", "--tuning", "0"],
+        ["robust", "--json", "-"],
+    ]
+)
+
+
+@FUZZ
+@given(data=hostile_xy(), command=NEW_COMMANDS, drop=st.booleans())
+def test_the_new_commands_keep_the_contract(tmp_path_factory, data, command, drop) -> None:
+    x, y = data
+    folder = tmp_path_factory.mktemp("cli")
+    xs = np.ravel(np.asarray(x)).tolist() if np.ndim(x) else [x]
+    ys = np.ravel(np.asarray(y)).tolist()
+    rows = [f"{i % 3},{a},{b},1" for i, (a, b) in enumerate(zip(xs, ys, strict=False))]
+    path = folder / "data.csv"
+    path.write_text("id,x,y,w\n" + "\n".join(rows) + "\n")
+    args = [command[0], str(path), *command[1:], *(["--drop-nan"] if drop else [])]
+    cli_contract(*cli(*args), piped="-" in args)
