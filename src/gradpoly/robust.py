@@ -52,8 +52,9 @@ class Huber:
     name: str = "huber"
 
     def rho(self, z: FloatArray) -> FloatArray:
-        a, c = np.abs(z), self.c
-        return np.where(a <= c, 0.5 * z * z, c * a - 0.5 * c * c)
+        a = np.abs(z)
+        m = np.minimum(a, self.c)  # z^2/2 inside, c|z| - c^2/2 beyond: m (|z| - m/2)
+        return np.asarray(m * (a - 0.5 * m), dtype=np.float64)
 
     def psi(self, z: FloatArray) -> FloatArray:
         return np.clip(z, -self.c, self.c)
@@ -62,8 +63,7 @@ class Huber:
         return np.where(np.abs(z) <= self.c, 1.0, 0.0)
 
     def weights(self, z: FloatArray) -> FloatArray:
-        a = np.abs(z)
-        return np.where(a <= self.c, 1.0, self.c / np.where(a <= self.c, 1.0, a))
+        return np.asarray(self.c / np.maximum(np.abs(z), self.c), dtype=np.float64)  # min(1, c/|z|)
 
 
 @dataclass(frozen=True)

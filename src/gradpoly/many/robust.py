@@ -136,15 +136,18 @@ def _iterate(
     scale = robust.clip_scale(residuals, used, size) if clipping else robust.mad(residuals, used)
     deviance = _deviance(chosen, residuals, used, first, n, size)
     weights = used.astype(np.float64)
+    every = bool(used.all())  # no padding or gaps: no masking a pass
     active = first.valid & (scale > 0)
     iterations = np.ones(count, dtype=np.int64)
     converged = ~first.valid | (scale == 0)  # a perfect fit: nothing to reweight
     while active.any():
         rows = np.flatnonzero(active)
         z = residuals[rows] / scale[rows, None]
-        fresh = np.where(used[rows], chosen.weights(z), 0.0)
+        fresh = chosen.weights(z) if every else np.where(used[rows], chosen.weights(z), 0.0)
         step = lstsq_many(xs[rows], ys[rows], size - 1, weights=fresh, **options)
-        fit_residuals = np.where(used[rows], ys[rows] - step.predict(xs[rows]), 0.0)
+        fit_residuals = ys[rows] - step.predict(xs[rows])
+        if not every:
+            fit_residuals = np.where(used[rows], fit_residuals, 0.0)
         kept = fresh > 0
         if clipping:
             new_scale = robust.clip_scale(fit_residuals, kept, size)
