@@ -323,16 +323,21 @@ CLI_FLAGS = st.lists(
 )
 
 
-@FUZZ
-@given(data=hostile_xy(), flags=CLI_FLAGS)
-def test_the_cli_keeps_the_contract(tmp_path_factory, data, flags) -> None:
+def hostile_csv(folder: Any, data: tuple[Any, Any]) -> Any:
+    """hostile_xy's points as a long CSV a command reads (id, x, y, w columns)."""
     x, y = data
-    folder = tmp_path_factory.mktemp("cli")
     xs = np.ravel(np.asarray(x)).tolist() if np.ndim(x) else [x]
     ys = np.ravel(np.asarray(y)).tolist()
     rows = [f"{i % 3},{a},{b},1" for i, (a, b) in enumerate(zip(xs, ys, strict=False))]
     path = folder / "data.csv"
     path.write_text("id,x,y,w\n" + "\n".join(rows) + "\n")
+    return path
+
+
+@FUZZ
+@given(data=hostile_xy(), flags=CLI_FLAGS)
+def test_the_cli_keeps_the_contract(tmp_path_factory, data, flags) -> None:
+    path = hostile_csv(tmp_path_factory.mktemp("cli"), data)
     args = [a for flag in flags for a in flag]
     cli_contract(*cli("fit", str(path), "--steps", "20", *args), piped="-" in args)
 
@@ -640,12 +645,6 @@ NEW_COMMANDS = st.sampled_from(
 @FUZZ
 @given(data=hostile_xy(), command=NEW_COMMANDS, drop=st.booleans())
 def test_the_new_commands_keep_the_contract(tmp_path_factory, data, command, drop) -> None:
-    x, y = data
-    folder = tmp_path_factory.mktemp("cli")
-    xs = np.ravel(np.asarray(x)).tolist() if np.ndim(x) else [x]
-    ys = np.ravel(np.asarray(y)).tolist()
-    rows = [f"{i % 3},{a},{b},1" for i, (a, b) in enumerate(zip(xs, ys, strict=False))]
-    path = folder / "data.csv"
-    path.write_text("id,x,y,w\n" + "\n".join(rows) + "\n")
+    path = hostile_csv(tmp_path_factory.mktemp("cli"), data)
     args = [command[0], str(path), *command[1:], *(["--drop-nan"] if drop else [])]
     cli_contract(*cli(*args), piped="-" in args)
