@@ -8,6 +8,8 @@ import pytest
 
 import gradpoly
 from gradpoly import robust
+from gradpoly.batched.base import Reweighting
+from gradpoly.batched.numba_batch import NUMBA, NumbaBatch
 from gradpoly.errors import InvalidOptionError
 
 sm = pytest.importorskip("statsmodels.api")
@@ -15,6 +17,7 @@ norms = pytest.importorskip("statsmodels.robust.norms")
 scale = pytest.importorskip("statsmodels.robust.scale")
 
 PAIRS = [("huber", "HuberT"), ("bisquare", "TukeyBiweight")]
+needs_numba = pytest.mark.skipif(not NUMBA.availability().ok, reason="numba is not installed")
 
 
 @pytest.mark.parametrize(("name", "theirs"), PAIRS)
@@ -61,11 +64,15 @@ def polynomial_data(seed: int, count: int = 5) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+ENGINES = ["numpy", pytest.param("numba", marks=needs_numba)]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize(("name", "theirs"), PAIRS)
-def test_every_series_is_statsmodels_rlm(name: str, theirs: str) -> None:
+def test_every_series_is_statsmodels_rlm(name: str, theirs: str, engine: str) -> None:
     x, y = polynomial_data(2)
     y[3, 7:12] = np.nan
-    found = gradpoly.robust_fit(x, y, 2, norm=name, drop_nan=True)
+    found = gradpoly.robust_fit(x, y, 2, norm=name, drop_nan=True, engine=engine)
     for b in range(x.shape[0]):
         ok = np.isfinite(y[b])
         reference = sm.RLM(y[b, ok], np.vander(x[b, ok], 3, increasing=True),
@@ -112,6 +119,44 @@ def test_clipping_is_least_squares_on_the_kept_points() -> None:
     ols = sm.OLS(y[0, kept], np.vander(x[0, kept], 3, increasing=True)).fit()
     np.testing.assert_allclose(found.coef, ols.params, rtol=1e-10)
     np.testing.assert_allclose(found.stderr, ols.bse, rtol=1e-8)
+
+
+@needs_numba
+@pytest.mark.parametrize("name", ["huber", "bisquare", "clip"])
+def test_the_fused_loop_is_the_batched_loop(name: str) -> None:
+    """numba's one compiled IRLS loop per series runs the batched loop's rules: the same
+    weights, iterations and fits, gaps and padding included. RLM's stop (the deviance moving
+    by at most tol, absolute) sits near rounding once the deviance is large, so a series may
+    stop one fit earlier or later on either path: by then its fit has settled to ~1e-9."""
+    x, y = polynomial_data(6, 40)
+    y[5, 3:9] = np.nan
+    fused = gradpoly.robust_fit(x, y, 3, norm=name, drop_nan=True, engine="numba")
+    loop = gradpoly.robust_fit(x, y, 3, norm=name, drop_nan=True, engine="numpy")
+    assert np.abs(fused.iterations - loop.iterations).max() <= 1
+    assert np.mean(fused.iterations == loop.iterations) >= 0.9
+    np.testing.assert_array_equal(fused.converged, loop.converged)
+    np.testing.assert_allclose(fused.weights, loop.weights, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(fused.coef, loop.coef, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(fused.stderr, loop.stderr, rtol=1e-7)
+
+
+@needs_numba
+def test_the_fused_loop_leaves_what_it_cannot_solve() -> None:
+    """A series whose weighted system is not clearly positive definite (here: one x) is left
+    untouched and active, for the batched loop and its one conditioning verdict."""
+    rng = np.random.default_rng(7)
+    x = np.vstack([np.full(30, 2.0), np.linspace(0.0, 1.0, 30)])
+    y = rng.standard_normal((2, 30))
+    residuals = y - y.mean(axis=1, keepdims=True)
+    state = Reweighting(x, y, np.ones((2, 30), dtype=bool), residuals.copy(), np.ones((2, 30)),
+                        np.ones(2), np.full(2, 1e9), np.ones(2, dtype=np.int64),
+                        np.zeros(2, dtype=bool), np.ones(2, dtype=bool))  # fmt: skip
+    NumbaBatch().reweight(state, 2, "huber", robust.TUNING["huber"], 1e-8, 50)
+    assert state.active.tolist() == [True, False]
+    np.testing.assert_array_equal(state.residuals[0], residuals[0])
+    assert state.iterations.tolist()[0] == 1
+    assert state.iterations[1] > 1
+    assert state.converged[1]
 
 
 def test_bad_options_are_named() -> None:

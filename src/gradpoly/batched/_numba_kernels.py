@@ -309,3 +309,227 @@ def shared_statistics_columns(yt, aw, pairs, weights, used, g, c, s, counts, gap
                     g[b, j, k] = miss[p, i] * inv
                     g[b, k, j] = miss[p, i] * inv
                     p += 1
+
+
+@njit(cache=True)
+def _select(a, m, k):
+    """The k-th smallest of a[:m] (0-based), a[:m] reordered in place (quickselect, middle
+    pivot): a[:k] then holds the k smaller ones."""
+    lo, hi = 0, m - 1
+    while lo < hi:
+        pivot = a[(lo + hi) // 2]
+        i, j = lo, hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            break
+    return a[k]
+
+
+@njit(cache=True)
+def _median(a, m):
+    """``np.median(a[:m])`` (m > 0), without a copy: a[:m] is reordered."""
+    k = m // 2
+    upper = _select(a, m, k)
+    if m % 2 == 1:
+        return upper
+    lower = a[0]
+    for i in range(1, k):
+        lower = max(lower, a[i])
+    return (lower + upper) / 2.0
+
+
+@njit(cache=True, parallel=True, fastmath=FAST)
+def irls(x, y, used, recur, code, tuning, tolerance, limit, state, residuals, weights, active):
+    """IRLS of every active series in one compiled loop, the rules of
+    :mod:`gradpoly.many.robust`'s batched loop (statsmodels' RLM), each series on its own core.
+
+    ``state`` (B, 5) holds scale, deviance, iterations, converged, fallback; ``residuals`` and
+    ``weights`` (B, N) the current ones. A series' used points are gathered once; each
+    weighted fit solves its Gram system in the Chebyshev basis on its mapped x, equilibrated,
+    by Cholesky. A series whose system is not clearly positive definite is left untouched
+    with fallback set (the caller's batched loop, with the one conditioning verdict, takes it).
+    """
+    count, points = y.shape
+    size = recur.shape[0]
+    for b in prange(count):
+        if not active[b]:
+            continue
+        m = 0
+        for n in range(points):
+            if used[b, n]:
+                m += 1
+        index = np.empty(m, dtype=np.int64)
+        xb = np.empty(m)
+        yb = np.empty(m)
+        r = np.empty(m)
+        i = 0
+        for n in range(points):
+            if used[b, n]:
+                index[i] = n
+                xb[i] = x[b, n]
+                yb[i] = y[b, n]
+                r[i] = residuals[b, n]
+                i += 1
+        lo, hi = np.inf, -np.inf
+        for i in range(m):
+            lo = min(lo, xb[i])
+            hi = max(hi, xb[i])
+        if not hi > lo:
+            state[b, 4] = 1.0
+            continue
+        mid, half = 0.5 * lo + 0.5 * hi, 0.5 * hi - 0.5 * lo
+        v = np.empty((size, m))
+        for i in range(m):
+            t = (xb[i] - mid) / half
+            v[0, i] = 1.0
+            if size > 1:
+                v[1, i] = recur[1, 0] * t / recur[1, 2]
+            for j in range(2, size):
+                v[j, i] = (recur[j, 0] * t * v[j - 1, i] - recur[j, 1] * v[j - 2, i]) / recur[j, 2]
+        w = np.ones(m)
+        fresh = np.empty(m)
+        fit_r = np.empty(m)
+        scratch = np.empty(m)
+        g = np.empty((size, size))
+        c = np.empty(size)
+        d = np.empty(size)
+        scale = state[b, 0]
+        deviance = state[b, 1]
+        iterations = state[b, 2]
+        converged = False
+        failed = False
+        while True:
+            if code == 0:  # each norm's loop written out: loops the compiler vectorises
+                for i in range(m):
+                    fresh[i] = tuning / max(abs(r[i] / scale), tuning)
+            elif code == 1:
+                for i in range(m):
+                    z = r[i] / scale
+                    u = 1.0 - (z / tuning) ** 2
+                    fresh[i] = u * u if abs(z) <= tuning else 0.0
+            else:
+                for i in range(m):
+                    fresh[i] = 1.0 if abs(r[i] / scale) <= tuning else 0.0
+            for j in range(size):
+                acc = 0.0
+                for i in range(m):
+                    acc += fresh[i] * v[j, i] * yb[i]
+                c[j] = acc
+                for k in range(j, size):
+                    acc = 0.0
+                    for i in range(m):
+                        acc += fresh[i] * v[j, i] * v[k, i]
+                    g[j, k] = acc
+                    g[k, j] = acc
+            for j in range(size):  # equilibrate: unit diagonal
+                if not g[j, j] > 0.0:
+                    failed = True
+            if failed:
+                break
+            for j in range(size):
+                d[j] = np.sqrt(g[j, j])
+            for j in range(size):
+                c[j] /= d[j]
+                for k in range(size):
+                    g[j, k] /= d[j] * d[k]
+            for j in range(size):  # Cholesky in place (lower), pivots checked
+                acc = g[j, j]
+                for k in range(j):
+                    acc -= g[j, k] * g[j, k]
+                if not acc > 1e-8:
+                    failed = True
+                    break
+                g[j, j] = np.sqrt(acc)
+                for i in range(j + 1, size):
+                    acc = g[i, j]
+                    for k in range(j):
+                        acc -= g[i, k] * g[j, k]
+                    g[i, j] = acc / g[j, j]
+            if failed:
+                break
+            for j in range(size):
+                acc = c[j]
+                for k in range(j):
+                    acc -= g[j, k] * c[k]
+                c[j] = acc / g[j, j]
+            for j in range(size - 1, -1, -1):
+                acc = c[j]
+                for k in range(j + 1, size):
+                    acc -= g[k, j] * c[k]
+                c[j] = acc / g[j, j]
+            for j in range(size):
+                c[j] /= d[j]
+            for i in range(m):
+                fit_r[i] = yb[i]
+            for j in range(size):
+                cj = c[j]
+                for i in range(m):
+                    fit_r[i] -= v[j, i] * cj
+            weighted = 0.0
+            for i in range(m):
+                weighted += fresh[i] * fit_r[i] * fit_r[i]
+            if code == 2:
+                kept = 0.0
+                sum_kept = 0.0
+                for i in range(m):
+                    if fresh[i] > 0.0:
+                        kept += 1.0
+                        sum_kept += fit_r[i] * fit_r[i]
+                new_scale = np.sqrt(sum_kept / (kept - size))
+                stop = True
+                for i in range(m):
+                    again = abs(fit_r[i] / new_scale) <= tuning  # kept by the new scale
+                    if again != (fresh[i] > 0.0):
+                        stop = False
+            else:
+                for i in range(m):
+                    scratch[i] = abs(fit_r[i])
+                new_scale = _median(scratch, m) / 0.6744897501960817
+                variance = weighted / (m - size)
+                new_deviance = 0.0
+                if code == 0:
+                    for i in range(m):
+                        a = abs(fit_r[i] / variance)
+                        h = min(a, tuning)
+                        new_deviance += h * (a - 0.5 * h)
+                else:
+                    top = tuning * tuning / 6.0
+                    for i in range(m):
+                        z = fit_r[i] / variance
+                        u = 1.0 - (z / tuning) ** 2
+                        new_deviance += top * (1.0 - u * u * u) if abs(z) <= tuning else top
+                stop = abs(new_deviance - deviance) <= tolerance
+                deviance = new_deviance
+            iterations += 1.0
+            for i in range(m):
+                w[i] = fresh[i]
+                r[i] = fit_r[i]
+            scale = new_scale
+            converged = stop or new_scale == 0.0
+            if stop or not new_scale > 0.0 or iterations >= limit:
+                break
+        if failed:
+            state[b, 4] = 1.0
+            continue
+        state[b, 0] = scale
+        state[b, 1] = deviance
+        state[b, 2] = iterations
+        state[b, 3] = 1.0 if converged else 0.0
+        for n in range(points):
+            weights[b, n] = 0.0
+            residuals[b, n] = 0.0
+        for i in range(m):
+            residuals[b, index[i]] = r[i]
+            weights[b, index[i]] = w[i]

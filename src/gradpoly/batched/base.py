@@ -61,6 +61,23 @@ class Descent:
     """Each series' loss at ``w`` when it is not the MSE (the MSE comes from the Gram stats)."""
 
 
+class Reweighting(NamedTuple):
+    """IRLS of B series under way (:mod:`gradpoly.many.robust`), arrays a fused loop reads and
+    updates in place: each series' points, current residuals, weights and scale, the stopping
+    rule's deviance, the fits run, whether it converged, and whether it still runs."""
+
+    x: FloatArray
+    y: FloatArray
+    used: npt.NDArray[np.bool_]
+    residuals: FloatArray
+    weights: FloatArray
+    scale: FloatArray
+    deviance: FloatArray
+    iterations: npt.NDArray[np.int64]
+    converged: npt.NDArray[np.bool_]
+    active: npt.NDArray[np.bool_]
+
+
 class BatchBackend(Protocol):
     """One array library's batched statistics and descent; see :mod:`gradpoly.batched`."""
 
@@ -101,6 +118,12 @@ class BatchBackend(Protocol):
         self, batch: Batch, gram: Gram, basis: Basis, plan: Plan, device: Device
     ) -> Descent:
         """Run ``plan`` from w = 0 for every series; MSE on ``gram``, other losses on ``batch``."""
+        ...
+
+    def reweight(
+        self, state: Reweighting, size: int, norm: str, tuning: float, tolerance: float, limit: int
+    ) -> None:
+        """Run IRLS to its end for the active series this backend can take in one fused loop."""
         ...
 
 
@@ -183,6 +206,14 @@ class BatchEngine(ABC):
         self, batch: Batch, gram: Gram, basis: Basis, plan: Plan, device: Device
     ) -> Descent:
         """Run ``plan`` from w = 0 for every series; MSE on ``gram``, other losses on ``batch``."""
+
+    def reweight(
+        self, state: Reweighting, size: int, norm: str, tuning: float, tolerance: float, limit: int
+    ) -> None:
+        """Run IRLS to its end, in one fused loop, for the active series this backend takes
+        (degree ``size - 1``, ``norm`` and ``tuning`` of :mod:`gradpoly.robust`): those finish
+        and are no longer active. Here none: the caller's batched loop runs every series."""
+        return None
 
 
 def matvec(g: Any, w: Any) -> Any:

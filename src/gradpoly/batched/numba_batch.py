@@ -12,12 +12,15 @@ import numpy as np
 
 from gradpoly import bases
 from gradpoly.batched import register
-from gradpoly.batched.base import Batch, BatchEngine, Descent, Plan
+from gradpoly.batched.base import Batch, BatchEngine, Descent, Plan, Reweighting
 from gradpoly.engines.base import OptionalLibrary
 from gradpoly.gram import Gram
 from gradpoly.options import Basis, Device
 
 NUMBA = OptionalLibrary("numba", "numba")
+
+NORM_CODES = {"huber": 0, "bisquare": 1, "clip": 2}
+""":mod:`gradpoly.robust`'s norms as the IRLS kernel numbers them."""
 
 
 @cache
@@ -124,3 +127,43 @@ class NumbaBatch(BatchEngine):
             trace,
         )
         return Descent(w, steps_run, active, trace if plan.traces else None)
+
+    def reweight(
+        self, state: Reweighting, size: int, norm: str, tuning: float, tolerance: float, limit: int
+    ) -> None:
+        """Every active series' IRLS in one compiled loop (:func:`_numba_kernels.irls`); the
+        series whose weighted system it leaves to the one conditioning verdict stay active."""
+        NUMBA.load()
+        from gradpoly.batched import _numba_kernels
+
+        rows = np.flatnonzero(state.active)
+        if rows.size == 0:
+            return
+        columns = np.column_stack(
+            [state.scale, state.deviance, state.iterations, np.zeros((state.scale.size, 2))]
+        )
+        residuals = np.ascontiguousarray(state.residuals)
+        weights = np.ascontiguousarray(state.weights)
+        with np.errstate(all="ignore"):
+            _numba_kernels.irls(
+                np.ascontiguousarray(state.x, dtype=np.float64),
+                np.ascontiguousarray(state.y, dtype=np.float64),
+                np.ascontiguousarray(state.used),
+                bases.rule(Basis.CHEBYSHEV).coefficients(size - 1),
+                NORM_CODES[norm],
+                float(tuning),
+                float(tolerance),
+                float(limit),
+                columns,
+                residuals,
+                weights,
+                np.ascontiguousarray(state.active),
+            )
+        done = rows[columns[rows, 4] == 0.0]
+        state.scale[done] = columns[done, 0]
+        state.deviance[done] = columns[done, 1]
+        state.iterations[done] = columns[done, 2].astype(np.int64)
+        state.converged[done] = columns[done, 3] == 1.0
+        state.residuals[done] = residuals[done]
+        state.weights[done] = weights[done]
+        state.active[done] = False

@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gradpoly import robust, validation
+from gradpoly.batched.base import BatchBackend, Reweighting
 from gradpoly.calling import keyword_only
 from gradpoly.errors import UnfittedWarning, warn
 from gradpoly.many.api import lstsq_many
@@ -110,7 +111,7 @@ def robust_fit(
     options: dict[str, Any] = {"engine": engine, "device": device}
     with np.errstate(all="ignore"):  # beyond float64 (a zero scale, an inf z): judged below
         return _iterate(xs, ys, used, size, chosen, tolerance, limit, options, single, start,
-                        float(data.scale))  # fmt: skip
+                        float(data.scale), backend)  # fmt: skip
 
 
 def _iterate(
@@ -125,21 +126,26 @@ def _iterate(
     single: bool,
     start: float,
     y_scale: float,
+    backend: BatchBackend,
 ) -> RobustResult:
     """IRLS on y / ``y_scale`` (the deviance, weights and scale as statsmodels' RLM), then the
     final weighted fit, statistics and scale in y's units."""
     count = ys.shape[0]
-    first = lstsq_many(xs, ys, size - 1, weights=used.astype(np.float64), **options)
+    every = bool(used.all())  # no padding or gaps: no masking a pass, no weights to read
+    start_weights = None if every else used.astype(np.float64)
+    first = lstsq_many(xs, ys, size - 1, weights=start_weights, **options)
     residuals = np.where(used, ys - first.predict(xs), 0.0)
     n = used.sum(axis=1).astype(np.float64)
     clipping = chosen.name == "clip"
     scale = robust.clip_scale(residuals, used, size) if clipping else robust.mad(residuals, used)
     deviance = _deviance(chosen, residuals, used, first, n, size)
     weights = used.astype(np.float64)
-    every = bool(used.all())  # no padding or gaps: no masking a pass
     active = first.valid & (scale > 0)
     iterations = np.ones(count, dtype=np.int64)
     converged = ~first.valid | (scale == 0)  # a perfect fit: nothing to reweight
+    state = Reweighting(xs, ys, used, residuals, weights, scale, deviance, iterations, converged,
+                        active)  # fmt: skip
+    backend.reweight(state, size, chosen.name, chosen.c, tolerance, limit)  # fused, where it can
     while active.any():
         rows = np.flatnonzero(active)
         z = residuals[rows] / scale[rows, None]
