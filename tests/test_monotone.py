@@ -109,3 +109,44 @@ def test_every_monotone_fit_is_certified(seed: int, degree: int) -> None:
     fit = gradpoly.lstsq(X, y, degree, monotone="increasing")
     scale = max(float(np.abs(np.polynomial.polynomial.polyder(fit)).max()), 1e-12)
     assert lowest_slope(fit) >= -1e-8 * scale * 100
+
+
+def gram_of(ys: np.ndarray, degree: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each curve's Gram statistics in the Chebyshev basis on X mapped to [-1, 1]."""
+    v = np.polynomial.chebyshev.chebvander(X / 5.0 - 1.0, degree)
+    g = np.broadcast_to(v.T @ v / X.size, (ys.shape[0], degree + 1, degree + 1)).copy()
+    return g, ys @ v / X.size
+
+
+def test_the_exchange_method_reaches_the_cutting_planes_optimum() -> None:
+    """Batched exchange (Newton on the touch points) and one curve's cutting planes find the
+    same optimum: certified, multipliers non-negative, and no worse than the cutting planes'
+    (which may dip by the certificate's slack, so be lower by as little)."""
+    g, c = gram_of(bent(11, 40), 5)
+    batched = monotone.solve_all(g, c, Basis.CHEBYSHEV, 1.0)
+    for b, found in enumerate(batched):
+        assert found is not None
+        planes = monotone.solve(g[b], c[b], Basis.CHEBYSHEV, 1.0)
+        assert planes is not None
+        w, rows = found
+        assert monotone.certified(w[None], Basis.CHEBYSHEV, 1.0)[0]
+        np.testing.assert_allclose(rows @ w, 0.0, atol=1e-12 * np.abs(w).max())
+
+        def objective(u: np.ndarray, b: int = b) -> float:
+            return float(0.5 * u @ g[b] @ u - c[b] @ u)
+
+        assert objective(w) <= objective(planes[0]) + 1e-10 * abs(objective(planes[0]))
+        np.testing.assert_allclose(w, planes[0], rtol=0, atol=1e-5 * np.abs(w).max())
+
+
+def test_curves_the_exchange_leaves_take_the_cutting_planes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    g, c = gram_of(bent(12, 5), 5)
+    batched = monotone.solve_all(g, c, Basis.CHEBYSHEV, 1.0)
+    monkeypatch.setattr(monotone, "EXCHANGES", 0)
+    planes = monotone.solve_all(g, c, Basis.CHEBYSHEV, 1.0)
+    for ours, theirs in zip(batched, planes, strict=True):
+        assert ours is not None
+        assert theirs is not None
+        np.testing.assert_allclose(ours[0], theirs[0], atol=1e-5 * np.abs(ours[0]).max())

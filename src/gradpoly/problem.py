@@ -642,7 +642,7 @@ def monotone_lstsq(problem: FitProblem, sign: float) -> tuple[FloatArray, FloatA
     moments = problem.moments
     if shapes.certified(basis_coef[None] / scale, Basis.CHEBYSHEV, sign)[0]:
         return basis_coef, coef, moments
-    found = shapes.solve(moments.g[0], moments.c[0], Basis.CHEBYSHEV, sign)
+    found = shapes.solve_all(moments.g[:1], moments.c[:1], Basis.CHEBYSHEV, sign)[0]
     if found is None:
         raise InvalidDataError("no monotone fit of this data could be certified; lower the degree")
     unit, rows = found

@@ -236,14 +236,18 @@ def monotone_solve(
     if not rows.size:
         return w, inverse, counts
     bent = rows[~shapes.certified(w[rows], basis, sign)]
-    for b in bent.tolist():
-        found = shapes.solve(gram.g[b], gram.c[b], basis, sign)
+    solved = shapes.solve_all(gram.g[bent], gram.c[bent], basis, sign)
+    kept = [(b, found) for b, found in zip(bent.tolist(), solved, strict=True) if found]
+    for b, found in zip(bent.tolist(), solved, strict=True):
         if found is None:
             valid[b] = False
             problems[b] = "no monotone fit could be certified; lower the degree"
-            continue
-        w[b], binding = found
-        inverse[b], counts[b] = shapes.covariance_shape(gram.g[b], binding)
+    if kept:
+        index = np.array([b for b, _ in kept])
+        w[index] = np.stack([found[0] for _, found in kept])
+        inverse[index], counts[index] = shapes.covariance_shapes(
+            gram.g[index], [found[1] for _, found in kept]
+        )
     return w, inverse, counts
 
 
