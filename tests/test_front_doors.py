@@ -6,6 +6,8 @@ shared axis, the xarray drop-in and the estimator's lstsq solver; where fitted, 
 agree with each other and with exact rational arithmetic (``gradpoly.exact``), and the
 monomial coefficients too wherever float64 can represent them. The tolerances are stated
 here once: they grow with the design's condition number, as any float64 solve's error does.
+The capabilities beyond the anchors (constraints, monotone fits, robust fits, degree
+selection) are held to one answer at each of their doors too.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 import pytest
 
 import gradpoly
+from gradpoly.batched.numba_batch import NUMBA
 from gradpoly.errors import InvalidDataError, RepresentationWarning, UnfittedWarning
 from gradpoly.exact import exact_lstsq, hard_set, relative_error
 
@@ -219,3 +222,94 @@ def test_fit_and_fit_many_call_converged_only_what_is(name, x, y, degree, w, tol
         assert relative_error(many.coef[0], exact) <= tol
     else:
         assert single.status in ("floor", "completed")
+
+
+def _capability_data() -> tuple[np.ndarray, np.ndarray]:
+    """Four curves on one axis: a rising step whose quintic turns back, with outliers."""
+    rng = np.random.default_rng(31)
+    x = np.linspace(0.0, 10.0, 60)
+    y = np.tanh(x - 5.0) * rng.uniform(0.5, 2.0, (4, 1)) + 0.1 * rng.standard_normal((4, 60))
+    hit = rng.random(y.shape) < 0.05
+    y[hit] += 3.0
+    return x, y
+
+
+def _xarray_fit(x: np.ndarray, y: np.ndarray, degree: int, **options: Any) -> Any:
+    xr = pytest.importorskip("xarray")
+    from gradpoly.xarray import polyfit
+
+    data = xr.DataArray(y, coords={"x": x}, dims=("series", "x"))
+    return polyfit(data, "x", degree, **options)
+
+
+CAPABILITIES: dict[str, dict[str, Any]] = {
+    "fixed": {"fixed": {0: 0.5}},
+    "through": {"through": [(4.0, 0.25)]},
+    "slope": {"slope": [(5.0, 1.0)]},
+    "monotone": {"monotone": "increasing"},
+}
+
+
+@pytest.mark.parametrize("name", list(CAPABILITIES))
+def test_every_constrained_door_gives_one_answer(name: str) -> None:
+    """A constraint or the monotone shape: ``lstsq`` per curve, ``lstsq_many`` per series and
+    on a shared axis, and the xarray drop-in give one fit, with one standard error each."""
+    x, y = _capability_data()
+    options = CAPABILITIES[name]
+    shared = gradpoly.lstsq_many(x, y, 5, **options)
+    rows = gradpoly.lstsq_many(np.broadcast_to(x, y.shape), y, 5, **options)
+    grid = _xarray_fit(x, y, 5, stats=True, **options)
+    xr_coef = grid["polyfit_coefficients"].sortby("degree").transpose("series", "degree")
+    xr_stderr = grid["polyfit_stderr"].sortby("degree").transpose("series", "degree")
+    for b in range(y.shape[0]):
+        one = gradpoly.lstsq(x, y[b], 5, full=True, **options)
+        scale = float(np.abs(one.coef).max())
+        for coef in (shared.coef[b], rows.coef[b], xr_coef.to_numpy()[b]):
+            np.testing.assert_allclose(coef, one.coef, rtol=1e-7, atol=1e-9 * scale)
+        errors = np.asarray(one.stats.stderr)
+        for stderr in (np.asarray(shared.stats.stderr)[b], np.asarray(rows.stats.stderr)[b],
+                       xr_stderr.to_numpy()[b]):  # fmt: skip
+            np.testing.assert_allclose(stderr, errors, rtol=1e-6, atol=1e-12 * errors.max())
+        assert np.asarray(shared.stats.dof)[b] == one.stats.dof
+
+
+@pytest.mark.parametrize("norm", ["huber", "bisquare", "clip"])
+def test_every_robust_door_gives_one_answer(norm: str) -> None:
+    """``robust_fit`` on one curve, on B curves (shared axis and per series, each engine) and
+    through the xarray drop-in's ``robust=``: one fit, one robust standard error."""
+    x, y = _capability_data()
+    doors = [gradpoly.robust_fit(x, y, 3, norm=norm, engine="numpy")]
+    if NUMBA.availability().ok:
+        doors.append(gradpoly.robust_fit(x, y, 3, norm=norm, engine="numba"))
+    doors.append(gradpoly.robust_fit(np.broadcast_to(x, y.shape), y, 3, norm=norm))
+    grid = _xarray_fit(x, y, 3, robust=norm)
+    xr_coef = grid["polyfit_coefficients"].sortby("degree").transpose("series", "degree")
+    xr_stderr = grid["polyfit_stderr"].sortby("degree").transpose("series", "degree")
+    for b in range(y.shape[0]):
+        one = gradpoly.robust_fit(x, y[b], 3, norm=norm)
+        scale = float(np.abs(one.coef).max())
+        coefs = [door.coef[b] for door in doors] + [xr_coef.to_numpy()[b]]
+        errors = [door.stderr[b] for door in doors] + [xr_stderr.to_numpy()[b]]
+        for coef, stderr in zip(coefs, errors, strict=True):
+            np.testing.assert_allclose(coef, one.coef, rtol=1e-7, atol=1e-9 * scale)
+            np.testing.assert_allclose(stderr, one.stderr, rtol=1e-6)
+
+
+@pytest.mark.parametrize("criterion", ["aicc", "bic", "loo"])
+def test_every_degree_selection_door_gives_one_answer(criterion: str) -> None:
+    """``select_degree`` on one curve, on B curves (shared axis and per series) and the xarray
+    drop-in's ``select=`` choose one degree, with one table of scores."""
+    x, y = _capability_data()
+    shared = gradpoly.select_degree(x, y, 6, criterion=criterion)
+    rows = gradpoly.select_degree(np.broadcast_to(x, y.shape), y, 6, criterion=criterion)
+    grid = _xarray_fit(x, y, 6, select=criterion)
+    for b in range(y.shape[0]):
+        one = gradpoly.select_degree(x, y[b], 6, criterion=criterion)
+        assert shared.degree[b] == rows.degree[b] == one.degree
+        assert int(grid["polyfit_degree"].to_numpy()[b]) == one.degree
+        for table in (shared, rows):
+            np.testing.assert_allclose(table.scores[criterion][b], one.scores[criterion],
+                                       rtol=1e-9)  # fmt: skip
+        scores = grid[f"polyfit_{criterion}"].sortby("degree").transpose("series", ...)
+        scores = scores.to_numpy()[b]
+        np.testing.assert_allclose(scores, one.scores[criterion], rtol=1e-9)
