@@ -3,6 +3,8 @@ lstsq_many): met exactly, equal to statsmodels on the reduced design, one answer
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -95,3 +97,83 @@ def test_bad_constraints_are_named() -> None:
     many = gradpoly.lstsq_many(X, np.stack([Y, Y]), 2, through=[(1.0, 1.0), (1.0, 2.0)])
     assert not many.valid.any()
     assert "not independent" in many.problems[0]
+
+
+def _engine(name: str) -> Any:
+    import importlib.util
+
+    if name != "numpy" and importlib.util.find_spec(name) is None:
+        return pytest.param(name, marks=pytest.mark.skip(reason=f"{name} is not installed"))
+    return name
+
+
+GD_ENGINES = [_engine(name) for name in ("numpy", "numba", "torch", "jax")]
+GD_CASES = [{"fixed": {0: 0.0}}, {"fixed": {1: 2.0, 2: 0.3}}, {"through": [(2.0, 5.0)]},
+            {"slope": [(1.0, 2.5)]}, {"through": [(1.0, 2.4)], "slope": [(4.0, 4.3)]}]  # fmt: skip
+
+
+@pytest.mark.parametrize("engine", GD_ENGINES)
+@pytest.mark.parametrize("case", GD_CASES, ids=str)
+def test_gradient_descent_meets_the_constraints_as_the_closed_form(
+    engine: str, case: dict[str, Any]
+) -> None:
+    """fit() on the constraints' free coefficients converges to lstsq's constrained optimum,
+    with the same statistics, on every engine; the constraints hold exactly (not to tol)."""
+    fit = gradpoly.fit(X, Y, 3, engine=engine, **case)
+    closed = gradpoly.lstsq(X, Y, 3, full=True, **case)
+    assert fit.converged
+    np.testing.assert_allclose(fit.coef, closed.coef, rtol=1e-8, atol=1e-9)
+    np.testing.assert_allclose(fit.stats.stderr, closed.stats.stderr, rtol=1e-7, atol=1e-12)
+    assert fit.stats.dof == closed.stats.dof
+    for power, value in case.get("fixed", {}).items():
+        assert fit.coef[power] == value
+    for x0, y0 in case.get("through", []):
+        assert fit.predict(np.array([x0]))[0] == pytest.approx(y0, rel=1e-12)
+
+
+def test_gradient_descent_refuses_what_it_cannot_constrain() -> None:
+    with pytest.raises(InvalidOptionError, match="mapped basis"):
+        gradpoly.fit(X, Y, 2, basis="monomial", fixed={0: 0.0})
+    with pytest.raises(InvalidOptionError, match="fix every coefficient"):
+        gradpoly.fit(X, Y, 1, fixed={0: 0.0, 1: 1.0})
+    with pytest.raises(InvalidOptionError, match="constraints"):
+        gradpoly.fit(X, Y, 2, through=[(1.0, 1.0), (1.0, 2.0)])
+
+
+@pytest.mark.parametrize("engine", GD_ENGINES)
+@pytest.mark.parametrize("case", GD_CASES, ids=str)
+def test_batched_descent_meets_the_constraints_as_the_closed_form(
+    engine: str, case: dict[str, Any]
+) -> None:
+    """fit_many on the free coefficients, per series and on a shared axis with a gap,
+    converges to lstsq_many's constrained optima with their statistics."""
+    rng = np.random.default_rng(3)
+    ys = 2.0 * X + 0.3 * X**2 + 0.2 * rng.standard_normal((5, X.size))
+    ys[2, 4:9] = np.nan
+    closed = gradpoly.lstsq_many(X, ys, 3, drop_nan=True, **case)
+    for xs in (X, np.broadcast_to(X, ys.shape)):
+        fit = gradpoly.fit_many(xs, ys, 3, engine=engine, drop_nan=True, **case)
+        assert fit.converged.all()
+        np.testing.assert_allclose(fit.coef, closed.coef, rtol=1e-8, atol=1e-9)
+        np.testing.assert_allclose(np.asarray(fit.stats.stderr), np.asarray(closed.stats.stderr),
+                                   rtol=1e-7, atol=1e-12)  # fmt: skip
+        np.testing.assert_array_equal(fit.stats.dof, closed.stats.dof)
+        for power, value in case.get("fixed", {}).items():
+            assert (fit.coef[:, power] == value).all()
+
+
+def test_batched_descent_refuses_what_it_cannot_constrain() -> None:
+    ys = np.vstack([Y, Y])
+    with pytest.raises(InvalidOptionError, match="MSE and a mapped basis"):
+        gradpoly.fit_many(X, ys, 2, basis="monomial", fixed={0: 0.0})
+    with pytest.raises(InvalidOptionError, match="MSE and a mapped basis"):
+        gradpoly.fit_many(X, ys, 2, loss="huber", fixed={0: 0.0}, engine="auto")
+    with pytest.raises(InvalidOptionError, match="fix every coefficient"):
+        gradpoly.fit_many(X, ys, 1, fixed={0: 0.0, 1: 1.0})
+
+
+def test_a_constrained_descent_survives_a_round_trip() -> None:
+    fit = gradpoly.fit(X, Y, 3, through=[(2.0, 5.0)])
+    loaded = gradpoly.FitResult.from_json(fit.to_json())
+    np.testing.assert_allclose(loaded.stats.stderr, fit.stats.stderr, rtol=1e-14)
+    assert loaded.stats.dof == fit.stats.dof

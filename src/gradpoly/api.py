@@ -7,10 +7,11 @@ from typing import Any
 
 import numpy.typing as npt
 
-from gradpoly import validation
+from gradpoly import constraints, validation
 from gradpoly.calling import keyword_only
 from gradpoly.engines import get_engine, resolve
 from gradpoly.engines.base import Progress
+from gradpoly.errors import InvalidOptionError
 from gradpoly.options import (
     BEST,
     Basis,
@@ -23,7 +24,7 @@ from gradpoly.options import (
     Strategy,
     make_config,
 )
-from gradpoly.problem import FitProblem
+from gradpoly.problem import ConstrainedProblem, FitProblem, Problem
 from gradpoly.result import FitResult, known_sigma
 
 
@@ -51,6 +52,9 @@ def fit(
     loss: str | Callable[[Any], Any] = "mse",
     huber_delta: float = 1.0,
     progress: Progress | None = None,
+    fixed: Any = None,
+    through: Any = None,
+    slope: Any = None,
 ) -> FitResult:
     """Fit a degree-``degree`` polynomial to ``(x, y)`` by full-batch gradient descent.
 
@@ -104,6 +108,11 @@ def fit(
         the residuals in the engine's array type and returns a scalar.
     progress : callable, optional
         Called with the number of steps done after every chunk of steps.
+    fixed, through, slope : optional
+        Equality constraints, as :func:`gradpoly.lstsq` takes them (``fixed={power: value}``,
+        ``through=[(x, y)]``, ``slope=[(x, dydx)]``): the loop runs on the free coefficients
+        of the constraints' null space (:class:`~gradpoly.problem.ConstrainedProblem`), so
+        every iterate meets them exactly, on any engine but dask; a mapped basis only.
 
     Raises
     ------
@@ -133,18 +142,24 @@ def fit(
         huber_delta,
     )
     weights = validation.inverse_variance(weights, sigma, absolute_sigma)
+    found = constraints.parse(fixed, through, slope, validation.degree(degree))
     chosen = get_engine(config.engine)
     fit_data = getattr(chosen, "fit_data", None)
     if fit_data is not None:  # an out-of-core engine: it must not gather the data here
+        if found is not None:
+            raise InvalidOptionError(
+                f"engine {config.engine} streams its data and takes no constraints; use another "
+                "engine, or gradpoly.lstsq"
+            )
         result: FitResult = fit_data(x, y, degree, weights, basis, config, progress)
     else:
-        problem = FitProblem.from_data(x, y, degree, weights, basis)
+        problem: Problem = FitProblem.from_data(x, y, degree, weights, basis)
+        if found is not None:
+            problem = ConstrainedProblem.of(problem, found)  # type: ignore[arg-type]
         result = fit_problem(problem, config, progress)
     return known_sigma(result, absolute_sigma)
 
 
-def fit_problem(
-    problem: FitProblem, config: FitConfig, progress: Progress | None = None
-) -> FitResult:
+def fit_problem(problem: Problem, config: FitConfig, progress: Progress | None = None) -> FitResult:
     """Run ``config`` on an already validated problem (what the CLI and benchmarks call)."""
     return get_engine(config.engine).fit(problem, config, progress)

@@ -37,17 +37,37 @@ class ErrorMap:
     to_monomial: FloatArray
     norms: FloatArray
     resolved: npt.NDArray[np.bool_]
+    expand: FloatArray | None = None
+    """A constrained fit's loop runs on free coefficients z of ``w = particular + null z``:
+    ``null`` (B, S, K) here, so the errors are those of w and of its monomials."""
+    particular: FloatArray | None = None
+    """(B, S): the particular solution of those constraints."""
+    offset: FloatArray | None = None
+    """(B, S): its monomial coefficients (``to_monomial`` then maps z alone)."""
 
     @classmethod
-    def of(cls, g: FloatArray, domains: FloatArray, basis: Basis) -> ErrorMap:
-        """The map of Gram matrices ``g`` (B, K, K) on ``domains`` (B, 2) in ``basis``."""
+    def of(
+        cls,
+        g: FloatArray,
+        domains: FloatArray,
+        basis: Basis,
+        null: FloatArray | None = None,
+        particular: FloatArray | None = None,
+    ) -> ErrorMap:
+        """The map of Gram matrices ``g`` (B, K, K) on ``domains`` (B, 2) in ``basis``; for a
+        constrained fit, of its free coefficients (``null`` (B, S, K), ``particular`` (B, S))."""
         lam, q = np.linalg.eigh(2.0 * g)
         top = lam[:, -1:]
         keep = lam > rates.MU_FLOOR * top
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             scaled = np.where(keep, 1.0 / np.where(keep, lam, 1.0), 0.0)
             inverse = (q * scaled[:, None, :]) @ np.swapaxes(q, 1, 2)
-            to_monomial = mapping.monomial_matrices(domains, basis, g.shape[-1])
+            size = g.shape[-1] if null is None else null.shape[1]
+            to_monomial = mapping.monomial_matrices(domains, basis, size)
+            offset = None
+            if null is not None and particular is not None:
+                offset = np.matmul(to_monomial, particular[:, :, None])[:, :, 0]
+                to_monomial = to_monomial @ null
             both = to_monomial @ inverse
             smallest = np.where(keep, lam, np.inf).min(axis=1)
             norms = np.stack(
@@ -58,7 +78,8 @@ class ErrorMap:
                 ],
                 axis=1,
             )
-        return cls(inverse, to_monomial, norms, np.asarray(keep.all(axis=1)))
+        resolved = np.asarray(keep.all(axis=1))
+        return cls(inverse, to_monomial, norms, resolved, null, particular, offset)
 
 
 def _spectral_norms(matrices: FloatArray) -> FloatArray:
@@ -79,11 +100,20 @@ def estimates(
     grad = 2.0 * (np.matmul(g, w[:, :, None])[:, :, 0] - c)
     step = np.matmul(errors_of.inverse, grad[:, :, None])[:, :, 0]
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        full, full_step = w, step
+        if errors_of.expand is not None and errors_of.particular is not None:
+            full = errors_of.particular + np.matmul(errors_of.expand, w[:, :, None])[:, :, 0]
+            full_step = np.matmul(errors_of.expand, step[:, :, None])[:, :, 0]
         mono = np.matmul(errors_of.to_monomial, w[:, :, None])[:, :, 0]
+        if errors_of.offset is not None:
+            mono = mono + errors_of.offset
         mono_step = np.matmul(errors_of.to_monomial, step[:, :, None])[:, :, 0]
-        sizes = np.stack([np.linalg.norm(mono, axis=1), np.linalg.norm(w, axis=1)], axis=1)
-        lengths = np.stack([np.linalg.norm(mono_step, axis=1), np.linalg.norm(step, axis=1)], 1)
-        noise = 2.0 * eps * (errors_of.norms[:, 0] * sizes[:, 1] + np.linalg.norm(c, axis=1))
+        sizes = np.stack([np.linalg.norm(mono, axis=1), np.linalg.norm(full, axis=1)], axis=1)
+        lengths = np.stack(
+            [np.linalg.norm(mono_step, axis=1), np.linalg.norm(full_step, axis=1)], axis=1
+        )
+        loop_size = np.linalg.norm(w, axis=1)
+        noise = 2.0 * eps * (errors_of.norms[:, 0] * loop_size + np.linalg.norm(c, axis=1))
         errors = np.where(lengths == 0, 0.0, lengths / sizes)
         floors = errors_of.norms[:, [2, 1]] * noise[:, None] / sizes
     return np.where(np.isnan(errors), np.inf, errors), np.where(np.isnan(floors), 0.0, floors)

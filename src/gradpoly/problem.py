@@ -154,6 +154,10 @@ class Problem:
             return Polynomial(c)
         return bases.rule(self.basis).series(c, domain=list(self.domain))
 
+    def expand(self, coef: ArrayLike) -> FloatArray:
+        """The fit's basis coefficients of the loop's (the same, but for a constrained fit)."""
+        return np.asarray(coef, dtype=np.float64)
+
     def to_monomial(self, coef: ArrayLike) -> FloatArray:
         """Monomial coefficients in the original x (increasing) of basis coefficients."""
         c = np.asarray(coef, dtype=np.float64).reshape(1, -1)
@@ -531,6 +535,137 @@ class FitProblem(Problem):
         a, b = self._design64
         r = b - a @ np.asarray(coef, dtype=np.float64)
         return float(np.mean(r * r))
+
+
+@dataclass(frozen=True, eq=False)
+class ConstrainedProblem(Problem):
+    """A fit with equality constraints (:mod:`gradpoly.constraints`) for gradient descent: its
+    loop runs on the free coefficients z of ``w = particular + null z`` (the constraints' null
+    space in the fit's basis), so every engine descends as it would unconstrained and every
+    iterate meets the constraints exactly. The design, Gram statistics, rates and convergence
+    test are the free coefficients'; coefficients handed back (:meth:`expand`), monomials,
+    statistics and residuals are w's, as :func:`lstsq` with the same constraints gives them."""
+
+    degree: int
+    basis: Basis
+    whole: FitProblem
+    found: constraints.Constraints
+    particular: FloatArray
+    null: FloatArray
+    factor: float = 1.0
+    """y (and so each constraint's value) divided by this power of two (:meth:`scaled`)."""
+
+    @classmethod
+    def of(cls, whole: FitProblem, found: constraints.Constraints) -> ConstrainedProblem:
+        """The problem ``whole`` under ``found``, or a named error where the constraints are
+        dependent, fix every coefficient, or the basis is unmapped."""
+        if whole.basis is Basis.MONOMIAL:
+            raise InvalidOptionError(
+                "constraints on gradient descent need a mapped basis (basis='chebyshev', the "
+                "default, or 'legendre'); or use gradpoly.lstsq"
+            )
+        doms = np.array([whole.domain])
+        c_matrix, d = constraints.equations(found, doms, whole.basis, whole.n_coef)
+        reduction = constraints.null_space(c_matrix, d)
+        if not reduction.independent[0]:
+            raise InvalidOptionError(
+                f"the constraints ({found.describe()}) {constraints.DEPENDENT}"
+            )
+        if reduction.null.shape[2] == 0:
+            raise InvalidOptionError(
+                f"the constraints ({found.describe()}) fix every coefficient: nothing is left "
+                "to fit; gradpoly.lstsq gives that polynomial"
+            )
+        return cls(whole.degree, whole.basis, whole, found, reduction.particular[0],
+                   reduction.null[0])  # fmt: skip
+
+    def expand(self, coef: ArrayLike) -> FloatArray:
+        """The fit's basis coefficients w of free coefficients z."""
+        z = np.asarray(coef, dtype=np.float64)
+        return np.asarray(self.particular / self.factor + self.null @ z, dtype=np.float64)
+
+    @property
+    def n_coef(self) -> int:
+        """The free coefficients the loop runs on."""
+        return int(self.null.shape[1])
+
+    @property
+    def domain(self) -> tuple[float, float]:
+        return self.whole.domain
+
+    @property
+    def n_points(self) -> int:
+        return self.whole.n_points
+
+    @property
+    def y_scale(self) -> float:
+        return self.whole.y_scale
+
+    @property
+    def y_reach(self) -> float:
+        return self.whole.y_reach
+
+    def scaled(self, factor: float) -> ConstrainedProblem:
+        if factor == 1.0:
+            return self
+        return replace(self, whole=self.whole.scaled(factor), factor=self.factor * factor)
+
+    @cached_property
+    def _design64(self) -> tuple[FloatArray, FloatArray]:
+        a, b = self.whole.design()
+        return a @ self.null, b - a @ (self.particular / self.factor)
+
+    def design(self, dtype: npt.DTypeLike = np.float64) -> tuple[np.ndarray, np.ndarray]:
+        """The free coefficients' design ``A N`` and right-hand side ``b - A p``."""
+        a, b = self._design64
+        return a.astype(dtype), b.astype(dtype)
+
+    @cached_property
+    def gram(self) -> Gram:
+        a, b = self._design64
+        n = self.n_points
+        with np.errstate(over="ignore", invalid="ignore"):
+            return Gram.single(a.T @ a / n, a.T @ b / n, float(b @ b / n), self.domain)
+
+    def trouble(self, dtype: npt.DTypeLike) -> str | None:
+        return self.whole.trouble(dtype) or super().trouble(dtype)
+
+    @cached_property
+    def moments(self) -> Moments:
+        """The whole fit's statistics with the constraints counted, as :func:`lstsq`'s."""
+        moments = self.whole.moments
+        null = self.null
+        reduced = np.linalg.pinv(null.T @ moments.g[0] @ null)
+        pinned = tuple(power for power, _ in self.found.fixed)
+        return replace(moments, inverse=(null @ reduced @ null.T)[None],
+                       constraints=self.found.count, pinned=pinned)  # fmt: skip
+
+    def to_monomial(self, coef: ArrayLike) -> FloatArray:
+        """Monomial coefficients of free coefficients z; the fixed ones exactly their values."""
+        out = self.whole.to_monomial(self.expand(coef))
+        for power, value in self.found.fixed:
+            out[power] = value / self.factor
+        return out
+
+    def stats_coef(self, basis_coef: ArrayLike) -> FloatArray:
+        return self.whole.stats_coef(self.expand(basis_coef))
+
+    def residual_sums(
+        self, stats_coef: ArrayLike, monomial: FloatArray | None = None
+    ) -> tuple[float, float] | None:
+        return self.whole.residual_sums(stats_coef, monomial)
+
+    def mse_monomial(self, coef: ArrayLike) -> float:
+        return self.whole.mse_monomial(coef)
+
+    @cached_property
+    def _error_map(self) -> convergence.ErrorMap:
+        """The convergence test of w and its monomials at free coefficients z."""
+        g, _, _ = self.gram.one()
+        return convergence.ErrorMap.of(
+            g[None], np.array([self.domain]), self.basis, self.null[None],
+            (self.particular / self.factor)[None],
+        )  # fmt: skip
 
 
 def _features(basis: Basis, x: FloatArray, domain: tuple[float, float], degree: int) -> FloatArray:

@@ -632,6 +632,9 @@ def _moments_dict(fit: PolynomialFit) -> dict[str, Any] | None:
         "residual_sums": None if fit.residual_sums is None else list(fit.residual_sums),
         "y_scale": m.y_scale,
         "absolute_sigma": m.absolute,
+        "inverse": None if m.inverse is None else m.inverse[0].tolist(),
+        "constraints": int(np.asarray(m.constraints).ravel()[0]),
+        "pinned": list(m.pinned),
     }
 
 
@@ -662,12 +665,22 @@ def _moments_from(data: Any) -> dict[str, Any]:
         basis=Basis.parse(data["basis"]),
         y_scale=_number(data.get("y_scale", 1.0)),
         absolute=_boolean(data.get("absolute_sigma", False)),
+        inverse=None if data.get("inverse") is None else floats("inverse").reshape(1, size, size),
+        constraints=saved_count(data.get("constraints", 0), size),
+        pinned=tuple(saved_count(p, size - 1) for p in data.get("pinned", [])),
     )
     return {
         "moments": moments,
         "stats_coef": floats("coef"),
         "residual_sums": None if sums is None else (_number(sums[0]), _number(sums[1])),
     }
+
+
+def saved_count(value: Any, top: int) -> int:
+    """A saved whole number from 0 to ``top`` (a constraint count, a pinned power)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top:
+        raise ValueError(f"statistics: expected a whole number from 0 to {top}, got {value!r}")
+    return int(value)
 
 
 R = TypeVar("R", bound=Fitted)

@@ -413,7 +413,7 @@ def _drive(
         },
         basis=problem.basis,
         domain=None if problem.basis is Basis.MONOMIAL else problem.domain,
-        basis_coef=basis_coef,
+        basis_coef=problem.expand(basis_coef),
     )
 
 

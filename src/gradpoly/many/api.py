@@ -19,11 +19,11 @@ from gradpoly.errors import (
 )
 from gradpoly.losses import Loss
 from gradpoly.many.descent import check_descent, make_plan, needs_autograd, wants_autograd
-from gradpoly.many.finish import assemble
+from gradpoly.many.finish import Free, assemble
 from gradpoly.many.inputs import Progress
 from gradpoly.many.prepare import choose_backend, prepare
 from gradpoly.many.result import ManyResult
-from gradpoly.many.solve import constrained_solve, monotone_solve
+from gradpoly.many.solve import constrained_solve, gram_inverses, monotone_solve, reduce
 from gradpoly.options import BEST, Basis, Device, DType, Gradient, Optimizer, pick_optimizer
 from gradpoly.result import known_sigma
 
@@ -183,6 +183,9 @@ def fit_many(
     series: Any = None,
     mask: Any = None,
     storage: DType | str = DType.FLOAT64,
+    fixed: Any = None,
+    through: Any = None,
+    slope: Any = None,
 ) -> ManyResult:
     """Gradient descent on B series at once, each with its own lr (``"auto"``) and stop test.
 
@@ -197,7 +200,9 @@ def fit_many(
     which is stable for both. Input shapes, ``series``, ``progress``, a shared axis and
     ``mask``, ``weights``, ``sigma`` and ``absolute_sigma`` are as in :func:`lstsq_many`
     (on a shared axis the statistics come from matrix products; the descent runs per series
-    as usual).
+    as usual). ``fixed``, ``through`` and ``slope`` are :func:`lstsq_many`'s equality
+    constraints (MSE, mapped basis): each series descends on the free coefficients of the
+    constraints' null space, so every iterate meets them exactly.
     """
     start = time.perf_counter()
     chosen, rule = Basis.parse(basis), pick_optimizer(optimizer)
@@ -213,6 +218,12 @@ def fit_many(
     weights = validation.inverse_variance(
         weights, sigma, absolute_sigma, nan_ok=drop, hint=", or pass drop_nan=True"
     )
+    found = constraints.parse(fixed, through, slope, size)
+    if found is not None and (objective is not Loss.MSE or chosen is Basis.MONOMIAL):
+        raise InvalidOptionError(
+            "constraints on fit_many need the MSE and a mapped basis (chebyshev, the default, "
+            "or legendre); or use gradpoly.lstsq_many"
+        )
     backend, where = choose_backend(engine, device, wants_autograd(gradient, objective))
     autograd = needs_autograd(backend, Gradient.parse(gradient), objective)
     data = prepare(
@@ -221,12 +232,30 @@ def fit_many(
     )  # fmt: skip
     delta /= data.scale  # Huber on y / s with delta / s is exactly Huber on y, divided by s^2
     gram, valid = data.gram, data.valid
+    reduction = None
+    if found is not None:  # descend on the free coefficients of the constraints' null space
+        if found.count >= size + 1:
+            raise InvalidOptionError(
+                f"the constraints ({found.describe()}) fix every coefficient: nothing is left "
+                "to fit; gradpoly.lstsq_many gives those polynomials"
+            )
+        reduction = reduce(gram, found, chosen, data.scale, valid, data.problems)
+        gram = reduction.gram(gram)
     plan = make_plan(
-        gram, valid, count, rate, rule, stop, keep, objective, delta, autograd, chosen, momentum
-    )
+        gram, valid, count, rate, rule, stop, keep, objective, delta, autograd, chosen, momentum,
+        reduction,
+    )  # fmt: skip
     batch = data.layout.descent_batch(objective is not Loss.MSE)
     descent = backend.descend(batch, gram, chosen, plan, where)
     check_descent(descent, valid, plan, gram)
     how = (chosen, "gd-tol" if tol is not None else "gd", backend.name, str(objective))
     seconds = time.perf_counter() - start
-    return known_sigma(assemble(descent.w, data, how, seconds, descent, tol=stop), absolute_sigma)
+    if reduction is None or found is None:
+        result = assemble(descent.w, data, how, seconds, descent, tol=stop)
+        return known_sigma(result, absolute_sigma)
+    safe = np.where(valid[:, None, None], gram.g, np.eye(gram.g.shape[1]))
+    inverse = reduction.inverse(gram_inverses(safe))
+    free = Free(reduction, gram, descent.w)
+    result = assemble(reduction.full(descent.w), data, how, seconds, descent, inverse=inverse,
+                      tol=stop, free=free)  # fmt: skip
+    return known_sigma(constrained(result, found), absolute_sigma)

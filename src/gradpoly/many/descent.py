@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from gradpoly import mapping, rates, validation
+from gradpoly import constraints, mapping, rates, validation
 from gradpoly.batched import backend_names, get_backend
 from gradpoly.batched.base import (
     Batch,
@@ -58,17 +58,19 @@ def make_plan(
     autograd: bool = False,
     basis: Basis = Basis.CHEBYSHEV,
     momentum: float | None = None,
+    reduction: constraints.Reduction | None = None,
 ) -> Plan:
     """Per-series rates (auto, or a fixed lr checked for stability) and the stop test: the
     basis coefficients' error at most tol over the conversion's amplification, so that the
-    monomial coefficients' is at most tol too (the final verdict is :func:`confirmed_series`)."""
+    monomial coefficients' is at most tol too (the final verdict is :func:`confirmed_series`).
+    A constrained descent runs on free coefficients (``reduction``)."""
     steps, lr, tol = validation.steps(steps), validation.lr(lr), validation.tol(tol)
     safe = np.where(valid[:, None, None], gram.g, np.eye(gram.g.shape[1]))
     eig = np.asarray(np.linalg.eigvalsh(safe), dtype=np.float64)
     rate, beta = rate_parameters(eig, valid, lr, rule, validation.momentum(momentum))
     scale = None
     if tol is not None:  # the Hessian is 2 G: its eigenvalues are twice G's
-        floor = rates.effective_min(2 * eig) / amplification(gram, safe, basis)
+        floor = rates.effective_min(2 * eig) / amplification(gram, safe, basis, reduction)
         scale = np.where(valid, (tol * floor) ** 2, 0.0)
     return Plan(
         steps,
@@ -84,13 +86,22 @@ def make_plan(
     )
 
 
-def amplification(gram: Gram, safe: FloatArray, basis: Basis) -> FloatArray:
+def amplification(
+    gram: Gram, safe: FloatArray, basis: Basis, reduction: constraints.Reduction | None = None
+) -> FloatArray:
     """How much the conversion to monomials can magnify a relative error of each series'
-    basis coefficients near its optimum: ``|M| |w*| / |M w*|``, at least 1."""
+    basis coefficients near its optimum: ``|M| |w*| / |M w*|``, at least 1; for free
+    coefficients z of ``w = p + N z``, ``|M N| |z*| / |M w*|``."""
     with np.errstate(all="ignore"):  # invalid series and monomial (NaN) domains: ratio 1
         optimum = np.matmul(np.linalg.pinv(safe), gram.c[:, :, None])[:, :, 0]
-        matrices = mapping.monomial_matrices(gram.domains, basis, gram.g.shape[1])
-        converted = np.linalg.norm(np.matmul(matrices, optimum[:, :, None])[:, :, 0], axis=1)
+        if reduction is None:
+            convert = mapping.monomial_matrices(gram.domains, basis, gram.g.shape[1])
+            matrices, whole = convert, optimum
+        else:
+            size = reduction.particular.shape[1]
+            convert = mapping.monomial_matrices(gram.domains, basis, size)
+            matrices, whole = convert @ reduction.null, reduction.full(optimum)
+        converted = np.linalg.norm(np.matmul(convert, whole[:, :, None])[:, :, 0], axis=1)
         finite = np.isfinite(matrices).all(axis=(1, 2))
         norms = np.full(matrices.shape[0], np.inf)
         if finite.any():

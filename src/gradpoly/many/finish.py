@@ -4,10 +4,12 @@ each series' coefficient error and the moments its statistics are computed from.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import numpy.typing as npt
 
-from gradpoly import convergence, mapping, rates
+from gradpoly import constraints, convergence, mapping, rates
 from gradpoly.batched.base import (
     Descent,
 )
@@ -25,6 +27,15 @@ from gradpoly.problem import representation_message, unrepresentable
 from gradpoly.stats import Moments
 
 FloatArray = npt.NDArray[np.float64]
+
+
+class Free(NamedTuple):
+    """A constrained descent: the constraints' null space, the Gram statistics of the free
+    coefficients it ran on, and where it ended (z): its errors and verdicts are judged there."""
+
+    reduction: constraints.Reduction
+    gram: Gram
+    z: FloatArray
 
 
 def basis_to_monomial(coef: FloatArray, domains: FloatArray, basis: Basis) -> FloatArray:
@@ -46,6 +57,7 @@ def assemble(
     descent: Descent | None = None,
     inverse: FloatArray | None = None,
     tol: float | None = None,
+    free: Free | None = None,
 ) -> ManyResult:
     """Assemble the result of either front door in y's units (``data.scale``: the power of
     two y was divided by): monomials, losses, verdicts and the statistics' moments.
@@ -60,8 +72,8 @@ def assemble(
         final = descent.final
     else:
         final = np.maximum(batch_mse(gram, np.nan_to_num(w)), 0.0)  # < 0 only by rounding
-    error = coefficient_errors(gram, w, valid) if descent is not None else None
-    unscaled = w
+    loop, at = (gram, w) if free is None else (free.gram, free.z)  # what the descent ran on
+    error = coefficient_errors(loop, at, valid) if descent is not None else None
     with np.errstate(over="ignore"):  # a loss beyond float64 (|y| > ~1e154) is reported as inf
         w, final = w * scale, final * scale * scale
     coef = basis_to_monomial(w, gram.domains, basis)
@@ -86,7 +98,9 @@ def assemble(
         steps_run = np.where(valid, descent.steps_run, 0)
         converged = valid & ~descent.active if method == "gd-tol" else converged
         if method == "gd-tol" and tol is not None and loss_name == str(Loss.MSE):
-            converged = confirmed_series(gram, unscaled, valid, basis, tol)  # stopped or at the end
+            converged = confirmed_series(  # stopped by tol or at the end
+                loop, at, valid, basis, tol, None if free is None else free.reduction
+            )
         if descent.trace is not None:
             with np.errstate(over="ignore"):
                 trace = descent.trace[:, : int(steps_run.max(initial=0))] * scale * scale
@@ -172,15 +186,28 @@ def warn_unrepresentable(
 
 
 def confirmed_series(
-    gram: Gram, w: FloatArray, stopped: npt.NDArray[np.bool_], basis: Basis, tol: float
+    gram: Gram,
+    w: FloatArray,
+    stopped: npt.NDArray[np.bool_],
+    basis: Basis,
+    tol: float,
+    reduction: constraints.Reduction | None = None,
 ) -> npt.NDArray[np.bool_]:
     """The series the descent stopped by tol that are converged as ``fit`` decides it
     (:func:`gradpoly.convergence.confirmed`: the monomial and basis errors, float64's floor and
-    every direction resolved), so one fit gets one verdict on every path."""
+    every direction resolved), so one fit gets one verdict on every path; a constrained
+    descent's on its free coefficients (``reduction``), its errors those of the whole fit."""
     out = np.zeros_like(stopped)
     rows = np.flatnonzero(stopped)
     if rows.size:
-        errors_of = convergence.ErrorMap.of(gram.g[rows], gram.domains[rows], basis)
+        null = particular = None
+        if reduction is not None:
+            count = stopped.shape[0]
+            null = np.broadcast_to(reduction.null, (count, *reduction.null.shape[1:]))[rows]
+            particular = np.broadcast_to(reduction.particular, (count, null.shape[1]))[rows]
+        errors_of = convergence.ErrorMap.of(
+            gram.g[rows], gram.domains[rows], basis, null, particular
+        )
         out[rows] = convergence.confirmed(errors_of, gram.g[rows], gram.c[rows], w[rows], tol)
     return out
 

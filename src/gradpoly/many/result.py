@@ -20,7 +20,7 @@ from gradpoly.errors import (
 )
 from gradpoly.options import Basis
 from gradpoly.outputs import json_text, read_text, write_text_atomic
-from gradpoly.result import FORMAT_VERSION, Fitted, Rows, parse_saved
+from gradpoly.result import FORMAT_VERSION, Fitted, Rows, parse_saved, saved_count
 from gradpoly.stats import Moments, Stats
 
 FloatArray = npt.NDArray[np.float64]
@@ -341,13 +341,6 @@ def saved_constraints(value: Any, count: int, size: int) -> Any:
             raise ValueError(f"statistics: {len(value)} constraint counts for {count} series")
         return np.asarray([saved_count(v, size) for v in value], dtype=np.int64)
     return saved_count(value, size)
-
-
-def saved_count(value: Any, top: int) -> int:
-    """A saved whole number from 0 to ``top`` (a constraint count, a pinned power)."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top:
-        raise ValueError(f"statistics: expected a whole number from 0 to {top}, got {value!r}")
-    return int(value)
 
 
 def saved_bool(value: Any) -> bool:

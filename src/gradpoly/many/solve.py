@@ -251,6 +251,28 @@ def monotone_solve(
     return w, inverse, counts
 
 
+def reduce(
+    gram: Gram,
+    found: constraints.Constraints,
+    basis: Basis,
+    scale: float,
+    valid: npt.NDArray[np.bool_],
+    problems: dict[int, str],
+) -> constraints.Reduction:
+    """The constraints' null space for every series (one for a shared axis), y divided by
+    ``scale``; a series whose constraints are dependent on its domain is marked invalid."""
+    size = gram.c.shape[1]
+    domains = gram.domains
+    one = bool(np.isnan(domains).all() or (domains == domains[:1]).all())  # a shared axis
+    c_matrix, d = constraints.equations(found, domains[:1] if one else domains, basis, size)
+    reduction = constraints.null_space(c_matrix, d / scale)  # one for all, or per series
+    independent = np.broadcast_to(reduction.independent, valid.shape)
+    for b in np.flatnonzero(valid & ~independent).tolist():
+        valid[b] = False
+        problems[b] = f"its constraints ({found.describe()}) {constraints.DEPENDENT}"
+    return reduction
+
+
 def constrained_solve(
     gram: Gram,
     found: constraints.Constraints,
@@ -265,14 +287,7 @@ def constrained_solve(
     constrained ``N (N'GN)^-1 N'`` for the statistics. ``scale``: the power of two y (and so
     each constraint's value) was divided by."""
     size = gram.c.shape[1]
-    domains = gram.domains
-    one = bool(np.isnan(domains).all() or (domains == domains[:1]).all())  # a shared axis
-    c_matrix, d = constraints.equations(found, domains[:1] if one else domains, basis, size)
-    reduction = constraints.null_space(c_matrix, d / scale)  # one for all, or per series
-    independent = np.broadcast_to(reduction.independent, valid.shape)
-    for b in np.flatnonzero(valid & ~independent).tolist():
-        valid[b] = False
-        problems[b] = f"its constraints ({found.describe()}) {constraints.DEPENDENT}"
+    reduction = reduce(gram, found, basis, scale, valid, problems)
     free = size - found.count
     count = gram.c.shape[0]
     if free == 0:  # the constraints fix every coefficient
