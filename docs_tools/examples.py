@@ -124,7 +124,9 @@ pinned = gradpoly.lstsq(x, y, 3, through=[(1.0, 2.5)], slope=[(4.0, 4.0)], full=
 slope = np.polynomial.Polynomial(pinned.coef).deriv()
 print(pinned.predict(1.0), slope(4.0))
 many = gradpoly.lstsq_many(x, y[None] * [[1.0], [0.5]], 2, fixed={0: 0.0})   # every series
-print(many.coef)""",
+print(many.coef)
+descent = gradpoly.fit(x, y, 2, fixed={0: 0.0})    # gradient descent, on the free terms
+print(descent.coef, descent.status, descent.steps_run)""",
     "numpy": """import warnings
 import numpy as np
 import gradpoly.numpy as gnp   # np.polyfit, polynomial.polyfit, chebfit, legfit
