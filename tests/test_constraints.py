@@ -177,3 +177,37 @@ def test_a_constrained_descent_survives_a_round_trip() -> None:
     loaded = gradpoly.FitResult.from_json(fit.to_json())
     np.testing.assert_allclose(loaded.stats.stderr, fit.stats.stderr, rtol=1e-14)
     assert loaded.stats.dof == fit.stats.dof
+
+
+def test_a_fixed_coefficient_is_not_tested() -> None:
+    """A coefficient the fit fixed is shown as its value, with standard error 0 and no t or p
+    value (statsmodels' fit of the reduced design has no such term), on every door."""
+    ys = np.vstack([Y, 2.0 * Y])
+    for stats in (gradpoly.lstsq(X, Y, 2, fixed={0: 0.0}, full=True).stats,
+                  gradpoly.fit(X, Y, 2, fixed={0: 0.0}).stats,
+                  gradpoly.lstsq_many(X, ys, 2, fixed={0: 0.0}).stats,
+                  gradpoly.fit_many(X, ys, 2, fixed={0: 0.0}).stats):  # fmt: skip
+        t, p = np.atleast_2d(stats.t_values), np.atleast_2d(stats.p_values)
+        assert np.isnan(t[:, 0]).all()
+        assert np.isnan(p[:, 0]).all()
+        assert np.isfinite(t[:, 1:]).all()
+        assert (np.atleast_2d(stats.coef_array)[:, 0] == 0.0).all()
+
+
+def test_the_cli_fits_by_descent_through_a_point(tmp_path: Any) -> None:
+    from typer.testing import CliRunner
+
+    from gradpoly.cli import app
+
+    data = tmp_path / "d.csv"
+    np.savetxt(data, np.column_stack([X, Y]), delimiter=",", header="x,y", comments="")
+    out = tmp_path / "fit.json"
+    run = CliRunner().invoke(app, ["fit", str(data), "--degree", "2", "--through", "2,5",
+                                   "--json", str(out)])  # fmt: skip
+    assert run.exit_code == 0, run.output
+    saved = gradpoly.FitResult.load(out)
+    np.testing.assert_allclose(saved.coef, gradpoly.lstsq(X, Y, 2, through=[(2.0, 5.0)]),
+                               rtol=1e-8)  # fmt: skip
+    bad = CliRunner().invoke(app, ["fit", str(data), "--fixed", "0"])
+    assert bad.exit_code != 0
+    assert "--fixed takes POWER=VALUE" in bad.output

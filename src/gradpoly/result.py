@@ -249,7 +249,7 @@ class PolynomialFit(Fitted):
             )
         return Stats(
             self.moments, self.stats_coef, single=True, converged=bool(converged[0]),
-            sums=self.residual_sums,
+            sums=self.residual_sums, monomial=self.coef,
         )  # fmt: skip
 
     def polynomial(self) -> Polynomial | Chebyshev | Legendre:

@@ -80,8 +80,11 @@ class Stats:
         single: bool = False,
         converged: Any = True,
         sums: tuple[Any, Any] | None = None,
+        monomial: Any = None,
     ) -> None:
         self.moments = moments
+        self.monomial = None if monomial is None else np.atleast_2d(np.asarray(monomial, float))
+        """The fit's own monomial coefficients: its pinned ones are exactly their values."""
         self.basis_coef = np.atleast_2d(np.asarray(basis_coef, dtype=np.float64))
         self.single = single
         self.converged = converged
@@ -342,7 +345,10 @@ class Stats:
     @cached_property
     def coef_array(self) -> FloatArray:
         m = self.moments
-        return mapping.basis_to_monomial(self.basis_coef, m.domains, m.basis)
+        coef = mapping.basis_to_monomial(self.basis_coef, m.domains, m.basis)
+        if m.pinned and self.monomial is not None:  # the fixed values, not their conversion's
+            coef[:, list(m.pinned)] = self.monomial[:, list(m.pinned)]
+        return coef
 
     @cached_property
     def _centered_tss(self) -> FloatArray:
@@ -367,9 +373,13 @@ class Stats:
 
     @property
     def t_values(self) -> Any:
-        """coef / stderr (0 / 0 is NaN: a coefficient known exactly and equal to 0)."""
+        """coef / stderr (NaN for a coefficient the fit fixed: it is not estimated, so not
+        tested, as statsmodels' fit of the reduced design has no such term)."""
         with np.errstate(divide="ignore", invalid="ignore"):
-            return self._out(self.coef_array / self.stderr_array)
+            t = self.coef_array / self.stderr_array
+        if self.moments.pinned:
+            t[:, list(self.moments.pinned)] = np.nan
+        return self._out(t)
 
     @property
     def p_values(self) -> Any:

@@ -5,7 +5,7 @@ and print the limits of detection and quantification."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import numpy as np
 import typer
@@ -15,12 +15,15 @@ from gradpoly import validation
 from gradpoly.cli.common import (
     Command,
     DropNan,
+    Fixed,
     SigmaCol,
+    Through,
     WeightsCol,
     XCol,
     YCol,
     app,
     check_outputs,
+    constraint_options,
     one_line_errors,
     report_console,
     warnings_as_lines,
@@ -52,13 +55,8 @@ def calibrate_command(
         int, typer.Option(help="Each measured y is the mean of this many readings.")
     ] = 1,
     blank: Annotated[float, typer.Option(help="x of a blank, where the slope is taken.")] = 0.0,
-    fixed: Annotated[
-        list[str] | None,
-        typer.Option(help="Fix a coefficient, POWER=VALUE (0=0: through the origin); repeat."),
-    ] = None,
-    through: Annotated[
-        list[str] | None, typer.Option(help="A point X,Y the curve passes through; repeat.")
-    ] = None,
+    fixed: Fixed = None,
+    through: Through = None,
     monotone: Annotated[
         str | None,
         typer.Option(help="increasing or decreasing: the curve never turns back (certified)."),
@@ -80,11 +78,9 @@ def calibrate_command(
     piped = check_outputs([data], json=json_path)
     console = report_console(piped)
     x, y, w = read_xy(data, x_col, y_col, source.weights_column, drop_nan)
-    pins = _pairs("--fixed", fixed, "=", dict)
-    points = _pairs("--through", through, ",", list)
+    pins = constraint_options(fixed, through)
     weights = None if w is None else source.weights(w)
-    fit = lstsq(x, y, degree, weights=weights, full=True, fixed=pins, through=points,
-                monotone=monotone)  # fmt: skip
+    fit = lstsq(x, y, degree, weights=weights, full=True, monotone=monotone, **pins)
     limits = fit.detection_limits(blank=blank)
     console.print(
         f"calibration curve of degree {degree} on {len(x)} standards, x in "
@@ -118,21 +114,3 @@ def calibrate_command(
         }  # fmt: skip
         write_text_atomic(json_path, json_text(document, indent=1), [data])
         wrote(console, json_path)
-
-
-def _pairs(option: str, texts: list[str] | None, sep: str, kind: type) -> Any:
-    """``--fixed 0=0`` / ``--through 1,2`` read as {power: value} / [(x, y)], else None."""
-    if not texts:
-        return None
-    pairs = []
-    for text in texts:
-        left, mark, right = text.partition(sep)
-        try:
-            if not mark:
-                raise ValueError
-            pairs.append((int(left) if kind is dict else float(left), float(right)))
-        except ValueError:
-            raise InvalidOptionError(
-                f"{option} takes {'POWER=VALUE' if kind is dict else 'X,Y'}, got {text!r}"
-            ) from None
-    return dict(pairs) if kind is dict else pairs

@@ -24,6 +24,7 @@ from gradpoly.engines import AUTO, engine_names
 from gradpoly.engines.base import Progress as ProgressCallback
 from gradpoly.errors import (
     GradpolyError,
+    InvalidOptionError,
     OutputError,
 )
 from gradpoly.options import (
@@ -109,6 +110,43 @@ DropNan = Annotated[
     bool, typer.Option("--drop-nan", help="Drop rows with NaN/inf instead of stopping.")
 ]
 """The options every file-reading command shares, each declared once."""
+
+Fixed = Annotated[
+    list[str] | None,
+    typer.Option(help="Fix a coefficient, POWER=VALUE (0=0: through the origin); repeat."),
+]
+Through = Annotated[
+    list[str] | None, typer.Option(help="A point X,Y the curve passes through; repeat.")
+]
+"""The equality constraints (:mod:`gradpoly.constraints`), for the commands that fit them."""
+
+
+def constraint_options(fixed: list[str] | None, through: list[str] | None) -> dict[str, Any]:
+    """``--fixed 0=0`` / ``--through 1,2`` as the library's ``fixed={power: value}`` and
+    ``through=[(x, y)]`` keywords (None where not given); a malformed one is named."""
+    return {
+        "fixed": _pairs("--fixed", fixed, "=", dict),
+        "through": _pairs("--through", through, ",", list),
+    }
+
+
+def _pairs(option: str, texts: list[str] | None, sep: str, kind: type) -> Any:
+    """``texts`` read as {power: value} (``kind`` dict) or [(x, y)], else None."""
+    if not texts:
+        return None
+    pairs = []
+    for text in texts:
+        left, mark, right = text.partition(sep)
+        try:
+            if not mark:
+                raise ValueError
+            pairs.append((int(left) if kind is dict else float(left), float(right)))
+        except ValueError:
+            raise InvalidOptionError(
+                f"{option} takes {'POWER=VALUE' if kind is dict else 'X,Y'}, got {text!r}"
+            ) from None
+    return dict(pairs) if kind is dict else pairs
+
 
 EngineName = StrEnum("EngineName", {n: n for n in [*engine_names(), AUTO]})  # type: ignore[misc]
 

@@ -21,16 +21,19 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gradpoly import validation
+from gradpoly import constraints, validation
 from gradpoly.api import fit_problem
 from gradpoly.cli.common import (
     Command,
     EngineName,
+    Fixed,
     OptimizerName,
     PresetName,
+    Through,
     app,
     auto_label,
     check_outputs,
+    constraint_options,
     counted,
     given_on_command_line,
     glob_inputs,
@@ -57,7 +60,7 @@ from gradpoly.options import (
     pick_optimizer,
 )
 from gradpoly.outputs import is_stdout, json_text, write_text_atomic
-from gradpoly.problem import FitProblem, lstsq_problem
+from gradpoly.problem import ConstrainedProblem, FitProblem, lstsq
 from gradpoly.result import FitResult, known_sigma
 from gradpoly.stats import Stats, StatsWarning
 
@@ -79,6 +82,19 @@ class Descent:
     huber_delta: float
     tol: float | None
     gradient: Gradient
+    fixed: list[str] | None = None
+    through: list[str] | None = None
+
+    @property
+    def constraints(self) -> dict[str, Any]:
+        """``--fixed``/``--through`` as the library's keywords (only those given)."""
+        pairs = constraint_options(self.fixed, self.through)
+        return {name: value for name, value in pairs.items() if value is not None}
+
+    def unconstrained(self, why: str) -> None:
+        """Refuse --fixed/--through where the fit cannot take them."""
+        if self.constraints:
+            raise InvalidOptionError(f"--fixed and --through are not available {why}")
 
     def batched(self) -> dict[str, Any]:
         """The keywords of ``fit_many`` (and Dask's ``fit_series_frame``), checked."""
@@ -292,6 +308,8 @@ def fit_command(
             "default: Dask's local threads."
         ),
     ] = None,
+    fixed: Fixed = None,
+    through: Through = None,
     stats: Annotated[
         bool,
         typer.Option(
@@ -318,6 +336,7 @@ def fit_command(
         "strategy": strategy, "dtype": dtype, "scheduler": scheduler, "x_col": x_col,
         "y_col": y_col, "weights_col": weights_col, "series_col": series_col,
         "drop_nan": drop_nan, "sigma_col": sigma_col, "absolute_sigma": absolute_sigma,
+        "fixed": fixed, "through": through,
     } | _preset_options(ctx, str(preset))  # fmt: skip
     given["tol"] = _tol(given["tol"])
     given["engine"] = str(given["engine"])
@@ -514,11 +533,14 @@ def fit_one_curve(descent: Descent, where: Placement, source: Source, outputs: O
     x, y, weights = read_xy(
         source.data, source.x_col, source.y_col, source.weights_column, source.drop_nan
     )
-    problem = FitProblem.from_data(x, y, descent.degree, source.weights(weights), descent.basis)
+    whole = FitProblem.from_data(x, y, descent.degree, source.weights(weights), descent.basis)
+    pins = descent.constraints
+    found = constraints.parse(pins.get("fixed"), pins.get("through"), None, descent.degree)
+    problem = whole if found is None else ConstrainedProblem.of(whole, found)
     with progress_bars() as progress_for:
         result = fit_problem(problem, config, progress_for(where.engine, descent.steps))
     result = known_sigma(result, source.absolute_sigma)
-    best = lstsq_problem(problem)
+    best = lstsq(x, y, descent.degree, weights=whole.weights, **pins)
     report = CurveReport(outputs.piped)
     report.ran(result, descent, where, str(result.config))
     report.fit(result, problem.mse_monomial(best))
@@ -560,6 +582,7 @@ def fit_one_curve_on_dask(
     if outputs.plot is not None:
         raise InvalidOptionError("--plot needs the points in memory: not with --engine dask")
     source.in_memory("--engine dask")
+    descent.unconstrained("with --engine dask (it streams its data)")
     config = _config(descent, where)
     x, y, weights = read_lazy(
         source.data, source.x_col, source.y_col, source.weights_col, source.drop_nan
@@ -634,7 +657,7 @@ def fit_series(descent: Descent, where: Placement, source: Source, outputs: Outp
         result = fit_many(
             xs, ys, descent.degree, weights=None if ws is None else source.weights(ws),
             absolute_sigma=source.absolute_sigma, engine=where.engine, device=where.device,
-            progress=lambda done, total: bar(done), **options,
+            progress=lambda done, total: bar(done), **options, **descent.constraints,
         )  # fmt: skip
     report = SeriesReport(outputs.piped)
     report.console.print(
@@ -673,6 +696,7 @@ def fit_series_on_dask(
     from gradpoly.engines.dask_engine import computed
 
     source.in_memory("--engine dask")
+    descent.unconstrained("with --engine dask (it streams its data)")
     out = _rows_output(outputs.out)
     series = str(source.series_col)
     numeric = [source.x_col, source.y_col] + ([source.weights_col] if source.weights_col else [])

@@ -144,7 +144,7 @@ class ManyResult(Fitted):
 
     def _stats_of(self, converged: Any) -> Stats:
         assert self.moments is not None  # checked by Fitted.stats
-        return Stats(self.moments, self.basis_coef, converged=converged)
+        return Stats(self.moments, self.basis_coef, converged=converged, monomial=self.coef)
 
     def predict(self, x: npt.ArrayLike, interval: str | None = None, level: float = 0.95) -> Any:
         """Every series' polynomial at ``x`` of shape (B, M) (or (M,) for all), in each
