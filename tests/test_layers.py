@@ -108,7 +108,8 @@ def test_the_graph_sees_lazy_imports() -> None:
 
 LAYERS = {  # the design notes' picture (docs/design.md), bottom up
     0: "errors choices validation outputs private environment registry calling threads",
-    1: "options bases losses mapping rates compensated updates gram timeaxis",
+    1: "options bases losses mapping rates compensated _compensated_kernels refining updates gram "
+    "timeaxis",
     2: "stats display result problem exact convergence selection calibration robust constraints "
     "monotone",
     3: "engines engines.base engines.aoti engines.numpy_engine engines.torch_engine "

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -159,3 +159,51 @@ class Design:
             products, errors = two_product(self.high, r_high[:, None])
             errors = errors + self.low * r_high[:, None] + self.high * r_low[:, None]
             return column_sums(products, errors)
+
+
+class Refiner(Protocol):
+    """What one refinement of monomial coefficients needs of the data, built once per fit."""
+
+    def headroom(self, coef: FloatArray) -> tuple[float, float] | None:
+        """``(max_i sum_k |x_i^k c_k|, max_i |p(x_i)|)``, or None where the designs leave the
+        split's range (nothing can be refined)."""
+        ...
+
+    def gradient(
+        self, coef: FloatArray, y: FloatArray, weights: FloatArray | None
+    ) -> FloatArray | None:
+        """``T^T W (y - V c)`` as if in twice float64's precision, or None where the residual
+        or the gradient leaves float64 (the refinement stops)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Designs:
+    """The refiner in NumPy: both designs as pairs, vectorised over points."""
+
+    powers: Design | None
+    basis: Design | None
+
+    @classmethod
+    def of(cls, x: FloatArray, mid: float, half: float, size: int) -> Designs:
+        """The monomial and Chebyshev designs of x (on ``t = (x - mid) / half``)."""
+        return cls(Design.powers(x, size), Design.chebyshev(x, mid, half, size))
+
+    def headroom(self, coef: FloatArray) -> tuple[float, float] | None:
+        if self.powers is None or self.basis is None:
+            return None
+        with np.errstate(over="ignore", invalid="ignore"):
+            reach = float(np.max(np.abs(self.powers.high) @ np.abs(coef)))
+            value = float(np.max(np.abs(self.powers.high @ coef)))
+        return reach, value
+
+    def gradient(
+        self, coef: FloatArray, y: FloatArray, weights: FloatArray | None
+    ) -> FloatArray | None:
+        if self.powers is None or self.basis is None:
+            return None
+        r = self.powers.residual(coef, y)
+        if r is None:
+            return None
+        gradient = self.basis.gradient(r, weights)
+        return gradient if bool(np.isfinite(gradient).all()) else None

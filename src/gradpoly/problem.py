@@ -22,6 +22,7 @@ from gradpoly import (
     convergence,
     mapping,
     rates,
+    refining,
     updates,
     validation,
 )
@@ -856,9 +857,9 @@ def lstsq_solve(problem: FitProblem) -> tuple[FloatArray, FloatArray]:
     doms = np.array([problem.domain])
     weights = None if root is None else root * root
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        coef = mapping.basis_to_monomial(unit[None, :], doms, Basis.CHEBYSHEV)[0]
+        convert = mapping.monomial_matrices(doms, Basis.CHEBYSHEV, unit.size)[0]
+        coef = (unit[None, :] @ convert.T)[0]  # basis_to_monomial's product, its one matrix
         if np.isfinite(coef).all():
-            convert = mapping.monomial_matrices(doms, Basis.CHEBYSHEV, unit.size)[0]
             if needs_refinement(coef, unit, convert, solver):
                 coef = refine_monomial(coef, x, y / scale, weights, convert, solver, doms)
     with np.errstate(over="ignore", invalid="ignore"):  # beyond float64: refused, named, next
@@ -1021,24 +1022,19 @@ def refine_monomial(
     grew past :data:`GROWTH` times the smallest seen (then that one). Where the compensated
     arithmetic cannot be trusted (values beyond its range), ``coef`` is kept.
     """
-    powers = compensated.Design.powers(x, coef.size)
     mid, half = mapping.midpoint(doms[0])
-    basis = compensated.Design.chebyshev(x, mid, half, coef.size)
-    if powers is None or basis is None:
+    designs = refining.refiner(x, mid, half, coef.size)
+    room = designs.headroom(coef)
+    if room is None:
         return coef
-    with np.errstate(over="ignore", invalid="ignore"):
-        reach = float(np.max(np.abs(powers.high) @ np.abs(coef)))
-        value = float(np.max(np.abs(powers.high @ coef)))
+    reach, value = room
     if not reach * np.finfo(np.float64).eps < value:
         return coef  # float64 monomials cannot hold this fit to one digit: nothing to refine
     points: list[tuple[float, FloatArray]] = []
     current = coef
     for _ in range(REFINEMENTS):
-        r = powers.residual(current, y)
-        if r is None:
-            break
-        gradient = basis.gradient(r, weights)
-        if not np.isfinite(gradient).all():
+        gradient = designs.gradient(current, y, weights)
+        if gradient is None:
             break
         points.append((float(np.linalg.norm(gradient)), current))
         step = convert @ solver.normal(gradient)

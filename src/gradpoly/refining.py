@@ -1,0 +1,80 @@
+"""Which refiner a fit's monomial coefficients get (:mod:`gradpoly.compensated`): NumPy's,
+or once a process has refined enough fits to repay Numba's import, the compiled one
+(:mod:`gradpoly._compensated_kernels`). Both compute the same numbers; only the time differs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+
+import numpy as np
+
+from gradpoly.compensated import Designs, FloatArray, Refiner
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """The refiner in Numba (:mod:`gradpoly._compensated_kernels`): the same operations point
+    by point, nothing built; its gradients equal the NumPy refiner's bit for bit where the
+    NumPy column sums are exact (``N (D+1) <=``
+    :data:`gradpoly.compensated.EXACT_SUM_SIZE`), and are exact sums beyond."""
+
+    kernels: ModuleType
+    x: FloatArray
+    mid: float
+    half: float
+
+    def headroom(self, coef: FloatArray) -> tuple[float, float] | None:
+        out = np.empty(2)
+        if self.kernels.headroom(self.x, coef, self.mid, self.half, out) != self.kernels.OK:
+            return None
+        return float(out[0]), float(out[1])
+
+    def gradient(
+        self, coef: FloatArray, y: FloatArray, weights: FloatArray | None
+    ) -> FloatArray | None:
+        out = np.empty(coef.size)
+        w = np.empty(1) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
+        status = self.kernels.gradient(
+            self.x, np.ascontiguousarray(y), w, weights is not None, coef, self.mid, self.half, out
+        )
+        return out if status == self.kernels.OK else None
+
+
+COMPILE_AFTER = 400
+"""Refinements a process runs in NumPy before it loads Numba for the rest: about as long as
+Numba's import takes (a one-off fit never waits for it; a loop of fits soon runs compiled)."""
+
+
+@dataclass
+class _Tier:
+    """Which refiner this process uses: NumPy until :data:`COMPILE_AFTER` refinements have
+    run, then Numba where it is installed. The numbers are the same either way."""
+
+    runs: int = 0
+    kernels: ModuleType | None = None
+    missing: bool = False
+
+    def compiled(self) -> ModuleType | None:
+        self.runs += 1
+        if self.kernels is None and not self.missing and self.runs > COMPILE_AFTER:
+            try:
+                from gradpoly import _compensated_kernels
+
+                self.kernels = _compensated_kernels
+            except ImportError:
+                self.missing = True  # no numba: NumPy serves every refinement
+        return self.kernels
+
+
+_TIER = _Tier()
+
+
+def refiner(x: FloatArray, mid: float, half: float, size: int) -> Refiner:
+    """The refiner of one fit's points: compiled once this process has refined enough fits to
+    repay Numba's import (:data:`COMPILE_AFTER`), else NumPy."""
+    kernels = _TIER.compiled()
+    if kernels is None:
+        return Designs.of(x, mid, half, size)
+    return Compiled(kernels, np.ascontiguousarray(x, dtype=np.float64), mid, half)

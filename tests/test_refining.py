@@ -1,0 +1,108 @@
+"""The two refiners of monomial coefficients compute the same numbers: NumPy's designs and the
+compiled kernels, bit for bit, and lstsq gives the same coefficients on either tier."""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import gradpoly
+from gradpoly import lstsq, refining
+from gradpoly.compensated import Designs
+from gradpoly.exact import exact_lstsq, hard_set, relative_error
+
+kernels = pytest.importorskip("gradpoly._compensated_kernels", reason="numba is optional")
+
+finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def problems(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float, bool]:
+    size = draw(st.integers(1, 8))
+    count = draw(st.integers(2, 60))
+    lo = draw(st.floats(-1e4, 1e4))
+    width = draw(st.floats(1e-3, 1e4))
+    x = np.sort(np.asarray(draw(st.lists(st.floats(0, 1), min_size=count, max_size=count))))
+    x = lo + width * x
+    y = np.asarray(draw(st.lists(finite, min_size=count, max_size=count)))
+    coef = np.asarray(draw(st.lists(finite, min_size=size, max_size=size)))
+    return x, y, coef, lo + 0.5 * width, 0.5 * width, draw(st.booleans())
+
+
+@settings(max_examples=150, deadline=None)
+@given(problems())
+def test_the_compiled_refiner_computes_numpys_numbers(problem) -> None:
+    x, y, coef, mid, half, weighted = problem
+    weights = np.linspace(0.5, 2.0, x.size) if weighted else None
+    numpy_side = Designs.of(x, mid, half, coef.size)
+    compiled = refining.Compiled(kernels, x, mid, half)
+    room = numpy_side.headroom(coef)
+    assert (room is None) == (compiled.headroom(coef) is None)
+    expected = numpy_side.gradient(coef, y, weights)
+    got = compiled.gradient(coef, y, weights)
+    assert (expected is None) == (got is None)
+    if expected is not None:
+        np.testing.assert_array_equal(got, expected)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(-1e300, 1e300, allow_nan=False), min_size=0, max_size=50))
+def test_the_kernels_exact_sum_is_fsums(values) -> None:
+    try:
+        expected = math.fsum(values)
+    except OverflowError:
+        expected = math.nan
+    got = kernels.exact_sum(np.asarray(values, dtype=np.float64), len(values))
+    assert (math.isnan(expected) and math.isnan(got)) or got == expected
+
+
+def test_the_exact_sum_rounds_half_to_even() -> None:
+    values = np.array([1.0, 2.0**-53, 2.0**-106])  # just above half an ulp: rounds up
+    assert kernels.exact_sum(values, 3) == math.fsum(values.tolist()) == 1.0 + 2.0**-52
+    tie = np.array([1.0, 2.0**-53])  # exactly half: to even (1.0)
+    assert kernels.exact_sum(tie, 2) == math.fsum(tie.tolist()) == 1.0
+
+
+@pytest.fixture
+def compiled_tier(monkeypatch: pytest.MonkeyPatch) -> refining._Tier:
+    tier = refining._Tier()
+    monkeypatch.setattr(refining, "_TIER", tier)
+    monkeypatch.setattr(refining, "COMPILE_AFTER", 0)
+    return tier
+
+
+@pytest.mark.filterwarnings("ignore::gradpoly.errors.RepresentationWarning")
+def test_lstsq_is_the_same_on_either_tier(compiled_tier, monkeypatch) -> None:
+    cases = [(kind, x, y, degree) for kind, x, y, degree in hard_set()]
+    cases.append(("seed", np.linspace(0, 5, 100), np.sin(np.linspace(0, 5, 100)), 4))
+    on_compiled = [lstsq(x, y, degree) for _, x, y, degree in cases]
+    assert compiled_tier.kernels is not None
+    monkeypatch.setattr(refining, "_TIER", refining._Tier(missing=True))
+    for (kind, x, y, degree), got in zip(cases, on_compiled, strict=True):
+        np.testing.assert_array_equal(got, lstsq(x, y, degree), err_msg=kind)
+        assert relative_error(got, exact_lstsq(x, y, degree)) <= 1e-8, kind
+
+
+def test_a_process_without_numba_keeps_numpy(monkeypatch) -> None:
+    tier = refining._Tier()
+    monkeypatch.setattr(refining, "_TIER", tier)
+    monkeypatch.setattr(refining, "COMPILE_AFTER", 0)
+    monkeypatch.setitem(sys.modules, "gradpoly._compensated_kernels", None)
+    monkeypatch.delattr(gradpoly, "_compensated_kernels", raising=False)
+    x = np.linspace(0, 5, 100)
+    assert isinstance(refining.refiner(x, 2.5, 2.5, 5), Designs)
+    assert tier.missing
+    assert tier.kernels is None
+
+
+def test_a_one_off_fit_does_not_load_the_kernels(monkeypatch) -> None:
+    tier = refining._Tier()
+    monkeypatch.setattr(refining, "_TIER", tier)
+    assert isinstance(refining.refiner(np.linspace(0, 1, 10), 0.5, 0.5, 3), Designs)
+    assert tier.kernels is None
+    assert not tier.missing
