@@ -198,6 +198,8 @@ def beyond_float64(doms: FloatArray, degree: int) -> npt.NDArray[np.bool_]:
     (the vectorised test of :func:`monomial_trouble` for mapped bases)."""
     if degree == 0:
         return np.zeros(doms.shape[0], dtype=bool)
+    if doms.shape[0] > 1 and bool((doms == doms[0]).all()):  # one shared axis: one verdict
+        return np.repeat(beyond_float64(doms[:1], degree), doms.shape[0])
     alpha, beta = affine(doms)
     with np.errstate(divide="ignore"):
         scale = np.log2(np.abs(alpha)) * degree

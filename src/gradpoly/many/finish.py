@@ -43,12 +43,6 @@ def basis_to_monomial(coef: FloatArray, domains: FloatArray, basis: Basis) -> Fl
     return mapping.basis_to_monomial(coef, domains, basis)
 
 
-def batch_mse(gram: Gram, w: FloatArray) -> FloatArray:
-    """Weighted MSE of each series at w: ``s - 2 c.w + w.G.w``."""
-    gw = np.einsum("bij,bj->bi", gram.g, w)  # einsum: ~2x a batched matmul of small G
-    return np.asarray(gram.s - 2 * np.einsum("bi,bi->b", gram.c, w) + np.einsum("bi,bi->b", w, gw))
-
-
 def assemble(
     w: FloatArray,
     data: Prepared,
@@ -71,7 +65,7 @@ def assemble(
     if descent is not None and descent.final is not None:
         final = descent.final
     else:
-        final = np.maximum(batch_mse(gram, np.nan_to_num(w)), 0.0)  # < 0 only by rounding
+        final = np.maximum(gram.mse(np.nan_to_num(w)), 0.0)  # < 0 only by rounding
     loop, at = (gram, w) if free is None else (free.gram, free.z)  # what the descent ran on
     error = coefficient_errors(loop, at, valid) if descent is not None else None
     with np.errstate(over="ignore"):  # a loss beyond float64 (|y| > ~1e154) is reported as inf
