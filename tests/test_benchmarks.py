@@ -200,6 +200,7 @@ def test_small_fit_script_runs(tmp_path) -> None:
     assert "gradpoly.numpy.polyfit (drop-in)" in result.stdout
 
 
+@pytest.mark.slow  # three fresh processes, each compiling cold
 def test_compile_cache_script_times_three_fresh_processes(tmp_path) -> None:
     pytest.importorskip("torch")
     out = tmp_path / "cache.json"

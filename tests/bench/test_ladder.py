@@ -12,6 +12,7 @@ from gradpoly.seed import seed_data
 pytest.importorskip("torch", reason="the ladder is torch's")
 
 
+@pytest.mark.slow  # compiles every rung cold: a sweep
 def test_every_rung_runs_and_agrees_with_the_reference() -> None:
     rows = run_ladder(steps=300, repeats=1)
     assert [r.rung.name for r in rows] == [r.name for r in RUNGS]

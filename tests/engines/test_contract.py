@@ -9,7 +9,11 @@ import pytest
 from gradpoly import FitConfig
 from gradpoly.options import Strategy
 from gradpoly.testing import all_configs
-from tests.engines.checks import CONTRACT_CHECKS, skip_unless_available
+from tests.engines.checks import (
+    CONTRACT_CHECKS,
+    check_seed_problem_final_mse,
+    skip_unless_available,
+)
 
 ONE_PASS_PER_STEP = (
     "dask per-sample makes one Dask pass over the chunks per step (by design: the seed's exact "
@@ -18,8 +22,15 @@ ONE_PASS_PER_STEP = (
 )
 
 
+SWEEPS = {check_seed_problem_final_mse: pytest.mark.slow}
+"""Checks that run the seed's whole 200,000 steps on every engine: exhaustive sweeps, run by
+``pytest -m slow`` (CI runs both sets)."""
+
+CHECKS = [pytest.param(c, marks=SWEEPS.get(c, ()), id=c.__name__) for c in CONTRACT_CHECKS]
+
+
 @pytest.mark.parametrize("config", all_configs(), ids=str)
-@pytest.mark.parametrize("check", CONTRACT_CHECKS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("check", CHECKS)
 def test_engine_contract(config: FitConfig, check: Callable[[FitConfig], None]) -> None:
     skip_unless_available(config)
     if config.engine == "dask" and config.strategy is Strategy.PER_SAMPLE:
