@@ -66,6 +66,14 @@ def _designs(xi, mid, half, ph, pl, th, tl):
 
 
 @njit(cache=True)
+def _greater(a, b):
+    """``max`` as ``np.max`` takes it: NaN once either is NaN (Python's keeps the first)."""
+    if np.isnan(a) or np.isnan(b):
+        return np.nan
+    return max(a, b)
+
+
+@njit(cache=True)
 def headroom(x, coef, mid, half, out):
     """``out = (max_i sum_k |x_i^k c_k|, max_i |sum_k x_i^k c_k|)`` in float64: whether float64
     monomials can hold the fit at all; OUT_OF_RANGE where a design leaves the split's range."""
@@ -79,8 +87,8 @@ def headroom(x, coef, mid, half, out):
         for k in range(size):
             row_reach += abs(ph[k]) * abs(coef[k])
             row_value += ph[k] * coef[k]
-        reach = max(reach, row_reach)
-        value = max(value, abs(row_value))
+        reach = _greater(reach, row_reach)
+        value = _greater(value, abs(row_value))
     out[0], out[1] = reach, value
     return OK
 

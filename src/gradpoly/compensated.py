@@ -192,10 +192,13 @@ class Designs:
     def headroom(self, coef: FloatArray) -> tuple[float, float] | None:
         if self.powers is None or self.basis is None:
             return None
+        high = self.powers.high
+        reach, value = np.zeros(high.shape[0]), np.zeros(high.shape[0])
         with np.errstate(over="ignore", invalid="ignore"):
-            reach = float(np.max(np.abs(self.powers.high) @ np.abs(coef)))
-            value = float(np.max(np.abs(self.powers.high @ coef)))
-        return reach, value
+            for k in range(high.shape[1]):  # term by term, not BLAS: one order on every CPU
+                reach += np.abs(high[:, k]) * abs(coef[k])
+                value += high[:, k] * coef[k]
+            return float(np.max(reach)), float(np.max(np.abs(value)))
 
     def gradient(
         self, coef: FloatArray, y: FloatArray, weights: FloatArray | None
