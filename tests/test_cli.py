@@ -210,6 +210,7 @@ def test_bench_list_and_bad_names(capsys) -> None:
     assert "unknown benchmark configuration" in err
 
 
+@pytest.mark.slow  # runs every rung of the ladder, each compiled cold: a sweep
 def test_ladder_writes_markdown_and_plot(capsys, tmp_path) -> None:
     pytest.importorskip("torch")
     code, out, _ = run(

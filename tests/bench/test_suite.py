@@ -23,6 +23,7 @@ def test_unknown_entry_is_refused() -> None:
         entries(["nope"])
 
 
+@pytest.mark.slow  # every configuration of the catalogue, compiled ones cold: a sweep
 def test_every_entry_runs_or_says_why() -> None:
     results = run_suite(steps=300, repeats=1)
     assert [m.spec.name for m in results] == [e.name for e in CATALOGUE]
