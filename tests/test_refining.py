@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 import gradpoly
 from gradpoly import lstsq, refining
 from gradpoly.compensated import Designs
+from gradpoly.errors import CompiledWarning
 from gradpoly.exact import exact_lstsq, hard_set, relative_error
 
 kernels = pytest.importorskip("gradpoly._compensated_kernels", reason="numba is optional")
@@ -148,3 +150,52 @@ def test_a_one_off_fit_does_not_load_the_kernels(monkeypatch) -> None:
     assert isinstance(refining.refiner(np.linspace(0, 1, 10), 0.5, 0.5, 3), Designs)
     assert tier.kernels is None
     assert not tier.missing
+
+
+def _tier_with(monkeypatch: pytest.MonkeyPatch, module: object) -> refining._Tier:
+    """A fresh tier about to load ``module`` in place of the compiled kernels."""
+    tier = refining._Tier()
+    monkeypatch.setattr(refining, "_TIER", tier)
+    monkeypatch.setattr(refining, "COMPILE_AFTER", 0)
+    monkeypatch.setitem(sys.modules, "gradpoly._compensated_kernels", module)
+    monkeypatch.setattr(gradpoly, "_compensated_kernels", module, raising=False)
+    return tier
+
+
+def test_kernels_that_cannot_run_leave_numpy_with_one_warning(monkeypatch) -> None:
+    class Broken:
+        OK = 0
+
+        def headroom(self, *args: object) -> int:
+            raise RuntimeError("no LLVM target")  # numba failing to compile, as it would
+
+    tier = _tier_with(monkeypatch, Broken())
+    x = np.linspace(0, 5, 100)
+    with pytest.warns(CompiledWarning, match="cannot run here .*no LLVM target"):
+        expected = lstsq(x, np.sin(x), 4)
+    assert tier.missing
+    assert tier.kernels is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said once: later fits are quiet
+        np.testing.assert_array_equal(lstsq(x, np.sin(x), 4), expected)
+
+
+def test_kernels_that_disagree_with_numpy_are_not_used(monkeypatch) -> None:
+    class OffByAnUlp:
+        """The real kernels, but a gradient one ulp off (as fused multiply-adds would give)."""
+
+        OK = kernels.OK
+        headroom = staticmethod(kernels.headroom)
+
+        @staticmethod
+        def gradient(x, y, w, weighted, coef, mid, half, out) -> int:
+            status = kernels.gradient(x, y, w, weighted, coef, mid, half, out)
+            out[0] = np.nextafter(out[0], np.inf)
+            return int(status)
+
+    tier = _tier_with(monkeypatch, OffByAnUlp())
+    x = np.linspace(0, 5, 100)
+    with pytest.warns(CompiledWarning, match="does not reproduce NumPy's numbers"):
+        lstsq(x, np.sin(x), 4)
+    assert tier.missing
+    assert isinstance(refining.refiner(x, 2.5, 2.5, 5), Designs)

@@ -131,6 +131,12 @@ class CacheError(GradpolyError, OSError):
     a link, not a regular file) or cannot be used; gradpoly then runs without the cache."""
 
 
+class CompiledWarning(UserWarning):
+    """Compiled code gradpoly uses for speed alone cannot be used here (it failed to build or
+    load, or did not reproduce the NumPy path's numbers): the NumPy path runs, and gives the
+    same numbers."""
+
+
 class CacheWarning(UserWarning):
     """A cached file was ignored, or the cache could not be used: the one line says why. The fit
     still runs (what it needed was built anew, in memory or in a safe place)."""

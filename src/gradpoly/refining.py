@@ -11,6 +11,7 @@ from types import ModuleType
 import numpy as np
 
 from gradpoly.compensated import Designs, FloatArray, Refiner
+from gradpoly.errors import CompiledWarning, warn
 
 
 @dataclass(frozen=True)
@@ -59,13 +60,44 @@ class _Tier:
     def compiled(self) -> ModuleType | None:
         self.runs += 1
         if self.kernels is None and not self.missing and self.runs > COMPILE_AFTER:
-            try:
-                from gradpoly import _compensated_kernels
-
-                self.kernels = _compensated_kernels
-            except ImportError:
-                self.missing = True  # no numba: NumPy serves every refinement
+            self.kernels = _proven_kernels()
+            self.missing = self.kernels is None
         return self.kernels
+
+
+def _proven_kernels() -> ModuleType | None:
+    """The compiled kernels, once they have reproduced the NumPy refiner's numbers here on a
+    small weighted problem with rounding in every step; None (NumPy serves, with the same
+    numbers) where numba is missing, and with one :class:`CompiledWarning` where the kernels
+    cannot be built or loaded or do not agree (a numba that fused a multiply and an add)."""
+    try:
+        from gradpoly import _compensated_kernels
+    except ImportError:
+        return None  # no numba: NumPy serves every refinement
+    x = np.linspace(-1.0, 3.0, 9)
+    coef, weights = np.array([0.1, -1.0 / 3.0, 0.7, 1.0 / 7.0]), np.linspace(0.5, 2.0, 9)
+    expected = Designs.of(x, 1.0, 2.0, coef.size)
+    try:
+        compiled = Compiled(_compensated_kernels, x, 1.0, 2.0)
+        room, room_expected = compiled.headroom(coef), expected.headroom(coef)
+        agree = room == room_expected and all(
+            _same(compiled.gradient(coef, np.sin(x), w), expected.gradient(coef, np.sin(x), w))
+            for w in (None, weights)
+        )
+    except Exception as exc:  # numba could not compile or load them here: NumPy serves
+        warn(f"the compiled refinement cannot run here ({exc}); NumPy's serves", CompiledWarning)
+        return None
+    if not agree:
+        warn(
+            "the compiled refinement does not reproduce NumPy's numbers here; NumPy's serves",
+            CompiledWarning,
+        )
+        return None
+    return _compensated_kernels
+
+
+def _same(a: FloatArray | None, b: FloatArray | None) -> bool:
+    return a is not None and b is not None and bool(np.array_equal(a, b))
 
 
 _TIER = _Tier()
