@@ -27,16 +27,17 @@ def _compiled(function: Any, **jitted: Any) -> Any:
 _two_sum = _compiled(compensated.two_sum)
 _two_product = _compiled(compensated.two_product, _split=_compiled(compensated._split))
 _renormal = _compiled(compensated._fast_renormal)
+_mul = _compiled(compensated._mul, two_product=_two_product, _fast_renormal=_renormal)
+_mapped = _compiled(
+    compensated.mapped, two_sum=_two_sum, two_product=_two_product, _fast_renormal=_renormal
+)
+_chebyshev_next = _compiled(
+    compensated.chebyshev_next, _mul=_mul, two_sum=_two_sum, _fast_renormal=_renormal
+)
 
 OK, OUT_OF_RANGE, RESIDUAL_LOST, GRADIENT_LOST = 0, 1, 2, 3
 """What a kernel reports: done; the design leaves the split's range (nothing to refine); the
 residual does; the gradient is not finite (the refinement stops)."""
-
-
-@njit(cache=True)
-def _mul(a_high, a_low, b_high, b_low):
-    high, error = _two_product(a_high, b_high)
-    return _renormal(high, error + (a_high * b_low + a_low * b_high))
 
 
 @njit(cache=True)
@@ -45,18 +46,13 @@ def _designs(xi, mid, half, ph, pl, th, tl):
     them; False where a value leaves the split's range."""
     size = ph.size
     ph[0], pl[0], th[0], tl[0] = 1.0, 0.0, 1.0, 0.0
-    difference, rounding = _two_sum(xi, -mid)
-    quotient = difference / half
-    product, error = _two_product(quotient, half)
-    t_high, t_low = _renormal(quotient, ((difference - product) - error + rounding) / half)
+    t = _mapped(xi, mid, half)
     for k in range(1, size):
-        ph[k], pl[k] = _mul(ph[k - 1], pl[k - 1], xi, 0.0)
+        ph[k], pl[k] = _mul((ph[k - 1], pl[k - 1]), (xi, 0.0))
         if k == 1:
-            th[k], tl[k] = t_high, t_low
+            th[k], tl[k] = t
         else:
-            twice_high, twice_low = _mul(t_high, t_low, th[k - 1], tl[k - 1])
-            high, error = _two_sum(2.0 * twice_high, -th[k - 2])
-            th[k], tl[k] = _renormal(high, error + (2.0 * twice_low - tl[k - 2]))
+            th[k], tl[k] = _chebyshev_next(t, (th[k - 1], tl[k - 1]), (th[k - 2], tl[k - 2]))
     for k in range(size):
         if not (np.isfinite(pl[k]) and np.isfinite(tl[k])):
             return False

@@ -86,6 +86,22 @@ def _fast_renormal(high: FloatArray, low: FloatArray) -> Pair:
     return total, low - (total - high)
 
 
+def mapped(x: FloatArray, mid: Any, half: Any) -> Pair:
+    """``t = (x - mid) / half`` as a pair, its roundings kept (x an array or, compiled, a
+    scalar; mid and half scalars)."""
+    difference, rounding = two_sum(x, -mid)
+    quotient = difference / half
+    product, error = two_product(quotient, half)
+    return _fast_renormal(quotient, ((difference - product) - error + rounding) / half)
+
+
+def chebyshev_next(t: Pair, previous: Pair, before: Pair) -> Pair:
+    """``T_k = 2 t T_{k-1} - T_{k-2}`` in pairs, renormalised (arrays or scalars alike)."""
+    twice = _mul(t, previous)
+    high, error = two_sum(2.0 * twice[0], -before[0])
+    return _fast_renormal(high, error + (2.0 * twice[1] - before[1]))
+
+
 @dataclass(frozen=True)
 class Design:
     """A design matrix (N, size) as double-float pairs, exact to about twice float64's
@@ -103,17 +119,10 @@ class Design:
     @classmethod
     def chebyshev(cls, x: FloatArray, mid: float, half: float, size: int) -> Design | None:
         """``T_k(t)`` at ``t = (x - mid) / half`` computed in pairs (the map too), k < size."""
-        difference, rounding = two_sum(x, np.full_like(x, -mid))
-        quotient = difference / half
-        product, error = two_product(quotient, np.full_like(x, half))
-        t = _fast_renormal(quotient, ((difference - product) - error + rounding) / half)
+        t = mapped(x, mid, half)
 
         def recurrence(k: int, previous: list[Pair]) -> Pair:
-            if k == 1:
-                return t
-            twice = _mul(t, previous[-1])
-            high, error = two_sum(2.0 * twice[0], -previous[-2][0])
-            return _fast_renormal(high, error + (2.0 * twice[1] - previous[-2][1]))
+            return t if k == 1 else chebyshev_next(t, previous[-1], previous[-2])
 
         return cls._build(recurrence, x, size)
 
