@@ -173,8 +173,9 @@ class Stats:
     @cached_property
     def _rss(self) -> FloatArray:
         m, w = self.moments, self.basis_coef / self.moments.y_scale
-        gw = np.matmul(m.g, w[:, :, None])[:, :, 0]
-        mse = m.s - 2.0 * (m.c * w).sum(axis=1) + (w * gw).sum(axis=1)
+        # einsum's loops: several times faster than a stacked matmul of small matrices
+        gw = np.einsum("bij,bj->bi", m.g, w)
+        mse = m.s - 2.0 * np.einsum("bi,bi->b", m.c, w) + np.einsum("bi,bi->b", w, gw)
         gram = np.maximum(mse, 0.0) * m.total  # < 0 only by rounding: an exact fit
         return gram if self.sums is None else _prefer(self.sums[0], gram)
 
@@ -333,8 +334,9 @@ class Stats:
 
     @cached_property
     def stderr_array(self) -> FloatArray:
-        with np.errstate(over="ignore", invalid="ignore"):  # the diagonal of T C T' alone
-            diagonal = self._congruent_diagonal(self._basis_cov_scaled)
+        with np.errstate(over="ignore", invalid="ignore"):  # the diagonal of T C T' alone,
+            # the per-series scale applied to it, not to every entry of C: s diag(T M T')
+            diagonal = self._scale[:, None] * self._congruent_diagonal(self._inverse)
         return self._in_y(np.sqrt(np.maximum(diagonal, 0.0)), self._error_power)
 
     @property
