@@ -62,6 +62,22 @@ def test_import_gradpoly_does_not_import_torch() -> None:
     assert out.stdout.strip() == "False"
 
 
+def test_auto_engine_on_the_cpu_imports_only_what_runs() -> None:
+    """Every auto choice on the CPU (one curve, many, xarray) is numba or numpy: asking each
+    batched backend's availability imported torch and jax too (4 s of a dask cube's 6 s)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np, gradpoly\n"
+        "x = np.linspace(0, 5, 40); y = np.vstack([np.sin(x), np.cos(x)])\n"
+        "gradpoly.lstsq_many(x, y, 3); gradpoly.fit_many(x, y, 3); gradpoly.fit(x, y[0], 3)\n"
+        "print(sorted(m for m in ('torch', 'jax') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 @pytest.mark.parametrize(
     ("options", "honoured"),
     [

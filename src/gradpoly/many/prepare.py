@@ -55,11 +55,13 @@ def choose_backend(
     if engine == "auto":
         order = auto_order(where, autograd, backend_names())
         fits = [n for n in order if get_backend(n).autograd or not autograd]
-        ready = [n for n in fits if get_backend(n).availability(where).ok]
-        if not ready:
+        # the first that runs: later ones are not asked, so their libraries (torch, jax:
+        # seconds to import) stay unimported where numba or numpy serves
+        ready = next((n for n in fits if get_backend(n).availability(where).ok), None)
+        if ready is None:
             reasons = "; ".join(get_backend(n).availability(where).reason for n in fits)
             raise EngineUnavailableError(f"no batched engine here runs this fit: {reasons}")
-        engine = ready[0]
+        engine = ready
     backend = get_backend(engine)
     available = backend.availability(where)
     if not available.ok:
