@@ -9,7 +9,8 @@ Side by side in one run, median (and spread) of the repeats after a warm-up:
   and without ``stats=True``, the per-pixel statistics);
 - the same grid with a fraction of NaN: ``xarray.polyfit(skipna=True)`` against gradpoly;
 - the memory-traffic floor: one read of Y (a sum), and each figure as that many passes;
-- a dask-backed cube (float32 on disk, chunked by lat/lon) by both, with peak RSS.
+- a dask-backed cube (float32 on disk, chunked by lat/lon) by both, with peak RSS, clean and
+  with the same fraction of NaN.
 """
 
 from __future__ import annotations
@@ -147,9 +148,10 @@ def grid_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
-def cube_rows(shape: tuple[int, int, int], degree: int) -> list[dict[str, Any]]:
+def cube_rows(shape: tuple[int, int, int], degree: int, nan: float) -> list[dict[str, Any]]:
     """A float32 cube on disk, dask-backed and chunked by lat/lon: xarray against gradpoly,
-    each in a fresh process for an honest peak RSS."""
+    each in a fresh process for an honest peak RSS; clean, then (``nan`` > 0) with that
+    fraction of its values NaN (xarray's ``skipna=True``)."""
     import subprocess
     import sys
 
@@ -162,23 +164,41 @@ def cube_rows(shape: tuple[int, int, int], degree: int) -> list[dict[str, Any]]:
             data[t] = (np.sin(t / 60.0) + 0.1 * rng.standard_normal(shape[1:])).astype(np.float32)
         data.flush()
         del data
-        for who in ("xarray", "gradpoly"):
-            out = subprocess.run(
-                [sys.executable, __file__, "--cube-worker", str(path), who, str(degree)],
-                capture_output=True, text=True, check=True,
-            )  # fmt: skip
-            seconds, rss, baseline, digest = out.stdout.split()
-            rows.append(
-                {
-                    "case": f"dask cube {shape[0]} x {shape[1]} x {shape[2]} float32",
-                    "method": who,
-                    "seconds": float(seconds),
-                    "peak_rss_gib": float(rss),
-                    "rss_after_imports_gib": float(baseline),
-                    "checksum": float(digest),
-                    "bytes_on_disk": int(np.prod(shape)) * 4,
-                }
-            )
+        for fraction in (0.0, nan) if nan > 0 else (0.0,):
+            if fraction:  # the same cube with gaps, written in place, slice by slice
+                data = np.load(path, mmap_mode="r+")
+                for t in range(shape[0]):
+                    data[t][rng.random(shape[1:]) < fraction] = np.nan
+                data.flush()
+                del data
+            rows += _cube_runs(path, shape, degree, fraction)
+    return rows
+
+
+def _cube_runs(path: Path, shape: tuple[int, int, int], degree: int, nan: float) -> list[dict]:
+    """xarray's and gradpoly's fit of the cube at ``path``, each in a fresh process."""
+    import subprocess
+    import sys
+
+    rows = []
+    gaps = f", {nan:.0%} NaN" if nan else ""
+    for who in ("xarray", "gradpoly"):
+        out = subprocess.run(
+            [sys.executable, __file__, "--cube-worker", str(path), who, str(degree), str(nan > 0)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        seconds, rss, baseline, digest = out.stdout.split()
+        rows.append(
+            {
+                "case": f"dask cube {shape[0]} x {shape[1]} x {shape[2]} float32{gaps}",
+                "method": who,
+                "seconds": float(seconds),
+                "peak_rss_gib": float(rss),
+                "rss_after_imports_gib": float(baseline),
+                "checksum": float(digest),
+                "bytes_on_disk": int(np.prod(shape)) * 4,
+            }
+        )
     return rows
 
 
@@ -194,13 +214,15 @@ def peak_rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
-def cube_worker(path: str, who: str, degree: int) -> None:
-    """One cube fit in this process: prints seconds, peak RSS (GiB), a checksum."""
+def cube_worker(path: str, who: str, degree: int, gaps: bool) -> None:
+    """One cube fit in this process (``skipna=True`` where the cube has gaps, else xarray's
+    default): prints seconds, peak RSS (GiB), a checksum."""
     import dask.array as da
     import xarray as xr
 
     if who == "gradpoly":
         import gradpoly.xarray as gx
+    skipna = True if gaps else None  # None: xarray's default
     baseline = peak_rss_gib()
     data = np.load(path, mmap_mode="r")
     lazy = da.from_array(data, chunks=(data.shape[0], 100, 100))
@@ -209,9 +231,9 @@ def cube_worker(path: str, who: str, degree: int) -> None:
     )
     start = time.perf_counter()
     if who == "xarray":
-        coef = cube.polyfit("time", degree).polyfit_coefficients.values
+        coef = cube.polyfit("time", degree, skipna=skipna).polyfit_coefficients.values
     else:
-        coef = gx.polyfit(cube, "time", degree).polyfit_coefficients.values
+        coef = gx.polyfit(cube, "time", degree, skipna=skipna).polyfit_coefficients.values
     seconds = time.perf_counter() - start
     rss = peak_rss_gib()
     print(f"{seconds:.4f} {rss:.3f} {baseline:.3f} {float(np.nansum(coef[-1])):.10g}")
@@ -228,11 +250,11 @@ def main() -> None:
     parser.add_argument("--json", default=None)
     parser.add_argument("--markdown", default=None, help="write the tables as markdown here")
     parser.add_argument("--device", default="cpu", help="cuda: add the GPU engines' runs")
-    parser.add_argument("--cube-worker", nargs=3, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--cube-worker", nargs=4, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cube_worker:
-        path, who, degree = args.cube_worker
-        cube_worker(path, who, int(degree))
+        path, who, degree, gaps = args.cube_worker
+        cube_worker(path, who, int(degree), gaps == "True")
         return
     rows = grid_rows(args)
     print(
@@ -251,7 +273,7 @@ def main() -> None:
               f"{1e3 * r['spread']:7.2f} {speed:>9} {r['passes']:7.1f}  {diff}")  # fmt: skip
     if args.cube != "0":
         shape = tuple(int(v) for v in args.cube.split(","))
-        cubes = cube_rows(shape, args.degree)  # type: ignore[arg-type]
+        cubes = cube_rows(shape, args.degree, args.nan)  # type: ignore[arg-type]
         for r in cubes:
             disk = r["bytes_on_disk"] / 2**30
             print(f"{r['case']}: {r['method']:9} {r['seconds']:7.2f} s, peak RSS "
