@@ -152,9 +152,6 @@ def cube_rows(shape: tuple[int, int, int], degree: int, nan: float) -> list[dict
     """A float32 cube on disk, dask-backed and chunked by lat/lon: xarray against gradpoly,
     each in a fresh process for an honest peak RSS; clean, then (``nan`` > 0) with that
     fraction of its values NaN (xarray's ``skipna=True``)."""
-    import subprocess
-    import sys
-
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "cube.npy"
