@@ -25,6 +25,10 @@ from gradpoly.engines import aoti, torch_engine
 from gradpoly.errors import CacheWarning
 from tests.engines.checks import notebook_fit as fit
 
+pytestmark = pytest.mark.xdist_group("aoti")
+"""One pytest-xdist worker runs this module (``--dist loadgroup``): its module fixture is
+built once, not once per worker."""
+
 torch = pytest.importorskip("torch", reason="torch is an optional engine")
 
 X = np.linspace(0, 5, 100)

@@ -28,8 +28,16 @@ SWEEPS = {check_seed_problem_final_mse: pytest.mark.slow}
 
 CHECKS = [pytest.param(c, marks=SWEEPS.get(c, ()), id=c.__name__) for c in CONTRACT_CHECKS]
 
+CONFIGS = [
+    pytest.param(config, marks=pytest.mark.xdist_group(str(config)), id=str(config))
+    for config in all_configs()
+]
+"""Every check of one configuration runs in one pytest-xdist worker (``--dist loadgroup``,
+pyproject.toml): its compiled code (AOTInductor packages, jit caches) is built once and
+reused in memory, never built twice at once by two workers nor loaded again by the other."""
 
-@pytest.mark.parametrize("config", all_configs(), ids=str)
+
+@pytest.mark.parametrize("config", CONFIGS)
 @pytest.mark.parametrize("check", CHECKS)
 def test_engine_contract(config: FitConfig, check: Callable[[FitConfig], None]) -> None:
     skip_unless_available(config)

@@ -16,6 +16,10 @@ import pytest
 
 from tests.peers import suite
 
+pytestmark = pytest.mark.xdist_group("numpy-suite")
+"""One pytest-xdist worker runs this module (``--dist loadgroup``): its module fixture is
+built once, not once per worker."""
+
 SUITE = Path(np.__file__).parent
 FILES = (
     "lib/tests/test_polynomial.py",

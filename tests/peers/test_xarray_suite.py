@@ -12,6 +12,10 @@ import pytest
 
 from tests.peers import suite
 
+pytestmark = pytest.mark.xdist_group("xarray-suite")
+"""One pytest-xdist worker runs this module (``--dist loadgroup``): its module fixture is
+built once, not once per worker."""
+
 xr = pytest.importorskip("xarray")
 pytest.importorskip("dask")
 
