@@ -9,6 +9,7 @@ besides the decision is checked in ``tests/test_numpy.py``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -68,3 +69,14 @@ def test_every_fit_test_passes_but_the_listed_decisions(outcomes: dict[str, str]
 def test_each_listed_decision_still_differs(outcomes: dict[str, str], decision: str) -> None:
     states = suite.states_of(outcomes, DECISIONS, decision)
     assert states == {"failed"}, f"{decision} now {states}: update DECISIONS and the docs"
+
+
+def test_this_module_runs_as_one_group(request: pytest.FixtureRequest) -> None:
+    """The groups of ``--dist loadgroup`` hold: pytest-xdist tags each grouped test's id with
+    its group; a pytest/xdist pair that drops the tag (pytest-xdist#1386) spreads the groups
+    over the workers silently, compiling packages twice. Distributed runs only."""
+    if not (
+        os.environ.get("PYTEST_XDIST_WORKER") and getattr(request.config.option, "loadgroup", False)
+    ):
+        pytest.skip("not run by pytest-xdist with --dist loadgroup")
+    assert request.node.nodeid.endswith("@numpy-suite"), request.node.nodeid
