@@ -140,9 +140,14 @@ class Stats:
             out[:, :, power] = 0.0
         return out
 
-    def _congruent_diagonal(self, matrices: FloatArray) -> FloatArray:
-        """The diagonal of :meth:`_congruent` alone (B, D+1)."""
+    def _congruent_diagonal(
+        self, matrices: FloatArray, scale: FloatArray | None = None
+    ) -> FloatArray:
+        """The diagonal of :meth:`_congruent` alone (B, D+1), times each series' ``scale``
+        (B,) if given, applied before a pinned power's entry is set: that stays exactly 0."""
         out = self._congruent_diagonal_all(matrices)
+        if scale is not None:
+            out = scale[:, None] * out
         if self.moments.pinned:
             out[:, list(self.moments.pinned)] = 0.0
         return out
@@ -336,7 +341,7 @@ class Stats:
     def stderr_array(self) -> FloatArray:
         with np.errstate(over="ignore", invalid="ignore"):  # the diagonal of T C T' alone,
             # the per-series scale applied to it, not to every entry of C: s diag(T M T')
-            diagonal = self._scale[:, None] * self._congruent_diagonal(self._inverse)
+            diagonal = self._congruent_diagonal(self._inverse, self._scale)
         return self._in_y(np.sqrt(np.maximum(diagonal, 0.0)), self._error_power)
 
     @property
