@@ -51,6 +51,12 @@ def well_conditioned_problem() -> FitProblem:
     return FitProblem.from_data(x, np.exp(x), 3)
 
 
+def worker_group(config: FitConfig) -> pytest.MarkDecorator:
+    """The pytest-xdist group (``--dist loadgroup``) of every test that runs ``config``
+    compiled: one worker builds its packages and jit caches once and reuses them in memory."""
+    return pytest.mark.xdist_group(str(config))
+
+
 def mapped_problem() -> FitProblem:
     """:func:`small_problem`'s points in the Chebyshev basis (condition number 4.4, the seed
     problem's is 5.4): the lr="auto" and tol checks' problem. Its design has the small

@@ -13,6 +13,7 @@ from tests.engines.checks import (
     CONTRACT_CHECKS,
     check_seed_problem_final_mse,
     skip_unless_available,
+    worker_group,
 )
 
 ONE_PASS_PER_STEP = (
@@ -31,7 +32,7 @@ CHECKS = [pytest.param(c, marks=SWEEPS.get(c, ()), id=c.__name__) for c in CONTR
 CONFIGS = [
     pytest.param(
         config,
-        marks=pytest.mark.xdist_group(str(config)) if config.mode is Mode.COMPILED else (),
+        marks=worker_group(config) if config.mode is Mode.COMPILED else (),
         id=str(config),
     )
     for config in all_configs()

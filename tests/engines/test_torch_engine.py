@@ -10,9 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from gradpoly import FitConfig
 from gradpoly.engines import torch_engine
 from gradpoly.engines.torch_engine import cuda_availability
 from tests.engines.checks import notebook_fit as fit
+from tests.engines.checks import worker_group
 
 torch = pytest.importorskip("torch", reason="torch is an optional engine")
 
@@ -65,9 +67,12 @@ GRADIENTS = ("manual", "autograd")
 def _route(compiler: str, strategy: str, gradient: str) -> Any:
     """A route's case; the default route's in the contract's group of its configuration (one
     worker: the package the contract built for the small problem's shape serves it too)."""
-    group = f"torch-{gradient}-cpu-compiled-{strategy}-float64"
+    config = FitConfig(
+        engine="torch", gradient=gradient, device="cpu", mode="compiled", strategy=strategy,
+        dtype="float64",
+    )  # fmt: skip
     default = compiler == torch_engine.Compiler.AOTI_STACK
-    marks = pytest.mark.xdist_group(group) if default else ()
+    marks = worker_group(config) if default else ()
     return pytest.param(
         compiler, strategy, gradient, marks=marks, id=f"{compiler}-{strategy}-{gradient}"
     )
