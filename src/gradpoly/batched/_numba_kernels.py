@@ -202,6 +202,55 @@ def shared_statistics(y, a, aw, weights, used, g, c, s, counts, gapped, infinite
 
 
 @njit(cache=True, parallel=True, fastmath=FAST)
+def shared_statistics_weighted(y, w, a, g, c, s, counts, infinite):
+    """Series on one axis with weights per series: row b of y and of w (B, N) read once into
+    a scratch block (a NaN/inf value gets weight 0, as a gap), then its own g, c, s and count
+    (points of positive weight) summed from that block in cache. ``a`` (S, N) holds the
+    basis functions."""
+    count, points = y.shape
+    size = a.shape[0]
+    for b in prange(count):
+        z = np.empty(points)
+        m = np.empty(points)
+        check = 0.0
+        for n in range(points):
+            check += y[b, n] - y[b, n]  # NaN once any value is NaN or inf
+        if check == 0.0:
+            for n in range(points):
+                z[n] = y[b, n]
+                m[n] = w[b, n]
+        else:
+            for n in range(points):
+                value = y[b, n]
+                ok = np.isfinite(value)
+                if np.isinf(value):
+                    infinite[b] = True
+                z[n] = value if ok else 0.0
+                m[n] = w[b, n] if ok else 0.0
+        kept = 0.0
+        acc = 0.0
+        for n in range(points):
+            kept += 1.0 if m[n] > 0 else 0.0
+            acc += m[n] * z[n] * z[n]
+        inv = 1.0 / max(kept, 1.0)
+        counts[b] = max(kept, 1.0)
+        s[b] = acc * inv
+        for n in range(points):
+            z[n] *= m[n]
+        for j in range(size):
+            total = 0.0
+            for n in range(points):
+                total += a[j, n] * z[n]
+            c[b, j] = total * inv
+            for k in range(j, size):
+                total = 0.0
+                for n in range(points):
+                    total += a[j, n] * a[k, n] * m[n]
+                g[b, j, k] = total * inv
+                g[b, k, j] = total * inv
+
+
+@njit(cache=True, parallel=True, fastmath=FAST)
 def shared_statistics_columns(yt, aw, pairs, weights, used, g, c, s, counts, gapped, infinite):
     """:func:`shared_statistics` for y stored point-major, ``yt`` (N, B) (xarray's time-first
     grids): blocks of series run in parallel, each point's row of the block is read once and

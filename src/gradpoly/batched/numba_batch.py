@@ -72,17 +72,30 @@ class NumbaBatch(BatchEngine):
         basis: Basis,
         device: Device,
     ) -> Any:
-        """One fused read of every row (clean rows: c and s; rows with gaps: their own G from
-        cache); per-series weights take the matrix-product path."""
+        """One fused read of every row (clean rows: c and s; rows with gaps, or weights per
+        series, their own G from cache); other layouts take the matrix-product path."""
         from gradpoly.batched import _numba_kernels
         from gradpoly.batched.shared import finish, prepare
 
         columns = not y.flags.c_contiguous and y.T.flags.c_contiguous  # (N, B) in memory
-        if (weights is not None and weights.ndim == 2) or not (y.flags.c_contiguous or columns):
+        each = weights is not None and weights.ndim == 2
+        rows_w = (
+            weights is not None and each and y.flags.c_contiguous and weights.flags.c_contiguous
+        )
+        if (each and not rows_w) or not (y.flags.c_contiguous or columns):
             return super().shared(x, y, weights, degree, basis, device)  # BLAS takes layouts
         NUMBA.load()
         axis = prepare(x, weights, degree, basis)
         count, size = y.shape[0], degree + 1
+        if rows_w:  # per-series weights: every series its own G, from its row in cache
+            g, c, s = np.empty((count, size, size)), np.empty((count, size)), np.empty(count)
+            counts, infinite = np.empty(count), np.zeros(count, dtype=bool)
+            with np.errstate(over="ignore", invalid="ignore"):
+                _numba_kernels.shared_statistics_weighted(
+                    y, weights, np.ascontiguousarray(axis.a.T), g, c, s, counts, infinite
+                )
+            gapped = np.ones(count, dtype=bool)
+            return finish(axis, count, g, c, s, counts, gapped, basis, infinite)
         g = np.broadcast_to(axis.shared_g, (count, size, size)).copy()
         c, s = np.empty((count, size)), np.empty(count)
         counts, gapped = np.full(count, axis.used), np.zeros(count, dtype=bool)
