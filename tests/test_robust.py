@@ -141,6 +141,24 @@ def test_the_fused_loop_is_the_batched_loop(name: str) -> None:
 
 
 @needs_numba
+@pytest.mark.parametrize("name", ["huber", "bisquare", "clip"])
+def test_the_fused_loop_starts_as_the_batched_loop_on_degenerate_series(name: str) -> None:
+    """The fused loop's own start (scale and deviance of the least-squares fit) on series
+    that fit exactly, that lose all spread once an outlier is down-weighted (a weighted
+    variance of 0: inf, not an exception), or that hold one value: the batched loop's."""
+    x = np.arange(10.0)
+    y = np.vstack([np.zeros(10), 2 * x + 1, np.r_[np.zeros(9), 5.0], np.full(10, 3.0),
+                   np.r_[np.zeros(8), 5.0, 7.0]])  # fmt: skip
+    fused = gradpoly.robust_fit(x, y, 1, norm=name, engine="numba")
+    loop = gradpoly.robust_fit(x, y, 1, norm=name, engine="numpy")
+    np.testing.assert_array_equal(fused.converged, loop.converged)
+    np.testing.assert_array_equal(fused.iterations, loop.iterations)
+    np.testing.assert_allclose(fused.coef, loop.coef, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(fused.stderr, loop.stderr, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(fused.scale, loop.scale, rtol=1e-9, atol=1e-12)
+
+
+@needs_numba
 def test_the_fused_loop_leaves_what_it_cannot_solve() -> None:
     """A series whose weighted system is not clearly positive definite (here: one x) is left
     untouched and active, for the batched loop and its one conditioning verdict."""
@@ -150,7 +168,8 @@ def test_the_fused_loop_leaves_what_it_cannot_solve() -> None:
     residuals = y - y.mean(axis=1, keepdims=True)
     state = Reweighting(x, y, np.ones((2, 30), dtype=bool), residuals.copy(), np.ones((2, 30)),
                         np.ones(2), np.full(2, 1e9), np.ones(2, dtype=np.int64),
-                        np.zeros(2, dtype=bool), np.ones(2, dtype=bool))  # fmt: skip
+                        np.zeros(2, dtype=bool), np.ones(2, dtype=bool),
+                        np.full((2, 3), np.nan))  # fmt: skip
     NumbaBatch().reweight(state, 2, "huber", robust.TUNING["huber"], 1e-8, 50)
     assert state.active.tolist() == [True, False]
     np.testing.assert_array_equal(state.residuals[0], residuals[0])

@@ -146,19 +146,33 @@ def clip_scale(residuals: FloatArray, kept: BoolArray, params: int) -> FloatArra
         )
 
 
-def covariance_factor(
-    z: FloatArray, used: BoolArray, scale: FloatArray, params: int, chosen: Norm
-) -> FloatArray:
-    """The factor (B,) that turns ``(X'X)^-1`` into statsmodels' ``H1`` robust covariance:
-    ``k^2 (sum psi(z)^2 s^2 / (n - p)) / (mean psi'(z))^2`` with ``k = 1 + p / n * var psi'(z) /
-    mean psi'(z)^2`` (Huber 1981), z the standardized residuals of the used points."""
+def h1_sums(z: FloatArray, used: BoolArray, chosen: Norm) -> FloatArray:
+    """What the H1 covariance needs of each row's used standardized residuals z, (B, 3):
+    ``sum psi(z)^2``, ``mean psi'(z)`` and ``var psi'(z)`` (a fused IRLS loop gives the same
+    three for the series it runs)."""
     n = used.sum(axis=1).astype(np.float64)
     psi = np.where(used, chosen.psi(z), 0.0)
     deriv = np.where(used, chosen.psi_deriv(z), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = deriv.sum(axis=1) / n
         variance = np.where(used, (deriv - mean[:, None]) ** 2, 0.0).sum(axis=1) / n
+    return np.stack([np.sum(psi**2, axis=1), mean, variance], axis=1)
+
+
+def h1_factor(sums: FloatArray, n: FloatArray, scale: FloatArray, params: int) -> FloatArray:
+    """The factor (B,) that turns ``(X'X)^-1`` into statsmodels' ``H1`` robust covariance,
+    from :func:`h1_sums`: ``k^2 (sum psi(z)^2 s^2 / (n - p)) / (mean psi'(z))^2`` with
+    ``k = 1 + p / n * var psi'(z) / mean psi'(z)^2`` (Huber 1981)."""
+    psi2, mean, variance = sums[:, 0], sums[:, 1], sums[:, 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
         k = 1.0 + params / n * variance / mean**2
-        return np.asarray(
-            k**2 * (np.sum(psi**2, axis=1) * scale**2 / (n - params)) / mean**2, dtype=np.float64
-        )
+        return np.asarray(k**2 * (psi2 * scale**2 / (n - params)) / mean**2, dtype=np.float64)
+
+
+def covariance_factor(
+    z: FloatArray, used: BoolArray, scale: FloatArray, params: int, chosen: Norm
+) -> FloatArray:
+    """:func:`h1_factor` of :func:`h1_sums`: the H1 factor of rows of standardized residuals
+    ``z``, ``used`` their points, ``scale`` their robust scale."""
+    n = used.sum(axis=1).astype(np.float64)
+    return h1_factor(h1_sums(z, used, chosen), n, scale, params)

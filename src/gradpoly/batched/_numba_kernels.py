@@ -399,16 +399,72 @@ def _median(a, m):
     return (lower + upper) / 2.0
 
 
-@njit(cache=True, parallel=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, error_model="numpy")
+def _deviance(code, tuning, r, m, variance):
+    """RLM's stopping statistic ``sum rho(r / variance)`` of r[:m] (each norm's loop written
+    out: loops the compiler vectorises)."""
+    total = 0.0
+    if code == 0:
+        for i in range(m):
+            a = abs(r[i] / variance)
+            h = min(a, tuning)
+            total += h * (a - 0.5 * h)
+    elif code == 1:
+        top = tuning * tuning / 6.0
+        for i in range(m):
+            z = r[i] / variance
+            u = 1.0 - (z / tuning) ** 2
+            total += top * (1.0 - u * u * u) if abs(z) <= tuning else top
+    else:
+        for i in range(m):
+            z = r[i] / variance
+            total += 0.5 * z * z if abs(z) <= tuning else 0.5 * tuning * tuning
+    return total
+
+
+@njit(cache=True, fastmath=FAST, error_model="numpy")
+def _h1_sums(code, tuning, r, m, scale, out):
+    """``out[:] = sum psi(z)^2, mean psi'(z), var psi'(z)`` over z = r[:m] / scale (1 where
+    the scale is 0): what :func:`gradpoly.robust.h1_sums` gives for one series."""
+    unit = scale if scale > 0.0 else 1.0
+    psi2, total = 0.0, 0.0
+    for i in range(m):
+        z = r[i] / unit
+        inside = abs(z) <= tuning
+        if code == 0:
+            p = min(max(z, -tuning), tuning)
+            d = 1.0 if inside else 0.0
+        else:
+            u = (z / tuning) ** 2
+            p = z * (1.0 - u) ** 2 if inside else 0.0
+            d = (1.0 - u) * (1.0 - 5.0 * u) if inside else 0.0
+        psi2 += p * p
+        total += d
+    mean = total / m
+    spread = 0.0
+    for i in range(m):
+        z = r[i] / unit
+        if code == 0:
+            d = 1.0 if abs(z) <= tuning else 0.0
+        else:
+            u = (z / tuning) ** 2
+            d = (1.0 - u) * (1.0 - 5.0 * u) if abs(z) <= tuning else 0.0
+        spread += (d - mean) ** 2
+    out[0], out[1], out[2] = psi2, mean, spread / m
+
+
+@njit(cache=True, parallel=True, fastmath=FAST, error_model="numpy")  # x / 0: inf, NaN
 def irls(x, y, used, recur, code, tuning, tolerance, limit, state, residuals, weights, active):
     """IRLS of every active series in one compiled loop, the rules of
     :mod:`gradpoly.many.robust`'s batched loop (statsmodels' RLM), each series on its own core.
 
-    ``state`` (B, 5) holds scale, deviance, iterations, converged, fallback; ``residuals`` and
-    ``weights`` (B, N) the current ones. A series' used points are gathered once; each
-    weighted fit solves its Gram system in the Chebyshev basis on its mapped x, equilibrated,
-    by Cholesky. A series whose system is not clearly positive definite is left untouched
-    with fallback set (the caller's batched loop, with the one conditioning verdict, takes it).
+    ``state`` (B, 8) holds scale, deviance, iterations, converged, fallback and the H1 sums
+    (:func:`_h1_sums`, M-estimators); ``residuals`` and ``weights`` (B, N) the current ones. A
+    NaN scale asks for the start: the least-squares fit's scale and deviance, from its
+    residuals. A series' used points are gathered once; each weighted fit solves its Gram
+    system in the Chebyshev basis on its mapped x, equilibrated, by Cholesky. A series whose
+    system is not clearly positive definite is left untouched (its start written) with
+    fallback set (the caller's batched loop, with the one conditioning verdict, takes it).
     """
     count, points = y.shape
     size = recur.shape[0]
@@ -431,6 +487,22 @@ def irls(x, y, used, recur, code, tuning, tolerance, limit, state, residuals, we
                 yb[i] = y[b, n]
                 r[i] = residuals[b, n]
                 i += 1
+        scratch = np.empty(m)
+        scale = state[b, 0]
+        deviance = state[b, 1]
+        if np.isnan(scale):  # the start, from the least-squares fit's residuals
+            squares = 0.0
+            for i in range(m):
+                squares += r[i] * r[i]
+            if code == 2:
+                scale = np.sqrt(squares / (m - size))
+            else:
+                for i in range(m):
+                    scratch[i] = abs(r[i])
+                scale = _median(scratch, m) / 0.6744897501960817
+            deviance = _deviance(code, tuning, r, m, squares / (m - size))
+            state[b, 0] = scale
+            state[b, 1] = deviance
         lo, hi = np.inf, -np.inf
         for i in range(m):
             lo = min(lo, xb[i])
@@ -450,16 +522,13 @@ def irls(x, y, used, recur, code, tuning, tolerance, limit, state, residuals, we
         w = np.ones(m)
         fresh = np.empty(m)
         fit_r = np.empty(m)
-        scratch = np.empty(m)
         g = np.empty((size, size))
         c = np.empty(size)
         d = np.empty(size)
-        scale = state[b, 0]
-        deviance = state[b, 1]
         iterations = state[b, 2]
-        converged = False
+        converged = scale == 0.0  # a perfect fit: nothing to reweight (NaN: not converged)
         failed = False
-        while True:
+        while scale > 0.0:
             if code == 0:  # each norm's loop written out: loops the compiler vectorises
                 for i in range(m):
                     fresh[i] = tuning / max(abs(r[i] / scale), tuning)
@@ -546,19 +615,7 @@ def irls(x, y, used, recur, code, tuning, tolerance, limit, state, residuals, we
                 for i in range(m):
                     scratch[i] = abs(fit_r[i])
                 new_scale = _median(scratch, m) / 0.6744897501960817
-                variance = weighted / (m - size)
-                new_deviance = 0.0
-                if code == 0:
-                    for i in range(m):
-                        a = abs(fit_r[i] / variance)
-                        h = min(a, tuning)
-                        new_deviance += h * (a - 0.5 * h)
-                else:
-                    top = tuning * tuning / 6.0
-                    for i in range(m):
-                        z = fit_r[i] / variance
-                        u = 1.0 - (z / tuning) ** 2
-                        new_deviance += top * (1.0 - u * u * u) if abs(z) <= tuning else top
+                new_deviance = _deviance(code, tuning, fit_r, m, weighted / (m - size))
                 stop = abs(new_deviance - deviance) <= tolerance
                 deviance = new_deviance
             iterations += 1.0
@@ -576,6 +633,8 @@ def irls(x, y, used, recur, code, tuning, tolerance, limit, state, residuals, we
         state[b, 1] = deviance
         state[b, 2] = iterations
         state[b, 3] = 1.0 if converged else 0.0
+        if code != 2:
+            _h1_sums(code, tuning, r, m, scale, state[b, 5:8])
         for n in range(points):
             weights[b, n] = 0.0
             residuals[b, n] = 0.0

@@ -63,8 +63,9 @@ class Descent:
 
 class Reweighting(NamedTuple):
     """IRLS of B series under way (:mod:`gradpoly.many.robust`), arrays a fused loop reads and
-    updates in place: each series' points, current residuals, weights and scale, the stopping
-    rule's deviance, the fits run, whether it converged, and whether it still runs."""
+    updates in place: each series' points, current residuals, weights and scale (NaN: not
+    started, the least-squares fit's residuals in), the stopping rule's deviance, the fits
+    run, whether it converged, and whether it still runs."""
 
     x: FloatArray
     y: FloatArray
@@ -76,6 +77,9 @@ class Reweighting(NamedTuple):
     iterations: npt.NDArray[np.int64]
     converged: npt.NDArray[np.bool_]
     active: npt.NDArray[np.bool_]
+    h1: FloatArray
+    """(B, 3): :func:`gradpoly.robust.h1_sums` of the series a fused loop finished (NaN
+    elsewhere)."""
 
 
 class BatchBackend(Protocol):

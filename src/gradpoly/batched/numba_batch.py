@@ -144,8 +144,9 @@ class NumbaBatch(BatchEngine):
     def reweight(
         self, state: Reweighting, size: int, norm: str, tuning: float, tolerance: float, limit: int
     ) -> None:
-        """Every active series' IRLS in one compiled loop (:func:`_numba_kernels.irls`); the
-        series whose weighted system it leaves to the one conditioning verdict stay active."""
+        """Every active series' IRLS in one compiled loop (:func:`_numba_kernels.irls`), from
+        its start where the scale is NaN; the series whose weighted system it leaves to the one
+        conditioning verdict stay active, started."""
         NUMBA.load()
         from gradpoly.batched import _numba_kernels
 
@@ -153,7 +154,7 @@ class NumbaBatch(BatchEngine):
         if rows.size == 0:
             return
         columns = np.column_stack(
-            [state.scale, state.deviance, state.iterations, np.zeros((state.scale.size, 2))]
+            [state.scale, state.deviance, state.iterations, np.zeros((state.scale.size, 5))]
         )
         residuals = np.ascontiguousarray(state.residuals)
         weights = np.ascontiguousarray(state.weights)
@@ -172,7 +173,12 @@ class NumbaBatch(BatchEngine):
                 weights,
                 np.ascontiguousarray(state.active),
             )
+        started = rows[np.isnan(state.scale[rows])]
+        state.scale[started] = columns[started, 0]  # a series left to the caller keeps its start
+        state.deviance[started] = columns[started, 1]
         done = rows[columns[rows, 4] == 0.0]
+        if norm != "clip":
+            state.h1[done] = columns[done, 5:8]
         state.scale[done] = columns[done, 0]
         state.deviance[done] = columns[done, 1]
         state.iterations[done] = columns[done, 2].astype(np.int64)

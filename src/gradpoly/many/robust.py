@@ -137,15 +137,23 @@ def _iterate(
     residuals = np.where(used, ys - first.predict(xs), 0.0)
     n = used.sum(axis=1).astype(np.float64)
     clipping = chosen.name == "clip"
-    scale = robust.clip_scale(residuals, used, size) if clipping else robust.mad(residuals, used)
-    deviance = _deviance(chosen, residuals, used, first, n, size)
+    scale = np.full(count, np.nan)  # NaN: the start (the first fit's scale) is still to come
+    deviance = np.full(count, np.nan)
     weights = used.astype(np.float64)
-    active = first.valid & (scale > 0)
+    active = first.valid.copy()
     iterations = np.ones(count, dtype=np.int64)
-    converged = ~first.valid | (scale == 0)  # a perfect fit: nothing to reweight
+    converged = ~first.valid
+    h1 = np.full((count, 3), np.nan)
     state = Reweighting(xs, ys, used, residuals, weights, scale, deviance, iterations, converged,
-                        active)  # fmt: skip
+                        active, h1)  # fmt: skip
     backend.reweight(state, size, chosen.name, chosen.c, tolerance, limit)  # fused, where it can
+    rows = np.flatnonzero(active & np.isnan(scale))  # the rest start here
+    if rows.size:
+        r, kept = residuals[rows], used[rows]
+        scale[rows] = robust.clip_scale(r, kept, size) if clipping else robust.mad(r, kept)
+        deviance[rows] = _deviance(chosen, r, kept, n[rows], size)
+        converged[rows] = scale[rows] == 0  # a perfect fit: nothing to reweight
+        active[rows] = scale[rows] > 0
     while active.any():
         rows = np.flatnonzero(active)
         z = residuals[rows] / scale[rows, None]
@@ -161,7 +169,7 @@ def _iterate(
             stop = np.asarray(done | ~used[rows], dtype=bool).all(axis=1)
         else:
             new_scale = robust.mad(fit_residuals, used[rows])
-            new_deviance = _deviance(chosen, fit_residuals, used[rows], step, n[rows], size, fresh)
+            new_deviance = _deviance(chosen, fit_residuals, used[rows], n[rows], size, fresh)
             stop = np.abs(new_deviance - deviance[rows]) <= tolerance
             deviance[rows] = new_deviance
         iterations[rows] += 1
@@ -176,8 +184,10 @@ def _iterate(
         stats = last.stats
         stderr, cov = np.asarray(stats.stderr), np.asarray(stats.cov)
     else:
-        z = residuals / np.where(scale > 0, scale, 1.0)[:, None]
-        factor = robust.covariance_factor(z, used, scale, size, chosen)
+        rows = np.flatnonzero(np.isnan(h1[:, 0]))  # the series no fused loop finished
+        z = residuals[rows] / np.where(scale[rows] > 0, scale[rows], 1.0)[:, None]
+        h1[rows] = robust.h1_sums(z, used[rows], chosen)
+        factor = robust.h1_factor(h1, n, scale, size)
         cov = factor[:, None, None] * np.asarray(first.stats.unscaled_cov_array)
         stderr = np.sqrt(np.maximum(np.diagonal(cov, axis1=1, axis2=2), 0.0)) * y_scale
         cov = cov * y_scale * y_scale
@@ -216,7 +226,6 @@ def _deviance(
     chosen: robust.Norm,
     residuals: FloatArray,
     used: npt.NDArray[np.bool_],
-    fit: ManyResult,
     n: FloatArray,
     size: int,
     weights: FloatArray | None = None,
