@@ -399,6 +399,40 @@ def _median(a, m):
     return (lower + upper) / 2.0
 
 
+@njit(cache=True)
+def _median_near(values, m, guess, scratch):
+    """``np.median(values[:m])`` (values kept as they are) when ``guess`` is near it: one pass
+    counts the values below 0.9 guess and gathers those within 10% of it, and the median is
+    selected among the few gathered (exact: the same order statistics). Otherwise (a median
+    that moved further, or NaN) a quickselect of all m, as :func:`_median`."""
+    k = m // 2
+    lo, hi = 0.9 * guess, 1.1 * guess
+    below, inside, above = 0, 0, 0
+    below_max = -np.inf
+    for i in range(m):
+        a = values[i]
+        scratch[inside] = a
+        low = a < lo
+        high = a > hi
+        below += low
+        above += high
+        inside += (a >= lo) & (a <= hi)
+        below_max = max(below_max, a if low else -np.inf)
+    if below + inside + above == m and below <= k < below + inside:
+        upper = _select(scratch, inside, k - below)
+        if m % 2 == 1:
+            return upper
+        if k - below == 0:
+            return (below_max + upper) / 2.0
+        lower = scratch[0]
+        for i in range(1, k - below):
+            lower = max(lower, scratch[i])
+        return (lower + upper) / 2.0
+    for i in range(m):
+        scratch[i] = values[i]
+    return _median(scratch, m)
+
+
 @njit(cache=True, fastmath=FAST, error_model="numpy")
 def _deviance(code, tuning, r, m, variance):
     """RLM's stopping statistic ``sum rho(r / variance)`` of r[:m] (each norm's loop written
@@ -522,35 +556,81 @@ def irls(x, y, used, recur, code, tuning, tolerance, limit, state, residuals, we
         w = np.ones(m)
         fresh = np.empty(m)
         fit_r = np.empty(m)
+        absolute = np.empty(m)
         g = np.empty((size, size))
         c = np.empty(size)
         d = np.empty(size)
+        # Huber and clipping give most points weight 1: their G and c are the unweighted
+        # ones less the few points below 1, gathered (index, 1 - w, basis, y) each fit
+        full_g = np.empty((size, size))
+        full_c = np.empty(size)
+        few = np.empty(m, dtype=np.int64)
+        less = np.empty(m)
+        few_v = np.empty((size, m))
+        few_y = np.empty(m)
+        if code != 1:
+            for j in range(size):
+                acc = 0.0
+                for i in range(m):
+                    acc += v[j, i] * yb[i]
+                full_c[j] = acc
+                for k in range(j, size):
+                    acc = 0.0
+                    for i in range(m):
+                        acc += v[j, i] * v[k, i]
+                    full_g[j, k] = acc
+                    full_g[k, j] = acc
         iterations = state[b, 2]
         converged = scale == 0.0  # a perfect fit: nothing to reweight (NaN: not converged)
         failed = False
         while scale > 0.0:
+            inverse = 1.0 / scale
             if code == 0:  # each norm's loop written out: loops the compiler vectorises
                 for i in range(m):
-                    fresh[i] = tuning / max(abs(r[i] / scale), tuning)
+                    fresh[i] = tuning / max(abs(r[i] * inverse), tuning)
             elif code == 1:
                 for i in range(m):
-                    z = r[i] / scale
+                    z = r[i] * inverse
                     u = 1.0 - (z / tuning) ** 2
                     fresh[i] = u * u if abs(z) <= tuning else 0.0
             else:
                 for i in range(m):
-                    fresh[i] = 1.0 if abs(r[i] / scale) <= tuning else 0.0
-            for j in range(size):
-                acc = 0.0
+                    fresh[i] = 1.0 if abs(r[i] * inverse) <= tuning else 0.0
+            count_few = 0
+            if code != 1:
                 for i in range(m):
-                    acc += fresh[i] * v[j, i] * yb[i]
-                c[j] = acc
-                for k in range(j, size):
+                    few[count_few] = i
+                    count_few += fresh[i] < 1.0
+            if code != 1 and 2 * count_few <= m:
+                for q in range(count_few):
+                    i = few[q]
+                    less[q] = 1.0 - fresh[i]
+                    few_y[q] = yb[i] * less[q]
+                    for j in range(size):
+                        few_v[j, q] = v[j, i]
+                for j in range(size):
+                    acc = 0.0
+                    for q in range(count_few):
+                        acc += few_v[j, q] * few_y[q]
+                    c[j] = full_c[j] - acc
+                    for k in range(j, size):
+                        acc = 0.0
+                        for q in range(count_few):
+                            acc += less[q] * few_v[j, q] * few_v[k, q]
+                        g[j, k] = full_g[j, k] - acc
+                        g[k, j] = g[j, k]
+            else:
+                for j in range(size):
                     acc = 0.0
                     for i in range(m):
-                        acc += fresh[i] * v[j, i] * v[k, i]
-                    g[j, k] = acc
-                    g[k, j] = acc
+                        acc += fresh[i] * v[j, i] * yb[i]
+                    c[j] = acc
+                    for k in range(j, size):
+                        acc = 0.0
+                        for i in range(m):
+                            acc += fresh[i] * v[j, i] * v[k, i]
+                        g[j, k] = acc
+                        g[k, j] = acc
             for j in range(size):  # equilibrate: unit diagonal
                 if not g[j, j] > 0.0:
                     failed = True
@@ -613,8 +693,9 @@ def irls(x, y, used, recur, code, tuning, tolerance, limit, state, residuals, we
                         stop = False
             else:
                 for i in range(m):
-                    scratch[i] = abs(fit_r[i])
-                new_scale = _median(scratch, m) / 0.6744897501960817
+                    absolute[i] = abs(fit_r[i])
+                new_scale = _median_near(absolute, m, scale * 0.6744897501960817, scratch)
+                new_scale /= 0.6744897501960817
                 new_deviance = _deviance(code, tuning, fit_r, m, weighted / (m - size))
                 stop = abs(new_deviance - deviance) <= tolerance
                 deviance = new_deviance

@@ -183,6 +183,8 @@ class NumbaBatch(BatchEngine):
         state.deviance[done] = columns[done, 1]
         state.iterations[done] = columns[done, 2].astype(np.int64)
         state.converged[done] = columns[done, 3] == 1.0
-        state.residuals[done] = residuals[done]
-        state.weights[done] = weights[done]
+        if residuals is not state.residuals:  # a copy was run: its finished rows go back
+            state.residuals[done] = residuals[done]
+        if weights is not state.weights:
+            state.weights[done] = weights[done]
         state.active[done] = False
