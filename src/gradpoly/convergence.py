@@ -98,25 +98,40 @@ def estimates(
     basis coefficients at ``w`` (B, K), and their rounding floors for a loop whose arithmetic
     has unit roundoff ``eps`` (inf errors where not finite)."""
     grad = 2.0 * (np.matmul(g, w[:, :, None])[:, :, 0] - c)
-    step = np.matmul(errors_of.inverse, grad[:, :, None])[:, :, 0]
+    step = np.matmul(errors_of.inverse, grad[:, :, None])  # (B, K, 1)
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        full, full_step = w, step
+        pair = np.concatenate([w[:, :, None], step], axis=2)  # (B, K, 2): w and its step
+        full = pair
         if errors_of.expand is not None and errors_of.particular is not None:
-            full = errors_of.particular + np.matmul(errors_of.expand, w[:, :, None])[:, :, 0]
-            full_step = np.matmul(errors_of.expand, step[:, :, None])[:, :, 0]
-        mono = np.matmul(errors_of.to_monomial, w[:, :, None])[:, :, 0]
+            full = np.matmul(errors_of.expand, pair)
+            full[:, :, 0] += errors_of.particular
+        mono = np.matmul(errors_of.to_monomial, pair)
         if errors_of.offset is not None:
-            mono = mono + errors_of.offset
-        mono_step = np.matmul(errors_of.to_monomial, step[:, :, None])[:, :, 0]
-        sizes = np.stack([np.linalg.norm(mono, axis=1), np.linalg.norm(full, axis=1)], axis=1)
-        lengths = np.stack(
-            [np.linalg.norm(mono_step, axis=1), np.linalg.norm(full_step, axis=1)], axis=1
+            mono[:, :, 0] += errors_of.offset
+        # 2-norms of [monomial w, full w] (sizes) and of [monomial step, full step] (lengths)
+        norms = np.sqrt(
+            np.concatenate(
+                [
+                    np.sum(mono * mono, axis=1, keepdims=True),
+                    np.sum(full * full, axis=1, keepdims=True),
+                ],
+                axis=1,
+            )
         )
-        loop_size = np.linalg.norm(w, axis=1)
-        noise = 2.0 * eps * (errors_of.norms[:, 0] * loop_size + np.linalg.norm(c, axis=1))
+        sizes, lengths = norms[:, :, 0], norms[:, :, 1]
+        loop_size = np.sqrt(np.sum(w * w, axis=1))
+        noise = 2.0 * eps * (errors_of.norms[:, 0] * loop_size + np.sqrt(np.sum(c * c, axis=1)))
         errors = np.where(lengths == 0, 0.0, lengths / sizes)
         floors = errors_of.norms[:, [2, 1]] * noise[:, None] / sizes
     return np.where(np.isnan(errors), np.inf, errors), np.where(np.isnan(floors), 0.0, floors)
+
+
+def judged(errors: FloatArray, floors: FloatArray, resolved: npt.NDArray[np.bool_], tol: float
+           ) -> npt.NDArray[np.bool_]:  # fmt: skip
+    """Whether each fit is converged for ``tol`` from its float64 :func:`estimates`: both
+    estimated errors at most tol, float64's own floor at most tol (below it the estimate can
+    read anything), and every direction of H resolved."""
+    return np.asarray((np.maximum(errors, floors) <= tol).all(axis=1) & resolved, dtype=bool)
 
 
 def confirmed(
@@ -126,6 +141,4 @@ def confirmed(
     own floor at most tol (below it the estimate can read anything), and every direction of
     H resolved. This is what "converged" means on every path."""
     errors, floors = estimates(errors_of, g, c, w, float(np.finfo(np.float64).eps))
-    return np.asarray(
-        (np.maximum(errors, floors) <= tol).all(axis=1) & errors_of.resolved, dtype=bool
-    )
+    return judged(errors, floors, errors_of.resolved, tol)

@@ -212,9 +212,10 @@ class Problem:
     def converged(self, coef: ArrayLike, tol: float) -> bool:
         """Whether ``coef`` is converged for ``tol``, as every path decides it
         (:func:`gradpoly.convergence.confirmed`)."""
-        g, c, _ = self.gram.one()
-        w = np.asarray(coef, dtype=np.float64)[None]
-        return bool(convergence.confirmed(self._error_map, g[None], c[None], w, tol)[0])
+        errors, floors = self._estimates(coef, np.float64)
+        return bool(
+            convergence.judged(errors[None], floors[None], self._error_map.resolved, tol)[0]
+        )
 
     @property
     def resolved(self) -> bool:
@@ -222,12 +223,20 @@ class Problem:
         return bool(self._error_map.resolved[0])
 
     def _estimates(self, coef: ArrayLike, dtype: npt.DTypeLike) -> tuple[FloatArray, FloatArray]:
-        """``([monomial error, basis error], [their rounding floors])`` at ``coef``."""
-        g, c, _ = self.gram.one()
-        w = np.asarray(coef, dtype=np.float64)[None]
+        """``([monomial error, basis error], [their rounding floors])`` at ``coef``; the last
+        answer is kept, since a stopping loop asks about the same coefficients several times
+        (met? converged? how far?)."""
+        w = np.array(coef, dtype=np.float64)[None]
         eps = float(np.finfo(np.dtype(dtype)).eps)
+        key = (w.tobytes(), eps)
+        last = self.__dict__.get("_last_estimates")
+        if last is not None and last[0] == key:
+            return last[1]
+        g, c, _ = self.gram.one()
         errors, floors = convergence.estimates(self._error_map, g[None], c[None], w, eps)
-        return errors[0], floors[0]
+        answer = (errors[0], floors[0])
+        self.__dict__["_last_estimates"] = (key, answer)  # frozen: kept as cached_property does
+        return answer
 
     @cached_property
     def _error_map(self) -> convergence.ErrorMap:
