@@ -1,7 +1,9 @@
 """The numba engine: the whole loop compiled to machine code, manual gradient only.
 
 Numba compiles plain loops over N and D; there is no autodiff, so ``gradient="autograd"``
-is refused with a clear error. One compilation per dtype, reused across fits.
+is refused with a clear error. One compilation per dtype, reused across fits. GD runs the
+seed's loops; momentum and Nesterov run :mod:`gradpoly.updates`' rules in their own loops
+(tied to them by the engine contract suite, against :func:`gradpoly.reference_gd`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy.typing as npt
 
 from gradpoly.engines import register
 from gradpoly.engines.base import LoopEngine, OptionalLibrary, Runner, trace_room, trace_start
-from gradpoly.options import FitConfig, Mode, Strategy
+from gradpoly.options import FitConfig, Mode, Optimizer, Strategy
 from gradpoly.problem import Problem
 
 NUMBA = OptionalLibrary("numba", "numba")
@@ -67,12 +69,85 @@ def _gram(g, c, s, w, lr, consts, trace, start, stop):
             w[j] -= lr * (two * (gw[j] - c[j]))
 
 
+def _per_sample_momentum(a, b, w, v, lr, beta, nesterov, consts, trace, start, stop):
+    """Heavy-ball or Nesterov steps ``start..stop-1`` touching every point (w, v, trace in
+    place): the trace records mse(w_k), the gradient is taken at ``w + beta v`` for Nesterov,
+    then ``v = beta v - lr grad``, ``w = w + v``."""
+    n, m = a.shape
+    r = np.empty(n, dtype=a.dtype)
+    point = np.empty(m, dtype=a.dtype)
+    zero, scale, size = consts[0], consts[2], consts[3]
+    for k in range(start, stop):
+        total = zero
+        for i in range(n):
+            model = zero
+            for j in range(m):
+                model += a[i, j] * w[j]
+            r[i] = b[i] - model
+            total += r[i] * r[i]
+        trace[k] = total / size
+        if nesterov:
+            for j in range(m):
+                point[j] = w[j] + beta * v[j]
+            for i in range(n):
+                model = zero
+                for j in range(m):
+                    model += a[i, j] * point[j]
+                r[i] = b[i] - model
+        for j in range(m):
+            grad = zero
+            for i in range(n):
+                grad += a[i, j] * r[i]
+            v[j] = beta * v[j] - lr * (scale * grad)
+            w[j] += v[j]
+
+
+def _gram_momentum(g, c, s, w, v, lr, beta, nesterov, consts, trace, start, stop):
+    """Heavy-ball or Nesterov steps on the Gram statistics: O(D^2) each."""
+    m = w.shape[0]
+    gw = np.empty(m, dtype=w.dtype)
+    point = np.empty(m, dtype=w.dtype)
+    grad = np.empty(m, dtype=w.dtype)
+    zero, two = consts[0], consts[1]
+    for k in range(start, stop):
+        cw = zero
+        wgw = zero
+        for j in range(m):
+            acc = zero
+            for i in range(m):
+                acc += g[j, i] * w[i]
+            gw[j] = acc
+            cw += c[j] * w[j]
+            wgw += w[j] * acc
+        trace[k] = s - two * cw + wgw
+        if nesterov:
+            for j in range(m):
+                point[j] = w[j] + beta * v[j]
+            for j in range(m):
+                acc = zero
+                for i in range(m):
+                    acc += g[j, i] * point[i]
+                grad[j] = two * (acc - c[j])
+        else:
+            for j in range(m):
+                grad[j] = two * (gw[j] - c[j])
+        for j in range(m):
+            v[j] = beta * v[j] - lr * grad[j]
+            w[j] += v[j]
+
+
 @cache
-def compiled(strategy: Strategy) -> Callable[..., None]:
-    """The jitted loop for ``strategy`` (numba compiles it per dtype on first call)."""
+def compiled(strategy: Strategy, momentum: bool = False) -> Callable[..., None]:
+    """The jitted loop for ``strategy``, GD or with momentum (numba compiles it per dtype on
+    first call)."""
     numba = load_numba()
-    python = {Strategy.PER_SAMPLE: _per_sample, Strategy.GRAM: _gram}[strategy]
-    return numba.njit(cache=False, nogil=True)(python)
+    loops = {
+        (Strategy.PER_SAMPLE, False): _per_sample,
+        (Strategy.GRAM, False): _gram,
+        (Strategy.PER_SAMPLE, True): _per_sample_momentum,
+        (Strategy.GRAM, True): _gram_momentum,
+    }
+    return numba.njit(cache=False, nogil=True)(loops[strategy, momentum])
 
 
 class _NumbaRunner:
@@ -84,8 +159,16 @@ class _NumbaRunner:
         else:
             a, b = problem.design(dtype)
             self.data = (np.ascontiguousarray(a), b)
-        self.loop = compiled(config.strategy)
+        momentum = config.optimizer is not Optimizer.GD
+        self.loop = compiled(config.strategy, momentum)
         self.w = np.zeros(problem.n_coef, dtype=dtype)
+        self.rule: tuple[Any, ...] = ()  # momentum's state and constants, between w and lr
+        if momentum:
+            beta = dtype.type(config.momentum_value)
+            self.rule = (np.zeros(problem.n_coef, dtype=dtype),)
+            self.extra: tuple[Any, ...] = (beta, config.optimizer is Optimizer.NESTEROV)
+        else:
+            self.extra = ()
         self.steps = config.steps
         self.trace = np.full(trace_start(config.steps), np.nan, dtype=dtype)
         self.lr = dtype.type(config.lr_value)
@@ -94,7 +177,8 @@ class _NumbaRunner:
     def advance(self, start: int, stop: int) -> float:
         dtype = self.trace.dtype
         self.trace = trace_room(self.trace, stop, self.steps, lambda n: np.full(n, np.nan, dtype))
-        self.loop(*self.data, self.w, self.lr, self.consts, self.trace, start, stop)
+        self.loop(*self.data, self.w, *self.rule, self.lr, *self.extra, self.consts, self.trace,
+                  start, stop)  # fmt: skip
         return float(self.trace[stop - 1])
 
     def current(self) -> npt.NDArray[np.float64]:
@@ -113,6 +197,7 @@ class NumbaEngine(LoopEngine):
     library = NUMBA
     modes = (Mode.COMPILED,)
     strategies = (Strategy.PER_SAMPLE, Strategy.GRAM)
+    optimizers = (Optimizer.GD, Optimizer.MOMENTUM, Optimizer.NESTEROV)
 
     def chunk_steps(self, config: FitConfig) -> int:
         # A compiled call is cheap to make: long chunks, unless tol asks for frequent checks.
