@@ -113,7 +113,8 @@ LAYERS = {  # the design notes' picture (docs/design.md), bottom up
     2: "stats display result problem exact convergence selection calibration robust constraints "
     "monotone",
     3: "engines engines.base engines.aoti engines.numpy_engine engines.torch_engine "
-    "engines.jax_engine engines.numba_engine engines.dask_engine batched batched.batch "
+    "engines.jax_engine engines.numba_engine engines._numba_loops engines.dask_engine batched "
+    "batched.batch "
     "batched.shared "
     "batched.base batched.numpy_batch batched.numba_batch batched._numba_kernels "
     "batched.torch_batch batched.jax_batch",

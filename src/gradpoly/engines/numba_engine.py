@@ -24,130 +24,20 @@ NUMBA = OptionalLibrary("numba", "numba")
 load_numba = NUMBA.load
 
 
-def _per_sample(a, b, w, lr, consts, trace, start, stop):
-    """GD steps ``start..stop-1`` touching every point; w and trace updated in place.
-
-    ``consts = (0, 2, -2/N, N)`` in the loop's dtype keeps every accumulator in that dtype
-    (numba promotes float literals and ints mixed with float32 to float64).
-    """
-    n, m = a.shape
-    r = np.empty(n, dtype=a.dtype)
-    zero, _, scale, size = consts[0], consts[1], consts[2], consts[3]
-    for k in range(start, stop):
-        total = zero
-        for i in range(n):
-            model = zero
-            for j in range(m):
-                model += a[i, j] * w[j]
-            r[i] = b[i] - model
-            total += r[i] * r[i]
-        trace[k] = total / size
-        for j in range(m):
-            grad = zero
-            for i in range(n):
-                grad += a[i, j] * r[i]
-            w[j] -= lr * (scale * grad)
-
-
-def _gram(g, c, s, w, lr, consts, trace, start, stop):
-    """GD steps on the Gram statistics: O(D^2) each."""
-    m = w.shape[0]
-    gw = np.empty(m, dtype=w.dtype)
-    zero, two = consts[0], consts[1]
-    for k in range(start, stop):
-        cw = zero
-        wgw = zero
-        for j in range(m):
-            acc = zero
-            for i in range(m):
-                acc += g[j, i] * w[i]
-            gw[j] = acc
-            cw += c[j] * w[j]
-            wgw += w[j] * acc
-        trace[k] = s - two * cw + wgw
-        for j in range(m):
-            w[j] -= lr * (two * (gw[j] - c[j]))
-
-
-def _per_sample_momentum(a, b, w, v, lr, beta, nesterov, consts, trace, start, stop):
-    """Heavy-ball or Nesterov steps ``start..stop-1`` touching every point (w, v, trace in
-    place): the trace records mse(w_k), the gradient is taken at ``w + beta v`` for Nesterov,
-    then ``v = beta v - lr grad``, ``w = w + v``."""
-    n, m = a.shape
-    r = np.empty(n, dtype=a.dtype)
-    point = np.empty(m, dtype=a.dtype)
-    zero, scale, size = consts[0], consts[2], consts[3]
-    for k in range(start, stop):
-        total = zero
-        for i in range(n):
-            model = zero
-            for j in range(m):
-                model += a[i, j] * w[j]
-            r[i] = b[i] - model
-            total += r[i] * r[i]
-        trace[k] = total / size
-        if nesterov:
-            for j in range(m):
-                point[j] = w[j] + beta * v[j]
-            for i in range(n):
-                model = zero
-                for j in range(m):
-                    model += a[i, j] * point[j]
-                r[i] = b[i] - model
-        for j in range(m):
-            grad = zero
-            for i in range(n):
-                grad += a[i, j] * r[i]
-            v[j] = beta * v[j] - lr * (scale * grad)
-            w[j] += v[j]
-
-
-def _gram_momentum(g, c, s, w, v, lr, beta, nesterov, consts, trace, start, stop):
-    """Heavy-ball or Nesterov steps on the Gram statistics: O(D^2) each."""
-    m = w.shape[0]
-    gw = np.empty(m, dtype=w.dtype)
-    point = np.empty(m, dtype=w.dtype)
-    grad = np.empty(m, dtype=w.dtype)
-    zero, two = consts[0], consts[1]
-    for k in range(start, stop):
-        cw = zero
-        wgw = zero
-        for j in range(m):
-            acc = zero
-            for i in range(m):
-                acc += g[j, i] * w[i]
-            gw[j] = acc
-            cw += c[j] * w[j]
-            wgw += w[j] * acc
-        trace[k] = s - two * cw + wgw
-        if nesterov:
-            for j in range(m):
-                point[j] = w[j] + beta * v[j]
-            for j in range(m):
-                acc = zero
-                for i in range(m):
-                    acc += g[j, i] * point[i]
-                grad[j] = two * (acc - c[j])
-        else:
-            for j in range(m):
-                grad[j] = two * (gw[j] - c[j])
-        for j in range(m):
-            v[j] = beta * v[j] - lr * grad[j]
-            w[j] += v[j]
-
-
 @cache
 def compiled(strategy: Strategy, momentum: bool = False) -> Callable[..., None]:
     """The jitted loop for ``strategy``, GD or with momentum (numba compiles it per dtype on
-    first call)."""
-    numba = load_numba()
-    loops = {
-        (Strategy.PER_SAMPLE, False): _per_sample,
-        (Strategy.GRAM, False): _gram,
-        (Strategy.PER_SAMPLE, True): _per_sample_momentum,
-        (Strategy.GRAM, True): _gram_momentum,
+    first call, or loads it from its disk cache)."""
+    load_numba()
+    from gradpoly.engines import _numba_loops
+
+    loops: dict[tuple[Strategy, bool], Callable[..., None]] = {
+        (Strategy.PER_SAMPLE, False): _numba_loops.per_sample,
+        (Strategy.GRAM, False): _numba_loops.gram,
+        (Strategy.PER_SAMPLE, True): _numba_loops.per_sample_momentum,
+        (Strategy.GRAM, True): _numba_loops.gram_momentum,
     }
-    return numba.njit(cache=False, nogil=True)(loops[strategy, momentum])
+    return loops[strategy, momentum]
 
 
 class _NumbaRunner:
