@@ -144,10 +144,10 @@ def test_the_fused_loop_is_the_batched_loop(name: str) -> None:
 @pytest.mark.parametrize("name", ["huber", "bisquare", "clip"])
 def test_the_fused_loop_starts_as_the_batched_loop_on_degenerate_series(name: str) -> None:
     """The fused loop's own start (scale and deviance of the least-squares fit) on series
-    that fit exactly, that hold one value, or whose outliers leave the rest exact (bisquare:
-    a weighted variance of 0, inf, not an exception): the batched loop's. (One outlier on
-    an exact line is left out: Huber's scale then halves each fit towards 0, and where it
-    stops is rounding.)"""
+    that fit exactly (a variance of 0: the kernel divides as NumPy does, no exception), that
+    hold one value, or that have two outliers: the batched loop's. (One outlier on an exact
+    line is left out: Huber's scale then halves each fit towards 0, and where it stops is
+    rounding.)"""
     x = np.arange(10.0)
     y = np.vstack([np.zeros(10), 2 * x + 1, np.full(10, 3.0),
                    np.r_[np.zeros(8), 5.0, 7.0]])  # fmt: skip
