@@ -333,8 +333,8 @@ def test_fit_reads_weights_from_a_column(capsys, weighted_csv) -> None:
         (["--loss", "huber"], "loss huber needs autograd"),
         (["--optimizer", "nesterov", "--momentum", "1.5"], "momentum must be in [0, 1)"),
         (
-            ["--engine", "numba", "--mode", "compiled", "--optimizer", "momentum"],
-            "does not support optimizer momentum",
+            ["--engine", "numba", "--mode", "compiled", "--gradient", "autograd"],
+            "does not support gradient autograd",
         ),
     ],
 )
