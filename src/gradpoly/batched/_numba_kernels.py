@@ -144,6 +144,25 @@ def _value(g, c, s, b, w):
     return total
 
 
+@njit(cache=True, fastmath=FAST)
+def _row_moments(left, a, z, m, inv, g, c, b):
+    """One series' c and G from its row in cache: ``c[b] = left z * inv`` and ``g[b] =
+    left diag(m) a' * inv`` (symmetric), ``left`` and ``a`` (S, N) its basis functions
+    (``left`` with any shared weights in), z its values, m its points' weights."""
+    size, points = a.shape
+    for j in range(size):
+        total = 0.0
+        for n in range(points):
+            total += left[j, n] * z[n]
+        c[b, j] = total * inv
+        for k in range(j, size):
+            total = 0.0
+            for n in range(points):
+                total += left[j, n] * a[k, n] * m[n]
+            g[b, j, k] = total * inv
+            g[b, k, j] = total * inv
+
+
 @njit(cache=True, parallel=True, fastmath=FAST)
 def shared_statistics(y, a, aw, weights, used, g, c, s, counts, gapped, infinite):
     """Series on one axis: every row of y (B, N) read once from memory.
@@ -188,17 +207,7 @@ def shared_statistics(y, a, aw, weights, used, g, c, s, counts, gapped, infinite
         inv = 1.0 / max(kept, 1.0)
         counts[b] = kept
         s[b] = acc * inv
-        for j in range(size):
-            total = 0.0
-            for n in range(points):
-                total += aw[j, n] * z[n]
-            c[b, j] = total * inv
-            for k in range(j, size):
-                total = 0.0
-                for n in range(points):
-                    total += aw[j, n] * a[k, n] * m[n]
-                g[b, j, k] = total * inv
-                g[b, k, j] = total * inv
+        _row_moments(aw, a, z, m, inv, g, c, b)
 
 
 @njit(cache=True, parallel=True, fastmath=FAST)
@@ -208,7 +217,6 @@ def shared_statistics_weighted(y, w, a, g, c, s, counts, infinite):
     (points of positive weight) summed from that block in cache. ``a`` (S, N) holds the
     basis functions."""
     count, points = y.shape
-    size = a.shape[0]
     for b in prange(count):
         z = np.empty(points)
         m = np.empty(points)
@@ -237,17 +245,7 @@ def shared_statistics_weighted(y, w, a, g, c, s, counts, infinite):
         s[b] = acc * inv
         for n in range(points):
             z[n] *= m[n]
-        for j in range(size):
-            total = 0.0
-            for n in range(points):
-                total += a[j, n] * z[n]
-            c[b, j] = total * inv
-            for k in range(j, size):
-                total = 0.0
-                for n in range(points):
-                    total += a[j, n] * a[k, n] * m[n]
-                g[b, j, k] = total * inv
-                g[b, k, j] = total * inv
+        _row_moments(a, a, z, m, inv, g, c, b)
 
 
 @njit(cache=True, parallel=True, fastmath=FAST)
