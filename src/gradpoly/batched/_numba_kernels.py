@@ -558,26 +558,6 @@ def irls(x, y, used, recur, code, tuning, tolerance, limit, state, residuals, we
         g = np.empty((size, size))
         c = np.empty(size)
         d = np.empty(size)
-        # Huber and clipping give most points weight 1: their G and c are the unweighted
-        # ones less the few points below 1, gathered (index, 1 - w, basis, y) each fit
-        full_g = np.empty((size, size))
-        full_c = np.empty(size)
-        few = np.empty(m, dtype=np.int64)
-        less = np.empty(m)
-        few_v = np.empty((size, m))
-        few_y = np.empty(m)
-        if code != 1:
-            for j in range(size):
-                acc = 0.0
-                for i in range(m):
-                    acc += v[j, i] * yb[i]
-                full_c[j] = acc
-                for k in range(j, size):
-                    acc = 0.0
-                    for i in range(m):
-                        acc += v[j, i] * v[k, i]
-                    full_g[j, k] = acc
-                    full_g[k, j] = acc
         iterations = state[b, 2]
         converged = scale == 0.0  # a perfect fit: nothing to reweight (NaN: not converged)
         failed = False
@@ -594,41 +574,17 @@ def irls(x, y, used, recur, code, tuning, tolerance, limit, state, residuals, we
             else:
                 for i in range(m):
                     fresh[i] = 1.0 if abs(r[i] * inverse) <= tuning else 0.0
-            count_few = 0
-            if code != 1:
+            for j in range(size):
+                acc = 0.0
                 for i in range(m):
-                    few[count_few] = i
-                    count_few += fresh[i] < 1.0
-            if code != 1 and 2 * count_few <= m:
-                for q in range(count_few):
-                    i = few[q]
-                    less[q] = 1.0 - fresh[i]
-                    few_y[q] = yb[i] * less[q]
-                    for j in range(size):
-                        few_v[j, q] = v[j, i]
-                for j in range(size):
-                    acc = 0.0
-                    for q in range(count_few):
-                        acc += few_v[j, q] * few_y[q]
-                    c[j] = full_c[j] - acc
-                    for k in range(j, size):
-                        acc = 0.0
-                        for q in range(count_few):
-                            acc += less[q] * few_v[j, q] * few_v[k, q]
-                        g[j, k] = full_g[j, k] - acc
-                        g[k, j] = g[j, k]
-            else:
-                for j in range(size):
+                    acc += fresh[i] * v[j, i] * yb[i]
+                c[j] = acc
+                for k in range(j, size):
                     acc = 0.0
                     for i in range(m):
-                        acc += fresh[i] * v[j, i] * yb[i]
-                    c[j] = acc
-                    for k in range(j, size):
-                        acc = 0.0
-                        for i in range(m):
-                            acc += fresh[i] * v[j, i] * v[k, i]
-                        g[j, k] = acc
-                        g[k, j] = acc
+                        acc += fresh[i] * v[j, i] * v[k, i]
+                    g[j, k] = acc
+                    g[k, j] = acc
             for j in range(size):  # equilibrate: unit diagonal
                 if not g[j, j] > 0.0:
                     failed = True
