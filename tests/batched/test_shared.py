@@ -114,6 +114,24 @@ def test_weights_per_series_with_gaps_on_every_backend(engine: str, device: str)
     np.testing.assert_array_equal(found.stats.n, (kept > 0).sum(axis=1))
 
 
+@pytest.mark.parametrize(("engine", "device"), BACKENDS)
+def test_a_series_with_no_point_counts_none_on_every_backend(engine: str, device: str) -> None:
+    """A series whose every point is a gap or of weight 0 is not fitted and has n = 0, the
+    same on every backend and path (numpy's products once said 1, the count they divide by)."""
+    x = np.arange(6.0)
+    y = np.vstack([np.full(6, np.nan), 1.0 + x, np.r_[np.nan, 2.0, 3.0, 4.0, 5.0, 6.0]])
+    each = np.ones_like(y)
+    each[2, 1:] = 0.0  # series 2: its finite points weigh 0, its one weighted point is NaN
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for weights in (None, each):
+            found = lstsq_many(x, y, 1, weights=weights, drop_nan=True, engine=engine,
+                               device=device)  # fmt: skip
+            expected_n = [0, 6, 5] if weights is None else [0, 6, 0]
+            assert found.valid.tolist() == [False, True, weights is None]
+            np.testing.assert_array_equal(found.stats.n, expected_n)
+
+
 def test_refusals_name_the_problem() -> None:
     x, y = grid(count=5)
     gappy = y.copy()

@@ -241,7 +241,7 @@ def shared_statistics_weighted(y, w, a, g, c, s, counts, infinite):
             kept += 1.0 if m[n] > 0 else 0.0
             acc += m[n] * z[n] * z[n]
         inv = 1.0 / max(kept, 1.0)
-        counts[b] = max(kept, 1.0)
+        counts[b] = kept
         s[b] = acc * inv
         for n in range(points):
             z[n] *= m[n]

@@ -162,9 +162,10 @@ def _products(
             mask = finite * (ones[None, :] if each_w is None else each_w[pick])
             z = np.where(finite, yr, 0.0)
             md, zd = put(mask), put(z)
-            n = np.maximum(np.count_nonzero(mask > 0, axis=1), 1).astype(np.float64)
+            kept = np.count_nonzero(mask > 0, axis=1).astype(np.float64)
+            n = np.maximum(kept, 1.0)  # a series with no point: sums of 0, and a count of 0
             g[pick] = get(md @ pairs).reshape(-1, size, size) / n[:, None, None]
             c[pick] = get((md * zd) @ ad) / n[:, None]
             s[pick] = get((md * zd * zd).sum(1)) / n
-            counts[pick] = n
+            counts[pick] = kept
     return finish(axis, count, g, c, s, counts, gapped, basis, holds_inf)
