@@ -52,13 +52,9 @@ class _NumbaRunner:
         momentum = config.optimizer is not Optimizer.GD
         self.loop = compiled(config.strategy, momentum)
         self.w = np.zeros(problem.n_coef, dtype=dtype)
-        self.rule: tuple[Any, ...] = ()  # momentum's state and constants, between w and lr
-        if momentum:
-            beta = dtype.type(config.momentum_value)
-            self.rule = (np.zeros(problem.n_coef, dtype=dtype),)
-            self.extra: tuple[Any, ...] = (beta, config.optimizer is Optimizer.NESTEROV)
-        else:
-            self.extra = ()
+        self.v = np.zeros(problem.n_coef, dtype=dtype) if momentum else None  # velocity
+        self.beta = dtype.type(config.momentum_value)
+        self.nesterov = config.optimizer is Optimizer.NESTEROV
         self.steps = config.steps
         self.trace = np.full(trace_start(config.steps), np.nan, dtype=dtype)
         self.lr = dtype.type(config.lr_value)
@@ -67,8 +63,11 @@ class _NumbaRunner:
     def advance(self, start: int, stop: int) -> float:
         dtype = self.trace.dtype
         self.trace = trace_room(self.trace, stop, self.steps, lambda n: np.full(n, np.nan, dtype))
-        self.loop(*self.data, self.w, *self.rule, self.lr, *self.extra, self.consts, self.trace,
-                  start, stop)  # fmt: skip
+        if self.v is None:
+            self.loop(*self.data, self.w, self.lr, self.consts, self.trace, start, stop)
+        else:
+            self.loop(*self.data, self.w, self.v, self.lr, self.beta, self.nesterov, self.consts,
+                      self.trace, start, stop)  # fmt: skip
         return float(self.trace[stop - 1])
 
     def current(self) -> npt.NDArray[np.float64]:
