@@ -117,6 +117,7 @@ LAYERS = {  # the design notes' picture (docs/design.md), bottom up
     "batched.batch "
     "batched.shared "
     "batched.base batched.numpy_batch batched.numba_batch batched._numba_kernels "
+    "batched._monotone_kernels "
     "batched.torch_batch batched.jax_batch",
     4: "api many many.inputs many.solve many.prepare many.descent many.result many.finish "
     "many.api many.select many.robust seed derivative testing",

@@ -124,11 +124,10 @@ def test_the_exchange_method_reaches_the_cutting_planes_optimum() -> None:
     (which may dip by the certificate's slack, so be lower by as little)."""
     g, c = gram_of(bent(11, 40), 5)
     batched = monotone.solve_all(g, c, Basis.CHEBYSHEV, 1.0)
-    for b, found in enumerate(batched):
-        assert found is not None
+    assert batched.found.all()
+    for b, (w, rows) in enumerate(zip(batched.w, batched.rows, strict=True)):
         planes = monotone.solve(g[b], c[b], Basis.CHEBYSHEV, 1.0)
         assert planes is not None
-        w, rows = found
         assert monotone.certified(w[None], Basis.CHEBYSHEV, 1.0)[0]
         np.testing.assert_allclose(rows @ w, 0.0, atol=1e-12 * np.abs(w).max())
 
@@ -146,7 +145,7 @@ def test_curves_the_exchange_leaves_take_the_cutting_planes(
     batched = monotone.solve_all(g, c, Basis.CHEBYSHEV, 1.0)
     monkeypatch.setattr(monotone, "EXCHANGES", 0)
     planes = monotone.solve_all(g, c, Basis.CHEBYSHEV, 1.0)
-    for ours, theirs in zip(batched, planes, strict=True):
-        assert ours is not None
-        assert theirs is not None
-        np.testing.assert_allclose(ours[0], theirs[0], atol=1e-5 * np.abs(ours[0]).max())
+    assert batched.found.all()
+    assert planes.found.all()
+    for ours, theirs in zip(batched.w, planes.w, strict=True):
+        np.testing.assert_allclose(ours, theirs, atol=1e-5 * np.abs(ours).max())

@@ -5,10 +5,12 @@ The shape constraint ``sign * p'(t) >= 0`` for every t in [-1, 1] (the mapped do
 semi-infinite. Its optimum touches zero slope at a few points t_i (an end, or an interior
 minimum of the slope, where ``p''(t_i) = 0`` too) with non-negative multipliers; a fit is
 accepted only where the exact minimum of ``sign * p'`` on [-1, 1] (at an end, or at a real
-root of ``p''``, from its companion matrix) is at least ``-CERTIFY`` times the slope's scale:
-monotone on the whole interval to float64's rounding.
+root of ``p''``, from its companion matrix) is at least ``-CERTIFY`` times the slope's scale,
+or within the change that rounding the coefficients makes (a curve whose slope is zero
+everywhere; :func:`tolerance`): monotone on the whole interval to float64's rounding.
 
-Every curve first takes an exchange method, batched over all curves (:func:`solve_all`): the
+Every curve first takes an exchange method (:func:`solve_all`), batched over all curves in
+NumPy (:data:`NUMPY`) or compiled per curve by a batched backend (:class:`Shapes`): the
 fit with zero slope at the touch points is one KKT solve, each interior touch point then takes
 a Newton step on ``p''(t_i) = 0`` (its derivatives from the same KKT system), the lowest local
 minimum of the slope that no touch point tracks joins where the slope dips there, and a point
@@ -26,7 +28,9 @@ statistics (conditional on that active set, as is usual for inequality-constrain
 
 from __future__ import annotations
 
-from typing import Final
+import contextlib
+import functools
+from typing import Final, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -58,8 +62,46 @@ SETTLE = 1e-13
 than :data:`CERTIFY`; its Newton steps converge quadratically, so this costs about one round
 and gives the optimum's coefficients to about 1e-8)."""
 
+ROUNDING = 64 * float(np.finfo(np.float64).eps)
+"""A fit's coefficients carry about this much of their largest one in rounding (about
+cond(G) eps; a mapped basis' G is well conditioned): a slope within the change that
+rounding makes (:func:`tolerance`) is zero, as for a curve whose slope is zero everywhere."""
+
+FLAT = 1e-10
+"""A monotone fit whose non-constant basis coefficients are all within this of the
+least-squares fit's largest is the constant fit (:func:`_flatten`): the exchange finds the
+optimum's coefficients to about 1e-8, so this changes none beyond that."""
+
 SAME_POINT = 1e-9
 """Touch points closer than this (in the mapped t) are one."""
+
+
+class Shaped(NamedTuple):
+    """Monotone fits of B curves (:func:`solve_all`): coefficients (B, S), the slope rows of
+    the points where each curve's constraint binds (B, max(S - 1, 1), S; zero rows pad), and
+    which curves have a certified fit (the others' rows are NaN)."""
+
+    w: FloatArray
+    rows: FloatArray
+    found: npt.NDArray[np.bool_]
+
+
+class Shapes(Protocol):
+    """Who runs the two batched steps of a monotone fit: NumPy here (:data:`NUMPY`); a
+    batched backend may compile them (:meth:`gradpoly.batched.base.BatchEngine.shapes`),
+    by the same rules, to the same answers."""
+
+    def minimum_slope(
+        self, w: FloatArray, basis: Basis, sign: float
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """:func:`minimum_slope` of every curve."""
+        ...
+
+    def exchange(
+        self, g: FloatArray, c: FloatArray, basis: Basis, sign: float, out: Shaped
+    ) -> None:
+        """:func:`exchange`: fill ``out`` for the curves it settles."""
+        ...
 
 
 def direction(value: str | None) -> float | None:
@@ -107,10 +149,40 @@ def minimum_slope(
     return lowest, place, scale
 
 
-def certified(w: FloatArray, basis: Basis, sign: float) -> npt.NDArray[np.bool_]:
-    """Which curves are monotone in ``sign``'s direction on the whole mapped domain."""
-    lowest, _, scale = minimum_slope(w, basis, sign)
-    return np.asarray(lowest >= -CERTIFY * np.maximum(scale, 1e-300), dtype=bool)
+@functools.cache
+def rounding_unit(basis: Basis, size: int) -> float:
+    """:data:`ROUNDING` times the sum of the basis functions' largest slopes on [-1, 1] (at
+    its ends, for the mapped bases): the most a rounding of the coefficients, per unit of
+    the largest, moves a slope."""
+    ends = derivative_rows(np.array([[-1.0, 1.0]]), basis, size, 1)[0]
+    return ROUNDING * float(np.abs(ends).max(axis=0).sum())
+
+
+def tolerance(
+    rule: float, scale: FloatArray, w: FloatArray, basis: Basis, level: FloatArray | float = 0.0
+) -> FloatArray:
+    """How far below zero a minimum slope may fall and count as zero: ``rule``
+    (:data:`CERTIFY`, :data:`SETTLE`) of the slope's scale, or where that is smaller, the
+    slope's change from rounding the coefficients ``w`` (B, S) (:func:`rounding_unit`), or the
+    least-squares fit's largest coefficient ``level`` (B,) that a constrained fit was solved
+    from (its rounding stays in the answer)."""
+    size = w.shape[-1]
+    top = np.maximum(np.max(np.abs(w), axis=-1), level) if size else 0.0
+    return np.asarray(np.maximum(rule * scale, rounding_unit(basis, size) * top), dtype=np.float64)
+
+
+def certified(
+    w: FloatArray,
+    basis: Basis,
+    sign: float,
+    by: Shapes | None = None,
+    level: FloatArray | float = 0.0,
+) -> npt.NDArray[np.bool_]:
+    """Which curves are monotone in ``sign``'s direction on the whole mapped domain (their
+    minimum slope found ``by`` NumPy, or a backend's compiled kernel), to rounding (of w, or
+    of the least-squares fit's largest coefficient ``level`` it was solved from)."""
+    lowest, _, scale = (by or NUMPY).minimum_slope(w, basis, sign)
+    return np.asarray(lowest >= -tolerance(CERTIFY, scale, w, basis, level), dtype=bool)
 
 
 def derivative_rows(t: FloatArray, basis: Basis, size: int, order: int) -> FloatArray:
@@ -145,34 +217,76 @@ def _local_minima(w: FloatArray, basis: Basis, sign: float) -> tuple[FloatArray,
 
 
 def solve_all(
-    g: FloatArray, c: FloatArray, basis: Basis, sign: float
-) -> list[tuple[FloatArray, FloatArray] | None]:
-    """The monotone least-squares fit of each curve from its Gram statistics ``g`` (B, S, S),
-    ``c`` (B, S): its coefficients and the slope rows (K, S) of the points where the
-    constraint binds, or None where none could be certified (module docstring: the batched
-    exchange method, then the cutting planes for the curves it leaves)."""
-    count, size = c.shape
-    out: list[tuple[FloatArray, FloatArray] | None] = [None] * count
-    settled = np.zeros(count, dtype=bool)
-    if size >= 2 and count:
-        try:
-            settled = _exchange(g, c, basis, sign, out)
-        except np.linalg.LinAlgError:  # a singular g among them: each curve on its own
-            settled[:] = False
-    for b in np.flatnonzero(~settled).tolist():
-        out[b] = solve(g[b], c[b], basis, sign)
-    return out
-
-
-def _exchange(
     g: FloatArray,
     c: FloatArray,
     basis: Basis,
     sign: float,
-    out: list[tuple[FloatArray, FloatArray] | None],
-) -> npt.NDArray[np.bool_]:
+    by: Shapes | None = None,
+    fitted: FloatArray | None = None,
+) -> Shaped:
+    """The monotone least-squares fit of each curve from its Gram statistics ``g`` (B, S, S),
+    ``c`` (B, S) (module docstring: the exchange method, run ``by`` NumPy's batched loop or
+    a backend's compiled one, then the cutting planes for the curves it leaves); ``fitted``:
+    their least-squares fits where the caller has them (else solved here)."""
+    count, size = c.shape
+    shaped = Shaped(
+        np.full((count, size), np.nan),
+        np.full((count, max(size - 1, 1), size), np.nan),
+        np.zeros(count, dtype=bool),
+    )
+    if size >= 2 and count:
+        (by or NUMPY).exchange(g, c, basis, sign, shaped)
+    for b in np.flatnonzero(~shaped.found).tolist():
+        found = solve(g[b], c[b], basis, sign)
+        if found is not None:
+            shaped.w[b], kept = found[0], found[1][: shaped.rows.shape[1]]
+            shaped.rows[b] = 0.0
+            shaped.rows[b, : kept.shape[0]] = kept
+            shaped.found[b] = True
+    if fitted is None:
+        fitted = shaped.w.copy()  # where g is singular, the fits' own size is the level
+        with np.errstate(all="ignore"), contextlib.suppress(np.linalg.LinAlgError):
+            fitted = np.asarray(np.linalg.solve(g, c[..., None])[..., 0], dtype=np.float64)
+    _flatten(g, c, basis, sign, fitted, shaped)
+    return shaped
+
+
+def _flatten(
+    g: FloatArray, c: FloatArray, basis: Basis, sign: float, fitted: FloatArray, out: Shaped
+) -> None:
+    """Found curves that are constant to :data:`FLAT` become the constant fit exactly
+    (``c_0 / G_00``: the first basis function is 1), with every slope pinned.
+
+    Such an optimum touches zero slope everywhere, so which points bind, and so the
+    statistics conditional on them, would depend on the path that found it (and its
+    rounding); pinned, it has the constant fit's: one free coefficient, dof n - 1, on every
+    path."""
+    rows = np.flatnonzero(out.found)
+    size = c.shape[1]
+    if size < 2 or not rows.size:
+        return
+    w = out.w[rows]
+    level = np.maximum(np.max(np.abs(w), axis=1), np.max(np.abs(fitted[rows]), axis=1))
+    flat = rows[np.max(np.abs(w[:, 1:]), axis=1) <= FLAT * level]
+    if not flat.size:
+        return
+    out.w[flat] = 0.0
+    out.w[flat, 0] = c[flat, 0] / g[flat, 0, 0]
+    places = np.cos(np.pi * (np.arange(size - 1) + 0.5) / (size - 1))  # S - 1 distinct points
+    out.rows[flat] = sign * slope_rows(places, basis, size)
+
+
+def exchange(g: FloatArray, c: FloatArray, basis: Basis, sign: float, out: Shaped) -> None:
     """The batched exchange method (module docstring) on every curve; fills ``out`` for the
-    curves it settles and returns which those are.
+    curves it settles (a singular g among them: none, each takes the cutting planes)."""
+    try:
+        _rounds(g, c, basis, sign, out)
+    except np.linalg.LinAlgError:
+        out.found[:] = False
+
+
+def _rounds(g: FloatArray, c: FloatArray, basis: Basis, sign: float, out: Shaped) -> None:
+    """:func:`exchange`'s rounds, batched over the curves still running.
 
     Each round solves the KKT system of the fit with zero slope at the touch points t, and
     with it the derivatives of w and of the multipliers along each t_j, so that the interior
@@ -181,7 +295,7 @@ def _exchange(
     count, size = c.shape
     slots = size - 1  # at most S - 1 touch points
     t = np.full((count, slots), np.nan)
-    done = np.zeros(count, dtype=bool)
+    level = np.max(np.abs(np.linalg.solve(g, c[..., None])[..., 0]), axis=1)  # least squares
     running = np.arange(count)
     eye = np.eye(slots)
     with np.errstate(all="ignore"):
@@ -209,12 +323,12 @@ def _exchange(
             ok = (
                 ~leave
                 & np.isfinite(wr).all(axis=1)
-                & (lowest >= -SETTLE * np.maximum(scale, 1e-300))
+                & (lowest >= -tolerance(SETTLE, scale, wr, basis, level[running]))
             )
-            for i in np.flatnonzero(ok).tolist():
-                binding = ~empty[i] & (multipliers[i] > 0)
-                out[int(running[i])] = (wr[i], d[i][binding])
-            done[running[ok]] = True
+            binding = ~empty[ok] & (multipliers[ok] > 0)
+            out.w[running[ok]] = wr[ok]
+            out.rows[running[ok]] = d[ok] * binding[:, :, None]
+            out.found[running[ok]] = True
             rest = ~ok
             running, tr, empty, leave = running[rest], tr[rest], empty[rest], leave[rest]
             wr, multipliers, held = wr[rest], multipliers[rest], held[rest]
@@ -241,16 +355,16 @@ def _exchange(
             worst = np.arange(slots) == np.argmin(held, axis=1)[:, None]
             tr[leave] = np.where(worst, np.nan, t[running])[leave]  # the worst goes, alone
             # the lowest local minimum no touch point tracks joins where the slope dips there
-            claimed = np.zeros(candidates.shape, dtype=bool)
-            np.put_along_axis(claimed, np.where(tracked, nearest, 0), tracked, axis=1)
+            places = np.arange(candidates.shape[1])
+            claimed = ((places == nearest[:, :, None]) & tracked[:, :, None]).any(axis=1)
             open_values = np.where(claimed | np.isnan(candidates), np.inf, values)
             where = np.argmin(open_values, axis=1)
             lowest = open_values[np.arange(running.size), where]
             free = np.isnan(tr)
-            join = ~leave & (lowest < -CERTIFY * np.maximum(scale, 1e-300)) & free.any(axis=1)
+            below = lowest < -tolerance(CERTIFY, scale, wr, basis, level[running])
+            join = ~leave & below & free.any(axis=1)
             tr[np.flatnonzero(join), np.argmax(free, axis=1)[join]] = candidates[join, where[join]]
             t[running] = _one_per_place(tr)
-    return done
 
 
 def _one_per_place(t: FloatArray) -> FloatArray:
@@ -278,6 +392,7 @@ def solve(
         return None
     target = np.linalg.solve(upper.T, c)  # |R w - target|^2 = w'gw - 2c'w + const
     inverse = np.linalg.inv(upper)
+    level = float(np.abs(inverse @ target).max())  # the least-squares fit's largest coefficient
     points = list(np.cos(np.linspace(0.0, np.pi, START * size + 1)))
     goal = np.zeros(size + 1)
     goal[-1] = 1.0
@@ -292,36 +407,65 @@ def solve(
         w = inverse @ (-residual[:size] / residual[-1] + target)
         candidates, values = slopes_at_candidates(w[None, :], basis, sign)
         scale = float(np.max(np.where(np.isfinite(values), np.abs(values), 0.0)))
-        below = values[0] < -CERTIFY * max(scale, 1e-300)
+        below = values[0] < -tolerance(CERTIFY, np.array(scale), w, basis, level)
         if not below.any():
             return w, rows[u > 0]
         points.extend(candidates[0][below].tolist())  # every dip at once
     return None
 
 
-def covariance_shapes(g: FloatArray, rows: list[FloatArray]) -> tuple[FloatArray, FloatArray]:
-    """``N (N'GN)^-1 N'`` for each curve (``g`` (B, S, S), its binding slope rows (K_b, S)):
-    N the null space of the rows, of their numerical rank r (points that crowd one place
-    count once), and r (B,): the fits' statistics. Batched, one group per rank."""
-    count, size = g.shape[0], g.shape[1]
-    padded = np.zeros((count, max(size - 1, 1), size))
-    for b, found in enumerate(rows):
-        padded[b, : min(found.shape[0], padded.shape[1])] = found[: padded.shape[1]]
-    _, singular, vt = np.linalg.svd(padded, full_matrices=True)
-    top = singular[:, :1]
-    ranks = np.sum(singular > 1e-6 * np.where(top > 0, top, np.inf), axis=1)
-    out = np.zeros((count, size, size))
-    for rank in np.unique(ranks).tolist():
-        group = np.flatnonzero(ranks == rank)
-        if rank == size:
-            continue  # no free direction: nothing varies
-        null = np.swapaxes(vt[group, rank:, :], 1, 2)  # (G, S, S - r)
-        inner = np.linalg.inv(np.swapaxes(null, 1, 2) @ g[group] @ null)
-        out[group] = null @ inner @ np.swapaxes(null, 1, 2)
-    return out, ranks.astype(np.int64)
+def covariance_shapes(g: FloatArray, rows: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """``N (N'GN)^-1 N'`` for each curve (``g`` (B, S, S), its binding slope rows (B, K, S),
+    zero rows padding): N the null space of the rows, of their numerical rank r (singular
+    values above 1e-6 of the largest, from the eigenvalues of the rows' small Gram matrix:
+    points that crowd one place count once), and r (B,): the fits' statistics.
+
+    Where the rows are independent (the usual case) this is the projection
+    ``G^-1 - G^-1 A' (A G^-1 A')^-1 A G^-1`` of the unconstrained shape (A the rows), batched
+    (one inverse where every curve shares its G); curves whose rows crowd take the null space
+    from an SVD, one group per rank."""
+    count = g.shape[0]
+    present = np.any(rows != 0.0, axis=2)
+    kept = present.sum(axis=1)
+    width = int(kept.max(initial=0))
+    order = np.argsort(~present, axis=1, kind="stable")[:, :width]  # rows first, then padding
+    a = np.take_along_axis(rows, order[:, :, None], axis=1)
+    squares = np.linalg.eigvalsh(a @ np.swapaxes(a, 1, 2)) if width else np.zeros((count, 0))
+    top = squares[:, -1:]  # ascending: the largest squared singular value
+    ranks = np.sum(squares > 1e-12 * np.where(top > 0, top, np.inf), axis=1)
+    if count and bool((g == g[:1]).all()):  # one axis, no gaps: one inverse
+        out = np.broadcast_to(np.linalg.inv(g[0]), g.shape).copy()
+    else:
+        out = np.linalg.inv(g)  # no binding row: the unconstrained shape
+    full = np.flatnonzero((ranks == kept) & (kept > 0))
+    if full.size:
+        spread = out[full] @ np.swapaxes(a[full], 1, 2)  # G^-1 A'
+        padding = np.arange(width) >= kept[full][:, None]
+        inner = a[full] @ spread + padding[:, :, None] * np.eye(width)  # padding: 1, alone
+        out[full] -= spread @ np.linalg.solve(inner, np.swapaxes(spread, 1, 2))
+    crowded = np.flatnonzero(ranks < kept)
+    if crowded.size:
+        _, _, vt = np.linalg.svd(a[crowded], full_matrices=True)
+        for rank in np.unique(ranks[crowded]).tolist():
+            group = crowded[ranks[crowded] == rank]
+            null = np.swapaxes(vt[ranks[crowded] == rank, rank:, :], 1, 2)  # (G, S, S - r)
+            inner = np.linalg.inv(np.swapaxes(null, 1, 2) @ g[group] @ null)
+            out[group] = null @ inner @ np.swapaxes(null, 1, 2)
+    return np.asarray(out, dtype=np.float64), ranks.astype(np.int64)
 
 
 def covariance_shape(g: FloatArray, rows: FloatArray) -> tuple[FloatArray, int]:
-    """:func:`covariance_shapes` of one curve."""
-    inverse, ranks = covariance_shapes(g[None], [rows])
+    """:func:`covariance_shapes` of one curve (rows (K, S), zero rows padding)."""
+    inverse, ranks = covariance_shapes(g[None], rows[None])
     return inverse[0], int(ranks[0])
+
+
+class _NumPyShapes:
+    """:class:`Shapes` by this module's NumPy functions."""
+
+    minimum_slope = staticmethod(minimum_slope)
+    exchange = staticmethod(exchange)
+
+
+NUMPY: Final[Shapes] = _NumPyShapes()
+"""The NumPy :class:`Shapes`: the reference, and what serves where nothing compiles."""

@@ -787,11 +787,11 @@ def monotone_lstsq(problem: FitProblem, sign: float) -> tuple[FloatArray, FloatA
     moments = problem.moments
     if shapes.certified(basis_coef[None] / scale, Basis.CHEBYSHEV, sign)[0]:
         return basis_coef, coef, moments
-    found = shapes.solve_all(moments.g[:1], moments.c[:1], Basis.CHEBYSHEV, sign)[0]
-    if found is None:
+    found = shapes.solve_all(moments.g[:1], moments.c[:1], Basis.CHEBYSHEV, sign)
+    if not found.found[0]:
         raise InvalidDataError("no monotone fit of this data could be certified; lower the degree")
-    unit, rows = found
-    inverse, rank = shapes.covariance_shape(moments.g[0], rows)
+    unit = found.w[0]
+    inverse, rank = shapes.covariance_shape(moments.g[0], found.rows[0])
     doms = np.array([problem.domain])
     with np.errstate(over="ignore", invalid="ignore"):
         coef = mapping.basis_to_monomial(unit[None, :] * scale, doms, Basis.CHEBYSHEV)[0]

@@ -12,7 +12,6 @@ values come from SciPy.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import KW_ONLY, dataclass
 from functools import cached_property
 from typing import Any
@@ -543,22 +542,14 @@ def two_sided_p(dof: FloatArray, t: FloatArray) -> FloatArray:
     tail = _special().stdtr  # the t distribution's cdf (the normal's at infinite dof)
     dof, t = np.asarray(dof, dtype=np.float64)[:, None], np.asarray(t, dtype=np.float64)
     out = np.empty(np.broadcast_shapes(dof.shape, t.shape))
-    rows = len(out)
-    parts = min(threads.cores(), max(1, out.size // PARALLEL_TAIL), rows)
-    if parts == 1:
-        return np.asarray(2.0 * tail(dof, -np.abs(t)), dtype=np.float64)
-    bounds = np.linspace(0, rows, parts + 1).astype(int).tolist()
 
     def one(start: int, stop: int) -> None:
         part = out[start:stop]
         tail(dof[start:stop], -np.abs(t[start:stop]), out=part)
         part *= 2.0
 
-    spans = list(itertools.pairwise(bounds))
-    jobs = [threads.pool().submit(one, *span) for span in spans[1:]]
-    one(*spans[0])
-    for job in jobs:
-        job.result()
+    rows = len(out)
+    threads.spread(rows, one, least=-(-PARALLEL_TAIL * rows // max(out.size, 1)))
     return out
 
 

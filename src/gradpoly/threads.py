@@ -7,8 +7,9 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import functools
+import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 
@@ -24,6 +25,18 @@ def cores() -> int:
 def pool() -> concurrent.futures.ThreadPoolExecutor:
     """One pool of helper threads for element-wise work that releases the GIL."""
     return concurrent.futures.ThreadPoolExecutor(max(1, cores() - 1), "gradpoly")
+
+
+def spread(count: int, one: Callable[[int, int], None], least: int = 1) -> None:
+    """``one(start, stop)`` over ``range(count)`` in one part per core (each at least
+    ``least`` long), the caller's thread taking the first: for work that releases the GIL."""
+    parts = max(1, min(cores(), count // max(least, 1)))
+    bounds = [count * k // parts for k in range(parts + 1)]
+    spans = list(itertools.pairwise(bounds))
+    jobs = [pool().submit(one, *span) for span in spans[1:]]
+    one(*spans[0])
+    for job in jobs:
+        job.result()
 
 
 @functools.cache

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, NamedTuple, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from gradpoly import updates
+from gradpoly import monotone, updates
 from gradpoly.batched.batch import Batch, FloatArray, domains_of
 from gradpoly.batched.shared import NUMPY, shared_statistics
 from gradpoly.engines.base import Availability, OptionalLibrary
@@ -130,6 +130,10 @@ class BatchBackend(Protocol):
         """Run IRLS to its end for the active series this backend can take in one fused loop."""
         ...
 
+    def shapes(self, count: int) -> monotone.Shapes:
+        """Who runs the batched steps of ``count`` monotone fits."""
+        ...
+
 
 class BatchEngine(ABC):
     """What every batched backend shares: availability, version, the statistics' bookkeeping.
@@ -210,6 +214,11 @@ class BatchEngine(ABC):
         self, batch: Batch, gram: Gram, basis: Basis, plan: Plan, device: Device
     ) -> Descent:
         """Run ``plan`` from w = 0 for every series; MSE on ``gram``, other losses on ``batch``."""
+
+    def shapes(self, count: int) -> monotone.Shapes:
+        """Who runs the batched steps of ``count`` monotone fits (:mod:`gradpoly.monotone`):
+        NumPy here; a backend that compiles them overrides this."""
+        return monotone.NUMPY
 
     def reweight(
         self, state: Reweighting, size: int, norm: str, tuning: float, tolerance: float, limit: int

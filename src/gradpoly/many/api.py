@@ -124,8 +124,9 @@ def lstsq_many(
     if found is None:
         w, condition, inverse = data.solve(chosen)
         if sign is not None:
+            by = backend.shapes(len(w))
             w, inverse, bound = monotone_solve(
-                data.gram, w, inverse, chosen, sign, data.valid, data.problems
+                data.gram, w, inverse, chosen, sign, data.valid, data.problems, by
             )
     else:
         w, condition, inverse = constrained_solve(

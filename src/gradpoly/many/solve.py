@@ -224,29 +224,29 @@ def monotone_solve(
     sign: float,
     valid: npt.NDArray[np.bool_],
     problems: dict[int, str],
+    by: shapes.Shapes,
 ) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]:
     """Every valid series kept monotone on its domain (:mod:`gradpoly.monotone`): those whose
     least-squares fit ``w`` already is are certified in one batch and kept; the others are
-    solved by the certified shape-constrained fit from their Gram statistics. Returns the
-    coefficients, the statistics' ``G^-1`` shapes and each series' count of binding
-    zero-slope constraints."""
+    solved by the certified shape-constrained fit from their Gram statistics, their batched
+    steps run ``by`` the backend's :meth:`~gradpoly.batched.base.BatchEngine.shapes`.
+    Returns the coefficients, the statistics' ``G^-1`` shapes and each series' count of
+    binding zero-slope constraints."""
     w, inverse = np.array(w), np.array(inverse)  # rows are replaced
     counts = np.zeros(w.shape[0], dtype=np.int64)
     rows = np.flatnonzero(valid)
     if not rows.size:
         return w, inverse, counts
-    bent = rows[~shapes.certified(w[rows], basis, sign)]
-    solved = shapes.solve_all(gram.g[bent], gram.c[bent], basis, sign)
-    kept = [(b, found) for b, found in zip(bent.tolist(), solved, strict=True) if found]
-    for b, found in zip(bent.tolist(), solved, strict=True):
-        if found is None:
-            valid[b] = False
-            problems[b] = "no monotone fit could be certified; lower the degree"
-    if kept:
-        index = np.array([b for b, _ in kept])
-        w[index] = np.stack([found[0] for _, found in kept])
+    bent = rows[~shapes.certified(w[rows], basis, sign, by)]
+    solved = shapes.solve_all(gram.g[bent], gram.c[bent], basis, sign, by, w[bent])
+    for b in bent[~solved.found].tolist():
+        valid[b] = False
+        problems[b] = "no monotone fit could be certified; lower the degree"
+    index = bent[solved.found]
+    if index.size:
+        w[index] = solved.w[solved.found]
         inverse[index], counts[index] = shapes.covariance_shapes(
-            gram.g[index], [found[1] for _, found in kept]
+            gram.g[index], solved.rows[solved.found]
         )
     return w, inverse, counts
 
