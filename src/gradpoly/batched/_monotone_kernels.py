@@ -15,6 +15,8 @@ one root, found by safeguarded Newton), not from companion eigenvalues, which nu
 import numpy as np
 from numba import njit
 
+from gradpoly.batched._numba_kernels import cholesky, cholesky_solve
+
 LEFT, SETTLED = 0, 1
 """A curve's outcome: left to the cutting planes (a singular system, or no settlement within
 the rounds), or settled (the optimum found)."""
@@ -244,30 +246,27 @@ def _inverse(g, out):
     """``out = g^-1`` of a symmetric positive definite g by Cholesky; False where g is not."""
     size = g.shape[0]
     low = np.zeros((size, size))
-    for j in range(size):
-        acc = g[j, j]
-        for k in range(j):
-            acc -= low[j, k] * low[j, k]
-        if not acc > 0.0:
-            return False
-        low[j, j] = np.sqrt(acc)
-        for i in range(j + 1, size):
-            acc = g[i, j]
-            for k in range(j):
-                acc -= low[i, k] * low[j, k]
-            low[i, j] = acc / low[j, j]
-    for col in range(size):  # L L' x = e_col
+    if not cholesky(g, low, 0.0):
+        return False
+    column = np.empty(size)
+    for col in range(size):
         for i in range(size):
-            acc = 1.0 if i == col else 0.0
-            for k in range(i):
-                acc -= low[i, k] * out[k, col]
-            out[i, col] = acc / low[i, i]
-        for i in range(size - 1, -1, -1):
-            acc = out[i, col]
-            for k in range(i + 1, size):
-                acc -= low[k, i] * out[k, col]
-            out[i, col] = acc / low[i, i]
+            column[i] = 1.0 if i == col else 0.0
+        cholesky_solve(low, column)
+        for i in range(size):
+            out[i, col] = column[i]
     return True
+
+
+@njit(cache=True)
+def _times(left, right, rows, columns, inner, out):
+    """``out[:rows, :columns] = left[:rows, :inner] @ right[:columns, :inner]'``."""
+    for r in range(rows):
+        for q in range(columns):
+            acc = 0.0
+            for i in range(inner):
+                acc += left[r, i] * right[q, i]
+            out[r, q] = acc
 
 
 @njit(cache=True)
@@ -362,18 +361,8 @@ def exchange(g, c, powers, sign, rounds, settle, certify, rounding, same_point, 
                     for j in range(size):
                         d[k, j] *= sign
                     k += 1
-            for a in range(k):
-                for j in range(size):
-                    acc = 0.0
-                    for i in range(size):
-                        acc += d[a, i] * inverse[i, j]
-                    spread[a, j] = acc
-            for a in range(k):
-                for e in range(k):
-                    acc = 0.0
-                    for j in range(size):
-                        acc += spread[a, j] * d[e, j]
-                    lu[a, e] = acc
+            _times(d, inverse, k, size, size, spread)  # D G^-1 (G^-1 symmetric)
+            _times(spread, d, k, k, size, lu)  # D G^-1 D'
             if not _factor(lu, k, pivots):
                 break
             _bordered(inverse, spread, lu, pivots, k, c[b], zeros, w, solved)

@@ -13,6 +13,42 @@ single rounding makes the mapped x differ from numpy's (measured 800x less accur
 coefficients on shifted narrow intervals). Inputs are checked finite."""
 
 
+@njit(cache=True)
+def cholesky(a, low, floor):
+    """The lower Cholesky factor of the symmetric ``a`` (its lower triangle read) into ``low``
+    (``a`` itself: in place); False at a pivot not above ``floor``."""
+    size = a.shape[0]
+    for j in range(size):
+        acc = a[j, j]
+        for k in range(j):
+            acc -= low[j, k] * low[j, k]
+        if not acc > floor:
+            return False
+        low[j, j] = np.sqrt(acc)
+        for i in range(j + 1, size):
+            acc = a[i, j]
+            for k in range(j):
+                acc -= low[i, k] * low[j, k]
+            low[i, j] = acc / low[j, j]
+    return True
+
+
+@njit(cache=True)
+def cholesky_solve(low, b):
+    """Solves ``L L' x = b`` in place from :func:`cholesky`'s factor."""
+    size = b.size
+    for j in range(size):
+        acc = b[j]
+        for k in range(j):
+            acc -= low[j, k] * b[k]
+        b[j] = acc / low[j, j]
+    for j in range(size - 1, -1, -1):
+        acc = b[j]
+        for k in range(j + 1, size):
+            acc -= low[k, j] * b[k]
+        b[j] = acc / low[j, j]
+
+
 @njit(cache=True, parallel=True, fastmath=FAST)
 def statistics(x, y, w, weighted, counts, domains, degree, mapped, recur, g, c, s):
     """Fill g (B, D+1, D+1), c (B, D+1), s (B,) for every series; one pass over its points.
@@ -596,31 +632,10 @@ def irls(x, y, used, recur, code, tuning, tolerance, limit, state, residuals, we
                 c[j] /= d[j]
                 for k in range(size):
                     g[j, k] /= d[j] * d[k]
-            for j in range(size):  # Cholesky in place (lower), pivots checked
-                acc = g[j, j]
-                for k in range(j):
-                    acc -= g[j, k] * g[j, k]
-                if not acc > 1e-8:
-                    failed = True
-                    break
-                g[j, j] = np.sqrt(acc)
-                for i in range(j + 1, size):
-                    acc = g[i, j]
-                    for k in range(j):
-                        acc -= g[i, k] * g[j, k]
-                    g[i, j] = acc / g[j, j]
-            if failed:
+            if not cholesky(g, g, 1e-8):  # in place, its pivots checked
+                failed = True
                 break
-            for j in range(size):
-                acc = c[j]
-                for k in range(j):
-                    acc -= g[j, k] * c[k]
-                c[j] = acc / g[j, j]
-            for j in range(size - 1, -1, -1):
-                acc = c[j]
-                for k in range(j + 1, size):
-                    acc -= g[k, j] * c[k]
-                c[j] = acc / g[j, j]
+            cholesky_solve(g, c)
             for j in range(size):
                 c[j] /= d[j]
             for i in range(m):
