@@ -149,3 +149,31 @@ def test_curves_the_exchange_leaves_take_the_cutting_planes(
     assert planes.found.all()
     for ours, theirs in zip(batched.w, planes.w, strict=True):
         np.testing.assert_allclose(ours, theirs, atol=1e-5 * np.abs(ours).max())
+
+
+def test_a_singular_curve_leaves_alone_for_the_cutting_planes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One curve's singular system used to send the whole batch to the cutting planes."""
+    g, c = gram_of(bent(13, 12), 5)
+    g[4] = 0.0  # no points: no fit
+    planes: list[int] = []
+    solve = monotone.solve
+    monkeypatch.setattr(monotone, "solve", lambda *a: (planes.append(1), solve(*a))[1])
+    found = monotone.solve_all(g, c, Basis.CHEBYSHEV, 1.0)
+    assert len(planes) == 1
+    assert not found.found[4]
+    assert found.found[np.arange(12) != 4].all()
+
+
+@pytest.mark.parametrize("exchanges", [monotone.EXCHANGES, 0])
+def test_data_against_the_direction_give_the_constant_fit(
+    exchanges: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rising data kept decreasing: the optimum is the constant, exact, with every slope pinned
+    (dof n - 1), by the exchange or by the cutting planes."""
+    monkeypatch.setattr(monotone, "EXCHANGES", exchanges)
+    y = np.tanh(X - 5.0) + 0.05 * np.random.default_rng(3).standard_normal(X.size)
+    fit = gradpoly.lstsq(X, y, 5, monotone="decreasing", full=True)
+    np.testing.assert_allclose(fit.coef, [np.mean(y), 0, 0, 0, 0, 0], rtol=1e-12, atol=1e-15)
+    assert fit.stats.dof == X.size - 1

@@ -251,6 +251,19 @@ def solve_all(
     return shaped
 
 
+class _Spread(dict[int, FloatArray]):
+    """S - 1 distinct points of [-1, 1] (Chebyshev's), by S: where a constant fit pins every
+    slope."""
+
+    def __missing__(self, size: int) -> FloatArray:
+        count = max(size - 1, 1)
+        self[size] = np.cos(np.pi * (np.arange(count) + 0.5) / count)
+        return self[size]
+
+
+_SPREAD = _Spread()
+
+
 def _flatten(
     g: FloatArray, c: FloatArray, basis: Basis, sign: float, fitted: FloatArray, out: Shaped
 ) -> None:
@@ -272,21 +285,13 @@ def _flatten(
         return
     out.w[flat] = 0.0
     out.w[flat, 0] = c[flat, 0] / g[flat, 0, 0]
-    places = np.cos(np.pi * (np.arange(size - 1) + 0.5) / (size - 1))  # S - 1 distinct points
-    out.rows[flat] = sign * slope_rows(places, basis, size)
+    out.rows[flat] = sign * slope_rows(_SPREAD[size], basis, size)
 
 
 def exchange(g: FloatArray, c: FloatArray, basis: Basis, sign: float, out: Shaped) -> None:
-    """The batched exchange method (module docstring) on every curve; fills ``out`` for the
-    curves it settles (a singular g among them: none, each takes the cutting planes)."""
-    try:
-        _rounds(g, c, basis, sign, out)
-    except np.linalg.LinAlgError:
-        out.found[:] = False
-
-
-def _rounds(g: FloatArray, c: FloatArray, basis: Basis, sign: float, out: Shaped) -> None:
-    """:func:`exchange`'s rounds, batched over the curves still running.
+    """The batched exchange method (module docstring) on every curve, batched over those still
+    running; fills ``out`` for the curves it settles. A curve whose G or KKT system is
+    singular, or whose fit is not finite, leaves for the cutting planes, alone.
 
     Each round solves the KKT system of the fit with zero slope at the touch points t, and
     with it the derivatives of w and of the multipliers along each t_j, so that the interior
@@ -295,8 +300,9 @@ def _rounds(g: FloatArray, c: FloatArray, basis: Basis, sign: float, out: Shaped
     count, size = c.shape
     slots = size - 1  # at most S - 1 touch points
     t = np.full((count, slots), np.nan)
-    level = np.max(np.abs(np.linalg.solve(g, c[..., None])[..., 0]), axis=1)  # least squares
-    running = np.arange(count)
+    fitted, singular = _solve_each(g, c[..., None])  # least squares; a singular g: planes
+    level = np.max(np.abs(fitted[..., 0]), axis=1)
+    running = np.flatnonzero(~singular)
     eye = np.eye(slots)
     with np.errstate(all="ignore"):
         for _ in range(EXCHANGES):
@@ -312,7 +318,8 @@ def _rounds(g: FloatArray, c: FloatArray, basis: Basis, sign: float, out: Shaped
             kkt[:, size:, size:] = eye * empty[:, :, None]  # an empty slot's multiplier: 0
             rhs = np.zeros((running.size, size + slots))
             rhs[:, :size] = c[running]
-            solution = np.linalg.solve(kkt, rhs[..., None])[..., 0]
+            solution, singular = _solve_each(kkt, rhs[..., None])
+            solution = solution[..., 0]
             wr, multipliers = solution[:, :size], solution[:, size:]
             held = np.where(empty, np.inf, multipliers)
             top = np.max(np.where(empty, 0.0, np.abs(multipliers)), axis=1)
@@ -329,7 +336,7 @@ def _rounds(g: FloatArray, c: FloatArray, basis: Basis, sign: float, out: Shaped
             out.w[running[ok]] = wr[ok]
             out.rows[running[ok]] = d[ok] * binding[:, :, None]
             out.found[running[ok]] = True
-            rest = ~ok
+            rest = ~ok & ~singular & np.isfinite(wr).all(axis=1)  # the others: planes
             running, tr, empty, leave = running[rest], tr[rest], empty[rest], leave[rest]
             wr, multipliers, held = wr[rest], multipliers[rest], held[rest]
             kkt, candidates, values, scale = kkt[rest], candidates[rest], values[rest], scale[rest]
@@ -341,10 +348,11 @@ def _rounds(g: FloatArray, c: FloatArray, basis: Basis, sign: float, out: Shaped
             columns = np.zeros((running.size, size + slots, slots))  # d(w, multipliers)/dt_j
             columns[:, :size, :] = np.swapaxes(curve, 1, 2) * np.nan_to_num(multipliers)[:, None, :]
             columns[:, size:, :] = -eye * np.where(interior, h, 0.0)[:, :, None]
-            moves = np.linalg.solve(kkt, columns)[:, :size, :]  # (R, S, K)
+            moves = _solve_each(kkt, columns)[0][:, :size, :]  # (R, S, K)
             jacobian = curve @ moves + eye * np.einsum("rks,rs->rk", bend, wr)[:, :, None]
             jacobian = np.where(interior[:, :, None] & interior[:, None, :], jacobian, eye)
-            newton = tr - np.linalg.solve(jacobian, np.where(interior, h, 0.0)[..., None])[..., 0]
+            # a singular Jacobian: NaN steps, so its points move to their local minima
+            newton = tr - _solve_each(jacobian, np.where(interior, h, 0.0)[..., None])[0][..., 0]
             distance = np.abs(tr[:, :, None] - candidates[:, None, :])
             distance = np.where(np.isnan(distance), np.inf, distance)
             nearest = np.argmin(distance, axis=2)
@@ -365,6 +373,22 @@ def _rounds(g: FloatArray, c: FloatArray, basis: Basis, sign: float, out: Shaped
             join = ~leave & below & free.any(axis=1)
             tr[np.flatnonzero(join), np.argmax(free, axis=1)[join]] = candidates[join, where[join]]
             t[running] = _one_per_place(tr)
+
+
+def _solve_each(a: FloatArray, b: FloatArray) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """``np.linalg.solve(a, b)`` of each system (a (R, n, n), b (R, n, m)), and which are
+    singular (their solution NaN): one singular system does not stop the others."""
+    try:
+        return np.asarray(np.linalg.solve(a, b), dtype=np.float64), np.zeros(len(a), dtype=bool)
+    except np.linalg.LinAlgError:
+        out = np.full(b.shape, np.nan)
+        singular = np.zeros(len(a), dtype=bool)
+        for r in range(len(a)):
+            try:
+                out[r] = np.linalg.solve(a[r], b[r])
+            except np.linalg.LinAlgError:
+                singular[r] = True
+        return out, singular
 
 
 def _one_per_place(t: FloatArray) -> FloatArray:
@@ -396,6 +420,7 @@ def solve(
     points = list(np.cos(np.linspace(0.0, np.pi, START * size + 1)))
     goal = np.zeros(size + 1)
     goal[-1] = 1.0
+    bound = -np.inf  # the relaxations' objective: a lower bound on the optimum's
     for _ in range(ROUNDS):
         rows = sign * slope_rows(np.asarray(points), basis, size)  # rows @ w >= 0
         e = rows @ inverse  # in z = R w - target: e z >= -e target
@@ -405,13 +430,28 @@ def solve(
         if not abs(residual[-1]) > 1e-300:
             return None  # infeasible: cannot happen (a constant is monotone), refused anyway
         w = inverse @ (-residual[:size] / residual[-1] + target)
+        bound = max(bound, float(np.sum((upper @ w - target) ** 2)))
         candidates, values = slopes_at_candidates(w[None, :], basis, sign)
         scale = float(np.max(np.where(np.isfinite(values), np.abs(values), 0.0)))
         below = values[0] < -tolerance(CERTIFY, np.array(scale), w, basis, level)
         if not below.any():
             return w, rows[u > 0]
         points.extend(candidates[0][below].tolist())  # every dip at once
+    constant = np.zeros(size)  # monotone, so never below the bound: the optimum if at it
+    constant[0] = c[0] / g[0, 0]
+    if float(np.sum((upper @ constant - target) ** 2)) <= bound + OPTIMAL_GAP * float(
+        np.sum(target**2)
+    ):
+        return constant, sign * slope_rows(_SPREAD[size], basis, size)
     return None
+
+
+OPTIMAL_GAP = 1e-10
+"""The cutting planes' relaxations bound the optimum's objective from below. Where they
+certify no fit (NNLS's rounding can leave a dip of 1e-8 that new points no longer move),
+the constant fit, monotone, is taken when its objective is within this much of the
+least-squares objective's scale above that bound: optimal to about 1e-5 of the fit's size,
+where the alternative is no fit."""
 
 
 def covariance_shapes(g: FloatArray, rows: FloatArray) -> tuple[FloatArray, FloatArray]:
