@@ -245,6 +245,16 @@ def test_robust_script_times_every_norm(tmp_path) -> None:
     assert rows[1]["within_3se"] > rows[0]["within_3se"]
 
 
+@pytest.mark.xdist_group("numba-shapes")  # compiles the monotone kernels: one worker
+def test_monotone_agreement_script_counts_both_paths(tmp_path) -> None:
+    out = tmp_path / "agreement.json"
+    result = script("monotone_agreement.py", "--trials", "6", "--json", str(out))
+    document = json.loads(out.read_text())
+    assert document["series"] > 0
+    assert set(document["unfitted"]) == {"numba", "numpy"}
+    assert "left unfitted" in result.stdout
+
+
 def test_constraints_script_times_each_kind(tmp_path) -> None:
     out = tmp_path / "constraints.json"
     script("constraints.py", "--series", "100", "--points", "40", "--repeats", "1",

@@ -177,3 +177,25 @@ def test_data_against_the_direction_give_the_constant_fit(
     fit = gradpoly.lstsq(X, y, 5, monotone="decreasing", full=True)
     np.testing.assert_allclose(fit.coef, [np.mean(y), 0, 0, 0, 0, 0], rtol=1e-12, atol=1e-15)
     assert fit.stats.dof == X.size - 1
+
+
+def test_covariance_shapes_hold_for_an_ill_conditioned_gram() -> None:
+    """Few points, high degree: G's inverse is large, so subtracting from it (the projection)
+    would lose every digit (and once raised); such curves take the null space."""
+    from scipy.linalg import null_space
+
+    t = np.r_[-1.0, -0.2, 1.0 - 0.08 * np.arange(7)]  # crowded at one end: cond(G) ~ 3e8
+    v = np.polynomial.chebyshev.chebvander(t, 7)
+    g = v.T @ v / t.size
+    assert np.linalg.cond(g) > 1e7
+    rows = np.zeros((7, 8))
+    rows[:4] = monotone.slope_rows(np.array([-0.9, -0.3, 0.4, 0.8]), Basis.CHEBYSHEV, 8)
+    shape, rank = monotone.covariance_shape(g, rows)
+    null = null_space(rows[:4])
+    expected = null @ np.linalg.inv(null.T @ g @ null) @ null.T
+    assert rank == 4
+    np.testing.assert_allclose(shape, expected, rtol=1e-6, atol=1e-9 * np.abs(expected).max())
+    both = np.stack([g, np.eye(8)])
+    shapes, ranks = monotone.covariance_shapes(both, np.stack([rows, rows]))
+    np.testing.assert_allclose(shapes[0], expected, rtol=1e-6, atol=1e-9 * np.abs(expected).max())
+    assert ranks.tolist() == [4, 4]

@@ -460,10 +460,10 @@ def covariance_shapes(g: FloatArray, rows: FloatArray) -> tuple[FloatArray, Floa
     values above 1e-6 of the largest, from the eigenvalues of the rows' small Gram matrix:
     points that crowd one place count once), and r (B,): the fits' statistics.
 
-    Where the rows are independent (the usual case) this is the projection
-    ``G^-1 - G^-1 A' (A G^-1 A')^-1 A G^-1`` of the unconstrained shape (A the rows), batched
-    (one inverse where every curve shares its G); curves whose rows crowd take the null space
-    from an SVD, one group per rank."""
+    Where the rows are independent and G well conditioned (the usual case) this is the
+    projection ``G^-1 - G^-1 A' (A G^-1 A')^-1 A G^-1`` of the unconstrained shape (A the
+    rows), batched (one inverse where every curve shares its G); the other curves take the
+    null space from an SVD, one group per rank."""
     count = g.shape[0]
     present = np.any(rows != 0.0, axis=2)
     kept = present.sum(axis=1)
@@ -474,24 +474,35 @@ def covariance_shapes(g: FloatArray, rows: FloatArray) -> tuple[FloatArray, Floa
     top = squares[:, -1:]  # ascending: the largest squared singular value
     ranks = np.sum(squares > 1e-12 * np.where(top > 0, top, np.inf), axis=1)
     if count and bool((g == g[:1]).all()):  # one axis, no gaps: one inverse
-        out = np.broadcast_to(np.linalg.inv(g[0]), g.shape).copy()
+        out = np.broadcast_to(_inverse(g[:1])[0], g.shape).copy()
     else:
-        out = np.linalg.inv(g)  # no binding row: the unconstrained shape
-    full = np.flatnonzero((ranks == kept) & (kept > 0))
+        out = _inverse(g)  # no binding row: the unconstrained shape
+    # the projection subtracts from G^-1: only where G is well conditioned (1-norm estimate)
+    steady = np.abs(g).sum(axis=1).max(axis=1) * np.abs(out).sum(axis=1).max(axis=1) < 1e6
+    full = np.flatnonzero((ranks == kept) & (kept > 0) & steady)
     if full.size:
         spread = out[full] @ np.swapaxes(a[full], 1, 2)  # G^-1 A'
         padding = np.arange(width) >= kept[full][:, None]
         inner = a[full] @ spread + padding[:, :, None] * np.eye(width)  # padding: 1, alone
         out[full] -= spread @ np.linalg.solve(inner, np.swapaxes(spread, 1, 2))
-    crowded = np.flatnonzero(ranks < kept)
+    crowded = np.flatnonzero((ranks < kept) | ((kept > 0) & ~steady))
     if crowded.size:
         _, _, vt = np.linalg.svd(a[crowded], full_matrices=True)
         for rank in np.unique(ranks[crowded]).tolist():
             group = crowded[ranks[crowded] == rank]
             null = np.swapaxes(vt[ranks[crowded] == rank, rank:, :], 1, 2)  # (G, S, S - r)
-            inner = np.linalg.inv(np.swapaxes(null, 1, 2) @ g[group] @ null)
+            inner = _inverse(np.swapaxes(null, 1, 2) @ g[group] @ null)
             out[group] = null @ inner @ np.swapaxes(null, 1, 2)
     return np.asarray(out, dtype=np.float64), ranks.astype(np.int64)
+
+
+def _inverse(a: FloatArray) -> FloatArray:
+    """The inverse of each symmetric matrix of ``a`` (B, n, n); a singular one's
+    pseudo-inverse (its unidentified directions get no variance, not an error)."""
+    try:
+        return np.asarray(np.linalg.inv(a), dtype=np.float64)
+    except np.linalg.LinAlgError:
+        return np.asarray(np.linalg.pinv(a, hermitian=True), dtype=np.float64)
 
 
 def covariance_shape(g: FloatArray, rows: FloatArray) -> tuple[FloatArray, int]:
