@@ -431,11 +431,13 @@ def solve(
             return None  # infeasible: cannot happen (a constant is monotone), refused anyway
         w = inverse @ (-residual[:size] / residual[-1] + target)
         bound = max(bound, float(np.sum((upper @ w - target) ** 2)))
-        candidates, values = slopes_at_candidates(w[None, :], basis, sign)
-        scale = float(np.max(np.where(np.isfinite(values), np.abs(values), 0.0)))
-        below = values[0] < -tolerance(CERTIFY, np.array(scale), w, basis, level)
-        if not below.any():
-            return w, rows[u > 0]
+        polished = _polish(g, c, rows[u > 0])
+        for candidate in (w,) if polished is None else (polished, w):
+            candidates, values = slopes_at_candidates(candidate[None, :], basis, sign)
+            scale = float(np.max(np.where(np.isfinite(values), np.abs(values), 0.0)))
+            below = values[0] < -tolerance(CERTIFY, np.array(scale), candidate, basis, level)
+            if not below.any():
+                return candidate, rows[u > 0]
         points.extend(candidates[0][below].tolist())  # every dip at once
     constant = np.zeros(size)  # monotone, so never below the bound: the optimum if at it
     constant[0] = c[0] / g[0, 0]
@@ -452,6 +454,25 @@ certify no fit (NNLS's rounding can leave a dip of 1e-8 that new points no longe
 the constant fit, monotone, is taken when its objective is within this much of the
 least-squares objective's scale above that bound: optimal to about 1e-5 of the fit's size,
 where the alternative is no fit."""
+
+
+def _polish(g: FloatArray, c: FloatArray, active: FloatArray) -> FloatArray | None:
+    """The least squares with zero slope at the relaxation's active points (rows ``active``),
+    solved exactly from its KKT system: NNLS's w carries its rounding (a dip of about 1e-8
+    that new points no longer move), this one only the solve's. None where the system is
+    singular or a multiplier is negative (then it is not the optimum)."""
+    size, count = c.size, active.shape[0]
+    kkt = np.zeros((size + count, size + count))
+    kkt[:size, :size], kkt[:size, size:], kkt[size:, :size] = g, -active.T, active
+    try:
+        solution = np.linalg.solve(kkt, np.concatenate([c, np.zeros(count)]))
+    except np.linalg.LinAlgError:
+        return None
+    multipliers = solution[size:]  # the optimality conditions: none negative
+    top = float(np.abs(multipliers).max(initial=0.0))
+    if not np.isfinite(solution).all() or (multipliers < -1e-12 * top).any():
+        return None
+    return solution[:size]
 
 
 def covariance_shapes(g: FloatArray, rows: FloatArray) -> tuple[FloatArray, FloatArray]:
