@@ -71,6 +71,8 @@ python benchmarks/degree_selection.py --repeats 7 --json docs/degree_selection.j
 python benchmarks/calibration.py --repeats 5 --json docs/calibration.json \
   --markdown docs/calibration.md
 python benchmarks/robust.py --repeats 9 --json docs/robust.json --markdown docs/robust.md
+python benchmarks/monotone_agreement.py --json docs/monotone_agreement.json \
+  --markdown docs/monotone_agreement.md
 
 # Refresh the README's generated table and examples (tests/test_benchmarks.py checks them).
 python benchmarks/readme_sync.py
