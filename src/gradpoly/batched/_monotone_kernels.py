@@ -168,10 +168,22 @@ def _solve(lu, n, pivots, b):
 
 
 @njit(cache=True)
-def _candidates(w, powers, sign, slope, second, third, chain, spare, places, values, minimum):
+def _candidate_room(size):
+    """Room for :func:`_candidates` of curves of ``size`` coefficients, allocated once per
+    kernel call: (slope, second, third, chain, spare, places, values, minimum)."""
+    choices = max(2, size - 1)  # the ends, and the roots of p'' inside: S - 3 at most
+    return (np.empty(size), np.empty(size), np.empty(size), np.empty((size, size)),
+            np.empty(size), np.empty(choices), np.empty(choices),
+            np.zeros(choices, dtype=np.bool_))  # fmt: skip
+
+
+@njit(cache=True)
+def _candidates(w, powers, sign, room):
     """The ends and the roots of ``p''`` inside (-1, 1) (``places``, NaN-padded), ``sign * p'``
     there (``values``, inf at padding) and which are local minima of it (ends always; inside,
-    where ``sign * p'''`` > 0): :func:`gradpoly.monotone._local_minima`'s candidates."""
+    where ``sign * p'''`` > 0): :func:`gradpoly.monotone._local_minima`'s candidates, written
+    into ``room`` (:func:`_candidate_room`), every entry each call."""
+    slope, second, third, chain, spare, places, values, minimum = room
     size = w.size
     for k in range(size - 1):  # p' as a power series in t
         acc = 0.0
@@ -219,13 +231,10 @@ def minimum_slope(w, powers, sign, lowest, place, scale):
     """:func:`gradpoly.monotone.minimum_slope` of every curve (B, S coefficients): the least
     ``sign * p'`` on [-1, 1], where it is (1.0 for a NaN curve), and the slope's scale."""
     count, size = w.shape
-    choices = max(2, size - 1)
+    room = _candidate_room(size)
+    places, values = room[5], room[6]
     for b in range(count):
-        slope, second, third = np.empty(size), np.empty(size), np.empty(size)
-        chain, spare = np.empty((size, size)), np.empty(size)
-        places, values = np.empty(choices), np.empty(choices)
-        minimum = np.zeros(choices, dtype=np.bool_)
-        _candidates(w[b], powers, sign, slope, second, third, chain, spare, places, values, minimum)
+        _candidates(w[b], powers, sign, room)
         least, where, top = _least(values)
         lowest[b], scale[b] = least, top
         place[b] = 1.0 if np.isnan(places[where]) else places[where]
@@ -308,7 +317,9 @@ def exchange(g, c, powers, sign, rounds, settle, certify, rounding, same_point, 
     inverse is formed once per curve: the same system, a k x k factorisation a round."""
     count, size = c.shape
     slots = size - 1
-    choices = max(2, slots)  # the ends, and the roots of p'' inside: S - 3 at most
+    room = _candidate_room(size)  # rewritten whole by each call of _candidates
+    places, values, minimum = room[5], room[6], room[7]
+    choices = places.size
     for b in range(count):
         state[b] = LEFT
         inverse = np.empty((size, size))
@@ -334,14 +345,6 @@ def exchange(g, c, powers, sign, rounds, settle, certify, rounding, same_point, 
         jacobian = np.empty((slots, slots))
         jpivots = np.empty(slots, dtype=np.int64)
         interior = np.zeros(slots, dtype=np.bool_)
-        slope = np.empty(size)
-        second = np.empty(size)
-        third = np.empty(size)
-        chain = np.empty((size, size))
-        spare = np.empty(size)
-        places = np.empty(choices)
-        values = np.empty(choices)
-        minimum = np.zeros(choices, dtype=np.bool_)
         nearest = np.zeros(slots, dtype=np.int64)
         tracked = np.zeros(slots, dtype=np.bool_)
         claimed = np.zeros(choices, dtype=np.bool_)
@@ -383,9 +386,7 @@ def exchange(g, c, powers, sign, rounds, settle, certify, rounding, same_point, 
                 leave = leave or solved[a] < -1e-12 * max(top, 1e-300)
                 if solved[a] < held:
                     worst, held = active[a], solved[a]
-            _candidates(
-                w, powers, sign, slope, second, third, chain, spare, places, values, minimum
-            )
+            _candidates(w, powers, sign, room)
             lowest, where, scale = _least(values)
             noise = rounding * level
             for j in range(size):
