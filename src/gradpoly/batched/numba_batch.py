@@ -41,9 +41,9 @@ class CompiledShapes:
         from gradpoly.batched import _monotone_kernels
 
         count, size = w.shape
-        lowest, place, scale = np.empty(count), np.empty(count), np.empty(count)
-        if size < 2:
+        if size < 2:  # a constant: its slope is 0, nothing to compile
             return monotone.NUMPY.minimum_slope(w, basis, sign)
+        lowest, place, scale = np.empty(count), np.empty(count), np.empty(count)
         w = np.ascontiguousarray(w, dtype=np.float64)
         powers = np.ascontiguousarray(mapping.in_t(basis, size))
 
