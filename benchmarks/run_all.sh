@@ -19,7 +19,7 @@ gradpoly ladder --steps 20000 --repeats 3 --threads 1 \
 # What bounds torch.compile here: a cold compile, and a profile of the warm per-call cost.
 python benchmarks/profile_torch_compiled.py --profile-lines 8 2>&1 | tee docs/profile_torch_compiled.txt
 
-# A fresh process's first compiled fit: caches disabled, filling, filled.
+# A fresh process's first compiled fit: built in the call, by a builder process, cached.
 { python benchmarks/compile_cache.py --gradient manual --strategy per-sample \
     --json docs/compile_cache.json
   python benchmarks/compile_cache.py; } \

@@ -74,17 +74,23 @@ def cold_compile(path: Path) -> list[str]:
     if not path.is_file():
         return [f"cold compile: not measured ({path.name} missing; run compile_cache.py)"]
     doc = json.loads(path.read_text())
-    rows = {r["case"].split(" (")[0]: r for r in doc["rows"]}
+    rows = {r["case"].split(":")[0].split(" (")[0]: r for r in doc["rows"]}
     config = f"torch {doc['args']['gradient']} {doc['args']['strategy']}"
     lines = []
-    cold = rows.get("caches disabled")
-    if cold is not None:
-        seconds = cold["first_fit_seconds"]
+    fresh = rows.get("empty caches")
+    if fresh is not None:
+        seconds = fresh["first_fit_seconds"]
         lines.append(
-            f"cold compile, {config} (a fresh process, caches disabled, imports included): "
-            f"{seconds:.1f} s (target <= 10 s): {'met' if seconds <= 10 else 'MISSED'}"
+            f"cold first result, {config} (a fresh process, empty caches, imports included; "
+            f"eager steps while a builder builds the package): {seconds:.1f} s "
+            f"(target <= 10 s): {'met' if seconds <= 10 else 'MISSED'}; the package was "
+            f"loaded at {fresh['package_ready_seconds']:.1f} s"
         )
-    warm = rows.get("caches on, filled folder")
+    for case in ("caches disabled", "empty caches, waiting"):
+        if case in rows:
+            lines.append(f"the package built in the call ({case}): "
+                         f"{rows[case]['first_fit_seconds']:.1f} s")  # fmt: skip
+    warm = rows.get("caches filled by the builder")
     if warm is not None:
         seconds = warm["first_fit_seconds"]
         lines.append(f"first fit of every later process (packages on disk): {seconds:.1f} s")

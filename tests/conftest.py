@@ -7,6 +7,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from gradpoly import FitProblem
+from gradpoly.engines.package_builds import waiting_for_packages
 from gradpoly.seed import seed_data
 
 settings.register_profile(
@@ -17,6 +18,14 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("gradpoly")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def packages_built_in_the_call():
+    """Compiled fits test compiled code: their packages are built in the call, not in a
+    builder process while eager steps stand in (``test_package_builds`` tests that path)."""
+    with waiting_for_packages():
+        yield
 
 
 @pytest.fixture(scope="session")

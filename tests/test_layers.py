@@ -112,7 +112,8 @@ LAYERS = {  # the design notes' picture (docs/design.md), bottom up
     "timeaxis",
     2: "stats display result problem exact convergence selection calibration robust constraints "
     "monotone",
-    3: "engines engines.base engines.aoti engines.numpy_engine engines.torch_engine "
+    3: "engines engines.base engines.aoti engines.package_builds engines.numpy_engine "
+    "engines.torch_engine "
     "engines.jax_engine engines.numba_engine engines._numba_loops engines.dask_engine batched "
     "batched.batch "
     "batched.shared "

@@ -23,7 +23,7 @@ import pytest
 
 from gradpoly.engines import aoti, torch_engine
 from gradpoly.errors import CacheWarning
-from tests.engines.checks import notebook_fit as fit
+from tests.engines.packages import package_fit as _fit
 
 pytestmark = pytest.mark.xdist_group("aoti")
 """One pytest-xdist worker runs this module (``--dist loadgroup``): its module fixture is
@@ -31,9 +31,6 @@ built once, not once per worker."""
 
 torch = pytest.importorskip("torch", reason="torch is an optional engine")
 
-X = np.linspace(0, 5, 100)
-Y = np.sin(X)
-OPTIONS = dict(steps=45, engine="torch", mode="compiled", strategy="gram", dtype="float64")
 NOBODY = 65534
 AS_ROOT = pytest.mark.skipif(
     not hasattr(os, "geteuid") or os.geteuid() != 0,
@@ -41,56 +38,9 @@ AS_ROOT = pytest.mark.skipif(
 )
 
 
-def _fit(degree: int = 4):
-    return fit(X, Y, degree=degree, **OPTIONS)
-
-
 def _only(folder: Path, pattern: str) -> Path:
     (found,) = folder.glob(pattern)
     return found
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """Real packages and manifests for degree 4 and degree 2, and the degree-4 reference fit."""
-    root = tmp_path_factory.mktemp("built")
-    saved = os.environ.get("GRADPOLY_CACHE_DIR")
-    os.environ["GRADPOLY_CACHE_DIR"] = str(root)
-    tables = dict(torch_engine._PACKAGES)
-    try:
-        found = {}
-        for degree in (4, 2):
-            torch_engine._PACKAGES.clear()
-            before = set((root / "torch-packages").glob("*.pt2")) if root.exists() else set()
-            result = _fit(degree)
-            (package,) = set((root / "torch-packages").glob("*.pt2")) - before
-            found[degree] = (package, package.with_suffix(".json"), result)
-    finally:
-        torch_engine._PACKAGES.clear()
-        torch_engine._PACKAGES.update(tables)
-        if saved is None:
-            del os.environ["GRADPOLY_CACHE_DIR"]
-        else:
-            os.environ["GRADPOLY_CACHE_DIR"] = saved
-    return found
-
-
-@pytest.fixture
-def cache(tmp_path, monkeypatch, built):
-    """A fresh private cache folder; compiling copies the right degree-4 bytes (counted)."""
-    monkeypatch.setenv("GRADPOLY_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(torch_engine, "_PACKAGES", {})
-    compiled = []
-    good = built[4][0].read_bytes()
-
-    def compile_copy(program, stack, path):
-        del program, stack
-        compiled.append(path)
-        Path(path).write_bytes(good)
-
-    monkeypatch.setattr(aoti, "_compile", compile_copy)
-    folder = tmp_path / "cache" / "torch-packages"
-    return folder, compiled
 
 
 def _plant(folder: Path, built, package_from: int, manifest_from: int | None) -> Path:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from gradpoly.engines.package_builds import waiting_for_packages
 from gradpoly.environment import describe_machine
 from gradpoly.options import FitConfig
 from gradpoly.problem import FitProblem, reference_gd
@@ -146,8 +147,9 @@ def measure(
 
     Each run measures its own seconds around the loop with the device synchronized
     (FitResult.seconds does); the warm-up's excess over the median is the compile cost.
+    Compiled packages are built in the warm-up, never in the background while timed.
     """
-    with pinned_threads(threads):
+    with pinned_threads(threads), waiting_for_packages():
         warm = run()
         outcomes = [run() for _ in range(repeats)]
     last = outcomes[-1]
@@ -194,12 +196,13 @@ def repeat_timed(run: Callable[[], Any], repeats: int) -> tuple[float, float, An
     one clock for CPU work (a device's is :func:`measure`'s, synchronized)."""
     import time
 
-    out = run()
-    seconds = []
-    for _ in range(max(1, repeats)):
-        start = time.perf_counter()
+    with waiting_for_packages():  # compiled packages built in the warm-up, not while timed
         out = run()
-        seconds.append(time.perf_counter() - start)
+        seconds = []
+        for _ in range(max(1, repeats)):
+            start = time.perf_counter()
+            out = run()
+            seconds.append(time.perf_counter() - start)
     return statistics.median(seconds), max(seconds) - min(seconds), out
 
 

@@ -239,7 +239,7 @@ def _while_package(gradient: str, example: tuple[Any, ...]) -> Callable[..., Any
                 return w, trace
 
         # heap buffers (its loop carries the trace); exported after make_fx, as the blocks are
-        _WHILE[key] = aoti_package(exported(Run(), example), stack=False)
+        _WHILE[key] = aoti_package(lambda: exported(Run(), example), stack=False)
     return _WHILE[key]
 
 

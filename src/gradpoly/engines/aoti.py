@@ -154,29 +154,55 @@ def _flat(package: Any) -> Block:
     return block
 
 
-def aoti_package(program: Any, stack: bool, key: dict[str, Any] | None = None) -> Block:
-    """An exported two-output program as a loaded AOTInductor package.
+def aoti_package(
+    program: Callable[[], Any], stack: bool, key: dict[str, Any] | None = None
+) -> Block:
+    """An exported two-output program (``program()`` exports it) as a loaded package.
 
     With a ``key`` (everything the package depends on, JSON-able) the package is kept in the
-    private cache and reused by later processes after every check passes; without one it is
-    compiled in memory only (a user's own loss, whose code gradpoly cannot key).
+    private cache and reused by later processes after every check passes, and nothing is
+    exported then; without one it is compiled in memory only (a user's own loss, whose code
+    gradpoly cannot key).
     """
-    folder = _package_folder() if key is not None else None
-    if folder is not None and key is not None:
-        name = hashlib.sha256(_canonical(key).encode()).hexdigest()[:32]
-        package, manifest = folder / f"block-{name}.pt2", folder / f"block-{name}.json"
-        if os.path.lexists(package) or os.path.lexists(manifest):
-            try:
-                return _load(_verified(package, manifest, key))
-            except CacheError as exc:
-                warn(f"ignored the cached package {package}: {exc}; rebuilding it")
+    paths = None if key is None else package_paths(key)
+    if paths is not None and key is not None:
+        found = _cached(paths, key)
+        if found is not None:
+            return found
     with tempfile.TemporaryDirectory(prefix="gradpoly-package-") as scratch:
         built = Path(scratch) / "block.pt2"
-        _compile(program, stack, built)
+        _compile(program(), stack, built)
         data = built.read_bytes()
-    if folder is not None and key is not None:
-        _store(package, manifest, key, data)
+    if paths is not None and key is not None:
+        _store(*paths, key, data)
     return _load(data)
+
+
+def cached_package(key: dict[str, Any]) -> Block | None:
+    """The package cached for ``key``, loaded once every check passes; else None (nothing
+    there, caching off, or a file refused with one warning line)."""
+    paths = package_paths(key)
+    return None if paths is None else _cached(paths, key)
+
+
+def _cached(paths: tuple[Path, Path], key: dict[str, Any]) -> Block | None:
+    package, manifest = paths
+    if not (os.path.lexists(package) or os.path.lexists(manifest)):
+        return None
+    try:
+        return _load(_verified(package, manifest, key))
+    except CacheError as exc:
+        warn(f"ignored the cached package {package}: {exc}; rebuilding it")
+        return None
+
+
+def package_paths(key: dict[str, Any]) -> tuple[Path, Path] | None:
+    """Where the package for ``key`` and its manifest live, or None when nothing is cached."""
+    folder = _package_folder()
+    if folder is None:
+        return None
+    name = hashlib.sha256(_canonical(key).encode()).hexdigest()[:32]
+    return folder / f"block-{name}.pt2", folder / f"block-{name}.json"
 
 
 def _package_folder() -> Path | None:
@@ -223,8 +249,10 @@ def _store(package: Path, manifest: Path, key: dict[str, Any], data: bytes) -> N
 __all__ = [
     "Block",
     "aoti_package",
+    "cached_package",
     "exported",
     "load_torch",
+    "package_paths",
     "safe_inductor_folder",
     "signature",
 ]

@@ -139,6 +139,11 @@ class Runner(Protocol):
         """The coefficients now (a small copy back), for the ``tol`` stopping test."""
         ...
 
+    def notes(self) -> dict[str, str]:
+        """What the result's ``environment`` should say about how this fit ran, beyond the
+        engine and device (e.g. steps run eager while a compiled package was built)."""
+        ...
+
     def finish(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """Synchronize and copy back ``(w, trace)`` once, as float64 arrays."""
         ...
@@ -410,6 +415,7 @@ def _drive(
         environment={
             "engine_version": engine.version(),
             "device_name": engine.device_name(config),
+            **runner.notes(),
         },
         basis=problem.basis,
         domain=None if problem.basis is Basis.MONOMIAL else problem.domain,

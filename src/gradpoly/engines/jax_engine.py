@@ -153,6 +153,9 @@ class _JaxRunner:
             self.pieces.append(losses[:n] if n < SCAN_STEPS else losses)
             return float(losses[n - 1])
 
+    def notes(self) -> dict[str, str]:
+        return {}
+
     def current(self) -> npt.NDArray[np.float64]:
         return np.asarray(self.state[0], dtype=np.float64)
 

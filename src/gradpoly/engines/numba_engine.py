@@ -70,6 +70,9 @@ class _NumbaRunner:
                       self.trace, start, stop)  # fmt: skip
         return float(self.trace[stop - 1])
 
+    def notes(self) -> dict[str, str]:
+        return {}
+
     def current(self) -> npt.NDArray[np.float64]:
         return self.w.astype(np.float64)
 

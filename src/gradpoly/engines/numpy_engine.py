@@ -87,6 +87,9 @@ class PerSampleRunner:
         self.w, self.v = w, v
         return float(trace[stop - 1])
 
+    def notes(self) -> dict[str, str]:
+        return {}
+
     def current(self) -> FloatArray:
         return self.w.astype(np.float64)
 
@@ -165,6 +168,9 @@ class _SpectralRunner:
             self.trace[start:stop] = dt.type(self.s) - 2 * (z @ qc) + 0.5 * ((z * z) @ lam)
             self.z = self._z(np.array([stop]))[0]
         return float(self.trace[stop - 1])
+
+    def notes(self) -> dict[str, str]:
+        return {}
 
     def current(self) -> FloatArray:
         return self.q @ self.z.astype(np.float64)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from enum import StrEnum
@@ -26,7 +27,15 @@ from gradpoly import losses as _losses_module
 from gradpoly import updates
 from gradpoly.engines import aoti as _aoti_module
 from gradpoly.engines import register
-from gradpoly.engines.aoti import aoti_package, exported, safe_inductor_folder, signature
+from gradpoly.engines.aoti import (
+    Block,
+    aoti_package,
+    cached_package,
+    exported,
+    package_paths,
+    safe_inductor_folder,
+    signature,
+)
 from gradpoly.engines.base import (
     Availability,
     LoopEngine,
@@ -34,6 +43,13 @@ from gradpoly.engines.base import (
     Runner,
     trace_room,
     trace_start,
+)
+from gradpoly.engines.package_builds import (
+    EAGER_SLICE,
+    PendingPackage,
+    background_builds,
+    start_builder,
+    waiting_for_packages,
 )
 from gradpoly.losses import Loss, check_value, describe, penalty
 from gradpoly.options import Device, FitConfig, Gradient, Mode, Optimizer, Strategy
@@ -210,8 +226,11 @@ def compiled_block(
     return torch.compile(block, fullgraph=True, dynamic=False, options={"cpp_wrapper": True})
 
 
-_PACKAGES: dict[tuple[Any, ...], Callable[..., tuple[Any, Any]]] = {}
+_PACKAGES: dict[tuple[Any, ...], Block] = {}
 """Loaded AOTInductor packages, by block and input signature (one process)."""
+
+_BUILDS: dict[tuple[Any, ...], PendingPackage] = {}
+"""Packages being built by a builder process, by the same key (one process)."""
 
 
 def packaged_block(
@@ -221,7 +240,7 @@ def packaged_block(
     stack: bool = True,
     loss: Any = Loss.MSE,
     delta: float = 1.0,
-) -> Callable[..., tuple[Any, Any]]:
+) -> Block:
     """The block as an AOTInductor package for ``example``'s shapes, strides and dtypes, built once.
 
     The autograd step is traced by ``make_fx``, so the package holds torch's own derivative
@@ -233,9 +252,73 @@ def packaged_block(
     if key not in _PACKAGES:
         block = make_block(make_step(strategy, gradient, Mode.COMPILED, loss, delta), BLOCK_STEPS)
         _PACKAGES[key] = aoti_package(
-            exported(block, example), stack, None if callable(loss) else package_key(key, example)
+            lambda: exported(block, example),
+            stack,
+            None if callable(loss) else package_key(key, example),
         )
     return _PACKAGES[key]
+
+
+def package_soon(
+    strategy: Strategy,
+    gradient: Gradient,
+    example: tuple[Any, ...],
+    stack: bool = True,
+    loss: Any = Loss.MSE,
+    delta: float = 1.0,
+) -> Block | PendingPackage:
+    """The package when it is loaded or cached; else, where it can be cached, its build in a
+    builder process (:mod:`gradpoly.engines.package_builds`); else built here and now."""
+    key = (strategy, gradient, loss, delta, stack, repr(signature(example)))
+
+    def build_here() -> Block:
+        return packaged_block(strategy, gradient, example, stack, loss, delta)
+
+    if key in _PACKAGES or callable(loss) or not background_builds():
+        return build_here()
+    if key in _BUILDS:
+        return _BUILDS[key]
+    stored = package_key(key, example)
+    if package_paths(stored) is None:
+        return build_here()
+    found = cached_package(stored)
+    if found is not None:
+        _PACKAGES[key] = found
+        return found
+    request = {**stored["block"], "inputs": stored["inputs"]}
+    try:
+        process = start_builder(request)
+    except OSError:
+        return build_here()
+
+    def loaded() -> Block:  # the builder's package from the cache, or built here if it failed
+        _BUILDS.pop(key, None)
+        return build_here()
+
+    _BUILDS[key] = PendingPackage(process, loaded)
+    return _BUILDS[key]
+
+
+def build_requested(request_text: str) -> None:
+    """A builder process's work (:func:`~gradpoly.engines.package_builds.start_builder`): the
+    package a request names (its block and input signature), built and cached as a fit would."""
+    request = json.loads(request_text)
+    torch = load_torch()
+    example = tuple(
+        torch.empty_strided(
+            shape, stride, dtype=getattr(torch, dtype.removeprefix("torch."))
+        ).zero_()
+        for shape, stride, dtype in request["inputs"]
+    )
+    with waiting_for_packages():
+        packaged_block(
+            Strategy(request["strategy"]),
+            Gradient(request["gradient"]),
+            example,
+            bool(request["stack"]),
+            Loss.parse(request["loss"]),
+            float(request["delta"]),
+        )
 
 
 _SOURCE = hashlib.sha256(
@@ -287,22 +370,29 @@ class _TorchRunner:
             check_value(value, describe(config.loss), "torch")
         self.counts: dict[int, Any] = {}
         self.compiler = Compiler.DYNAMO if config.device is Device.CUDA else _COMPILER.get()
+        self.pending: PendingPackage | None = None
+        self.eager_steps = 0
         if self.compiled:
             self.lr_tensor = torch.tensor(config.lr_value, dtype=self.dtype, device=self.device)
             self.block = self._block(config)
-        else:
+        if not self.compiled or self.pending is not None:  # eager steps, or until it is built
             self.step = make_step(
-                config.strategy, config.gradient, config.mode, config.loss, config.huber_delta
+                config.strategy, config.gradient, Mode.EAGER, config.loss, config.huber_delta
             )
 
     def _block(self, config: FitConfig) -> Callable[..., tuple[Any, Any]]:
-        """The compiled block the runner's compiler gives (packages are built here, eagerly)."""
+        """The compiled block the runner's compiler gives; a package not built yet is set
+        pending (built in the background) and an eager step stands in until it is loaded."""
         if self.compiler in (Compiler.AOTI, Compiler.AOTI_STACK):
             example = (self.w, self._count(BLOCK_STEPS), self.lr_tensor, *self.data)
             stack = self.compiler is Compiler.AOTI_STACK
-            return packaged_block(
+            soon = package_soon(
                 config.strategy, config.gradient, example, stack, config.loss, config.huber_delta
             )
+            if isinstance(soon, PendingPackage):
+                self.pending = soon
+                return lambda *args: soon.wait()(*args)
+            return soon
         safe_inductor_folder()  # torch.compile builds and loads its libraries there
         block = compiled_block(
             config.strategy, config.gradient, config.device, config.loss, config.huber_delta
@@ -360,7 +450,21 @@ class _TorchRunner:
                 w, v = updates.advance(w, v, grad, lr, beta)
         self.w, self.v = w, v
 
+    def _advance_pending(self, start: int, stop: int) -> int:
+        """Eager steps from ``start`` until the package is loaded or ``stop``; where they ended."""
+        while self.pending is not None and start < stop:
+            block = self.pending.ready()
+            if block is not None:
+                self.block, self.pending = block, None
+                break
+            end = min(stop, start + EAGER_SLICE)
+            self._advance_eager(start, end)
+            self.eager_steps += end - start
+            start = end
+        return start
+
     def _advance_compiled(self, start: int, stop: int) -> None:
+        start = self._advance_pending(start, stop)
         torch, block, data, w, lr = self.torch, self.block, self.data, self.w, self.lr_tensor
         cuda = self.device.type == "cuda"
         trace = self.trace
@@ -402,6 +506,14 @@ class _TorchRunner:
         else:
             self._advance_eager(start, stop)
         return float(self.trace[stop - 1].item())
+
+    def notes(self) -> dict[str, str]:
+        if not self.eager_steps:
+            return {}
+        return {
+            "eager_steps": f"{self.eager_steps}: run eager while the compiled package was "
+            "built in the background (it is cached for later fits)"
+        }
 
     def current(self) -> npt.NDArray[np.float64]:
         return np.asarray(self.w.detach().to("cpu", self.torch.float64).numpy())
