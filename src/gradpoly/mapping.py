@@ -9,6 +9,7 @@ back to monomials in x is checked: where float64 cannot hold them, the caller is
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from math import comb
 from typing import Any
@@ -46,9 +47,12 @@ def domains(lo: npt.ArrayLike, hi: npt.ArrayLike) -> FloatArray:
 
 
 def domain(lo: float, hi: float) -> tuple[float, float]:
-    """:func:`domains` for one x range, as a tuple."""
-    out = domains(lo, hi)
-    return float(out[0]), float(out[1])
+    """:func:`domains` for one x range, as a tuple (the same operations on Python floats)."""
+    low, high = float(lo), float(hi)
+    if high > low:
+        return low, high
+    width = max(abs(low), 1.0) / 1024.0
+    return low - width, low + width
 
 
 def affine(dom: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
@@ -181,11 +185,14 @@ def monomial_trouble(dom: tuple[float, float] | None, x_max: float, degree: int)
         if power < -1022:  # below float64's smallest normal number
             return f"x is at most {x_max:.3g}, so x**{degree} vanishes in float64"
         return None
-    alpha, beta = affine(np.asarray(dom))
-    scale = float(np.log2(abs(alpha))) * degree
-    reach = float(np.log2(abs(alpha) * (abs(beta) + 1.0))) * degree
+    lo, hi = float(dom[0]), float(dom[1])  # affine's operations, on Python floats
+    mid, half = 0.5 * lo + 0.5 * hi, 0.5 * hi - 0.5 * lo
+    scale = reach = math.inf  # an empty domain (half 0) maps nowhere
+    if half != 0.0:
+        alpha, beta = 1.0 / half, -mid / half
+        scale = float(np.log2(abs(alpha))) * degree
+        reach = float(np.log2(abs(alpha) * (abs(beta) + 1.0))) * degree
     if scale < -1022 or scale >= 1024 or reach >= 1024:
-        lo, hi = dom
         return (
             f"x spans [{lo:.3g}, {hi:.3g}]: the monomial coefficients of a degree-{degree} "
             "polynomial there are beyond float64's range"

@@ -7,6 +7,7 @@ float64 references of DESIGN.md: the closed-form optimum and the exact GD trajec
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -17,6 +18,7 @@ from numpy.polynomial import Chebyshev, Legendre, Polynomial
 
 from gradpoly import (
     bases,
+    calibration,
     compensated,
     constraints,
     convergence,
@@ -344,7 +346,7 @@ class FitProblem(Problem):
                 f"x and y must have the same length, got {x.size} and {y.size} points"
             )
         degree = _as_degree(self.degree)
-        distinct = np.unique(x).size
+        distinct = validation.distinct_count(x)
         if degree >= distinct:
             raise InvalidDataError(validation.too_few_distinct(degree, distinct))
         weights = None
@@ -355,7 +357,7 @@ class FitProblem(Problem):
                     f"weights must have one value per point: got {weights.size} for {x.size} points"
                 )
             validation.nonnegative_weights(weights)
-            weighted = np.unique(x[weights > 0]).size
+            weighted = validation.distinct_count(x[weights > 0])
             if weighted < degree + 1:
                 raise InvalidDataError(validation.too_few_distinct(degree, weighted))
         object.__setattr__(self, "x", x)
@@ -892,10 +894,11 @@ def warn_unrepresentable(
     cancel every digit (``lstsq(1e15 + x, y, 2)`` evaluated 7e13 off), however exact the
     coefficients. The result's ``predict`` and ``polynomial()`` evaluate in the basis."""
     with np.errstate(over="ignore", invalid="ignore"):
-        stray = np.max(np.abs(np.polynomial.polynomial.polyval(x, coef) - fitted), keepdims=True)
-        span = np.ptp(fitted, keepdims=True)
+        # polyval's products and sums in its order (the same bits), without its set-up
+        stray = np.abs(calibration.horner(x, coef) - fitted).max(keepdims=True)
+        span = fitted.max(keepdims=True) - fitted.min(keepdims=True)
         spread = np.sqrt(np.mean((y - fitted) ** 2, keepdims=True))
-    lost = unrepresentable(stray, span, spread, np.max(np.abs(fitted), keepdims=True))
+    lost = unrepresentable(stray, span, spread, np.abs(fitted).max(keepdims=True))
     if lost[0]:
         warn(representation_message("this fit", stray[0], span[0]), RepresentationWarning)
 
@@ -966,7 +969,7 @@ class SvdSolver:
         norms = np.sqrt(np.sum(a * a, axis=0))
         norms[norms == 0] = 1.0
         u, sv, vt = np.linalg.svd(a / norms, full_matrices=False)
-        relative = np.finfo(np.float64).eps * max(a.shape) if rcond is None else rcond
+        relative = EPS * max(a.shape) if rcond is None else rcond
         cutoff = relative * (sv[0] if sv.size else 0.0)
         inverse = np.divide(1.0, sv, out=np.zeros_like(sv), where=sv > cutoff)
         condition = float(sv[0] / sv[-1]) if sv.size and sv[-1] > cutoff else float("inf")
@@ -1037,7 +1040,7 @@ def refine_monomial(
     if room is None:
         return coef
     reach, value = room
-    if not reach * np.finfo(np.float64).eps < value:
+    if not reach * EPS < value:
         return coef  # float64 monomials cannot hold this fit to one digit: nothing to refine
     points: list[tuple[float, FloatArray]] = []
     current = coef
@@ -1059,7 +1062,9 @@ def refine_monomial(
     return current if points[-1][0] <= GROWTH * smallest[0] else smallest[1]
 
 
-SETTLED = 4.0 * np.finfo(np.float64).eps
+EPS = float(np.finfo(np.float64).eps)
+
+SETTLED = 4.0 * EPS
 """A refinement step below this relative size changes nothing float64 can show."""
 
 
@@ -1070,9 +1075,11 @@ def needs_refinement(
     ``eps * cond`` of its largest coefficient) times each monomial row's reach, relative to
     that monomial coefficient, above :data:`SETTLED`. Low degrees on well-placed data skip
     the refinement's cost."""
-    noise = np.finfo(np.float64).eps * solver.condition * float(np.max(np.abs(unit)))
-    reach = np.abs(convert).sum(axis=1) * noise
+    noise = EPS * solver.condition * float(np.abs(unit).max())
+    if math.isfinite(noise):  # no inf * 0 to silence
+        return bool(np.any(~(np.abs(convert).sum(axis=1) * noise <= SETTLED * np.abs(coef))))
     with np.errstate(divide="ignore", invalid="ignore"):
+        reach = np.abs(convert).sum(axis=1) * noise
         return bool(np.any(~(reach <= SETTLED * np.abs(coef))))
 
 

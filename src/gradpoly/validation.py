@@ -187,8 +187,11 @@ def float_array(name: str, values: Any, copy: bool = True, dtype: Any = np.float
             f"e.g. gradpoly.timeaxis.numbers({name}, 'day') (days since 1970-01-01)"
         )
     try:
-        with np.errstate(over="ignore", invalid="ignore"):
+        if raw.dtype == dtype or raw.dtype.kind in "biu":  # exact or rounded: never overflows
             arr = np.array(raw, dtype=dtype, copy=True if copy else None)
+        else:
+            with np.errstate(over="ignore", invalid="ignore"):
+                arr = np.array(raw, dtype=dtype, copy=True if copy else None)
     except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidDataError(f"{name} must be numeric: {_first_line(exc)}") from None
     if (
@@ -304,6 +307,13 @@ def inverse_variance(
             "sigma has values so small that 1 / sigma**2 is beyond float64; rescale y and sigma"
         )
     return weights
+
+
+def distinct_count(values: Any) -> int:
+    """How many distinct values a 1-D array of finite numbers holds (``np.unique``'s count,
+    by one sort and one comparison: a single fit's validation pays it on every call)."""
+    ordered = np.sort(np.asarray(values).reshape(-1))
+    return int(np.count_nonzero(ordered[1:] != ordered[:-1])) + 1 if ordered.size else 0
 
 
 def too_few_distinct(degree: int, found: int | None, why: str = "") -> str:
