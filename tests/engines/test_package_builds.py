@@ -34,7 +34,8 @@ def background(cache, monkeypatch):
     token = package_builds._BACKGROUND.set(True)
     yield cache
     for pending in torch_engine._BUILDS.values():
-        pending.process.wait()
+        if pending.process is not None:
+            pending.process.wait()
     package_builds._BACKGROUND.reset(token)
 
 
@@ -155,3 +156,25 @@ def test_the_real_builder_finds_the_package_by_the_same_key_and_ignores_the_cwd(
     assert process.wait(timeout=300) == 0
     assert not marker.exists()
     assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in built[4][:2])
+
+
+def test_builders_take_turns(monkeypatch) -> None:
+    """At most MAX_BUILDERS run at once; the next starts when one has exited."""
+    monkeypatch.setattr(package_builds, "MAX_BUILDERS", 1)
+    monkeypatch.setattr(package_builds, "_RUNNING", [])
+
+    def sleeper():
+        return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.5)"])
+
+    first = package_builds.PendingPackage(sleeper, lambda: "first")
+    second = package_builds.PendingPackage(sleeper, lambda: "second")
+    assert first.ready() is None
+    assert first.process is not None
+    assert second.ready() is None
+    assert second.process is None
+    assert first.wait() == "first"
+    second._next = 0.0
+    assert second.ready() is None
+    assert second.process is not None
+    assert second.wait() == "second"
+    assert package_builds._RUNNING == []

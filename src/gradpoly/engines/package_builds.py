@@ -51,26 +51,63 @@ def background_builds() -> bool:
     return _BACKGROUND.get()
 
 
-class PendingPackage:
-    """A package being built by a builder process; ``finish`` loads it (or builds it here)."""
+MAX_BUILDERS = 2
+"""Builder processes one process runs at once (each imports torch and runs compilers); more
+packages wait their turn, and their fits run eager meanwhile."""
 
-    def __init__(self, process: subprocess.Popen[bytes], finish: Callable[[], Block]) -> None:
-        self.process = process
+_RUNNING: list[PendingPackage] = []
+"""This process's builders that have been started and not yet finished with."""
+
+
+class PendingPackage:
+    """A package a builder process is to build: started when a builder slot is free, then
+    loaded (or built here, if the builder failed or could not start) once it has exited."""
+
+    def __init__(
+        self, start: Callable[[], subprocess.Popen[bytes]], finish: Callable[[], Block]
+    ) -> None:
+        self.process: subprocess.Popen[bytes] | None = None
+        self._start = start
         self._finish = finish
         self._next = 0.0
 
     def ready(self) -> Block | None:
-        """The loaded package once the builder has exited, else None (asked at most every
-        :data:`POLL_SECONDS`)."""
+        """The loaded package once its builder has exited, else None (asked at most every
+        :data:`POLL_SECONDS`; the builder is started here when a slot is free)."""
         now = time.monotonic()
         if now < self._next:
             return None
         self._next = now + POLL_SECONDS
-        return None if self.process.poll() is None else self._finish()
+        if self.process is None:
+            if sum(p.process is not None and p.process.poll() is None for p in _RUNNING) >= (
+                MAX_BUILDERS
+            ):
+                return None
+            if not self._launch():
+                return self._done()
+        assert self.process is not None
+        return None if self.process.poll() is None else self._done()
 
     def wait(self) -> Block:
-        """Wait for the builder, then load its package (built here if the builder failed)."""
+        """Wait for the builder (started now if it was waiting its turn), then the package."""
+        if self.process is None and not self._launch():
+            return self._done()
+        assert self.process is not None
         self.process.wait()
+        return self._done()
+
+    def _launch(self) -> bool:
+        """Start the builder; False where no process can be started (built here instead)."""
+        try:
+            self.process = self._start()
+        except OSError:
+            return False
+        _RUNNING.append(self)
+        return True
+
+    def _done(self) -> Block:
+        if self in _RUNNING:
+            _RUNNING.remove(self)
         return self._finish()
 
 

@@ -320,16 +320,12 @@ def package_soon(
         _PACKAGES[key] = found
         return found
     request = {**stored["block"], "inputs": stored["inputs"]}
-    try:
-        process = start_builder(request)
-    except OSError:
-        return build_here()
 
     def loaded() -> Block:  # the builder's package from the cache, or built here if it failed
         _BUILDS.pop(key, None)
         return build_here()
 
-    _BUILDS[key] = PendingPackage(process, loaded)
+    _BUILDS[key] = PendingPackage(lambda: start_builder(request), loaded)
     return _BUILDS[key]
 
 
