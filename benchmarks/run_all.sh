@@ -25,6 +25,10 @@ python benchmarks/profile_torch_compiled.py --profile-lines 8 2>&1 | tee docs/pr
   python benchmarks/compile_cache.py; } \
   | tee docs/compile_cache.txt
 
+# Why compiled per-sample torch reads the transposed design: both layouts' packages.
+python benchmarks/per_sample_layout.py --json docs/per_sample_layout.json \
+  | tee docs/per_sample_layout.txt
+
 # The issue's targets, as ratios measured side by side in the bench run above (and
 # the cold compile from compile_cache.json).
 python benchmarks/targets.py docs/bench.json | tee docs/targets.txt

@@ -218,6 +218,17 @@ def test_compile_cache_script_times_four_fresh_processes(tmp_path) -> None:
     assert all(r["first_fit_seconds"] > 0 for r in rows)
 
 
+@pytest.mark.slow  # four packages compiled
+def test_per_sample_layout_script_compares_both_layouts(tmp_path) -> None:
+    pytest.importorskip("torch")
+    out = tmp_path / "layout.json"
+    result = script("per_sample_layout.py", "--calls", "50", "--repeats", "2", "--json", str(out))
+    assert "target: autograd <= 1.1x manual" in result.stdout
+    rows = json.loads(out.read_text())["rows"]
+    assert len(rows) == 4
+    assert all(r["us_per_step"] > 0 for r in rows)
+
+
 def test_degree_selection_script_checks_choices_and_times(tmp_path) -> None:
     out = tmp_path / "degree.json"
     table = tmp_path / "degree.md"
