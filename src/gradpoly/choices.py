@@ -17,6 +17,8 @@ class Choice(StrEnum):
     @classmethod
     def parse(cls, value: str | Self) -> Self:
         """Return the member for ``value`` or raise InvalidOptionError listing the choices."""
+        if isinstance(value, cls):
+            return value
         try:
             return cls(value)
         except (ValueError, TypeError):

@@ -31,6 +31,8 @@ FloatArray = npt.NDArray[np.float64]
 
 def _integer(name: str, value: Any, low: int, high: int) -> int:
     """An int in [low, high] from a Python or NumPy integer (never a bool or a float)."""
+    if type(value) is int and low <= value <= high:  # the common case, checked first
+        return value
     kind = {0: "a non-negative integer", 1: "a positive integer"}.get(low, f"an integer >= {low}")
     if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
         raise InvalidOptionError(f"{name} must be {kind}, got {value!r}")
@@ -47,21 +49,26 @@ def real(name: str, value: Any, what: str = "a finite number") -> float:
 
     ``what`` completes the message ``"{name} must be {what}, got {value!r}"``.
     """
-    wrong = InvalidOptionError(f"{name} must be {what}, got {value!r}")
+    if type(value) is float and math.isfinite(value):  # the common case, checked first
+        return value
     if isinstance(value, bool | np.bool_) or value is None:
-        raise wrong
+        raise _not_real(name, value, what)
     if isinstance(value, str):
         try:
             number = float(value.strip())
         except ValueError:
-            raise wrong from None
+            raise _not_real(name, value, what) from None
     elif isinstance(value, numbers.Real):
         number = float(value)
     else:
-        raise wrong
+        raise _not_real(name, value, what)
     if not math.isfinite(number):
-        raise wrong
+        raise _not_real(name, value, what)
     return number
+
+
+def _not_real(name: str, value: Any, what: str) -> InvalidOptionError:
+    return InvalidOptionError(f"{name} must be {what}, got {value!r}")
 
 
 def steps(value: Any) -> int:
