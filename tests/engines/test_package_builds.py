@@ -178,3 +178,9 @@ def test_builders_take_turns(monkeypatch) -> None:
     assert second.process is not None
     assert second.wait() == "second"
     assert package_builds._RUNNING == []
+
+
+def test_an_interpreter_without_an_executable_starts_no_builder(monkeypatch) -> None:
+    monkeypatch.setattr(sys, "executable", "")
+    with pytest.raises(OSError, match="no executable"):
+        package_builds.start_builder({})

@@ -126,6 +126,8 @@ def start_builder(request: dict[str, Any]) -> subprocess.Popen[bytes]:
     its error is reported as a synchronous build reports it. It outlives an exiting parent,
     so the package still lands in the cache for the next process.
     """
+    if not sys.executable:  # an embedded interpreter: nothing to run a builder with
+        raise OSError("this Python has no executable to run a builder process")
     source = str(Path(__file__).resolve().parents[2])  # the folder holding this gradpoly
     return subprocess.Popen(
         [sys.executable, "-P", "-c", _CHILD, source, json.dumps(request)],
