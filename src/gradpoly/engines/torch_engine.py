@@ -267,6 +267,18 @@ _BUILDS: dict[tuple[Any, ...], PendingPackage] = {}
 """Packages being built by a builder process, by the same key (one process)."""
 
 
+def block_key(
+    strategy: Strategy,
+    gradient: Gradient,
+    example: tuple[Any, ...],
+    stack: bool,
+    loss: Any,
+    delta: float,
+) -> tuple[Any, ...]:
+    """A package's key in this process: its block and its inputs' shapes, strides and dtypes."""
+    return (strategy, gradient, loss, delta, stack, repr(signature(example)))
+
+
 def packaged_block(
     strategy: Strategy,
     gradient: Gradient,
@@ -282,7 +294,7 @@ def packaged_block(
     gradpoly's private cache (:mod:`gradpoly.engines.aoti`), so later processes load them
     instead of compiling; a user's own loss is compiled in memory only.
     """
-    key = (strategy, gradient, loss, delta, stack, repr(signature(example)))
+    key = block_key(strategy, gradient, example, stack, loss, delta)
     if key not in _PACKAGES:
         block = make_block(make_step(strategy, gradient, Mode.COMPILED, loss, delta), BLOCK_STEPS)
         _PACKAGES[key] = aoti_package(
@@ -303,7 +315,7 @@ def package_soon(
 ) -> Block | PendingPackage:
     """The package when it is loaded or cached; else, where it can be cached, its build in a
     builder process (:mod:`gradpoly.engines.package_builds`); else built here and now."""
-    key = (strategy, gradient, loss, delta, stack, repr(signature(example)))
+    key = block_key(strategy, gradient, example, stack, loss, delta)
 
     def build_here() -> Block:
         return packaged_block(strategy, gradient, example, stack, loss, delta)
