@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 import gradpoly
 from gradpoly import fit, fit_many, lstsq, lstsq_many, validation
@@ -230,3 +231,10 @@ def test_negative_weights_are_refused_by_every_entry_point(entry, bad) -> None:
     weights[3] = bad
     with pytest.raises(InvalidDataError, match="weights must be non-negative"):
         _weighted_entry_points()[entry](weights)
+
+
+@given(
+    arrays(np.float64, st.integers(0, 30), elements=st.sampled_from([-1.5, -0.0, 0.0, 2.0, 1e300]))
+)
+def test_distinct_count_is_numpy_unique_s(values) -> None:
+    assert validation.distinct_count(values) == np.unique(values).size

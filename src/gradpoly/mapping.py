@@ -185,8 +185,8 @@ def monomial_trouble(dom: tuple[float, float] | None, x_max: float, degree: int)
         if power < -1022:  # below float64's smallest normal number
             return f"x is at most {x_max:.3g}, so x**{degree} vanishes in float64"
         return None
-    lo, hi = float(dom[0]), float(dom[1])  # affine's operations, on Python floats
-    mid, half = 0.5 * lo + 0.5 * hi, 0.5 * hi - 0.5 * lo
+    lo, hi = float(dom[0]), float(dom[1])
+    mid, half = midpoint(dom)  # affine's scale and shift from these, on Python floats
     scale = reach = math.inf  # an empty domain (half 0) maps nowhere
     if half != 0.0:
         alpha, beta = 1.0 / half, -mid / half

@@ -7,6 +7,7 @@ float64 references of DESIGN.md: the closed-form optimum and the exact GD trajec
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -1076,9 +1077,8 @@ def needs_refinement(
     that monomial coefficient, above :data:`SETTLED`. Low degrees on well-placed data skip
     the refinement's cost."""
     noise = EPS * solver.condition * float(np.abs(unit).max())
-    if math.isfinite(noise):  # no inf * 0 to silence
-        return bool(np.any(~(np.abs(convert).sum(axis=1) * noise <= SETTLED * np.abs(coef))))
-    with np.errstate(divide="ignore", invalid="ignore"):
+    quiet = contextlib.nullcontext() if math.isfinite(noise) else np.errstate(invalid="ignore")
+    with quiet:  # only an infinite noise can make inf * 0
         reach = np.abs(convert).sum(axis=1) * noise
         return bool(np.any(~(reach <= SETTLED * np.abs(coef))))
 

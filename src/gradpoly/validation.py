@@ -8,6 +8,7 @@ the same verdict (and the same message) whichever door it comes in by. Options r
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 from typing import Any
@@ -194,11 +195,9 @@ def float_array(name: str, values: Any, copy: bool = True, dtype: Any = np.float
             f"e.g. gradpoly.timeaxis.numbers({name}, 'day') (days since 1970-01-01)"
         )
     try:
-        if raw.dtype == dtype or raw.dtype.kind in "biu":  # exact or rounded: never overflows
+        exact = raw.dtype == dtype or raw.dtype.kind in "biu"  # never overflows: no errstate
+        with contextlib.nullcontext() if exact else np.errstate(over="ignore", invalid="ignore"):
             arr = np.array(raw, dtype=dtype, copy=True if copy else None)
-        else:
-            with np.errstate(over="ignore", invalid="ignore"):
-                arr = np.array(raw, dtype=dtype, copy=True if copy else None)
     except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidDataError(f"{name} must be numeric: {_first_line(exc)}") from None
     if (

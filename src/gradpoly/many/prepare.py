@@ -294,7 +294,7 @@ def shared_validity(
     valid = np.ones(count, dtype=bool)
     problems: dict[int, str] = {}
     base = np.ones(data.x.size) if data.weights is None or data.weights.ndim == 2 else data.weights
-    distinct = int(np.unique(data.x[base > 0]).size)
+    distinct = validation.distinct_count(data.x[base > 0])
     if distinct <= degree:
         clean = ~found.gapped
         valid[clean] = False
@@ -313,7 +313,7 @@ def shared_validity(
         for b in suspect.tolist():
             weights = base if data.weights is None or data.weights.ndim == 1 else data.weights[b]
             used = (weights > 0) & np.isfinite(data.y[b])
-            found_x = int(np.unique(data.x[used]).size)
+            found_x = validation.distinct_count(data.x[used])
             if found_x <= degree:
                 valid[b] = False
                 problems[b] = validation.too_few_distinct(degree, found_x)
