@@ -120,7 +120,8 @@ LAYERS = {  # the design notes' picture (docs/design.md), bottom up
     "batched.base batched.numpy_batch batched.numba_batch batched._numba_kernels "
     "batched._monotone_kernels "
     "batched.torch_batch batched.jax_batch",
-    4: "api many many.inputs many.solve many.prepare many.descent many.result many.finish "
+    4: "api many many.inputs many.solve many.prepare many.descent many.result many.refine "
+    "many.finish "
     "many.api many.select many.robust seed derivative testing",
     5: "io dask xarray sklearn numpy",
     6: "cli cli.common cli.fit cli.commands cli.degree cli.calibrate cli.robust __main__ demo "

@@ -8,7 +8,6 @@ float64 references of DESIGN.md: the closed-form optimum and the exact GD trajec
 from __future__ import annotations
 
 import contextlib
-import math
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -865,21 +864,60 @@ def lstsq_solve(problem: FitProblem) -> tuple[FloatArray, FloatArray]:
     trouble = rank_trouble(solver.condition, Basis.CHEBYSHEV)
     if trouble is not None:
         raise InvalidDataError(f"this degree-{problem.degree} fit cannot be trusted: {trouble}")
-    unit = solver.solve(b)
-    doms = np.array([problem.domain])
-    weights = None if root is None else root * root
-    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        convert = mapping.monomial_matrices(doms, Basis.CHEBYSHEV, unit.size)[0]
-        coef = (unit[None, :] @ convert.T)[0]  # basis_to_monomial's product, its one matrix
-        if np.isfinite(coef).all():
-            if needs_refinement(coef, unit, convert, solver):
-                coef = refine_monomial(coef, x, y / scale, weights, convert, solver, doms)
+    unit, coef = monomial_solution(solver, b, x, y, scale, root, problem.domain)
     with np.errstate(over="ignore", invalid="ignore"):  # beyond float64: refused, named, next
         coef = coef * scale
     coef = finite_coefficients(coef, problem)
     plain = a if root is None else a / root[:, None]
     warn_unrepresentable(coef, x, plain @ unit * scale, y)
     return unit * scale, coef
+
+
+def monomial_solution(
+    solver: SvdSolver,
+    b: FloatArray,
+    x: FloatArray,
+    y: FloatArray,
+    scale: float,
+    root: FloatArray | None,
+    domain: tuple[float, float],
+) -> tuple[FloatArray, FloatArray]:
+    """The Chebyshev solution of ``a w = b`` (``solver`` is a's) and its monomial
+    coefficients in x, refined against their own residual where converting may have cost
+    digits (:func:`needs_refinement`, :func:`refine_monomial`); both in units of y / ``scale``.
+    What every closed form of one set of points converts with: ``lstsq`` and the series that
+    ``lstsq_many`` solves again (:mod:`gradpoly.many.refine`)."""
+    unit = solver.solve(b)
+    doms = np.array([domain])
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        convert = mapping.monomial_matrices(doms, Basis.CHEBYSHEV, unit.size)[0]
+        coef = (unit[None, :] @ convert.T)[0]  # basis_to_monomial's product, its one matrix
+        if np.isfinite(coef).all():
+            if needs_refinement(coef, unit, convert, solver):
+                weights = None if root is None else root * root
+                coef = refine_monomial(coef, x, y / scale, weights, convert, solver, doms)
+    return unit, coef
+
+
+def points_solution(
+    x: FloatArray,
+    y: FloatArray,
+    weights: FloatArray | None,
+    domain: tuple[float, float],
+    degree: int,
+) -> FloatArray:
+    """:func:`monomial_solution`'s monomial coefficients of one series' points (those of
+    positive weight are used), as :func:`lstsq_solve` computes them for the same points."""
+    if weights is not None:
+        used = weights > 0
+        x, y, root = x[used], y[used], np.sqrt(weights[used])
+    else:
+        root = None
+    a = _features(Basis.CHEBYSHEV, x, domain, degree)
+    b = y if root is None else y * root
+    if root is not None:
+        a = a * root[:, None]
+    return monomial_solution(SvdSolver.of(a), b, x, y, 1.0, root, domain)[1]
 
 
 REPRESENTABLE = 1e-6
@@ -1072,15 +1110,30 @@ SETTLED = 4.0 * EPS
 def needs_refinement(
     coef: FloatArray, unit: FloatArray, convert: FloatArray, solver: SvdSolver
 ) -> bool:
-    """Whether converting the basis solution can have cost digits: the basis error (about
-    ``eps * cond`` of its largest coefficient) times each monomial row's reach, relative to
-    that monomial coefficient, above :data:`SETTLED`. Low degrees on well-placed data skip
-    the refinement's cost."""
-    noise = EPS * solver.condition * float(np.abs(unit).max())
-    quiet = contextlib.nullcontext() if math.isfinite(noise) else np.errstate(invalid="ignore")
+    """Whether converting one basis solution can have cost a bit (:func:`conversion_flags`
+    to :data:`SETTLED`). Low degrees on well-placed data skip the refinement's cost."""
+    reach = np.abs(convert).sum(axis=1)[None, :]
+    return bool(conversion_flags(coef[None], unit[None], reach, np.array([solver.condition]))[0])
+
+
+def conversion_flags(
+    coef: FloatArray,
+    unit: FloatArray,
+    reach: FloatArray,
+    condition: FloatArray,
+    tolerance: float = SETTLED,
+) -> npt.NDArray[np.bool_]:
+    """Per fit (rows), whether converting its basis solution ``unit`` to monomials ``coef``
+    can have cost more than ``tolerance`` of a coefficient: the basis error (about ``eps *
+    condition`` of the largest basis coefficient) times each monomial row's ``reach`` (the
+    row sums of the conversion's absolute values), relative to that monomial coefficient.
+    The one rule of every closed form; one fit asks it to :data:`SETTLED`."""
+    noise = EPS * condition * np.abs(unit).max(axis=1)
+    finite = bool(np.isfinite(noise).all())
+    quiet = contextlib.nullcontext() if finite else np.errstate(invalid="ignore", over="ignore")
     with quiet:  # only an infinite noise can make inf * 0
-        reach = np.abs(convert).sum(axis=1) * noise
-        return bool(np.any(~(reach <= SETTLED * np.abs(coef))))
+        spread = reach * noise[:, None]
+        return np.asarray(~np.all(spread <= tolerance * np.abs(coef), axis=1))  # NaN: flagged
 
 
 def finite_coefficients(coef: FloatArray, problem: Problem) -> FloatArray:

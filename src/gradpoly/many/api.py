@@ -134,7 +134,10 @@ def lstsq_many(
         )
     how = (chosen, "lstsq", backend.name, str(Loss.MSE))
     seconds = time.perf_counter() - start
-    result = assemble(w, data, how, seconds, inverse=inverse)
+    plain = found is None and sign is None  # a constrained solve is not lstsq's of the points
+    result = assemble(
+        w, data, how, seconds, inverse=inverse, condition=condition if plain else None
+    )
     if found is not None:
         result = constrained(result, found)
     if bound is not None and result.moments is not None:

@@ -20,6 +20,7 @@ from gradpoly.errors import (
 from gradpoly.gram import Gram
 from gradpoly.losses import Loss
 from gradpoly.many.prepare import Prepared
+from gradpoly.many.refine import refined
 from gradpoly.many.result import ManyResult
 from gradpoly.mapping import features
 from gradpoly.options import Basis
@@ -52,11 +53,14 @@ def assemble(
     inverse: FloatArray | None = None,
     tol: float | None = None,
     free: Free | None = None,
+    condition: FloatArray | None = None,
 ) -> ManyResult:
     """Assemble the result of either front door in y's units (``data.scale``: the power of
     two y was divided by): monomials, losses, verdicts and the statistics' moments.
 
     A series whose monomial coefficients overflow float64 is marked invalid, with the reason.
+    A least-squares solve passes its designs' ``condition``: series whose conversion to
+    monomials may have cost digits get ``lstsq``'s coefficients (:mod:`gradpoly.many.refine`).
     """
     basis, method, engine, loss_name = how
     gram, valid, problems, scale = data.gram, data.valid, data.problems, data.scale
@@ -84,6 +88,9 @@ def assemble(
                 + "; rescale x or y"
             )
         w, coef = np.where(valid[:, None], w, np.nan), np.where(valid[:, None], coef, np.nan)
+    if condition is not None:
+        points = data.layout.points()
+        coef = refined(coef, w, gram.domains, basis, condition, valid, points, scale)
     warn_unrepresentable(coef, w, gram.domains, basis, valid, final)
     converged = np.ones(count, dtype=bool) if descent is None else np.zeros(count, dtype=bool)
     steps_run = np.zeros(count, dtype=np.int64)

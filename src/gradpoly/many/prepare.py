@@ -24,6 +24,7 @@ from gradpoly.errors import (
 from gradpoly.gram import Gram
 from gradpoly.losses import Loss
 from gradpoly.many.inputs import (
+    Points,
     Progress,
     SharedInput,
     batch_points,
@@ -31,6 +32,7 @@ from gradpoly.many.inputs import (
     refuse_mask,
     shared_axis,
     shared_input,
+    shared_points,
     storage_dtype,
 )
 from gradpoly.many.solve import shared_solve, solve_gram
@@ -353,6 +355,10 @@ class Layout(Protocol):
         constant WLS adds to a log-likelihood."""
         ...
 
+    def points(self) -> Points:
+        """Each series' own points, for the few series solved again from them."""
+        ...
+
     def leading(self, size: int, gram: Gram) -> tuple[Layout, Gram, BoolArray, dict[int, str]]:
         """The same series at degree ``size - 1``: its layout, statistics (the leading block
         of these), and which series that degree can fit, with the reasons."""
@@ -374,6 +380,10 @@ class PerSeries:
     def descent_batch(self, points: bool) -> Batch:
         """The padded batch itself."""
         return self.batch
+
+    def points(self) -> Points:
+        """See :meth:`Layout.points`."""
+        return batch_points(self.batch)
 
     def log_weight_sums(self) -> FloatArray:
         """See :meth:`Layout.log_weight_sums`."""
@@ -406,6 +416,10 @@ class SharedAxis:
     def descent_batch(self, points: bool) -> Batch:
         """The axis broadcast to every series (gaps at zero weight), or only the counts."""
         return shared_batch(self.data, self.found, points)
+
+    def points(self) -> Points:
+        """See :meth:`Layout.points` (gaps as zero weight)."""
+        return shared_points(self.data)
 
     def log_weight_sums(self) -> FloatArray:
         """See :meth:`Layout.log_weight_sums` (gaps in y are not used)."""

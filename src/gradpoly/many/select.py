@@ -96,9 +96,9 @@ class DegreeSelection:
                 f"degree {d} is above the largest one judged, {self.max_degree}"
             )
         nested = prepared.leading(d + 1)
-        w, _, inverse = nested.solve(Basis.CHEBYSHEV)
+        w, condition, inverse = nested.solve(Basis.CHEBYSHEV)
         how = (Basis.CHEBYSHEV, "lstsq", "numpy", str(Loss.MSE))
-        result = assemble(w, nested, how, 0.0, inverse=inverse)
+        result = assemble(w, nested, how, 0.0, inverse=inverse, condition=condition)
         return known_sigma(result, self._absolute)
 
     def summary(self) -> dict[str, Any]:
