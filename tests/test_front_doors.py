@@ -23,6 +23,7 @@ import gradpoly
 from gradpoly.batched.numba_batch import NUMBA
 from gradpoly.errors import InvalidDataError, RepresentationWarning, UnfittedWarning
 from gradpoly.exact import exact_lstsq, hard_set, relative_error
+from gradpoly.many import refine
 
 EPS = float(np.finfo(np.float64).eps)
 PREDICTION_SLACK = 1e3
@@ -31,12 +32,21 @@ relative to the data's size: a backward-stable least-squares solve errs by about
 the condition number, and by its square where the residuals are large (Golub & Van Loan)."""
 COEF_SLACK = 1e5
 """Monomial coefficients, relative: ``lstsq`` (refined against its own residual) to
-``max(1e-10, SLACK eps cond)``; the batched paths, which convert from the basis without
-refinement, to that times the conversion's amplification (:func:`_amplification`). Checked
-where that tolerance is below 1% (past it, the data do not determine the monomials)."""
+``max(1e-10, SLACK eps cond)``; the batched paths, which refine only the series whose
+conversion may cost more than their solve's accuracy (:data:`gradpoly.many.refine.TOLERATED`),
+to that times the conversion's amplification (:func:`_amplification`), at most
+:data:`BATCHED_SLACK` times that accuracy. Checked where that tolerance is below 1% (past it,
+the data do not determine the monomials)."""
+
+BATCHED_SLACK = 100.0
+"""How far the estimate the batched refinement rule reads may sit below the error it bounds."""
 
 REFINED = ("lstsq",)
-"""The front doors whose monomial coefficients are refined (the batched ones are not yet)."""
+"""The front doors whose monomial coefficients are always refined."""
+
+BATCH_REFINED = ("lstsq_many", "lstsq_many shared", "xarray")
+"""The front doors refined where their conversion may cost more than 2e-10 (the estimator,
+whose features share one intercept, converts without refinement)."""
 
 
 def _problems() -> list[tuple[str, Any, Any, int, Any]]:
@@ -179,9 +189,46 @@ def test_every_front_door_gives_one_answer(name, x, y, degree, w) -> None:
         np.testing.assert_allclose(predict(grid), exact, atol=slack, rtol=0, err_msg=door)
         allowed = max(1e-10, COEF_SLACK * EPS * condition)
         if door not in REFINED:
-            allowed = max(allowed, COEF_SLACK * EPS * condition * amplification)
+            converted = COEF_SLACK * EPS * condition * amplification
+            if door in BATCH_REFINED:
+                converted = min(converted, BATCHED_SLACK * refine.TOLERATED)
+            allowed = max(allowed, converted)
         if representable and allowed < 1e-2:
             assert relative_error(coef, monomial) <= allowed, (door, amplification)
+
+
+def _warns(call: Callable[..., Any], *args: Any, **kwargs: Any) -> bool | None:
+    """Whether the call warns that its monomials cannot represent the fit (None: refused)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            call(*args, **kwargs)
+        except gradpoly.errors.GradpolyError:
+            return None
+    return any(issubclass(c.category, RepresentationWarning) for c in caught)
+
+
+def test_every_door_judges_representability_alike() -> None:
+    """One check (gradpoly.problem.warn_unrepresentable) for lstsq, fit and the batched fits:
+    the closed forms agree on every problem, the descents with each other, and all five on
+    data far from 0 (fit used to say nothing there)."""
+    for name, x, y, degree, w in PROBLEMS:
+        each = None if w is None else w[None]
+        closed = {
+            _warns(gradpoly.lstsq, x, y, degree, weights=w),
+            _warns(gradpoly.lstsq_many, x[None], y[None], degree, weights=each),
+            _warns(gradpoly.lstsq_many, x, y[None], degree, weights=w),
+        } - {None}
+        descents = {
+            _warns(gradpoly.fit, x, y, degree, weights=w),
+            _warns(gradpoly.fit_many, x[None], y[None], degree, weights=each),
+        } - {None}
+        assert len(closed) <= 1, name
+        assert len(descents) <= 1, name
+        if name.startswith("narrow"):
+            assert closed == descents, name
+    x = 1e6 + np.linspace(0.0, 1.0, 50)
+    assert _warns(gradpoly.fit, x, np.sin(x - 1e6), 3)
 
 
 def test_the_suite_covers_refusals_and_fits() -> None:

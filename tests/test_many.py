@@ -443,3 +443,17 @@ def test_cholesky_inverses_equal_numpys_and_refuse_what_is_not_definite(seed, or
     bad = cholesky_inverses(g)
     assert np.isnan(bad[:2]).all()
     assert np.isfinite(bad[2:]).all()
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+@pytest.mark.parametrize("basis", ["chebyshev", "monomial"])
+def test_a_constant_fit_still_refuses_bad_x(bad, basis) -> None:
+    """A degree-0 fit's statistics never see x, so NaN/inf x is looked for there (it used to
+    be fitted as if clean per series, as one shared axis and lstsq refuse it)."""
+    x, y = np.array([[0.0, bad, 1.0]]), np.array([[0.1, 0.2, 0.3]])
+    with pytest.raises(InvalidDataError, match="NaN or inf"):
+        lstsq_many(x, y, 0, basis=basis)
+    with pytest.raises(InvalidDataError, match="NaN or inf"):
+        fit_many(x, y, 0, basis=basis)
+    dropped = lstsq_many(x, y, 0, basis=basis, drop_nan=True)
+    np.testing.assert_allclose(dropped.coef, [[0.2]])

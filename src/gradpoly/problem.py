@@ -18,7 +18,6 @@ from numpy.polynomial import Chebyshev, Legendre, Polynomial
 
 from gradpoly import (
     bases,
-    calibration,
     compensated,
     constraints,
     convergence,
@@ -868,9 +867,15 @@ def lstsq_solve(problem: FitProblem) -> tuple[FloatArray, FloatArray]:
     with np.errstate(over="ignore", invalid="ignore"):  # beyond float64: refused, named, next
         coef = coef * scale
     coef = finite_coefficients(coef, problem)
-    plain = a if root is None else a / root[:, None]
-    warn_unrepresentable(coef, x, plain @ unit * scale, y)
+    residual = b - a @ unit  # weighted, in y / scale
+    final = np.array([float(np.sum(residual * residual)) / problem.n_points]) * (scale * scale)
+    doms = np.array([problem.domain])
+    warn_unrepresentable(coef[None], (unit * scale)[None], doms, Basis.CHEBYSHEV, ONE, final, True)
     return unit * scale, coef
+
+
+ONE = np.ones(1, dtype=bool)
+"""``valid`` of a single fit."""
 
 
 def monomial_solution(
@@ -921,25 +926,62 @@ def points_solution(
 
 
 REPRESENTABLE = 1e-6
-"""Monomials whose float64 evaluation at the data strays from the fit by more than this
-(relative to the fitted values' spread plus the residuals' size) cannot represent it."""
+"""Monomials whose float64 evaluation strays from the fit by more than this (relative to the
+fitted values' spread plus the residuals' size) cannot represent it."""
 
 
 def warn_unrepresentable(
-    coef: FloatArray, x: FloatArray, fitted: FloatArray, y: FloatArray
+    coef: FloatArray,
+    w: FloatArray,
+    domains: FloatArray,
+    basis: Basis,
+    valid: npt.NDArray[np.bool_],
+    final: FloatArray,
+    one: bool = False,
 ) -> None:
-    """Warn (RepresentationWarning) where the monomial coefficients, evaluated as users do
-    (``np.polynomial.polynomial.polyval``), are not the fit: far from zero, float64 powers of x
-    cancel every digit (``lstsq(1e15 + x, y, 2)`` evaluated 7e13 off), however exact the
-    coefficients. The result's ``predict`` and ``polynomial()`` evaluate in the basis."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        # polyval's products and sums in its order (the same bits), without its set-up
-        stray = np.abs(calibration.horner(x, coef) - fitted).max(keepdims=True)
-        span = fitted.max(keepdims=True) - fitted.min(keepdims=True)
-        spread = np.sqrt(np.mean((y - fitted) ** 2, keepdims=True))
-    lost = unrepresentable(stray, span, spread, np.abs(fitted).max(keepdims=True))
-    if lost[0]:
-        warn(representation_message("this fit", stray[0], span[0]), RepresentationWarning)
+    """One RepresentationWarning for the fits (rows; ``one``: a single fit) whose monomial
+    coefficients, evaluated as users do (Horner, as ``np.polynomial.polynomial.polyval``), are
+    not their fit ``w`` in ``basis`` on each domain: far from zero, float64 powers of x cancel
+    every digit (``lstsq(1e15 + x, y, 2)`` evaluated 7e13 off), however exact the coefficients.
+    Judged at D + 3 Chebyshev points across each domain (its ends and middle) by
+    :func:`unrepresentable`, with ``final`` each fit's mean squared residual: the one check of
+    ``lstsq``, ``fit`` and the batched fits. ``predict`` and ``polynomial()`` evaluate in the
+    basis."""
+    rows = np.flatnonzero(valid)
+    if basis is Basis.MONOMIAL or rows.size == 0:
+        return
+    size = coef.shape[1]
+    t = np.cos(np.linspace(0.0, np.pi, size + 2))  # Chebyshev points: ends and middle
+    every = rows.size == valid.size  # no gather by rows
+    lo, hi = (domains[:, 0], domains[:, 1]) if every else (domains[rows, 0], domains[rows, 1])
+    if bool((lo == lo[0]).all() and (hi == hi[0]).all()):  # one shared axis: one x
+        lo, hi = lo[:1], hi[:1]
+    with np.errstate(all="ignore"):  # values beyond float64 are judged, not warned about
+        # (points, series): every reduction runs down the short axis, vectorised across series
+        x = (0.5 * lo + 0.5 * hi)[None, :] + (0.5 * hi - 0.5 * lo)[None, :] * t[:, None]
+        design = np.stack(mapping.features(np, basis, t, size - 1), axis=1)
+        fitted = design @ (w if every else w[rows]).T
+        columns = np.ascontiguousarray((coef if every else coef[rows]).T)
+        monomial = np.zeros_like(fitted)
+        for k in range(size - 1, -1, -1):  # Horner, as np.polynomial.polynomial.polyval
+            np.multiply(monomial, x, out=monomial)
+            monomial += columns[k]
+        monomial -= fitted
+        stray = np.max(np.abs(monomial, out=monomial), axis=0)
+        span = np.max(fitted, axis=0) - np.min(fitted, axis=0)
+        spread = np.sqrt(np.maximum(final[rows], 0.0))
+        lost = unrepresentable(stray, span, spread, np.max(np.abs(fitted), axis=0))
+    if lost.any():
+        first = int(np.flatnonzero(lost)[0])
+        what = (
+            "this fit"
+            if one
+            else f"{int(lost.sum())} of {valid.size} series (series {int(rows[first])} first)"
+        )
+        warn(
+            representation_message(what, float(stray[first]), float(span[first])),
+            RepresentationWarning,
+        )
 
 
 def unrepresentable(

@@ -42,7 +42,7 @@ from gradpoly.options import (
     Optimizer,
     Strategy,
 )
-from gradpoly.problem import Problem, finite_coefficients
+from gradpoly.problem import ONE, Problem, finite_coefficients, warn_unrepresentable
 from gradpoly.rates import stable_limit
 from gradpoly.result import FitResult
 
@@ -388,6 +388,11 @@ def _drive(
     seconds = time.perf_counter() - t1
     basis_coef = basis_coef * scale
     coef = finite_coefficients(problem.to_monomial(basis_coef), problem)
+    if problem.basis is not Basis.MONOMIAL:  # lstsq's and fit_many's check, on this fit
+        final = np.array([problem.mse(basis_coef)])
+        doms = np.array([problem.domain])
+        w = problem.expand(basis_coef)[None]
+        warn_unrepresentable(coef[None], w, doms, problem.basis, ONE, final, one=True)
     norm = problem.relative_gradient_norm(basis_coef)
     error = problem.coef_error(basis_coef)
     if status in ("converged", FLOOR) and not problem.meets(

@@ -13,18 +13,13 @@ from gradpoly import constraints, convergence, mapping, rates
 from gradpoly.batched.base import (
     Descent,
 )
-from gradpoly.errors import (
-    RepresentationWarning,
-    warn,
-)
 from gradpoly.gram import Gram
 from gradpoly.losses import Loss
 from gradpoly.many.prepare import Prepared
 from gradpoly.many.refine import refined
 from gradpoly.many.result import ManyResult
-from gradpoly.mapping import features
 from gradpoly.options import Basis
-from gradpoly.problem import representation_message, unrepresentable
+from gradpoly.problem import warn_unrepresentable
 from gradpoly.stats import Moments
 
 FloatArray = npt.NDArray[np.float64]
@@ -140,50 +135,6 @@ def batch_moments(
         gram.g, gram.c, gram.s, gram.domains, total=counts, used=counts, basis=basis,
         inverse=inverse, y_scale=scale,
     )  # fmt: skip
-
-
-def warn_unrepresentable(
-    coef: FloatArray,
-    w: FloatArray,
-    domains: FloatArray,
-    basis: Basis,
-    valid: npt.NDArray[np.bool_],
-    final: FloatArray,
-) -> None:
-    """One RepresentationWarning for the series whose monomial coefficients float64 cannot
-    evaluate back into their fit (the rule of :func:`gradpoly.problem.unrepresentable`),
-    checked at D + 3 points across each series' domain."""
-    rows = np.flatnonzero(valid)
-    if basis is Basis.MONOMIAL or rows.size == 0:
-        return
-    size = coef.shape[1]
-    t = np.cos(np.linspace(0.0, np.pi, size + 2))  # Chebyshev points: ends and middle
-    every = rows.size == valid.size  # no gather by rows
-    lo, hi = (domains[:, 0], domains[:, 1]) if every else (domains[rows, 0], domains[rows, 1])
-    if bool((lo == lo[0]).all() and (hi == hi[0]).all()):  # one shared axis: one x
-        lo, hi = lo[:1], hi[:1]
-    with np.errstate(all="ignore"):  # values beyond float64 are judged, not warned about
-        # (points, series): every reduction runs down the short axis, vectorised across series
-        x = (0.5 * lo + 0.5 * hi)[None, :] + (0.5 * hi - 0.5 * lo)[None, :] * t[:, None]
-        design = np.stack(features(np, basis, t, size - 1), axis=1)
-        fitted = design @ (w if every else w[rows]).T
-        columns = np.ascontiguousarray((coef if every else coef[rows]).T)
-        monomial = np.zeros_like(fitted)
-        for k in range(size - 1, -1, -1):  # Horner, as np.polynomial.polynomial.polyval
-            np.multiply(monomial, x, out=monomial)
-            monomial += columns[k]
-        monomial -= fitted
-        stray = np.max(np.abs(monomial, out=monomial), axis=0)
-        span = np.max(fitted, axis=0) - np.min(fitted, axis=0)
-        spread = np.sqrt(np.maximum(final[rows], 0.0))
-        lost = unrepresentable(stray, span, spread, np.max(np.abs(fitted), axis=0))
-    if lost.any():
-        first = int(np.flatnonzero(lost)[0])
-        what = f"{int(lost.sum())} of {valid.size} series (series {int(rows[first])} first)"
-        warn(
-            representation_message(what, float(stray[first]), float(span[first])),
-            RepresentationWarning,
-        )
 
 
 def confirmed_series(

@@ -116,7 +116,7 @@ def nan_error(
     )
 
 
-def check_finite(batch: Batch, gram: Gram) -> None:
+def check_finite(batch: Batch, gram: Gram, degree: int) -> None:
     """Raise, naming series and points, when a series' statistics are not finite.
 
     NaN or inf anywhere in a series' x, y or weights propagates into its statistics, so only
@@ -125,6 +125,8 @@ def check_finite(batch: Batch, gram: Gram) -> None:
     broken = ~(
         np.isfinite(gram.g).all(axis=(1, 2)) & np.isfinite(gram.c).all(axis=1) & np.isfinite(gram.s)
     )
+    if degree == 0:  # a constant's statistics never see x: look at it
+        broken |= ~np.isfinite(batch.x).all(axis=1)
     if not broken.any():
         return
     rows = np.flatnonzero(broken)
@@ -195,7 +197,7 @@ def series_validity(
     batch: Batch, gram: Gram, degree: int
 ) -> tuple[npt.NDArray[np.bool_], dict[int, str]]:
     """Which series can be fitted: NaN/inf named (an error), too few distinct x flagged."""
-    check_finite(batch, gram)
+    check_finite(batch, gram, degree)
     valid = np.ones(batch.size, dtype=bool)
     problems: dict[int, str] = {}
     # A series with fewer than D+1 distinct x values has a singular Gram matrix.
