@@ -181,3 +181,20 @@ def test_no_intercept_is_ols_without_a_constant(solver: str) -> None:
     np.testing.assert_allclose(std, ols.get_prediction(design[:5]).se_mean, rtol=1e-6)
     with pytest.raises(InvalidOptionError, match="fit_intercept"):
         PolynomialRegressor(fit_intercept="no").fit(X, y)
+
+
+@pytest.mark.parametrize("name", ["Wampler4", "Filip", "Pontius"])
+def test_one_feature_gets_lstsqs_monomials_bit_for_bit(name: str) -> None:
+    """One curve in closed form: coef_ and intercept_ are lstsq's refined monomials (they used
+    to be converted from the basis alone, 4 to 6 digits short on the Wampler sets)."""
+    from gradpoly.exact import certified_sets
+    from gradpoly.sklearn import PolynomialRegressor
+
+    s = {c.name: c for c in certified_sets()}[name]
+    weights = np.linspace(0.5, 2.0, s.x.size)
+    for w in (None, weights):
+        model = PolynomialRegressor(degree=s.degree, solver="lstsq").fit(
+            s.x[:, None], s.y, sample_weight=w
+        )
+        expected = lstsq(s.x, s.y, s.degree, weights=w)
+        np.testing.assert_array_equal(np.r_[model.intercept_, model.coef_[0]], expected)

@@ -40,7 +40,7 @@ from gradpoly.mapping import (
     monomial_matrices,
 )
 from gradpoly.options import BEST, Basis
-from gradpoly.problem import SvdSolver
+from gradpoly.problem import RANK_CONDITION, SvdSolver, points_solution
 
 SKLEARN = OptionalLibrary("sklearn", "sklearn")
 SKLEARN.load()
@@ -198,9 +198,12 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
             root = np.sqrt(weight)[:, None]
             # minimum-norm where rank deficient, as scikit-learn's estimators (its checks fit
             # a degree-4 model to a few distinct values); the refusal is lstsq's, not here
-            coef = SvdSolver.of(design * root).solve(y * root[:, 0]) * scale
+            solver = SvdSolver.of(design * root)
+            coef = solver.solve(y * root[:, 0]) * scale
             self.n_iter_, self.converged_ = 0, True
+            one_curve = X.shape[1] == 1 and solver.condition <= RANK_CONDITION
         else:
+            one_curve = False
             total = weight.sum()
             g = (design * weight[:, None]).T @ design / total
             c = design.T @ (weight * y) / total
@@ -236,6 +239,12 @@ class PolynomialRegressor(RegressorMixin, BaseEstimator):
         per_feature[:, 1:] = self.basis_coef_[1:].reshape(X.shape[1], degree)
         monomial = basis_to_monomial(per_feature, self.domains_, basis)
         self.intercept_ = float(self.basis_coef_[0] + monomial[:, 0].sum())
+        if one_curve and self.fit_intercept and degree and basis is not Basis.MONOMIAL:
+            # one curve in closed form: lstsq's monomials, refined as lstsq refines them
+            with np.errstate(over="ignore", invalid="ignore"):
+                monomial = points_solution(X[:, 0], y, weight, tuple(self.domains_[0]), degree)
+                monomial = (monomial * scale)[None, :]
+            self.intercept_ = float(monomial[0, 0])
         if not self.fit_intercept:
             self.intercept_ = 0.0  # exactly: the constraint, not its rounding
         self.coef_ = monomial[:, 1:]
