@@ -1170,12 +1170,17 @@ def conversion_flags(
     condition`` of the largest basis coefficient) times each monomial row's ``reach`` (the
     row sums of the conversion's absolute values), relative to that monomial coefficient.
     The one rule of every closed form; one fit asks it to :data:`SETTLED`."""
-    noise = EPS * condition * np.abs(unit).max(axis=1)
+    # (size, fits), contiguous and in place: each reduction runs across fits, not along
+    # short rows, and a grid's check allocates three arrays
+    spread = np.abs(np.ascontiguousarray(unit.T, dtype=np.float64))
+    noise = (EPS * condition) * spread.max(axis=0)
     finite = bool(np.isfinite(noise).all())
     quiet = contextlib.nullcontext() if finite else np.errstate(invalid="ignore", over="ignore")
     with quiet:  # only an infinite noise can make inf * 0
-        spread = reach * noise[:, None]
-        return np.asarray(~np.all(spread <= tolerance * np.abs(coef), axis=1))  # NaN: flagged
+        np.multiply(reach.T, noise, out=spread)
+        bound = np.abs(np.ascontiguousarray(coef.T, dtype=np.float64))
+        bound *= tolerance
+        return np.asarray(~np.all(spread <= bound, axis=0))  # NaN: flagged
 
 
 def finite_coefficients(coef: FloatArray, problem: Problem) -> FloatArray:
