@@ -30,9 +30,9 @@ from gradpoly.errors import (
     UnfittedRankWarning,
     warn,
 )
-from gradpoly.many import lstsq_many
+from gradpoly.many import lstsq_many, refine
 from gradpoly.options import Basis
-from gradpoly.problem import SvdSolver
+from gradpoly.problem import SETTLED, SvdSolver
 from gradpoly.stats import StatsWarning
 
 FloatArray = npt.NDArray[np.float64]
@@ -213,6 +213,11 @@ def _fit(data: _Data, terms: npt.NDArray[np.int64], basis: Basis) -> _Fit:
         solve_in = Basis.CHEBYSHEV if basis is Basis.MONOMIAL else basis
         result = lstsq_many(data.x, data.rows, top, weights=data.weights, basis=solve_in)
         coef = result.coef if basis is Basis.MONOMIAL else _unmapped(result, basis)
+        if data.single and basis is Basis.MONOMIAL:  # one curve: lstsq's answer, to the bit
+            coef = refine.refined(
+                coef, result.basis_coef, result.domains, solve_in, result.condition,
+                result.valid, lambda _: (data.x, data.rows[0], data.weights), 1.0, SETTLED,
+            )  # fmt: skip
         problems = result.problems
     else:  # some terms only: their columns of numpy's design, by the one column-scaled SVD
         result = None
