@@ -17,6 +17,8 @@ reports (of numpy's column-scaled design, as numpy computes it).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -30,9 +32,9 @@ from gradpoly.errors import (
     UnfittedRankWarning,
     warn,
 )
-from gradpoly.many import lstsq_many, refine
+from gradpoly.many import lstsq_many
 from gradpoly.options import Basis
-from gradpoly.problem import SETTLED, SvdSolver
+from gradpoly.problem import FitProblem, SvdSolver, lstsq_problem
 from gradpoly.stats import StatsWarning
 
 FloatArray = npt.NDArray[np.float64]
@@ -200,10 +202,26 @@ class _Data:
 
 
 class _Fit:
-    """The coefficients in numpy's layout, the terms fitted and the batched result."""
+    """The coefficients in numpy's layout, the terms fitted and the batched result (made
+    when first asked for, where the coefficients came from ``lstsq``)."""
 
-    def __init__(self, coef: FloatArray, terms: npt.NDArray[np.int64], result: Any):
-        self.coef, self.terms, self.result = coef, terms, result
+    def __init__(self, coef: FloatArray, terms: npt.NDArray[np.int64], result: Callable[[], Any]):
+        self.coef, self.terms, self._result = coef, terms, result
+
+    @cached_property
+    def result(self) -> Any:
+        """The batched result the covariance is read from."""
+        return self._result()
+
+
+def _one_curve(data: _Data, top: int) -> FloatArray | None:
+    """One curve in powers of x is ``lstsq``'s question: its monomials (refined), or None
+    where ``lstsq`` refuses the data (the batched path then says why, numpy's way)."""
+    try:
+        problem = FitProblem.from_data(data.x, data.rows[0], top, data.weights)  # as lstsq
+        return lstsq_problem(problem)
+    except InvalidDataError:
+        return None
 
 
 def _fit(data: _Data, terms: npt.NDArray[np.int64], basis: Basis) -> _Fit:
@@ -211,13 +229,15 @@ def _fit(data: _Data, terms: npt.NDArray[np.int64], basis: Basis) -> _Fit:
     top = int(terms[-1])
     if terms.size == top + 1:  # every term: gradpoly's mapped solve
         solve_in = Basis.CHEBYSHEV if basis is Basis.MONOMIAL else basis
-        result = lstsq_many(data.x, data.rows, top, weights=data.weights, basis=solve_in)
+
+        def batched() -> Any:
+            return lstsq_many(data.x, data.rows, top, weights=data.weights, basis=solve_in)
+
+        one = _one_curve(data, top) if data.single and basis is Basis.MONOMIAL else None
+        if one is not None:  # lstsq's answer, to the bit
+            return _Fit(one, terms, batched)
+        result = batched()
         coef = result.coef if basis is Basis.MONOMIAL else _unmapped(result, basis)
-        if data.single and basis is Basis.MONOMIAL:  # one curve: lstsq's answer, to the bit
-            coef = refine.refined(
-                coef, result.basis_coef, result.domains, solve_in, result.condition,
-                result.valid, lambda _: (data.x, data.rows[0], data.weights), 1.0, SETTLED,
-            )  # fmt: skip
         problems = result.problems
     else:  # some terms only: their columns of numpy's design, by the one column-scaled SVD
         result = None
@@ -237,7 +257,7 @@ def _fit(data: _Data, terms: npt.NDArray[np.int64], basis: Basis) -> _Fit:
             UnfittedRankWarning,
         )
     out = np.asarray(coef, dtype=np.float64).T
-    return _Fit(out[:, 0] if data.single else out, terms, result)
+    return _Fit(out[:, 0] if data.single else out, terms, lambda: result)
 
 
 def _unmapped(result: Any, basis: Basis) -> FloatArray:

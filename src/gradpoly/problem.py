@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 import numpy as np
@@ -951,26 +951,31 @@ def warn_unrepresentable(
     if basis is Basis.MONOMIAL or rows.size == 0:
         return
     size = coef.shape[1]
-    t = np.cos(np.linspace(0.0, np.pi, size + 2))  # Chebyshev points: ends and middle
+    t, design = _judging_points(basis, size)
     every = rows.size == valid.size  # no gather by rows
     lo, hi = (domains[:, 0], domains[:, 1]) if every else (domains[rows, 0], domains[rows, 1])
-    if bool((lo == lo[0]).all() and (hi == hi[0]).all()):  # one shared axis: one x
+    if lo.size > 1 and bool((lo == lo[0]).all() and (hi == hi[0]).all()):  # one axis: one x
         lo, hi = lo[:1], hi[:1]
     with np.errstate(all="ignore"):  # values beyond float64 are judged, not warned about
         # (points, series): every reduction runs down the short axis, vectorised across series
-        x = (0.5 * lo + 0.5 * hi)[None, :] + (0.5 * hi - 0.5 * lo)[None, :] * t[:, None]
-        design = np.stack(mapping.features(np, basis, t, size - 1), axis=1)
+        if lo.size == 1:  # one x: the same operations on floats
+            low, high = float(lo[0]), float(hi[0])
+            x = ((0.5 * low + 0.5 * high) + (0.5 * high - 0.5 * low) * t)[:, None]
+        else:
+            x = (0.5 * lo + 0.5 * hi)[None, :] + (0.5 * hi - 0.5 * lo)[None, :] * t[:, None]
         fitted = design @ (w if every else w[rows]).T
         columns = np.ascontiguousarray((coef if every else coef[rows]).T)
-        monomial = np.zeros_like(fitted)
-        for k in range(size - 1, -1, -1):  # Horner, as np.polynomial.polynomial.polyval
+        monomial = np.empty_like(fitted)
+        monomial[:] = columns[size - 1]
+        for k in range(size - 2, -1, -1):  # Horner, as np.polynomial.polynomial.polyval
             np.multiply(monomial, x, out=monomial)
             monomial += columns[k]
         monomial -= fitted
         stray = np.max(np.abs(monomial, out=monomial), axis=0)
-        span = np.max(fitted, axis=0) - np.min(fitted, axis=0)
+        highest, lowest = np.max(fitted, axis=0), np.min(fitted, axis=0)
         spread = np.sqrt(np.maximum(final[rows], 0.0))
-        lost = unrepresentable(stray, span, spread, np.max(np.abs(fitted), axis=0))
+        top = np.maximum(np.abs(highest), np.abs(lowest))
+        lost = unrepresentable(stray, highest - lowest, spread, top)
     if lost.any():
         first = int(np.flatnonzero(lost)[0])
         what = (
@@ -979,9 +984,22 @@ def warn_unrepresentable(
             else f"{int(lost.sum())} of {valid.size} series (series {int(rows[first])} first)"
         )
         warn(
-            representation_message(what, float(stray[first]), float(span[first])),
+            representation_message(
+                what, float(stray[first]), float(highest[first] - lowest[first])
+            ),
             RepresentationWarning,
         )
+
+
+@cache
+def _judging_points(basis: Basis, size: int) -> tuple[FloatArray, FloatArray]:
+    """The D + 3 Chebyshev points (ends and middle) in t representability is judged at, and
+    the basis there (points, size); computed once per basis and degree, read-only."""
+    t = np.cos(np.linspace(0.0, np.pi, size + 2))
+    design = np.stack(mapping.features(np, basis, t, size - 1), axis=1)
+    t.setflags(write=False)
+    design.setflags(write=False)
+    return t, design
 
 
 def unrepresentable(
@@ -989,10 +1007,10 @@ def unrepresentable(
 ) -> npt.NDArray[np.bool_]:
     """The rule, per fit: monomials whose float64 evaluation ``stray``s from the fit by more
     than :data:`REPRESENTABLE` of the fitted values' ``span`` plus the residuals' ``spread``
-    (or of 1e-12 of their largest magnitude ``top``, for a constant fit) cannot represent it."""
-    with np.errstate(invalid="ignore"):
-        size = np.maximum(np.maximum(span + spread, top * 1e-12), 1e-300)
-        return np.asarray(~(stray <= REPRESENTABLE * size), dtype=bool)
+    (or of 1e-12 of their largest magnitude ``top``, for a constant fit) cannot represent it.
+    NaN and inf are judged, not warned about: its caller runs it under ``errstate``."""
+    size = np.maximum(np.maximum(span + spread, top * 1e-12), 1e-300)
+    return np.asarray(~(stray <= REPRESENTABLE * size), dtype=bool)
 
 
 def representation_message(what: str, stray: float, span: float) -> str:

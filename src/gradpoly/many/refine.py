@@ -36,9 +36,8 @@ def flagged(
     basis: Basis,
     condition: FloatArray,
     valid: npt.NDArray[np.bool_],
-    tolerance: float = TOLERATED,
 ) -> npt.NDArray[np.intp]:
-    """The valid series whose conversion may have cost more than ``tolerance``
+    """The valid series whose conversion may have cost more than :data:`TOLERATED`
     (:func:`gradpoly.problem.conversion_flags`, the rule ``lstsq`` refines by)."""
     usable = valid & np.isfinite(condition)
     if basis is Basis.MONOMIAL or not usable.any():
@@ -57,7 +56,7 @@ def flagged(
             reach = np.abs(mapping.monomial_matrices(domains[part], basis, size)).sum(axis=2)
         c, u = coef[part], w[part]
         out[start : start + c.shape[0]] = conversion_flags(
-            c, u, np.broadcast_to(reach, c.shape), condition[part], tolerance
+            c, u, np.broadcast_to(reach, c.shape), condition[part], TOLERATED
         )
     return rows[out]
 
@@ -71,12 +70,10 @@ def refined(
     valid: npt.NDArray[np.bool_],
     points: Points,
     scale: float,
-    tolerance: float = TOLERATED,
 ) -> FloatArray:
     """``coef`` (in y's units; the points' y is divided by ``scale``) with every
-    :func:`flagged` series replaced by ``lstsq``'s monomial coefficients of its points
-    (``tolerance``: :data:`gradpoly.problem.SETTLED` asks ``lstsq``'s own rule, for one curve)."""
-    rows = flagged(coef, w, domains, basis, condition, valid, tolerance)
+    :func:`flagged` series replaced by ``lstsq``'s monomial coefficients of its points."""
+    rows = flagged(coef, w, domains, basis, condition, valid)
     if rows.size == 0:
         return coef
     out = coef.copy()
