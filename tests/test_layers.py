@@ -121,7 +121,7 @@ LAYERS = {  # the design notes' picture (docs/design.md), bottom up
     "batched._monotone_kernels "
     "batched.torch_batch batched.jax_batch",
     4: "api many many.inputs many.solve many.prepare many.descent many.result many.refine "
-    "many.finish "
+    "many.sums many.finish "
     "many.api many.select many.robust seed derivative testing",
     5: "io dask xarray sklearn numpy",
     6: "cli cli.common cli.fit cli.commands cli.degree cli.calibrate cli.robust __main__ demo "

@@ -12,6 +12,7 @@ values come from SciPy.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass
 from functools import cached_property
 from typing import Any
@@ -61,6 +62,38 @@ class Moments(Gram):
     """Powers whose monomial coefficient the fit fixed: variance exactly 0 (not rounding's)."""
 
 
+PointSums = Callable[
+    [
+        npt.NDArray[np.intp],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+        Basis,
+        "npt.NDArray[np.float64] | None",
+    ],
+    tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]],
+]
+"""``(rss, tss)`` of the given fits (rows) at their coefficients (rows, D+1) in a basis on
+their domains (rows, 2), and their monomial coefficients (rows, D+1) where known, from their
+own points, in the units of their moments: what a batched fit that still holds its data
+offers :class:`Stats`."""
+
+GRAM_TOLERANCE = 1e-11
+"""Relative error the Gram form's RSS ``s - 2 c.w + w.G w`` may carry before a fit's sums are
+taken from its points where it offers them: that error is about ``16 eps s / mse`` (the
+cancellation of sums near ``s`` down to the mean squared residual), so fits with R² near 1
+or y far from 0 (kelvins, a calibration's near-exact line) need their residuals; ordinary
+noisy series (``s / mse`` of 100) keep the one-pass form."""
+
+EPS = float(np.finfo(np.float64).eps)
+
+
+def gram_unreliable(square: npt.NDArray[np.float64], mse: npt.NDArray[np.float64]) -> Any:
+    """Per fit, whether the Gram form's mean squared residual ``mse`` (from mean weighted
+    squares ``square``) may be off by more than :data:`GRAM_TOLERANCE` (exact fits: always)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return ~(16.0 * EPS * square <= GRAM_TOLERANCE * mse)
+
+
 class StatsWarning(UserWarning):
     """Statistics were asked of a fit that did not converge (they describe w, not w*)."""
 
@@ -78,7 +111,7 @@ class Stats:
         basis_coef: FloatArray,
         single: bool = False,
         converged: Any = True,
-        sums: tuple[Any, Any] | None = None,
+        sums: tuple[Any, Any] | PointSums | None = None,
         monomial: Any = None,
     ) -> None:
         self.moments = moments
@@ -88,11 +121,14 @@ class Stats:
         self.single = single
         self.converged = converged
         """Whether the coefficients are the optimum (else the statistics are at w reached)."""
-        self.sums = (
-            None if sums is None else tuple(np.atleast_1d(np.asarray(v, float)) for v in sums)
+        self._points: PointSums | None = sums if callable(sums) else None
+        """Where a batched fit still holds its points: their sums, asked only for the fits
+        whose Gram form cannot be trusted (:func:`gram_unreliable`)."""
+        self._given = (
+            None
+            if sums is None or callable(sums)
+            else tuple(np.atleast_1d(np.asarray(v, float)) for v in sums)
         )
-        """``(rss, tss)`` (B,) from the residuals where the fit had them (else, or where not
-        finite, the Gram form is used, which loses digits as R² nears 1)."""
         self._warn_without_dof()
 
     def __repr__(self) -> str:
@@ -175,13 +211,33 @@ class Stats:
         return np.asarray(matrices.reshape(count, size * size) @ pairs.T, dtype=np.float64)
 
     @cached_property
-    def _rss(self) -> FloatArray:
+    def _gram_mse(self) -> FloatArray:
         m, w = self.moments, self.basis_coef / self.moments.y_scale
         # einsum's loops: several times faster than a stacked matmul of small matrices
         gw = np.einsum("bij,bj->bi", m.g, w)
         mse = m.s - 2.0 * np.einsum("bi,bi->b", m.c, w) + np.einsum("bi,bi->b", w, gw)
-        gram = np.maximum(mse, 0.0) * m.total  # < 0 only by rounding: an exact fit
-        return gram if self.sums is None else _prefer(self.sums[0], gram)
+        return np.asarray(np.maximum(mse, 0.0))  # < 0 only by rounding: an exact fit
+
+    @cached_property
+    def sums(self) -> tuple[FloatArray, FloatArray] | None:
+        """``(rss, tss)`` (B,) from the residuals where the fit had them, NaN elsewhere (there,
+        or where not finite, the Gram form is used, which loses digits as R² nears 1)."""
+        if self._points is None:
+            return self._given  # type: ignore[return-value]
+        fitted = np.isfinite(self.basis_coef).all(axis=1)
+        rows = np.flatnonzero(fitted & gram_unreliable(self.moments.s, self._gram_mse))
+        rss, tss = np.full(fitted.size, np.nan), np.full(fitted.size, np.nan)
+        if rows.size:
+            m, w = self.moments, self.basis_coef[rows] / self.moments.y_scale
+            mono = None if self.monomial is None else self.monomial[rows] / m.y_scale
+            rss[rows], tss[rows] = self._points(rows, w, m.domains[rows], m.basis, mono)
+        return rss, tss
+
+    @cached_property
+    def _rss(self) -> FloatArray:
+        gram = self._gram_mse * self.moments.total
+        sums = self.sums
+        return gram if sums is None else _prefer(sums[0], gram)
 
     @cached_property
     def n_array(self) -> FloatArray:
@@ -362,7 +418,8 @@ class Stats:
         weight, weighted_y = m.g[:, 0, 0], m.c[:, 0]
         with np.errstate(divide="ignore", invalid="ignore"):
             gram = (m.s - weighted_y**2 / weight) * m.total
-        return gram if self.sums is None else _prefer(self.sums[1], gram)
+        sums = self.sums
+        return gram if sums is None else _prefer(sums[1], gram)
 
     @property
     def r_squared(self) -> Any:

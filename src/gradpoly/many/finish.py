@@ -18,6 +18,7 @@ from gradpoly.losses import Loss
 from gradpoly.many.prepare import Prepared
 from gradpoly.many.refine import refined
 from gradpoly.many.result import ManyResult
+from gradpoly.many.sums import point_sums
 from gradpoly.options import Basis
 from gradpoly.problem import warn_unrepresentable
 from gradpoly.stats import Moments
@@ -120,6 +121,7 @@ def assemble(
         moments=batch_moments(gram, basis, data.counts, scale, inverse),
         ids=data.ids,
         holds_inf=data.holds_inf,
+        sums=point_sums(data.layout.point_rows),
     )
 
 

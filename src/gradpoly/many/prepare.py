@@ -361,6 +361,12 @@ class Layout(Protocol):
         """Each series' own points, for the few series solved again from them."""
         ...
 
+    def point_rows(
+        self, rows: npt.NDArray[np.intp]
+    ) -> tuple[FloatArray, FloatArray, FloatArray | None]:
+        """Some series' points at once (:data:`gradpoly.many.sums.PointRows`)."""
+        ...
+
     def leading(self, size: int, gram: Gram) -> tuple[Layout, Gram, BoolArray, dict[int, str]]:
         """The same series at degree ``size - 1``: its layout, statistics (the leading block
         of these), and which series that degree can fit, with the reasons."""
@@ -386,6 +392,13 @@ class PerSeries:
     def points(self) -> Points:
         """See :meth:`Layout.points`."""
         return batch_points(self.batch)
+
+    def point_rows(
+        self, rows: npt.NDArray[np.intp]
+    ) -> tuple[FloatArray, FloatArray, FloatArray | None]:
+        """See :meth:`Layout.point_rows` (padding at weight 0)."""
+        w = self.batch.w
+        return self.batch.x[rows], self.batch.y[rows], None if w is None else w[rows]
 
     def log_weight_sums(self) -> FloatArray:
         """See :meth:`Layout.log_weight_sums`."""
@@ -422,6 +435,15 @@ class SharedAxis:
     def points(self) -> Points:
         """See :meth:`Layout.points` (gaps as zero weight)."""
         return shared_points(self.data)
+
+    def point_rows(
+        self, rows: npt.NDArray[np.intp]
+    ) -> tuple[FloatArray, FloatArray, FloatArray | None]:
+        """See :meth:`Layout.point_rows` (gaps at weight 0, their y 0)."""
+        y, weights = self.data.y[rows], self.data.weights
+        finite = np.isfinite(y)
+        base = 1.0 if weights is None else (weights[rows] if weights.ndim == 2 else weights)
+        return self.data.x, np.where(finite, y, 0.0), np.where(finite, base, 0.0)
 
     def log_weight_sums(self) -> FloatArray:
         """See :meth:`Layout.log_weight_sums` (gaps in y are not used)."""

@@ -4,6 +4,7 @@ fresh input."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from gradpoly.errors import (
 from gradpoly.options import Basis
 from gradpoly.outputs import json_text, read_text, write_text_atomic
 from gradpoly.result import FORMAT_VERSION, Fitted, Rows, parse_saved, saved_count
-from gradpoly.stats import Moments, Stats
+from gradpoly.stats import Moments, PointSums, Stats
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -78,6 +79,12 @@ class ManyResult(Fitted):
     """lstsq_many: each series' condition number of its design in ``basis`` (an upper bound
     where that bound is at most 1e3, exact otherwise; accuracy is about condition * 1e-16
     relative; series above 1e13 are marked invalid)."""
+    sums: PointSums | tuple[FloatArray, FloatArray] | None = field(
+        default=None, repr=False, compare=False
+    )
+    """Where :attr:`stats` reads residual sums the Gram form cannot hold (R² near 1, y far
+    from 0): the fit's own points, asked lazily (a fresh result), or the sums a saved result
+    carries (NaN where the Gram form served)."""
 
     def __repr__(self) -> str:
         count, size = self.coef.shape
@@ -144,7 +151,9 @@ class ManyResult(Fitted):
 
     def _stats_of(self, converged: Any) -> Stats:
         assert self.moments is not None  # checked by Fitted.stats
-        return Stats(self.moments, self.basis_coef, converged=converged, monomial=self.coef)
+        return Stats(
+            self.moments, self.basis_coef, converged=converged, monomial=self.coef, sums=self.sums
+        )
 
     def predict(self, x: npt.ArrayLike, interval: str | None = None, level: float = 0.95) -> Any:
         """Every series' polynomial at ``x`` of shape (B, M) (or (M,) for all), in each
@@ -232,6 +241,7 @@ class ManyResult(Fitted):
             "coef_error": None if self.coef_error is None else self.coef_error.tolist(),
             "condition": None if self.condition is None else self.condition.tolist(),
             "holds_inf": None if self.holds_inf is None else self.holds_inf.tolist(),
+            "residual_sums": self._saved_sums(),
             "statistics": None
             if m is None
             else {
@@ -247,6 +257,21 @@ class ManyResult(Fitted):
                 "pinned": list(m.pinned),
             },
         }
+
+    def _saved_sums(self) -> list[list[float]] | None:
+        """The residual sums :attr:`stats` reads from the points, as JSON lists (a saved
+        result's statistics are the fresh one's)."""
+        if self.moments is None or self.sums is None:
+            return None
+        found: tuple[FloatArray, FloatArray] | None
+        if callable(self.sums):
+            with warnings.catch_warnings():  # saving says nothing about the statistics
+                warnings.simplefilter("ignore")
+                found = Stats(self.moments, self.basis_coef, sums=self.sums).sums
+        else:
+            found = self.sums
+        assert found is not None
+        return [np.asarray(v, dtype=np.float64).tolist() for v in found]
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ManyResult:
@@ -279,6 +304,7 @@ class ManyResult(Fitted):
             else saved_floats(data["coef_error"], 1),
             condition=None if data.get("condition") is None else saved_floats(data["condition"], 1),
             holds_inf=None if data.get("holds_inf") is None else saved_flags(data["holds_inf"]),
+            sums=None if data.get("residual_sums") is None else saved_sums(data["residual_sums"]),
             moments=None
             if stats is None
             else Moments(
@@ -327,6 +353,14 @@ def saved_floats(values: Any, ndim: int) -> FloatArray:
     return np.asarray(np.where(array == None, np.nan, array), dtype=np.float64)  # noqa: E711
 
 
+def saved_sums(values: Any) -> tuple[FloatArray, FloatArray]:
+    """Saved ``(rss, tss)``: two lists of non-negative sums (null where not from points)."""
+    sums = saved_floats(values, 2)
+    if sums.shape[0] != 2 or np.any(sums < 0):
+        raise ValueError("residual_sums must be two lists of non-negative sums")
+    return sums[0], sums[1]
+
+
 def saved_flags(values: Any) -> npt.NDArray[np.bool_]:
     array = np.asarray(values)
     if array.ndim != 1 or array.dtype != np.bool_:
@@ -362,6 +396,7 @@ def check_saved_many(result: ManyResult, count: int, size: int) -> None:
         "converged": result.converged.shape == (count,),
         "steps_run": result.steps_run.shape == (count,),
         "valid": result.valid.shape == (count,),
+        "residual_sums": not isinstance(result.sums, tuple) or result.sums[0].shape == (count,),
     }
     for name, ok in rows.items():
         if not ok:

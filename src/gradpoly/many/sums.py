@@ -1,0 +1,85 @@
+"""Residual sums of batched fits from their own points: what the statistics of the fits whose
+Gram form cannot hold them read (:func:`gradpoly.stats.gram_unreliable`: R² near 1, y far
+from 0), asked lazily, vectorised over those series in blocks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+
+from gradpoly import compensated
+from gradpoly.mapping import features, mapped
+from gradpoly.options import Basis
+from gradpoly.stats import PointSums
+
+FloatArray = npt.NDArray[np.float64]
+Rows = npt.NDArray[np.intp]
+
+PointRows = Callable[[Rows], tuple[FloatArray, FloatArray, "FloatArray | None"]]
+"""The given series' ``(x, y, weights)``: x (R, N) or one axis (N,), y (R, N) with gaps at
+weight 0 (finite), weights (R, N), (N,) or None (every point weighs 1)."""
+
+ROUNDING = 64.0
+"""A basis RSS below this many ``eps^2 sum s y^2`` is rounding's: the fit may be an exact
+polynomial, whose monomial residuals (compensated) are then read too, the smaller kept."""
+
+EPS = float(np.finfo(np.float64).eps)
+
+
+def exact_rss(x: FloatArray, y: FloatArray, s: FloatArray, monomial: FloatArray) -> float | None:
+    """``sum s (y - p(x))^2`` of monomial coefficients with the residuals to twice float64's
+    precision (:mod:`gradpoly.compensated`, as ``lstsq``'s own sums), or None where the
+    values leave its range. Each sum is the optimum's RSS plus its own error: the smaller
+    of this and the basis one is the nearer."""
+    used = s > 0
+    powers = compensated.Design.powers(x[used], monomial.size)
+    r = None if powers is None else powers.residual(monomial, y[used])
+    if r is None:
+        return None
+    weighted = np.sqrt(s[used]) * (r[0] + r[1])
+    return float(weighted @ weighted)
+
+
+BLOCK = 4_096
+"""Series whose residuals are formed at once (memory: BLOCK N (D+1) floats)."""
+
+
+def point_sums(point_rows: PointRows) -> PointSums:
+    """:data:`gradpoly.stats.PointSums` of the series ``point_rows`` gives: for fits with
+    coefficients w (R, D+1) in a basis on their domains, in the units of the points' y, the
+    weighted RSS ``sum s (y - X w)^2`` and centered TSS ``sum s (y - ybar_s)^2``, each
+    residual computed in float64 from the basis (accurate to rounding relative to |y|, not to
+    the sums the Gram form cancels)."""
+
+    def sums(
+        rows: Rows, w: FloatArray, domains: FloatArray, basis: Basis, monomial: FloatArray | None
+    ) -> tuple[FloatArray, FloatArray]:
+        rss, tss = np.empty(rows.size), np.empty(rows.size)
+        degree = w.shape[1] - 1
+        for start in range(0, rows.size, BLOCK):
+            part = slice(start, start + BLOCK)
+            x, y, weights = point_rows(rows[part])
+            t = mapped(np.broadcast_to(x, y.shape), domains[part], basis)
+            fitted = np.zeros_like(y)
+            with np.errstate(over="ignore", invalid="ignore"):  # points of weight 0: not used
+                for k, column in enumerate(features(np, basis, t, degree)):
+                    fitted += column * w[part, k][:, None]
+            s = np.ones_like(y) if weights is None else np.broadcast_to(weights, y.shape)
+            used = s > 0
+            r = np.where(used, y - fitted, 0.0)
+            total = s.sum(axis=1)
+            mean = (s * y).sum(axis=1) / np.where(total > 0, total, 1.0)
+            spread = np.where(used, y - mean[:, None], 0.0)
+            rss[part] = (s * r * r).sum(axis=1)
+            tss[part] = (s * spread * spread).sum(axis=1)
+            if monomial is not None:  # residuals at rounding's level: an exact polynomial
+                floor = ROUNDING * EPS * EPS * (s * y * y).sum(axis=1)
+                for k in np.flatnonzero(rss[part] <= floor).tolist():
+                    found = exact_rss(x if x.ndim == 1 else x[k], y[k], s[k], monomial[start + k])
+                    if found is not None and found < rss[start + k]:
+                        rss[start + k] = found
+        return rss, tss
+
+    return sums
