@@ -81,3 +81,34 @@ def test_an_ordinary_grid_keeps_the_one_pass_form() -> None:
     stats = replace(result, sums=spy).stats
     assert np.isfinite(stats.stderr).all()
     assert sum(asked) == 0
+
+
+def test_batched_statistics_agree_with_lstsqs_on_random_problems() -> None:
+    """Offsets, tiny noise, weights, x of any scale: residual std and standard errors of one
+    series of lstsq_many within 1e-6 of lstsq's (which also reads compensated residuals), or
+    within 1e-9 of y's size where the residuals sit at rounding's level."""
+    rng = np.random.default_rng(12)
+    for _ in range(150):
+        n = int(rng.integers(8, 120))
+        degree = int(rng.integers(0, min(n - 3, 7) + 1))
+        x = rng.normal(size=n) * 10.0 ** rng.integers(-3, 6)
+        x = x + (10.0 ** rng.integers(0, 6) if rng.random() < 0.3 else 0.0)
+        y = np.polynomial.polynomial.polyval(x - x.mean(), rng.normal(size=degree + 1))
+        y = y + rng.normal(size=n) * 10.0 ** rng.integers(-10, 0) + 300.0 * (rng.random() < 0.3)
+        w = rng.uniform(0.2, 3.0, n) if rng.random() < 0.4 else None
+        try:
+            expected = quiet(gradpoly.lstsq, x, y, degree, weights=w, full=True).stats
+        except gradpoly.errors.GradpolyError:
+            continue
+        size = float(np.sqrt(np.mean(y * y)))
+        for xs, ws in ((x, w), (x[None], None if w is None else w[None])):
+            stats = quiet(gradpoly.lstsq_many, xs, y[None], degree, weights=ws).stats
+            sigma = float(expected.residual_std)
+            slack = 1e-6 * sigma + 1e-9 * size
+            assert abs(float(stats.residual_std[0]) - sigma) <= slack
+            np.testing.assert_allclose(
+                stats.stderr[0],
+                expected.stderr,
+                rtol=1e-6,
+                atol=1e-9 * size * np.max(expected.stderr / max(sigma, 1e-300)),
+            )

@@ -21,9 +21,11 @@ PointRows = Callable[[Rows], tuple[FloatArray, FloatArray, "FloatArray | None"]]
 """The given series' ``(x, y, weights)``: x (R, N) or one axis (N,), y (R, N) with gaps at
 weight 0 (finite), weights (R, N), (N,) or None (every point weighs 1)."""
 
-ROUNDING = 64.0
-"""A basis RSS below this many ``eps^2 sum s y^2`` is rounding's: the fit may be an exact
-polynomial, whose monomial residuals (compensated) are then read too, the smaller kept."""
+ROUNDING = 1e12
+"""A basis RSS below this many ``eps^2 sum s y^2`` (residuals within about 1e6 ulps of y)
+carries rounding's relative error of 1e-6 or more: the fit may be an exact polynomial, whose
+monomial residuals (compensated, as ``lstsq`` reads them) are then read too, the smaller
+kept. Above it the float64 residuals of the basis hold the sums to better than that."""
 
 EPS = float(np.finfo(np.float64).eps)
 
