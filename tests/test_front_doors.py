@@ -360,3 +360,39 @@ def test_every_degree_selection_door_gives_one_answer(criterion: str) -> None:
         scores = grid[f"polyfit_{criterion}"].sortby("degree").transpose("series", ...)
         scores = scores.to_numpy()[b]
         np.testing.assert_allclose(scores, one.scores[criterion], rtol=1e-9)
+
+
+def _every_door(x: Any, y: Any, degree: int) -> list[Callable[[], Any]]:
+    """Each front door's call on one curve, its statistics asked for where it has them."""
+    xr = pytest.importorskip("xarray")
+    import gradpoly.numpy as gnp
+    import gradpoly.xarray as gx
+
+    cube = xr.DataArray(y, coords={"x": x}, dims="x")
+    return [
+        lambda: gradpoly.lstsq(x, y, degree, full=True).stats.stderr,
+        lambda: gradpoly.lstsq_many(x, y[None], degree).stats.stderr,
+        lambda: gradpoly.lstsq_many(x[None], y[None], degree).stats.stderr,
+        lambda: gradpoly.fit(x, y, degree, steps=20),
+        lambda: gradpoly.fit_many(x[None], y[None], degree, steps=20),
+        lambda: gnp.polyfit(x, y, degree),
+        lambda: gx.polyfit(cube, "x", degree, stats=True),
+    ]
+
+
+@pytest.mark.parametrize("magnitude", [1e154, 1e300, 1.7e308, 1e-300, 5e-324])
+def test_extreme_magnitudes_are_fitted_or_refused_without_a_stray_warning(magnitude) -> None:
+    """y at float64's edges through every door: a typed refusal or a result, and no
+    RuntimeWarning from gradpoly's own arithmetic (lstsq once multiplied a zero loss by an
+    overflowed square of its y scale: 0 * inf)."""
+    rng = np.random.default_rng(1)
+    for n, degree in ((1, 0), (3, 0), (3, 1), (5, 2)):
+        x, y = np.arange(n) - 1.0, magnitude * rng.uniform(-1.0, 1.0, n)
+        for door in _every_door(x, y, degree):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                warnings.filterwarnings("error", category=RuntimeWarning, module="gradpoly")
+                try:
+                    door()
+                except gradpoly.errors.GradpolyError:
+                    continue

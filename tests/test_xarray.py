@@ -566,3 +566,14 @@ def test_monotone_holds_on_every_pixel() -> None:
         gx.polyfit(da, "t", 5, monotone="up")
     with pytest.raises(InvalidOptionError, match="monotone shapes"):
         gx.polyfit(da, "t", 5, monotone="increasing", robust="huber")
+
+
+def test_a_single_curve_gets_its_statistics() -> None:
+    """A 1-D DataArray (no other dims) with stats=True: scalars per statistic, lstsq's values
+    (it raised a TypeError from an empty reshape)."""
+    x = np.arange(6.0)
+    y = np.sin(x)
+    out = gx.polyfit(xr.DataArray(y, coords={"x": x}, dims="x"), "x", 1, stats=True)
+    expected = gradpoly.lstsq(x, y, 1, full=True).stats
+    np.testing.assert_allclose(out["polyfit_stderr"].sortby("degree"), expected.stderr, rtol=1e-10)
+    assert float(out["polyfit_residual_std"]) == pytest.approx(expected.residual_std, rel=1e-10)

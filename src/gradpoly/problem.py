@@ -868,7 +868,9 @@ def lstsq_solve(problem: FitProblem) -> tuple[FloatArray, FloatArray]:
         coef = coef * scale
     coef = finite_coefficients(coef, problem)
     residual = b - a @ unit  # weighted, in y / scale
-    final = np.array([float(np.sum(residual * residual)) / problem.n_points]) * (scale * scale)
+    final = np.array([float(np.sum(residual * residual)) / problem.n_points])
+    with np.errstate(over="ignore"):  # a loss beyond float64 is inf, as the batched fits'
+        final = final * scale * scale
     doms = np.array([problem.domain])
     warn_unrepresentable(coef[None], (unit * scale)[None], doms, Basis.CHEBYSHEV, ONE, final, True)
     return unit * scale, coef

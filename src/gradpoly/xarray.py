@@ -346,7 +346,7 @@ def _fit_variable(
     found = _fit_block(y, job, None if own is None else np.asarray(own).reshape(y.shape))
     out: dict[str, xr.Variable] = {}
     for name, field in _fields(job).items():
-        values = np.moveaxis(found[name], 0, -1).reshape(*field.shape, *sizes)
+        values = np.moveaxis(found[name], 0, -1).reshape((*field.shape, *sizes))
         out[name] = xr.Variable((*field.dims, *other), values.astype(field.dtype), field.attrs)
     return out
 
@@ -566,7 +566,7 @@ def _fit_dask(
     out: dict[str, xr.Variable] = {}
     start = 0
     for (name, field), width in zip(fields.items(), widths, strict=True):
-        part = packed[..., start : start + width].reshape(*packed.shape[:lead], *field.shape)
+        part = packed[..., start : start + width].reshape((*packed.shape[:lead], *field.shape))
         start += width
         moved = da.moveaxis(part, tuple(range(lead, lead + len(field.shape))),
                             tuple(range(len(field.shape))))  # fmt: skip

@@ -386,10 +386,12 @@ def _drive(
                 break
     basis_coef, trace = runner.finish()
     seconds = time.perf_counter() - t1
+    loss = inner.mse(basis_coef) if problem.basis is not Basis.MONOMIAL else 0.0
     basis_coef = basis_coef * scale
     coef = finite_coefficients(problem.to_monomial(basis_coef), problem)
     if problem.basis is not Basis.MONOMIAL:  # lstsq's and fit_many's check, on this fit
-        final = np.array([problem.mse(basis_coef)])
+        with np.errstate(over="ignore"):  # a loss beyond float64 is inf, as the batched fits'
+            final = np.array([loss]) * scale * scale
         doms = np.array([problem.domain])
         w = problem.expand(basis_coef)[None]
         warn_unrepresentable(coef[None], w, doms, problem.basis, ONE, final, one=True)

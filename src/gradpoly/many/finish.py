@@ -16,7 +16,7 @@ from gradpoly.batched.base import (
 from gradpoly.gram import Gram
 from gradpoly.losses import Loss
 from gradpoly.many.prepare import Prepared
-from gradpoly.many.refine import refined
+from gradpoly.many.refine import flagged, refined
 from gradpoly.many.result import ManyResult
 from gradpoly.many.sums import point_sums
 from gradpoly.options import Basis
@@ -86,7 +86,8 @@ def assemble(
         w, coef = np.where(valid[:, None], w, np.nan), np.where(valid[:, None], coef, np.nan)
     if condition is not None:
         points = data.layout.points()
-        coef = refined(coef, w, gram.domains, basis, condition, valid, points, scale)
+        rows = flagged(coef, w, gram.domains, basis, condition, valid)
+        coef = refined(coef, rows, gram.domains, points, scale)
     warn_unrepresentable(coef, w, gram.domains, basis, valid, final)
     converged = np.ones(count, dtype=bool) if descent is None else np.zeros(count, dtype=bool)
     steps_run = np.zeros(count, dtype=np.int64)

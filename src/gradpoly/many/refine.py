@@ -62,18 +62,10 @@ def flagged(
 
 
 def refined(
-    coef: FloatArray,
-    w: FloatArray,
-    domains: FloatArray,
-    basis: Basis,
-    condition: FloatArray,
-    valid: npt.NDArray[np.bool_],
-    points: Points,
-    scale: float,
+    coef: FloatArray, rows: npt.NDArray[np.intp], domains: FloatArray, points: Points, scale: float
 ) -> FloatArray:
-    """``coef`` (in y's units; the points' y is divided by ``scale``) with every
-    :func:`flagged` series replaced by ``lstsq``'s monomial coefficients of its points."""
-    rows = flagged(coef, w, domains, basis, condition, valid)
+    """``coef`` (in y's units; the points' y is divided by ``scale``) with the series
+    ``rows`` (:func:`flagged`) replaced by ``lstsq``'s monomial coefficients of their points."""
     if rows.size == 0:
         return coef
     out = coef.copy()
