@@ -112,3 +112,25 @@ def test_batched_statistics_agree_with_lstsqs_on_random_problems() -> None:
                 rtol=1e-6,
                 atol=1e-9 * size * np.max(expected.stderr / max(sigma, 1e-300)),
             )
+
+
+@pytest.mark.parametrize("layout", ["shared", "own"])
+def test_a_result_keeps_no_input_alive(layout: str) -> None:
+    """Only copies of the rows whose statistics need their points are kept (none for a noisy
+    grid): the caller's arrays, and the padded batch made from them, can go."""
+    import gc
+    import weakref
+
+    for offset in (True, False):
+        if offset:  # every series' statistics need its points
+            x, y = offset_grid(8)
+        else:  # none does
+            x, y = np.arange(50.0), np.random.default_rng(0).normal(size=(8, 50))
+        xs = x if layout == "shared" else np.broadcast_to(x, y.shape).copy()
+        alive = weakref.ref(y)
+        result = gradpoly.lstsq_many(xs, y, 2)
+        before = result.stats.stderr
+        del y, xs
+        gc.collect()
+        assert alive() is None
+        np.testing.assert_array_equal(result.stats.stderr, before)

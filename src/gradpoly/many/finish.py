@@ -21,7 +21,7 @@ from gradpoly.many.result import ManyResult
 from gradpoly.many.sums import point_sums
 from gradpoly.options import Basis
 from gradpoly.problem import warn_unrepresentable
-from gradpoly.stats import Moments
+from gradpoly.stats import Moments, gram_unreliable
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -66,6 +66,9 @@ def assemble(
         final = descent.final
     else:
         final = np.maximum(gram.mse(np.nan_to_num(w)), 0.0)  # < 0 only by rounding
+    # the series whose statistics will need their points (stats' own test, at these w)
+    mse = final if descent is None or descent.final is None else gram.mse(np.nan_to_num(w))
+    unsure = np.flatnonzero(valid & gram_unreliable(gram.s, np.maximum(mse, 0.0)))
     loop, at = (gram, w) if free is None else (free.gram, free.z)  # what the descent ran on
     error = coefficient_errors(loop, at, valid) if descent is not None else None
     with np.errstate(over="ignore"):  # a loss beyond float64 (|y| > ~1e154) is reported as inf
@@ -122,7 +125,7 @@ def assemble(
         moments=batch_moments(gram, basis, data.counts, scale, inverse),
         ids=data.ids,
         holds_inf=data.holds_inf,
-        sums=point_sums(data.layout.point_rows),
+        sums=point_sums(data.layout.point_rows, unsure),
     )
 
 

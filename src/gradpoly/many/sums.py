@@ -48,21 +48,33 @@ BLOCK = 4_096
 """Series whose residuals are formed at once (memory: BLOCK N (D+1) floats)."""
 
 
-def point_sums(point_rows: PointRows) -> PointSums:
-    """:data:`gradpoly.stats.PointSums` of the series ``point_rows`` gives: for fits with
-    coefficients w (R, D+1) in a basis on their domains, in the units of the points' y, the
-    weighted RSS ``sum s (y - X w)^2`` and centered TSS ``sum s (y - ybar_s)^2``, each
-    residual computed in float64 from the basis (accurate to rounding relative to |y|, not to
-    the sums the Gram form cancels)."""
+def point_sums(point_rows: PointRows, held: Rows) -> PointSums:
+    """:data:`gradpoly.stats.PointSums` of the series ``held`` (those whose Gram form the fit
+    found unreliable; their points are copied now, so a result keeps no other data alive):
+    for fits with coefficients w (R, D+1) in a basis on their domains, in the units of the
+    points' y, the weighted RSS ``sum s (y - X w)^2`` and centered TSS ``sum s (y - ybar_s)^2``,
+    each residual computed in float64 from the basis (accurate to rounding relative to |y|,
+    not to the sums the Gram form cancels); NaN for a series not held (its Gram form serves)."""
+    if held.size:
+        x_held, y_held, w_held = point_rows(held)
+        x_held = np.array(x_held, dtype=np.float64)  # owned copies: the input may go
+    position = {int(b): k for k, b in enumerate(held.tolist())}
 
     def sums(
         rows: Rows, w: FloatArray, domains: FloatArray, basis: Basis, monomial: FloatArray | None
     ) -> tuple[FloatArray, FloatArray]:
-        rss, tss = np.empty(rows.size), np.empty(rows.size)
+        rss, tss = np.full(rows.size, np.nan), np.full(rows.size, np.nan)
+        mine = np.array([b in position for b in rows.tolist()], dtype=bool)
+        at = np.flatnonzero(mine)
+        if at.size == 0:
+            return rss, tss
+        where = np.array([position[int(b)] for b in rows[at].tolist()], dtype=np.intp)
         degree = w.shape[1] - 1
-        for start in range(0, rows.size, BLOCK):
-            part = slice(start, start + BLOCK)
-            x, y, weights = point_rows(rows[part])
+        for start in range(0, at.size, BLOCK):
+            part, take = at[start : start + BLOCK], where[start : start + BLOCK]
+            x = x_held if x_held.ndim == 1 else x_held[take]
+            y = y_held[take]
+            weights = None if w_held is None else (w_held if w_held.ndim == 1 else w_held[take])
             t = mapped(np.broadcast_to(x, y.shape), domains[part], basis)
             fitted = np.zeros_like(y)
             with np.errstate(over="ignore", invalid="ignore"):  # points of weight 0: not used
@@ -79,9 +91,10 @@ def point_sums(point_rows: PointRows) -> PointSums:
             if monomial is not None:  # residuals at rounding's level: an exact polynomial
                 floor = ROUNDING * EPS * EPS * (s * y * y).sum(axis=1)
                 for k in np.flatnonzero(rss[part] <= floor).tolist():
-                    found = exact_rss(x if x.ndim == 1 else x[k], y[k], s[k], monomial[start + k])
-                    if found is not None and found < rss[start + k]:
-                        rss[start + k] = found
+                    b = int(part[k])
+                    found = exact_rss(x if x.ndim == 1 else x[k], y[k], s[k], monomial[b])
+                    if found is not None and found < rss[b]:
+                        rss[b] = found
         return rss, tss
 
     return sums
