@@ -306,6 +306,10 @@ def _edited(change):
         (lambda d: d["statistics"]["gram"][0][0].__setitem__(1, 7.0), "symmetric"),
         (lambda d: d["statistics"]["inverse"][0][0].__setitem__(0, 7.0), "inverse"),
         (lambda d: d.update(coef=[1, 2]), "dimensional"),
+        (lambda d: d.update(residual_sums=[[1.0], [2.0]]), "one entry per series"),
+        (lambda d: d.update(residual_sums=[[-1.0] * 3, [1.0] * 3]), "non-negative"),
+        (lambda d: d.update(residual_sums="sums"), "dimensional"),
+        (lambda d: d.update(residual_sums=[[1.0] * 3]), "two lists"),
     ],
 )
 def test_a_saved_batch_is_checked_as_strictly_as_fresh_input(change, message) -> None:

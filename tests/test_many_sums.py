@@ -4,10 +4,13 @@ saved result's statistics are the fresh one's."""
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import gradpoly
 from gradpoly.exact import certified_sets, digits
@@ -134,3 +137,30 @@ def test_a_result_keeps_no_input_alive(layout: str) -> None:
         gc.collect()
         assert alive() is None
         np.testing.assert_array_equal(result.stats.stderr, before)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=False) | st.integers() | st.text(max_size=4),
+    lambda inner: st.lists(inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(sums=JSON)
+def test_saved_residual_sums_of_any_shape_load_or_are_one_line_errors(sums) -> None:
+    """A saved batch's residual_sums as a hostile editor leaves them: a DataFileError naming
+    what does not hold, or a result whose statistics compute."""
+    data = json.loads(gradpoly.lstsq_many(*offset_grid(3, 20), 2).to_json())
+    data["residual_sums"] = sums
+    try:
+        back = ManyResult.from_json(json.dumps(data))
+    except gradpoly.DataFileError as exc:
+        message = str(exc)
+    else:
+        message = ""
+    assert "\n" not in message
+    if message:
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert back.stats.stderr.shape == (3, 3)
