@@ -58,17 +58,15 @@ def point_sums(point_rows: PointRows, held: Rows) -> PointSums:
     if held.size:
         x_held, y_held, w_held = point_rows(held)
         x_held = np.array(x_held, dtype=np.float64)  # owned copies: the input may go
-    position = {int(b): k for k, b in enumerate(held.tolist())}
 
     def sums(
         rows: Rows, w: FloatArray, domains: FloatArray, basis: Basis, monomial: FloatArray | None
     ) -> tuple[FloatArray, FloatArray]:
         rss, tss = np.full(rows.size, np.nan), np.full(rows.size, np.nan)
-        mine = np.array([b in position for b in rows.tolist()], dtype=bool)
-        at = np.flatnonzero(mine)
+        at = np.flatnonzero(np.isin(rows, held))
         if at.size == 0:
             return rss, tss
-        where = np.array([position[int(b)] for b in rows[at].tolist()], dtype=np.intp)
+        where = np.searchsorted(held, rows[at])  # held is sorted (flatnonzero's)
         degree = w.shape[1] - 1
         for start in range(0, at.size, BLOCK):
             part, take = at[start : start + BLOCK], where[start : start + BLOCK]
