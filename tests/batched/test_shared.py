@@ -63,6 +63,40 @@ def test_gaps_are_fitted_in_the_same_products(engine: str, device: str) -> None:
     assert close(descent.coef, result.coef, 1e-8)
 
 
+@pytest.mark.parametrize("where", ["first", "last", "middle", "everywhere", "whole", "none"])
+def test_time_first_grids_with_gaps_anywhere_equal_per_series_lstsq(where: str) -> None:
+    """y stored point-major (an xarray time-first grid: ``Y.T`` of an (N, B) array) takes the
+    numba column kernel, which sums a block at once with gaps where its first or last point
+    shows one, else first as if clean: every placement of the gaps gives lstsq's fits."""
+    x, y = grid(count=2500, points=50, seed=7)
+    rng = np.random.default_rng(7)
+    gappy = y.copy()
+    hit = rng.random(y.shape) < 0.1
+    if where == "first":
+        gappy[hit[:, 0], 0] = np.nan
+    elif where == "last":
+        gappy[hit[:, -1], -1] = np.nan
+    elif where == "middle":
+        gappy[hit[:, 25], 25] = np.nan
+    elif where == "everywhere":
+        gappy[hit] = np.nan
+    elif where == "whole":
+        gappy[::97] = np.nan  # series with no point at all, as a land mask's ocean
+        gappy[1::97, ::3] = np.nan
+    point_major = np.ascontiguousarray(gappy.T).T  # (B, N) view of (N, B) memory
+    assert not point_major.flags.c_contiguous
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the empty series are reported unfitted
+        found = lstsq_many(x, point_major, 3, drop_nan=True, engine="numba")
+        rows = lstsq_many(x, np.ascontiguousarray(gappy), 3, drop_nan=True, engine="numba")
+    fitted = np.isfinite(gappy).sum(axis=1) > 3
+    assert (found.valid == fitted).all()
+    np.testing.assert_array_equal(found.stats.n, rows.stats.n)
+    assert close(found.coef[fitted], rows.coef[fitted], 1e-12)
+    sample = np.flatnonzero(fitted)[::250]
+    assert close(found.coef[sample], per_series(x, gappy[sample], 3))
+
+
 def test_a_broadcast_x_is_taken_as_one_axis() -> None:
     x, y = grid()
     shared = lstsq_many(x, y, 3)
