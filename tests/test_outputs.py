@@ -140,6 +140,10 @@ WRITER = textwrap.dedent(
     import os, signal, sys
     from gradpoly.outputs import write_atomic
 
+    # Ctrl-C as a terminal delivers it, however the tests were started: a shell that runs
+    # them in the background hands its children SIGINT ignored (and so no KeyboardInterrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
     def write(handle):
         handle.write("half")
         handle.flush()

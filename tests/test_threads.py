@@ -36,3 +36,36 @@ def test_one_blas_thread_decorates() -> None:
 
     assert twice(3.0) == 6.0
     assert twice(4.0) == 8.0  # re-entered on every call
+
+
+def test_quiet_blas_holds_big_batches_to_one_thread_only() -> None:
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads() -> list[int]:
+        return [
+            i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"
+        ]
+
+    before = blas_threads()
+    with threads.quiet_blas(threads.QUIET_FROM - 1):
+        assert blas_threads() == before  # a few series: threadpoolctl is not even asked
+    with threads.quiet_blas(threads.QUIET_FROM):
+        if threads.cores() > 1:
+            assert all(n == 1 for n in blas_threads())
+    assert blas_threads() == before
+
+
+def test_a_quiet_batch_gives_the_same_bits(monkeypatch) -> None:
+    """BLAS at one thread changes the time of a big batch's solve, never its numbers."""
+    from gradpoly import lstsq_many
+
+    rng = np.random.default_rng(3)
+    x = np.linspace(0.0, 9.0, 60)
+    y = np.sin(x)[None, :] * rng.uniform(0.5, 2.0, (threads.QUIET_FROM + 5, 1))
+    y = y + 0.01 * rng.standard_normal(y.shape)
+    y[::7, ::5] = np.nan  # gapped series too: their own G
+    quiet = lstsq_many(x, y, 3, drop_nan=True)
+    monkeypatch.setattr(threads, "QUIET_FROM", 10**12)
+    loud = lstsq_many(x, y, 3, drop_nan=True)
+    np.testing.assert_array_equal(quiet.coef, loud.coef)
+    np.testing.assert_array_equal(quiet.stats.stderr, loud.stats.stderr)

@@ -150,8 +150,9 @@ class NumbaBatch(BatchEngine):
         if (each and not rows_w) or not (y.flags.c_contiguous or columns):
             return super().shared(x, y, weights, degree, basis, device)  # BLAS takes layouts
         NUMBA.load()
-        axis = prepare(x, weights, degree, basis)
         count, size = y.shape[0], degree + 1
+        with threads.quiet_blas(count):  # no BLAS thread left spinning into the kernel
+            axis = prepare(x, weights, degree, basis)
         if rows_w:  # per-series weights: every series its own G, from its row in cache
             g, c, s = np.empty((count, size, size)), np.empty((count, size)), np.empty(count)
             counts, infinite = np.empty(count), np.zeros(count, dtype=bool)

@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradpoly import constraints, validation
+from gradpoly import constraints, threads, validation
 from gradpoly import monotone as shapes
+from gradpoly.batched.base import BatchBackend
 from gradpoly.calling import keyword_only, renamed
 from gradpoly.errors import (
     InvalidOptionError,
@@ -21,7 +22,7 @@ from gradpoly.losses import Loss
 from gradpoly.many.descent import check_descent, make_plan, needs_autograd, wants_autograd
 from gradpoly.many.finish import Free, assemble
 from gradpoly.many.inputs import Progress
-from gradpoly.many.prepare import choose_backend, prepare
+from gradpoly.many.prepare import Prepared, choose_backend, prepare
 from gradpoly.many.result import ManyResult
 from gradpoly.many.solve import constrained_solve, gram_inverses, monotone_solve, reduce
 from gradpoly.options import BEST, Basis, Device, DType, Gradient, Optimizer, pick_optimizer
@@ -120,6 +121,21 @@ def lstsq_many(
         x, y, size, chosen, backend, where, weights=weights, series=series, mask=mask,
         drop=drop, storage=storage, progress=progress,
     )  # fmt: skip
+    with threads.quiet_blas(len(data.valid)):  # small matrices: BLAS threads only spin
+        return _lstsq_solved(data, chosen, found, sign, backend, start, absolute_sigma)
+
+
+def _lstsq_solved(
+    data: Prepared,
+    chosen: Basis,
+    found: constraints.Constraints | None,
+    sign: float | None,
+    backend: BatchBackend,
+    start: float,
+    absolute_sigma: bool,
+) -> ManyResult:
+    """:func:`lstsq_many` once its data is read: the solve (plain, constrained or monotone)
+    and the result, the statistics' moments counting any constraints."""
     bound = None
     if found is None:
         w, condition, inverse = data.solve(chosen)
@@ -254,12 +270,13 @@ def fit_many(
     check_descent(descent, valid, plan, gram)
     how = (chosen, "gd-tol" if tol is not None else "gd", backend.name, str(objective))
     seconds = time.perf_counter() - start
-    if reduction is None or found is None:
-        result = assemble(descent.w, data, how, seconds, descent, tol=stop)
-        return known_sigma(result, absolute_sigma)
-    safe = np.where(valid[:, None, None], gram.g, np.eye(gram.g.shape[1]))
-    inverse = reduction.inverse(gram_inverses(safe))
-    free = Free(reduction, gram, descent.w)
-    result = assemble(reduction.full(descent.w), data, how, seconds, descent, inverse=inverse,
-                      tol=stop, free=free)  # fmt: skip
-    return known_sigma(constrained(result, found), absolute_sigma)
+    with threads.quiet_blas(len(valid)):  # small matrices: BLAS threads only spin
+        if reduction is None or found is None:
+            result = assemble(descent.w, data, how, seconds, descent, tol=stop)
+            return known_sigma(result, absolute_sigma)
+        safe = np.where(valid[:, None, None], gram.g, np.eye(gram.g.shape[1]))
+        inverse = reduction.inverse(gram_inverses(safe))
+        free = Free(reduction, gram, descent.w)
+        result = assemble(reduction.full(descent.w), data, how, seconds, descent,
+                          inverse=inverse, tol=stop, free=free)  # fmt: skip
+        return known_sigma(constrained(result, found), absolute_sigma)
