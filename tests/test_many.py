@@ -449,6 +449,24 @@ def test_cholesky_inverses_equal_numpys_and_refuse_what_is_not_definite(seed, or
     assert np.isfinite(bad[2:]).all()
 
 
+@pytest.mark.parametrize("count", [1, 7, 8, 9, 23])
+def test_cholesky_inverses_in_blocks_are_the_whole_batch_s_bits(monkeypatch, count) -> None:
+    """Series are inverted in cache-sized blocks: across any block boundary (here blocks of
+    8), with singular and indefinite matrices among them, the numbers are one block's."""
+    from gradpoly.many import solve
+
+    rng = np.random.default_rng(count)
+    a = rng.standard_normal((count, 7, 4))
+    g = np.einsum("bki,bkj->bij", a, a)
+    g[count // 2] = 0.0
+    g[-1] = -np.eye(4)
+    whole = solve.cholesky_inverses(g)
+    monkeypatch.setattr(solve, "CHOLESKY_BLOCK", 8)
+    blocked = solve.cholesky_inverses(g)
+    np.testing.assert_array_equal(blocked, whole)
+    assert np.isnan(blocked[[count // 2, -1]]).all()
+
+
 @pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
 @pytest.mark.parametrize("basis", ["chebyshev", "monomial"])
 def test_a_constant_fit_still_refuses_bad_x(bad, basis) -> None:

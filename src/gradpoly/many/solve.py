@@ -93,16 +93,32 @@ def gram_inverses(matrices: FloatArray) -> FloatArray:
         return inverses(matrices)
 
 
+CHOLESKY_BLOCK = 8192
+"""Series inverted together by :func:`cholesky_inverses`: each scalar step's temporaries
+(one value per series) then stay in cache. Unblocked, a million series made ~100 passes over
+8 MB arrays in memory: 1.2 s, where the blocks take about a tenth (same numbers)."""
+
+
 def cholesky_inverses(matrices: FloatArray) -> FloatArray:
     """``G^-1 = L^-T L^-1`` of each symmetric positive definite G (B, n, n) by Cholesky, each
-    scalar step one vector operation across the series: for small n about 3x NumPy's
+    scalar step one vector operation across a block of series: for small n about 3x NumPy's
     batched ``inv``, which pays one LAPACK call per matrix. NaN where G is not positive
     definite. Backward stable, as Cholesky is, without pivoting."""
     count, n = matrices.shape[0], matrices.shape[1]
+    out = np.empty((count, n, n))
+    for start in range(0, count, CHOLESKY_BLOCK):
+        stop = min(start + CHOLESKY_BLOCK, count)
+        _cholesky_block(matrices[start:stop], out[start:stop])
+    out[~np.isfinite(out).all(axis=(1, 2))] = np.nan  # a zero pivot gives inf: singular
+    return out
+
+
+def _cholesky_block(matrices: FloatArray, out: FloatArray) -> None:
+    """:func:`cholesky_inverses` of one block of series, written into ``out``."""
+    n = matrices.shape[1]
     a = np.ascontiguousarray(np.moveaxis(matrices, 0, -1))  # (n, n, B): contiguous entries
     low: list[list[Any]] = [[None] * n for _ in range(n)]
     inv: list[list[Any]] = [[None] * n for _ in range(n)]
-    out = np.empty((count, n, n))
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         for j in range(n):
             pivot = a[j, j].copy()
@@ -129,8 +145,6 @@ def cholesky_inverses(matrices: FloatArray) -> FloatArray:
                     entry = entry + inv[k][i] * inv[k][j]
                 out[:, i, j] = entry
                 out[:, j, i] = entry
-    out[~np.isfinite(out).all(axis=(1, 2))] = np.nan  # a zero pivot gives inf: singular
-    return out
 
 
 def inverses(matrices: FloatArray) -> FloatArray:
