@@ -1,7 +1,8 @@
 """Grids on one shared axis: gradpoly against np.polynomial and xarray, clean and with gaps.
 
 Usage: python benchmarks/grids.py [--series 10000] [--points 365] [--degree 3] [--nan 0.1]
-       [--repeats 7] [--cube 365,300,300] [--device cpu|cuda] [--json docs/grids.json]
+       [--repeats 7] [--maps 100,1000] [--cube 365,300,300] [--device cpu|cuda]
+       [--json docs/grids.json] [--markdown docs/grids.md]
 
 Side by side in one run, median (and spread) of the repeats after a warm-up:
 - clean: ``np.polynomial.polynomial.polyfit(x, Y.T)``, ``xarray.DataArray.polyfit``,
@@ -9,6 +10,9 @@ Side by side in one run, median (and spread) of the repeats after a warm-up:
   and without ``stats=True``, the per-pixel statistics);
 - the same grid with a fraction of NaN: ``xarray.polyfit(skipna=True)`` against gradpoly;
 - the memory-traffic floor: one read of Y (a sum), and each figure as that many passes;
+- in-memory maps, (time, y, x) float64 cubes of ``--maps`` sides (the issue's 365 x 100 x 100
+  and 365 x 1,000 x 1,000): ``DataArray.polyfit`` against ``gradpoly.xarray.polyfit``, with
+  and without ``stats=True``, clean and with the same fraction of NaN (``skipna=True``);
 - a dask-backed cube (float32 on disk, chunked by lat/lon) by both, with peak RSS, clean and
   with the same fraction of NaN.
 """
@@ -148,6 +152,57 @@ def grid_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
+def map_rows(side: int, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """An in-memory (time, y, x) float64 map of ``side`` x ``side`` pixels: xarray's polyfit
+    against the drop-in (and its ``stats=True``), clean and with ``args.nan`` NaN. A map of a
+    million pixels takes xarray tens of seconds with gaps: repeats shrink with the size."""
+    import xarray as xr
+
+    import gradpoly.xarray as gx
+
+    rng = np.random.default_rng(2)
+    t = np.arange(float(args.points))
+    d = args.degree
+    values = np.sin(t / 60.0)[:, None, None] * rng.uniform(0.5, 2.0, (1, side, side))
+    values = values + 0.1 * rng.standard_normal((args.points, side, side))
+    repeats = max(1, args.repeats * 10_000 // (side * side))
+    case = f"map {args.points} x {side} x {side}"
+    rows: list[dict[str, Any]] = []
+    for gaps in (False, True):
+        if gaps:
+            values[rng.random(values.shape) < args.nan] = np.nan
+        cube = xr.DataArray(values, dims=("time", "y", "x"), coords={"time": t})
+        label = f"{case}, {args.nan:.0%} NaN" if gaps else case
+        skip = {"skipna": True} if gaps else {}
+        runs = {
+            "xarray DataArray.polyfit": lambda c=cube, k=skip: c.polyfit("time", d, **k),
+            "gradpoly.xarray.polyfit": lambda c=cube, k=skip: gx.polyfit(c, "time", d, **k),
+            "gradpoly.xarray.polyfit, stats=True": (
+                lambda c=cube, k=skip: gx.polyfit(c, "time", d, stats=True, **k)
+            ),
+        }
+        base, ref = None, None
+        for method, run in runs.items():
+            time.sleep(0.5)
+            seconds, spread, out = timed(run, repeats)
+            coef = out.polyfit_coefficients.values
+            rows.append(
+                {
+                    "case": label,
+                    "method": method,
+                    "seconds": seconds,
+                    "spread": spread,
+                    "repeats": repeats,
+                    "speedup": None if base is None else base / seconds,
+                    "max_rel_diff": None if ref is None else relative(coef, ref),
+                }
+            )
+            if base is None:
+                base, ref = seconds, coef
+            del out
+    return rows
+
+
 def cube_rows(shape: tuple[int, int, int], degree: int, nan: float) -> list[dict[str, Any]]:
     """A float32 cube on disk, dask-backed and chunked by lat/lon: xarray against gradpoly,
     each in a fresh process for an honest peak RSS; clean, then (``nan`` > 0) with that
@@ -243,6 +298,7 @@ def main() -> None:
     parser.add_argument("--degree", type=int, default=3)
     parser.add_argument("--nan", type=float, default=0.1)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--maps", default="100,1000", help="sides of the in-memory maps; 0: skip")
     parser.add_argument("--cube", default="365,300,300", help="t,lat,lon of the dask cube; 0: skip")
     parser.add_argument("--json", default=None)
     parser.add_argument("--markdown", default=None, help="write the tables as markdown here")
@@ -268,6 +324,15 @@ def main() -> None:
         diff = "" if r["max_rel_diff"] is None else f"{r['max_rel_diff']:.1e}"
         print(f"{r['case']:6} {r['method']:52} {1e3 * r['seconds']:8.2f} "
               f"{1e3 * r['spread']:7.2f} {speed:>9} {r['passes']:7.1f}  {diff}")  # fmt: skip
+    if args.maps != "0":
+        for side in (int(v) for v in args.maps.split(",")):
+            maps = map_rows(side, args)
+            for r in maps:
+                speed = "" if r["speedup"] is None else f"{r['speedup']:6.1f}x"
+                diff = "" if r["max_rel_diff"] is None else f"{r['max_rel_diff']:.1e}"
+                print(f"{r['case']}: {r['method']:37} {r['seconds']:8.3f} s (spread "
+                      f"{r['spread']:.3f}, {r['repeats']} runs) {speed:>7}  {diff}")  # fmt: skip
+            rows += maps
     if args.cube != "0":
         shape = tuple(int(v) for v in args.cube.split(","))
         cubes = cube_rows(shape, args.degree, args.nan)  # type: ignore[arg-type]
@@ -302,6 +367,17 @@ def markdown(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
             f"| {r['case']} | {r['method']} | {1e3 * r['seconds']:.2f} | {speed} | "
             f"{r['passes']:.1f} | {diff} |"
         )
+    maps = [r for r in rows if r["case"].startswith("map ")]
+    if maps:
+        lines += ["", "| map (time x y x x, float64) | method | s | spread | speed-up "
+                      "| max rel. diff |", "|---|---|---:|---:|---:|---:|"]  # fmt: skip
+        for r in maps:
+            speed = "" if r["speedup"] is None else f"{r['speedup']:.1f}x"
+            diff = "" if r["max_rel_diff"] is None else f"{r['max_rel_diff']:.1e}"
+            lines.append(
+                f"| {r['case']} | {r['method']} | {r['seconds']:.3f} | {r['spread']:.3f} | "
+                f"{speed} | {diff} |"
+            )
     cubes = [r for r in rows if "peak_rss_gib" in r]
     if cubes:
         lines += ["", "| dask cube | method | seconds | peak RSS (GiB) | after imports | on disk |",

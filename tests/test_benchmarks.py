@@ -143,12 +143,24 @@ def test_certified_script_writes_digits(tmp_path) -> None:
 def test_grids_script_compares_with_numpy_and_xarray(tmp_path) -> None:
     pytest.importorskip("xarray")
     out = tmp_path / "grids.json"
-    result = script("grids.py", "--series", "300", "--points", "40", "--repeats", "1",
-                    "--cube", "20,30,30", "--device", "cuda", "--json", str(out))  # fmt: skip
+    result = script("grids.py", "--series", "300", "--points", "40", "--repeats", "1", "--maps",
+                    "12", "--cube", "20,30,30", "--device", "cuda", "--json", str(out))  # fmt: skip
     assert "xarray DataArray.polyfit" in result.stdout
     rows = json.loads(out.read_text())["rows"]
-    assert {r["case"] for r in rows} >= {"clean", "gaps"}
+    assert {r["case"] for r in rows} >= {
+        "clean",
+        "gaps",
+        "map 40 x 12 x 12",
+        "map 40 x 12 x 12, 10% NaN",
+    }
     assert all(r["max_rel_diff"] < 1e-9 for r in rows if r.get("max_rel_diff") is not None)
+    maps = [r for r in rows if r["case"].startswith("map ")]
+    assert [r["method"] for r in maps[:3]] == [
+        "xarray DataArray.polyfit",
+        "gradpoly.xarray.polyfit",
+        "gradpoly.xarray.polyfit, stats=True",
+    ]
+    assert all(r["speedup"] > 0 for r in maps if r["method"].startswith("gradpoly"))
     cube = [r for r in rows if r["case"].startswith("dask cube")]
     assert [r["method"] for r in cube] == ["xarray", "gradpoly"] * 2  # clean, then with NaN
     assert cube[2]["case"].endswith("10% NaN")
@@ -188,8 +200,10 @@ def test_grids_script_writes_markdown(tmp_path) -> None:
     pytest.importorskip("xarray")
     table = tmp_path / "grids.md"
     script("grids.py", "--series", "50", "--points", "20", "--repeats", "1", "--cube", "0",
-           "--markdown", str(table))  # fmt: skip
-    assert "| clean | xarray DataArray.polyfit |" in table.read_text()
+           "--maps", "8", "--markdown", str(table))  # fmt: skip
+    text = table.read_text()
+    assert "| clean | xarray DataArray.polyfit |" in text
+    assert "| map 20 x 8 x 8, 10% NaN | gradpoly.xarray.polyfit |" in text
 
 
 def test_small_fit_script_runs(tmp_path) -> None:
