@@ -1,7 +1,7 @@
 """Grids on one shared axis: gradpoly against np.polynomial and xarray, clean and with gaps.
 
 Usage: python benchmarks/grids.py [--series 10000] [--points 365] [--degree 3] [--nan 0.1]
-       [--repeats 7] [--maps 100,1000] [--cube 365,300,300] [--device cpu|cuda]
+       [--repeats 7] [--maps 100,1000] [--pause 0.5] [--cube 365,300,300] [--device cpu|cuda]
        [--json docs/grids.json] [--markdown docs/grids.md]
 
 Side by side in one run, median (and spread) of the repeats after a warm-up:
@@ -77,7 +77,7 @@ def grid_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
 
     def add(case: str, method: str, run: Callable[[], Any], base: float | None, ref: Any) -> Any:
-        time.sleep(0.5)  # let the previous library's worker threads go idle (jax's spin)
+        time.sleep(args.pause)  # let the previous library's worker threads go idle (jax's spin)
         seconds, spread, out = timed(run, args.repeats)
         coef = np.asarray(out)
         rows.append(
@@ -184,7 +184,7 @@ def map_rows(side: int, args: argparse.Namespace) -> list[dict[str, Any]]:
         }
         base, ref = None, None
         for method, run in runs.items():
-            time.sleep(0.5)
+            time.sleep(args.pause)
             seconds, spread, out = timed(run, repeats)
             coef = out.polyfit_coefficients.values
             rows.append(
@@ -300,6 +300,8 @@ def main() -> None:
     parser.add_argument("--nan", type=float, default=0.1)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--maps", default="100,1000", help="sides of the in-memory maps; 0: skip")
+    parser.add_argument("--pause", type=float, default=0.5,
+                        help="seconds between methods, as other threads go idle")  # fmt: skip
     parser.add_argument("--cube", default="365,300,300", help="t,lat,lon of the dask cube; 0: skip")
     parser.add_argument("--json", default=None)
     parser.add_argument("--markdown", default=None, help="write the tables as markdown here")

@@ -144,7 +144,8 @@ def test_grids_script_compares_with_numpy_and_xarray(tmp_path) -> None:
     pytest.importorskip("xarray")
     out = tmp_path / "grids.json"
     result = script("grids.py", "--series", "300", "--points", "40", "--repeats", "1", "--maps",
-                    "12", "--cube", "20,30,30", "--device", "cuda", "--json", str(out))  # fmt: skip
+                    "12", "--pause", "0", "--cube", "20,30,30", "--device", "cuda",
+                    "--json", str(out))  # fmt: skip
     assert "xarray DataArray.polyfit" in result.stdout
     rows = json.loads(out.read_text())["rows"]
     assert {r["case"] for r in rows} >= {
@@ -200,7 +201,7 @@ def test_grids_script_writes_markdown(tmp_path) -> None:
     pytest.importorskip("xarray")
     table = tmp_path / "grids.md"
     script("grids.py", "--series", "50", "--points", "20", "--repeats", "1", "--cube", "0",
-           "--maps", "8", "--markdown", str(table))  # fmt: skip
+           "--maps", "8", "--pause", "0", "--markdown", str(table))  # fmt: skip
     text = table.read_text()
     assert "| clean | xarray DataArray.polyfit |" in text
     assert "| map 20 x 8 x 8, 10% NaN | gradpoly.xarray.polyfit |" in text

@@ -311,7 +311,7 @@ def shared_statistics_columns(yt, aw, pairs, weights, used, g, c, s, counts, gap
         cc = np.zeros((size, span))
         ss = np.zeros(span)
         probe = 0.0  # NaN once the block's first or last point has a NaN/inf
-        for i in range(span):
+        for i in range(span if points > 0 else 0):
             first, last = yt[0, start + i], yt[points - 1, start + i]
             probe += (first - first) + (last - last)
         if probe == 0.0:
