@@ -479,3 +479,38 @@ def test_a_constant_fit_still_refuses_bad_x(bad, basis) -> None:
         fit_many(x, y, 0, basis=basis)
     dropped = lstsq_many(x, y, 0, basis=basis, drop_nan=True)
     np.testing.assert_allclose(dropped.coef, [[0.2]])
+
+
+@pytest.mark.parametrize("optimizer", ["gd", "nesterov"])
+def test_a_shared_axis_descends_with_its_linear_algebra_done_once(monkeypatch, optimizer) -> None:
+    """On one axis without gaps every series has one Gram matrix and domain: its rates,
+    stopping scale and verdicts are computed once (``rates.shared_rows``), with the numbers
+    the per-series computation gives, series with gaps among them or not."""
+    from gradpoly import rates
+
+    assert rates.shared_rows(np.ones((3, 2, 2)), np.zeros((3, 2)))
+    assert not rates.shared_rows(np.ones((1, 2, 2)))  # one series: nothing to share
+    assert not rates.shared_rows(np.full((3, 2), np.nan))  # monomial domains
+    assert not rates.shared_rows(np.arange(6.0).reshape(3, 2))
+    rng = np.random.default_rng(8)
+    x = np.linspace(-1.0, 30.0, 80)
+    y = np.sin(x / 5)[None, :] * rng.uniform(0.5, 2.0, (40, 1))
+    y = y + 0.01 * rng.standard_normal(y.shape)
+    gappy = y.copy()
+    gappy[::9, ::4] = np.nan
+    runs = []
+    for once in (True, False):
+        if not once:
+            monkeypatch.setattr(rates, "shared_rows", lambda *arrays: False)
+        runs.append(
+            [
+                fit_many(x, data, 3, optimizer=optimizer, tol=1e-10, drop_nan=True)
+                for data in (y, gappy)
+            ]
+        )
+    for fast, slow in zip(*runs, strict=True):
+        np.testing.assert_array_equal(fast.coef, slow.coef)
+        np.testing.assert_array_equal(fast.steps_run, slow.steps_run)
+        np.testing.assert_array_equal(fast.converged, slow.converged)
+        np.testing.assert_array_equal(fast.coef_error, slow.coef_error)
+    assert runs[0][0].converged.all()

@@ -13,7 +13,7 @@ False). ``fit`` (B = 1) and ``fit_many`` call these functions; nothing else esti
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -55,7 +55,16 @@ class ErrorMap:
         particular: FloatArray | None = None,
     ) -> ErrorMap:
         """The map of Gram matrices ``g`` (B, K, K) on ``domains`` (B, 2) in ``basis``; for a
-        constrained fit, of its free coefficients (``null`` (B, S, K), ``particular`` (B, S))."""
+        constrained fit, of its free coefficients (``null`` (B, S, K), ``particular`` (B, S)).
+        Where every series has one matrix and domain (a shared axis), it is made once."""
+        if null is None and rates.shared_rows(g, domains):
+            one = cls.of(g[:1], domains[:1], basis)
+            count = g.shape[0]
+            return replace(
+                one,
+                norms=np.repeat(one.norms, count, axis=0),
+                resolved=np.repeat(one.resolved, count, axis=0),
+            )  # inverse and to_monomial (1, K, K): each product broadcasts them
         lam, q = np.linalg.eigh(2.0 * g)
         top = lam[:, -1:]
         keep = lam > rates.MU_FLOOR * top

@@ -99,3 +99,18 @@ def coefficient_error(
     denominator = effective_min(eigenvalues) * np.asarray(coef_norm, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.asarray(np.where(grad == 0, 0.0, grad / denominator), dtype=np.float64)
+
+
+def shared_rows(*arrays: npt.NDArray[Any]) -> bool:
+    """Whether each batched array's rows (axis 0, at least two) all equal its first: one
+    matrix and domain for the whole batch (a shared axis without gaps), whose per-matrix
+    linear algebra then runs once. NaN rows (monomial domains) never count as equal."""
+    return all(a.shape[0] > 1 and bool((a == a[:1]).all()) for a in arrays)
+
+
+def eigenvalues(matrices: FloatArray) -> FloatArray:
+    """Each symmetric matrix's eigenvalues (B, K), ascending; computed once where the batch
+    is one matrix (:func:`shared_rows`)."""
+    if shared_rows(matrices):
+        return np.repeat(np.linalg.eigvalsh(matrices[:1]), matrices.shape[0], axis=0)
+    return np.asarray(np.linalg.eigvalsh(matrices), dtype=np.float64)

@@ -66,7 +66,7 @@ def make_plan(
     A constrained descent runs on free coefficients (``reduction``)."""
     steps, lr, tol = validation.steps(steps), validation.lr(lr), validation.tol(tol)
     safe = np.where(valid[:, None, None], gram.g, np.eye(gram.g.shape[1]))
-    eig = np.asarray(np.linalg.eigvalsh(safe), dtype=np.float64)
+    eig = rates.eigenvalues(safe)
     rate, beta = rate_parameters(eig, valid, lr, rule, validation.momentum(momentum))
     scale = None
     if tol is not None:  # the Hessian is 2 G: its eigenvalues are twice G's
@@ -92,10 +92,12 @@ def amplification(
     """How much the conversion to monomials can magnify a relative error of each series'
     basis coefficients near its optimum: ``|M| |w*| / |M w*|``, at least 1; for free
     coefficients z of ``w = p + N z``, ``|M N| |z*| / |M w*|``."""
+    one = reduction is None and rates.shared_rows(safe, gram.domains)  # one matrix for all
     with np.errstate(all="ignore"):  # invalid series and monomial (NaN) domains: ratio 1
-        optimum = np.matmul(np.linalg.pinv(safe), gram.c[:, :, None])[:, :, 0]
+        optimum = np.matmul(np.linalg.pinv(safe[:1] if one else safe), gram.c[:, :, None])[:, :, 0]
         if reduction is None:
-            convert = mapping.monomial_matrices(gram.domains, basis, gram.g.shape[1])
+            doms = gram.domains[:1] if one else gram.domains
+            convert = mapping.monomial_matrices(doms, basis, gram.g.shape[1])
             matrices, whole = convert, optimum
         else:
             size = reduction.particular.shape[1]

@@ -175,7 +175,7 @@ def coefficient_errors(gram: Gram, w: FloatArray, valid: npt.NDArray[np.bool_]) 
     eye = np.eye(gram.g.shape[1])
     safe = np.where(valid[:, None, None], gram.g, eye)
     ws = np.nan_to_num(w)
-    eig = np.linalg.eigvalsh(safe)
+    eig = rates.eigenvalues(safe)
     grad = 2.0 * (np.matmul(safe, ws[:, :, None])[:, :, 0] - np.where(valid[:, None], gram.c, 0))
     return rates.coefficient_error(
         np.linalg.norm(grad, axis=1), 2 * eig, np.linalg.norm(ws, axis=1)
