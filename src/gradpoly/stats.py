@@ -212,10 +212,7 @@ class Stats:
 
     @cached_property
     def _gram_mse(self) -> FloatArray:
-        m, w = self.moments, self.basis_coef / self.moments.y_scale
-        # einsum's loops: several times faster than a stacked matmul of small matrices
-        gw = np.einsum("bij,bj->bi", m.g, w)
-        mse = m.s - 2.0 * np.einsum("bi,bi->b", m.c, w) + np.einsum("bi,bi->b", w, gw)
+        mse = self.moments.mse(self.basis_coef / self.moments.y_scale)  # the one loss formula
         return np.asarray(np.maximum(mse, 0.0))  # < 0 only by rounding: an exact fit
 
     @cached_property
