@@ -97,6 +97,25 @@ def test_time_first_grids_with_gaps_anywhere_equal_per_series_lstsq(where: str) 
     assert close(found.coef[sample], per_series(x, gappy[sample], 3))
 
 
+@pytest.mark.parametrize("points", [4, 5, 6, 7, 8, 9, 13])
+def test_time_first_clean_grids_sum_every_point_whatever_the_count(points: int) -> None:
+    """The column kernel's clean pass sweeps four points at a time and the rest one by one:
+    every count (a multiple of four or not) gives each series lstsq's fit, weighted too."""
+    rng = np.random.default_rng(points)
+    x = np.sort(rng.uniform(-2.0, 5.0, points))
+    y = rng.normal(size=(1500, points)) + np.cos(x)
+    weights = rng.uniform(0.2, 3.0, points)
+    point_major = np.ascontiguousarray(y.T).T
+    degree = min(3, points - 1)
+    for w in (None, weights):
+        found = lstsq_many(x, point_major, degree, weights=w, engine="numba")
+        rows = lstsq_many(x, np.ascontiguousarray(y), degree, weights=w, engine="numba")
+        assert close(found.coef, rows.coef, 1e-12)
+        np.testing.assert_allclose(found.final_loss, rows.final_loss, rtol=1e-9, atol=1e-12)
+        sample = np.arange(0, 1500, 300)
+        assert close(found.coef[sample], per_series(x, y[sample], degree, w))
+
+
 def test_a_broadcast_x_is_taken_as_one_axis() -> None:
     x, y = grid()
     shared = lstsq_many(x, y, 3)
