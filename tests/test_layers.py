@@ -107,7 +107,7 @@ def test_the_graph_sees_lazy_imports() -> None:
 
 
 LAYERS = {  # the design notes' picture (docs/design.md), bottom up
-    0: "errors choices validation outputs private environment registry calling threads",
+    0: "errors choices validation outputs private environment registry calling threads rowwise",
     1: "options bases losses mapping rates compensated _compensated_kernels refining updates gram "
     "timeaxis",
     2: "stats display result problem exact convergence selection calibration robust constraints "

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradpoly import bases
+from gradpoly import bases, rowwise
 from gradpoly.errors import InvalidDataError
 from gradpoly.options import Basis
 
@@ -92,7 +92,7 @@ def basis_to_monomial(coef: FloatArray, doms: FloatArray, basis: Basis) -> Float
     if basis is Basis.MONOMIAL:
         return np.array(coef, dtype=np.float64, copy=True)
     size = coef.shape[1]
-    if bool((doms == doms[0]).all()):  # one fit, or one shared axis: one matrix
+    if rowwise.one_row(doms):  # one fit, or one shared axis: one matrix
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
             shared = monomial_matrices(doms[:1], basis, size)[0]
             return np.asarray(coef @ shared.T, dtype=np.float64)
@@ -205,7 +205,7 @@ def beyond_float64(doms: FloatArray, degree: int) -> npt.NDArray[np.bool_]:
     (the vectorised test of :func:`monomial_trouble` for mapped bases)."""
     if degree == 0:
         return np.zeros(doms.shape[0], dtype=bool)
-    if doms.shape[0] > 1 and bool((doms == doms[0]).all()):  # one shared axis: one verdict
+    if doms.shape[0] > 1 and rowwise.one_row(doms):  # one shared axis: one verdict
         return np.repeat(beyond_float64(doms[:1], degree), doms.shape[0])
     alpha, beta = affine(doms)
     with np.errstate(divide="ignore"):

@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.polynomial import Chebyshev, Legendre, Polynomial
 
-from gradpoly import bases, calibration, display, mapping, validation
+from gradpoly import bases, calibration, display, mapping, rowwise, validation
 from gradpoly.errors import (
     CalibrationWarning,
     DataFileError,
@@ -140,7 +140,7 @@ class Fitted:
         count = validation.count("replicates", replicates)
         rows = self._calibrated_rows()
         t0, why = calibration.locate(rows.basis_coef, rows.basis, ys)
-        fitted = np.asarray(np.isfinite(rows.basis_coef).all(axis=1), dtype=bool)
+        fitted = rowwise.finite(rows.basis_coef)
         missed = np.asarray((why > 0) & fitted[:, None])
         if missed.any():
             first = int(np.asarray(why)[missed][0])

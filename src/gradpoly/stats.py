@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradpoly import display, mapping, threads, validation
+from gradpoly import display, mapping, rowwise, threads, validation
 from gradpoly.errors import EngineUnavailableError, InvalidOptionError, warn
 from gradpoly.gram import Gram
 from gradpoly.options import Basis
@@ -154,7 +154,7 @@ class Stats:
         """The one basis-change matrix when every series shares its domain (one fit, or one
         shared axis without gaps at its ends), else None."""
         domains = self.moments.domains
-        if not bool(np.isfinite(domains).all() and (domains == domains[0]).all()):
+        if not bool(np.isfinite(domains[:1]).all() and rowwise.one_row(domains)):
             return None
         m = self.moments
         return mapping.monomial_matrices(domains[:1], m.basis, self.basis_coef.shape[1])[0]
@@ -221,7 +221,7 @@ class Stats:
         or where not finite, the Gram form is used, which loses digits as R² nears 1)."""
         if self._points is None:
             return self._given  # type: ignore[return-value]
-        fitted = np.isfinite(self.basis_coef).all(axis=1)
+        fitted = rowwise.finite(self.basis_coef)
         rows = np.flatnonzero(fitted & gram_unreliable(self.moments.s, self._gram_mse))
         rss, tss = np.full(fitted.size, np.nan), np.full(fitted.size, np.nan)
         if rows.size:
@@ -248,7 +248,7 @@ class Stats:
     def _warn_without_dof(self) -> None:
         """Say so where a fit has no residual degrees of freedom (n = D + 1, an interpolation):
         sigma, standard errors, covariance, t and p are NaN there (statsmodels warns too)."""
-        fitted = np.isfinite(self.basis_coef).all(axis=1) & (self.moments.used > 0)
+        fitted = rowwise.finite(self.basis_coef) & (self.moments.used > 0)
         none = (self.dof_array <= 0) & fitted  # a series not fitted has its own reason
         if bool(np.any(none)):
             where = "this fit" if self.single else f"{int(none.sum())} of {none.size} series"

@@ -300,11 +300,13 @@ def _clean_columns(yt, aw, weights, start, span, cc, ss):
         r1 = yt[n + 1, start : start + span]
         r2 = yt[n + 2, start : start + span]
         r3 = yt[n + 3, start : start + span]
-        for i in range(span):
-            total = ss[i] + w0 * (r0[i] * r0[i])
-            total = total + w1 * (r1[i] * r1[i])
-            total = total + w2 * (r2[i] * r2[i])
-            ss[i] = total + w3 * (r3[i] * r3[i])
+        for i in range(span):  # float32 data squared in float64, as every sum here runs
+            v0, v1 = np.float64(r0[i]), np.float64(r1[i])
+            v2, v3 = np.float64(r2[i]), np.float64(r3[i])
+            total = ss[i] + w0 * (v0 * v0)
+            total = total + w1 * (v1 * v1)
+            total = total + w2 * (v2 * v2)
+            ss[i] = total + w3 * (v3 * v3)
         for j in range(size):
             a0, a1, a2, a3 = aw[j, n], aw[j, n + 1], aw[j, n + 2], aw[j, n + 3]
             cj = cc[j]
@@ -318,7 +320,8 @@ def _clean_columns(yt, aw, weights, start, span, cc, ss):
         wn = weights[n]
         row = yt[n, start : start + span]
         for i in range(span):
-            ss[i] = ss[i] + wn * (row[i] * row[i])
+            value = np.float64(row[i])
+            ss[i] = ss[i] + wn * (value * value)
         for j in range(size):
             weight = aw[j, n]
             cj = cc[j]

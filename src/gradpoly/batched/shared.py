@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from gradpoly import rowwise
 from gradpoly.batched.batch import domains_of
 from gradpoly.gram import Gram
 from gradpoly.mapping import features, mapped
@@ -146,7 +147,7 @@ def _products(
             yd = put(y[part])
             c[part] = get(yd @ awd) / used
             s[part] = get(xp.einsum("bn,bn,n->b", yd, yd, onesd)) / used
-        gapped = ~(np.isfinite(c).all(axis=1) & np.isfinite(s))
+        gapped = ~(rowwise.finite(c) & np.isfinite(s))
     else:
         gapped = np.ones(count, dtype=bool)
     rows = np.flatnonzero(gapped)

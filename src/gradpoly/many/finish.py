@@ -9,7 +9,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from gradpoly import constraints, convergence, mapping, rates
+from gradpoly import constraints, convergence, mapping, rates, rowwise
 from gradpoly.batched.base import (
     Descent,
 )
@@ -74,7 +74,7 @@ def assemble(
     with np.errstate(over="ignore"):  # a loss beyond float64 (|y| > ~1e154) is reported as inf
         w, final = w * scale, final * scale * scale
     coef = basis_to_monomial(w, gram.domains, basis)
-    overflow = valid & ~np.isfinite(coef).all(axis=1)
+    overflow = valid & ~rowwise.finite(coef)
     if basis is not Basis.MONOMIAL:
         overflow |= valid & mapping.beyond_float64(gram.domains, coef.shape[1] - 1)
     if overflow.any():

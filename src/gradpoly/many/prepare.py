@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from gradpoly import validation
+from gradpoly import rowwise, validation
 from gradpoly.batched import backend_names, get_backend
 from gradpoly.batched.base import (
     Batch,
@@ -122,9 +122,7 @@ def check_finite(batch: Batch, gram: Gram, degree: int) -> None:
     NaN or inf anywhere in a series' x, y or weights propagates into its statistics, so only
     those series are searched; finite values too large to square overflow instead.
     """
-    broken = ~(
-        np.isfinite(gram.g).all(axis=(1, 2)) & np.isfinite(gram.c).all(axis=1) & np.isfinite(gram.s)
-    )
+    broken = ~(rowwise.finite(gram.g) & rowwise.finite(gram.c) & np.isfinite(gram.s))
     if degree == 0:  # a constant's statistics never see x: look at it
         broken |= ~np.isfinite(batch.x).all(axis=1)
     if not broken.any():
