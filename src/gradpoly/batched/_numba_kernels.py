@@ -330,6 +330,85 @@ def _clean_columns(yt, aw, weights, start, span, cc, ss):
         n += 1
 
 
+@njit(cache=True)
+def _kept_values(yt, weights, n, start, span, inf, z, m):
+    """Point n of a block: its values with NaN/inf as 0 (``z``), 1 where kept at a positive
+    weight (``m``), and each series' count of infs grown (branch-free, vectorised)."""
+    positive = 1.0 if weights[n] > 0 else 0.0
+    row = yt[n, start : start + span]
+    for i in range(span):
+        value = row[i]
+        ok = np.isfinite(value)
+        inf[i] += 1.0 if np.isinf(value) else 0.0
+        z[i] = value if ok else 0.0
+        m[i] = positive if ok else 0.0
+
+
+@njit(cache=True)
+def _gapped_columns(yt, aw, pairs, weights, start, span, cc, ss, kk, inf, miss):
+    """The gapped pass of :func:`shared_statistics_columns` over one block: each series'
+    kept count, sums without its gaps, and the pairs at its missing points (a kept point adds
+    an exact 0, a point of zero weight 0 too). Four points per sweep, as
+    :func:`_clean_columns`, each sum in point order without fast-math."""
+    points = yt.shape[0]
+    size = aw.shape[0]
+    npairs = pairs.shape[0]
+    z = np.empty((4, span))
+    m = np.empty((4, span))
+    n = 0
+    while n + 3 < points:
+        for q in range(4):
+            _kept_values(yt, weights, n + q, start, span, inf, z[q], m[q])
+        w0, w1, w2, w3 = weights[n], weights[n + 1], weights[n + 2], weights[n + 3]
+        z0, z1, z2, z3 = z[0], z[1], z[2], z[3]
+        m0, m1, m2, m3 = m[0], m[1], m[2], m[3]
+        for i in range(span):
+            kk[i] = (((kk[i] + m0[i]) + m1[i]) + m2[i]) + m3[i]
+            total = ss[i] + w0 * (z0[i] * z0[i])
+            total = total + w1 * (z1[i] * z1[i])
+            total = total + w2 * (z2[i] * z2[i])
+            ss[i] = total + w3 * (z3[i] * z3[i])
+        for j in range(size):
+            a0, a1, a2, a3 = aw[j, n], aw[j, n + 1], aw[j, n + 2], aw[j, n + 3]
+            cj = cc[j]
+            for i in range(span):
+                total = cj[i] + a0 * z0[i]
+                total = total + a1 * z1[i]
+                total = total + a2 * z2[i]
+                cj[i] = total + a3 * z3[i]
+        for p in range(npairs):
+            p0 = pairs[p, n] if w0 > 0 else 0.0
+            p1 = pairs[p, n + 1] if w1 > 0 else 0.0
+            p2 = pairs[p, n + 2] if w2 > 0 else 0.0
+            p3 = pairs[p, n + 3] if w3 > 0 else 0.0
+            mp = miss[p]
+            for i in range(span):
+                total = mp[i] + p0 * (1.0 - m0[i])
+                total = total + p1 * (1.0 - m1[i])
+                total = total + p2 * (1.0 - m2[i])
+                mp[i] = total + p3 * (1.0 - m3[i])
+        n += 4
+    while n < points:  # the last points, one per sweep
+        _kept_values(yt, weights, n, start, span, inf, z[0], m[0])
+        wn = weights[n]
+        z0, m0 = z[0], m[0]
+        for i in range(span):
+            kk[i] = kk[i] + m0[i]
+            ss[i] = ss[i] + wn * (z0[i] * z0[i])
+        for j in range(size):
+            weight = aw[j, n]
+            cj = cc[j]
+            for i in range(span):
+                cj[i] = cj[i] + weight * z0[i]
+        if wn > 0:
+            for p in range(npairs):
+                pair = pairs[p, n]
+                mp = miss[p]
+                for i in range(span):
+                    mp[i] = mp[i] + pair * (1.0 - m0[i])
+        n += 1
+
+
 @njit(cache=True, parallel=True, fastmath=FAST)
 def shared_statistics_columns(yt, aw, pairs, weights, used, g, c, s, counts, gapped, infinite):
     """:func:`shared_statistics` for y stored point-major, ``yt`` (N, B) (xarray's time-first
@@ -377,32 +456,7 @@ def shared_statistics_columns(yt, aw, pairs, weights, used, g, c, s, counts, gap
         kk = np.zeros(span)
         inf = np.zeros(span)
         miss = np.zeros((npairs, span))
-        z = np.empty(span)
-        m = np.empty(span)
-        for n in range(points):  # branch-free loops across the block, which LLVM vectorises
-            wn = weights[n]
-            positive = 1.0 if wn > 0 else 0.0
-            row = yt[n, start : start + span]
-            for i in range(span):
-                value = row[i]
-                ok = np.isfinite(value)
-                inf[i] += 1.0 if np.isinf(value) else 0.0
-                z[i] = value if ok else 0.0
-                m[i] = positive if ok else 0.0
-            for i in range(span):
-                kk[i] += m[i]
-                ss[i] += wn * z[i] * z[i]
-            for j in range(size):
-                weight = aw[j, n]
-                cj = cc[j]
-                for i in range(span):
-                    cj[i] += weight * z[i]
-            if wn > 0:  # a kept point adds an exact 0 to its series' missing pairs
-                for p in range(npairs):
-                    pair = pairs[p, n]
-                    mp = miss[p]
-                    for i in range(span):
-                        mp[i] += pair * (1.0 - m[i])
+        _gapped_columns(yt, aw, pairs, weights, start, span, cc, ss, kk, inf, miss)
         for i in range(span):
             if inf[i] > 0.0:
                 infinite[start + i] = True
