@@ -467,6 +467,21 @@ def test_cholesky_inverses_in_blocks_are_the_whole_batch_s_bits(monkeypatch, cou
     assert np.isnan(blocked[[count // 2, -1]]).all()
 
 
+@pytest.mark.parametrize("count", [1, 7, 8, 9, 23])
+def test_one_norms_are_the_largest_absolute_row_sums(monkeypatch, count) -> None:
+    """The 1-norms that condition numbers are built from, in blocks across any boundary:
+    each matrix's largest absolute row sum, NaN where a row holds NaN."""
+    from gradpoly.many import solve
+
+    rng = np.random.default_rng(count)
+    m = rng.standard_normal((count, 5, 5)) * 10.0 ** rng.integers(-3, 3, (count, 1, 1))
+    m[count // 2, 3, 1] = np.nan
+    expected = np.abs(m).sum(axis=2).max(axis=1)
+    monkeypatch.setattr(solve, "CHOLESKY_BLOCK", 8)
+    np.testing.assert_allclose(solve.one_norms(m), expected, rtol=1e-15)
+    assert np.isnan(solve.one_norms(m)[count // 2])
+
+
 @pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
 @pytest.mark.parametrize("basis", ["chebyshev", "monomial"])
 def test_a_constant_fit_still_refuses_bad_x(bad, basis) -> None:

@@ -85,7 +85,11 @@ def one_norms(matrices: FloatArray) -> FloatArray:
     ones = np.ones(cols)
     for start in range(0, count, CHOLESKY_BLOCK):
         part = np.abs(matrices[start : start + CHOLESKY_BLOCK]).reshape(-1, cols)
-        out[start : start + CHOLESKY_BLOCK] = (part @ ones).reshape(-1, rows).max(axis=1)
+        sums = (part @ ones).reshape(-1, rows)
+        top = sums[:, 0].copy()
+        for k in range(1, rows):  # the largest across the rows, one column at a time
+            np.maximum(top, sums[:, k], out=top)
+        out[start : start + CHOLESKY_BLOCK] = top
     return out
 
 
@@ -114,14 +118,16 @@ def cholesky_inverses(matrices: FloatArray) -> FloatArray:
     out = np.empty((count, n, n))
     for start in range(0, count, CHOLESKY_BLOCK):
         stop = min(start + CHOLESKY_BLOCK, count)
-        _cholesky_block(matrices[start:stop], out[start:stop])
-    out[~np.isfinite(out).all(axis=(1, 2))] = np.nan  # a zero pivot gives inf: singular
+        finite = _cholesky_block(matrices[start:stop], out[start:stop])
+        out[start:stop][~finite] = np.nan  # a zero pivot gives inf: singular
     return out
 
 
-def _cholesky_block(matrices: FloatArray, out: FloatArray) -> None:
-    """:func:`cholesky_inverses` of one block of series, written into ``out``."""
+def _cholesky_block(matrices: FloatArray, out: FloatArray) -> npt.NDArray[np.bool_]:
+    """:func:`cholesky_inverses` of one block of series, written into ``out``; returns
+    which inverses are finite in every entry."""
     n = matrices.shape[1]
+    finite = np.ones(matrices.shape[0], dtype=bool)
     a = np.ascontiguousarray(np.moveaxis(matrices, 0, -1))  # (n, n, B): contiguous entries
     low: list[list[Any]] = [[None] * n for _ in range(n)]
     inv: list[list[Any]] = [[None] * n for _ in range(n)]
@@ -151,6 +157,8 @@ def _cholesky_block(matrices: FloatArray, out: FloatArray) -> None:
                     entry = entry + inv[k][i] * inv[k][j]
                 out[:, i, j] = entry
                 out[:, j, i] = entry
+                finite &= np.isfinite(entry)
+    return finite
 
 
 def inverses(matrices: FloatArray) -> FloatArray:
@@ -222,9 +230,11 @@ def shared_solve(
                     valid[b] = False
                     problems[b] = trouble
     rows = np.flatnonzero(found.gapped & valid)
+    points = shared_points(data)
+    if rows.size == count:  # every series gapped (a map with gaps): no gather and scatter
+        return solve_gram(gram, points, basis, valid, problems)
     if rows.size:
         part = Gram(gram.g[rows], gram.c[rows], gram.s[rows], gram.domains[rows])
-        points = shared_points(data)
         sub_valid = np.ones(rows.size, dtype=bool)
         sub_problems: dict[int, str] = {}
         wr, cr, ir = solve_gram(
