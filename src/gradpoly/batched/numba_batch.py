@@ -233,7 +233,7 @@ class NumbaBatch(BatchEngine):
         weights = np.ascontiguousarray(state.weights)
         with np.errstate(all="ignore"):
             _numba_kernels.irls(
-                np.ascontiguousarray(state.x, dtype=np.float64),
+                np.asarray(state.x, dtype=np.float64),  # one axis broadcast: read, not copied
                 np.ascontiguousarray(state.y, dtype=np.float64),
                 np.ascontiguousarray(state.used),
                 bases.rule(Basis.CHEBYSHEV).coefficients(size - 1),

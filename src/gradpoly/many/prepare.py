@@ -278,7 +278,10 @@ def refuse_gaps(data: SharedInput, gapped: npt.NDArray[np.bool_], masked: bool) 
     rows = np.flatnonzero(gapped)
     if not rows.size:
         return
-    bad = ~np.isfinite(data.y[rows])
+    y = data.y if rows.size == data.y.shape[0] else data.y[rows]  # every row: no gather
+    bad = ~np.isfinite(y)
+    if not bad.any():
+        return
     if data.weights is not None:
         weights = data.weights if data.weights.ndim == 1 else data.weights[rows]
         bad &= np.broadcast_to(weights > 0, bad.shape)
@@ -330,6 +333,8 @@ def shared_batch(data: SharedInput, found: SharedGram, points: bool) -> Batch:
         return Batch(empty, empty, None, found.counts)
     shape = data.y.shape
     finite = np.isfinite(data.y)
+    if data.weights is None and bool(finite.all()):  # every point at weight 1: no copies
+        return Batch(np.broadcast_to(data.x, shape), data.y, None, found.counts)
     weights = np.ones(shape) if data.weights is None else np.broadcast_to(data.weights, shape)
     weights = np.where(finite, weights, 0.0)
     y = np.where(finite, data.y, 0.0)
