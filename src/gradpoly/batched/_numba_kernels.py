@@ -685,6 +685,7 @@ def irls(x, y, used, recur, code, tuning, tolerance, limit, state, residuals, we
                 v[j, i] = (recur[j, 0] * t * v[j - 1, i] - recur[j, 1] * v[j - 2, i]) / recur[j, 2]
         w = np.ones(m)
         fresh = np.empty(m)
+        fv = np.empty((size, m))
         fit_r = np.empty(m)
         absolute = np.empty(m)
         g = np.empty((size, size))
@@ -706,15 +707,20 @@ def irls(x, y, used, recur, code, tuning, tolerance, limit, state, residuals, we
             else:
                 for i in range(m):
                     fresh[i] = 1.0 if abs(r[i] * inverse) <= tuning else 0.0
+            for j in range(size):  # the weighted design once: the same products below
+                for i in range(m):
+                    fv[j, i] = fresh[i] * v[j, i]
             for j in range(size):
+                fj = fv[j]
                 acc = 0.0
                 for i in range(m):
-                    acc += fresh[i] * v[j, i] * yb[i]
+                    acc += fj[i] * yb[i]
                 c[j] = acc
                 for k in range(j, size):
+                    vk = v[k]
                     acc = 0.0
                     for i in range(m):
-                        acc += fresh[i] * v[j, i] * v[k, i]
+                        acc += fj[i] * vk[i]
                     g[j, k] = acc
                     g[k, j] = acc
             for j in range(size):  # equilibrate: unit diagonal
@@ -765,9 +771,8 @@ def irls(x, y, used, recur, code, tuning, tolerance, limit, state, residuals, we
                 stop = abs(new_deviance - deviance) <= tolerance
                 deviance = new_deviance
             iterations += 1.0
-            for i in range(m):
-                w[i] = fresh[i]
-                r[i] = fit_r[i]
+            w, fresh = fresh, w  # this step's weights and residuals become the current ones
+            r, fit_r = fit_r, r
             scale = new_scale
             converged = stop or new_scale == 0.0
             if stop or not new_scale > 0.0 or iterations >= limit:
