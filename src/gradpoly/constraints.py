@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradpoly import mapping, threads, validation
+from gradpoly import mapping, rowwise, threads, validation
 from gradpoly.errors import InvalidOptionError
 from gradpoly.gram import Gram
 from gradpoly.options import Basis
@@ -204,12 +204,12 @@ def null_space(c_matrix: FloatArray, d: FloatArray) -> Reduction:
     """The least-norm solution and the orthonormal null space of ``C w = d`` for each series
     (one SVD of C each); dependent constraints are flagged (:data:`INDEPENDENT`)."""
     k = c_matrix.shape[1]
-    finite = np.asarray(np.isfinite(c_matrix).all(axis=(1, 2)), dtype=bool)
+    finite = rowwise.finite(c_matrix)
     safe = np.where(finite[:, None, None], c_matrix, 0.0)
     u, singular, vt = np.linalg.svd(safe, full_matrices=True)
     top = np.maximum(singular[:, :1], 1e-300)
     kept = singular > INDEPENDENT * top
-    independent = kept.all(axis=1) & finite
+    independent = rowwise.every(kept) & finite
     inverse = np.where(kept, 1.0 / np.where(kept, singular, 1.0), 0.0)
     particular = np.einsum("bji,bj,bkj,k->bi", vt[:, :k, :], inverse, u, d)
     null = np.ascontiguousarray(np.transpose(vt[:, k:, :], (0, 2, 1)))

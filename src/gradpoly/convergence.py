@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from gradpoly import mapping, rates
+from gradpoly import mapping, rates, rowwise
 from gradpoly.options import Basis
 
 FloatArray = npt.NDArray[np.float64]
@@ -87,7 +87,7 @@ class ErrorMap:
                 ],
                 axis=1,
             )
-        resolved = np.asarray(keep.all(axis=1))
+        resolved = rowwise.every(keep)
         return cls(inverse, to_monomial, norms, resolved, null, particular, offset)
 
 
@@ -141,7 +141,7 @@ def judged(errors: FloatArray, floors: FloatArray, resolved: npt.NDArray[np.bool
     """Whether each fit is converged for ``tol`` from its float64 :func:`estimates`: both
     estimated errors at most tol, float64's own floor at most tol (below it the estimate can
     read anything), and every direction of H resolved."""
-    return np.asarray((np.maximum(errors, floors) <= tol).all(axis=1) & resolved, dtype=bool)
+    return rowwise.every(np.maximum(errors, floors) <= tol) & resolved
 
 
 def confirmed(

@@ -325,7 +325,7 @@ class Stats:
         m = self.moments
         known = np.zeros(m.g.shape[0], dtype=bool)
         if m.inverse is not None:  # formed by the solve (cond(g) <= 1e6): reuse it
-            known = np.asarray(np.isfinite(m.inverse).all(axis=(1, 2)), dtype=bool)
+            known = rowwise.finite(m.inverse)
             if known.all():  # the common case: no copy by rows
                 return np.asarray(m.inverse / m.total[:, None, None], dtype=np.float64)
         matrix = m.g * m.total[:, None, None]
@@ -334,7 +334,7 @@ class Stats:
             out[known] = m.inverse[known] / m.total[known, None, None]
             matrix = matrix[~known]
         eye = np.eye(matrix.shape[1])
-        finite = np.asarray(np.isfinite(matrix).all(axis=(1, 2)), dtype=bool)
+        finite = rowwise.finite(matrix)
         safe = np.where(finite[:, None, None], matrix, eye)
         rest = np.full_like(matrix, np.nan)
         with np.errstate(all="ignore"):

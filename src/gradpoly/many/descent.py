@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from gradpoly import constraints, mapping, rates, validation
+from gradpoly import constraints, mapping, rates, rowwise, validation
 from gradpoly.batched import backend_names, get_backend
 from gradpoly.batched.base import (
     Batch,
@@ -117,7 +117,7 @@ def check_descent(descent: Descent, valid: npt.NDArray[np.bool_], plan: Plan, gr
     w = descent.w
     if np.isfinite(w[valid]).all():
         return
-    bad = int(np.flatnonzero(valid & ~np.isfinite(w).all(axis=1))[0])
+    bad = int(np.flatnonzero(valid & ~rowwise.finite(w))[0])
     stable = 1.0 / float(np.linalg.eigvalsh(gram.g[bad])[-1])
     raise DivergenceError(
         plan.steps,

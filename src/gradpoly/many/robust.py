@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradpoly import robust, validation
+from gradpoly import robust, rowwise, validation
 from gradpoly.batched.base import BatchBackend, Reweighting
 from gradpoly.calling import keyword_only
 from gradpoly.errors import UnfittedWarning, warn
@@ -192,7 +192,7 @@ def _iterate(
         stderr = np.sqrt(np.maximum(np.diagonal(cov, axis1=1, axis2=2), 0.0)) * y_scale
         cov = cov * y_scale * y_scale
     scale = scale * y_scale
-    valid = last.valid & np.isfinite(scale) & np.isfinite(stderr).all(axis=1)
+    valid = last.valid & np.isfinite(scale) & rowwise.finite(stderr)
     lost = np.flatnonzero(last.valid & ~valid)
     if lost.size:
         warn(
