@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from gradpoly import rowwise
 from gradpoly.options import Optimizer
 
 MU_FLOOR = 1e-12
@@ -105,7 +106,7 @@ def shared_rows(*arrays: npt.NDArray[Any]) -> bool:
     """Whether each batched array's rows (axis 0, at least two) all equal its first: one
     matrix and domain for the whole batch (a shared axis without gaps), whose per-matrix
     linear algebra then runs once. NaN rows (monomial domains) never count as equal."""
-    return all(a.shape[0] > 1 and bool((a == a[:1]).all()) for a in arrays)
+    return all(a.shape[0] > 1 and rowwise.one_row(a) for a in arrays)
 
 
 def eigenvalues(matrices: FloatArray) -> FloatArray:

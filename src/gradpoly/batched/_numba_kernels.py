@@ -309,13 +309,27 @@ def _four_points(aw, weights, n, r0, r1, r2, r3, cc, ss):
 
 
 @njit(cache=True)
+def _one_point(aw, weights, n, row, cc, ss):
+    """Point n of one block (its row, no NaN) added to its sums, as :func:`_four_points`
+    adds four: the last points of a pass."""
+    wn = weights[n]
+    for i in range(row.size):
+        value = np.float64(row[i])
+        ss[i] = ss[i] + wn * (value * value)
+    for j in range(aw.shape[0]):
+        weight = aw[j, n]
+        cj = cc[j]
+        for i in range(row.size):
+            cj[i] = cj[i] + weight * row[i]
+
+
+@njit(cache=True)
 def _clean_columns(yt, aw, weights, start, span, cc, ss):
     """The clean pass of :func:`shared_statistics_columns` over one block of series, four
     points per sweep (:func:`_four_points`; 2.3 -> 1.4 ms at 10,000 x 365). No fast-math:
     each series' sums run point by point in the order written, the numbers of one point per
     sweep (``ss += w (y y)``, ``c_j += a_j y``), bit for bit."""
     points = yt.shape[0]
-    size = aw.shape[0]
     n = 0
     while n + 3 < points:
         r0, r1 = yt[n, start : start + span], yt[n + 1, start : start + span]
@@ -323,16 +337,7 @@ def _clean_columns(yt, aw, weights, start, span, cc, ss):
         _four_points(aw, weights, n, r0, r1, r2, r3, cc, ss)
         n += 4
     while n < points:  # the last points, one per sweep
-        wn = weights[n]
-        row = yt[n, start : start + span]
-        for i in range(span):
-            value = np.float64(row[i])
-            ss[i] = ss[i] + wn * (value * value)
-        for j in range(size):
-            weight = aw[j, n]
-            cj = cc[j]
-            for i in range(span):
-                cj[i] = cj[i] + weight * row[i]
+        _one_point(aw, weights, n, yt[n, start : start + span], cc, ss)
         n += 1
 
 
@@ -357,7 +362,6 @@ def _gapped_columns(yt, aw, pairs, weights, start, span, cc, ss, kk, inf, miss):
     an exact 0, a point of zero weight 0 too). Four points per sweep, as
     :func:`_clean_columns`, each sum in point order without fast-math."""
     points = yt.shape[0]
-    size = aw.shape[0]
     npairs = pairs.shape[0]
     z = np.empty((4, span))
     m = np.empty((4, span))
@@ -385,15 +389,10 @@ def _gapped_columns(yt, aw, pairs, weights, start, span, cc, ss, kk, inf, miss):
     while n < points:  # the last points, one per sweep
         _kept_values(yt, weights, n, start, span, inf, z[0], m[0])
         wn = weights[n]
-        z0, m0 = z[0], m[0]
+        m0 = m[0]
         for i in range(span):
             kk[i] = kk[i] + m0[i]
-            ss[i] = ss[i] + wn * (z0[i] * z0[i])
-        for j in range(size):
-            weight = aw[j, n]
-            cj = cc[j]
-            for i in range(span):
-                cj[i] = cj[i] + weight * z0[i]
+        _one_point(aw, weights, n, z[0], cc, ss)
         if wn > 0:
             for p in range(npairs):
                 pair = pairs[p, n]
