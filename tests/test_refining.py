@@ -68,7 +68,7 @@ def same_numbers(problem: tuple[np.ndarray, np.ndarray, np.ndarray, float, float
     weights = np.linspace(0.5, 2.0, x.size) if weighted else None
     with np.errstate(all="ignore"):
         numpy_side = Designs.of(x, mid, half, coef.size)
-        compiled = refining.Compiled(kernels, x, mid, half)
+        compiled = refining.Compiled.of(kernels, x, mid, half, coef.size)
         room, compiled_room = numpy_side.headroom(coef), compiled.headroom(coef)
         assert (room is None) == (compiled_room is None)
         if room is not None:
@@ -166,7 +166,7 @@ def test_kernels_that_cannot_run_leave_numpy_with_one_warning(monkeypatch) -> No
     class Broken:
         OK = 0
 
-        def headroom(self, *args: object) -> int:
+        def designs(self, *args: object) -> int:
             raise RuntimeError("no LLVM target")  # numba failing to compile, as it would
 
     tier = _tier_with(monkeypatch, Broken())
@@ -185,11 +185,13 @@ def test_kernels_that_disagree_with_numpy_are_not_used(monkeypatch) -> None:
         """The real kernels, but a gradient one ulp off (as fused multiply-adds would give)."""
 
         OK = kernels.OK
+        designs = staticmethod(kernels.designs)
         headroom = staticmethod(kernels.headroom)
 
         @staticmethod
-        def gradient(x, y, w, weighted, coef, mid, half, out) -> int:
-            status = kernels.gradient(x, y, w, weighted, coef, mid, half, out)
+        def gradient(*args) -> int:
+            status = kernels.gradient(*args)
+            out = args[-1]
             out[0] = np.nextafter(out[0], np.inf)
             return int(status)
 

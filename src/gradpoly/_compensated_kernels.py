@@ -41,22 +41,24 @@ residual does; the gradient is not finite (the refinement stops)."""
 
 
 @njit(cache=True)
-def _designs(xi, mid, half, ph, pl, th, tl):
+def _designs(xi, mid, half, ph, pl, th, tl, i):
     """Row i of both designs, ``x**k`` and ``T_k(t)``, as :class:`compensated.Design` builds
     them; False where a value leaves the split's range."""
-    size = ph.size
-    ph[0], pl[0], th[0], tl[0] = 1.0, 0.0, 1.0, 0.0
+    size = ph.shape[1]
+    ph[i, 0], pl[i, 0], th[i, 0], tl[i, 0] = 1.0, 0.0, 1.0, 0.0
     t = _mapped(xi, mid, half)
     for k in range(1, size):
-        ph[k], pl[k] = _mul((ph[k - 1], pl[k - 1]), (xi, 0.0))
+        ph[i, k], pl[i, k] = _mul((ph[i, k - 1], pl[i, k - 1]), (xi, 0.0))
         if k == 1:
-            th[k], tl[k] = t
+            th[i, k], tl[i, k] = t
         else:
-            th[k], tl[k] = _chebyshev_next(t, (th[k - 1], tl[k - 1]), (th[k - 2], tl[k - 2]))
+            th[i, k], tl[i, k] = _chebyshev_next(
+                t, (th[i, k - 1], tl[i, k - 1]), (th[i, k - 2], tl[i, k - 2])
+            )
     for k in range(size):
-        if not (np.isfinite(pl[k]) and np.isfinite(tl[k])):
+        if not (np.isfinite(pl[i, k]) and np.isfinite(tl[i, k])):
             return False
-        if not (abs(ph[k]) < SPLIT_LIMIT and abs(th[k]) < SPLIT_LIMIT):
+        if not (abs(ph[i, k]) < SPLIT_LIMIT and abs(th[i, k]) < SPLIT_LIMIT):
             return False
     return True
 
@@ -70,19 +72,27 @@ def _greater(a, b):
 
 
 @njit(cache=True)
-def headroom(x, coef, mid, half, out):
-    """``out = (max_i sum_k |x_i^k c_k|, max_i |sum_k x_i^k c_k|)`` in float64: whether float64
-    monomials can hold the fit at all; OUT_OF_RANGE where a design leaves the split's range."""
-    size = coef.size
-    ph, pl, th, tl = np.empty(size), np.empty(size), np.empty(size), np.empty(size)
-    reach = value = 0.0
+def designs(x, mid, half, ph, pl, th, tl):
+    """Both designs of every point as pairs, rows ``(ph + pl)[i] = x_i**k`` and ``(th + tl)[i]
+    = T_k(t_i)`` ((N, size) each), built once per fit for every refinement step;
+    OUT_OF_RANGE where a value leaves the split's range."""
     for i in range(x.size):
-        if not _designs(x[i], mid, half, ph, pl, th, tl):
+        if not _designs(x[i], mid, half, ph, pl, th, tl, i):
             return OUT_OF_RANGE
+    return OK
+
+
+@njit(cache=True)
+def headroom(ph, coef, out):
+    """``out = (max_i sum_k |x_i^k c_k|, max_i |sum_k x_i^k c_k|)`` in float64 from the
+    powers' high parts: whether float64 monomials can hold the fit at all."""
+    size = coef.size
+    reach = value = 0.0
+    for i in range(ph.shape[0]):
         row_reach = row_value = 0.0
         for k in range(size):
-            row_reach += abs(ph[k]) * abs(coef[k])
-            row_value += ph[k] * coef[k]
+            row_reach += abs(ph[i, k]) * abs(coef[k])
+            row_value += ph[i, k] * coef[k]
         reach = _greater(reach, row_reach)
         value = _greater(value, abs(row_value))
     out[0], out[1] = reach, value
@@ -137,21 +147,19 @@ def exact_sum(values, count):
 
 
 @njit(cache=True)
-def gradient(x, y, weights, weighted, coef, mid, half, out):
+def gradient(ph, pl, th, tl, y, weights, weighted, coef, out):
     """``out = T^T W (y - V c)``, the residual of monomial coefficients ``c`` and the gradient
-    of the Chebyshev design's normal equations, each as if in twice float64's precision: the
-    numbers of ``Design.residual`` then ``Design.gradient``, with exact column sums."""
-    size, count = coef.size, x.size
-    ph, pl, th, tl = np.empty(size), np.empty(size), np.empty(size), np.empty(size)
+    of the Chebyshev design's normal equations (both designs from :func:`designs`), each as
+    if in twice float64's precision: the numbers of ``Design.residual`` then
+    ``Design.gradient``, with exact column sums."""
+    size, count = coef.size, y.size
     terms = np.empty((size, 2 * count))
     for i in range(count):
-        if not _designs(x[i], mid, half, ph, pl, th, tl):
-            return OUT_OF_RANGE
-        total, carry = _two_product(ph[0], coef[0])
-        carry = carry + pl[0] * coef[0]
+        total, carry = _two_product(ph[i, 0], coef[0])
+        carry = carry + pl[i, 0] * coef[0]
         for k in range(1, size):
-            product, error = _two_product(ph[k], coef[k])
-            error = error + pl[k] * coef[k]
+            product, error = _two_product(ph[i, k], coef[k])
+            error = error + pl[i, k] * coef[k]
             total, rounding = _two_sum(total, product)
             carry = carry + (rounding + error)
         if not abs(total) < SPLIT_LIMIT:
@@ -164,9 +172,9 @@ def gradient(x, y, weights, weighted, coef, mid, half, out):
             r_high, rounding = _two_product(r_high, weights[i])
             r_low = r_low * weights[i] + rounding
         for k in range(size):
-            product, error = _two_product(th[k], r_high)
+            product, error = _two_product(th[i, k], r_high)
             terms[k, i] = product
-            terms[k, count + i] = (error + tl[k] * r_high) + th[k] * r_low
+            terms[k, count + i] = (error + tl[i, k] * r_high) + th[i, k] * r_low
     for k in range(size):
         out[k] = exact_sum(terms[k], 2 * count)
         if not np.isfinite(out[k]):

@@ -65,7 +65,7 @@ def affine(dom: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
 
 def midpoint(dom: npt.ArrayLike) -> tuple[float, float]:
     """``(mid, half)`` of one domain, with ``t = (x - mid) / half`` as :func:`to_unit` maps."""
-    lo, hi = (float(v) for v in np.asarray(dom, dtype=np.float64))
+    lo, hi = np.asarray(dom, dtype=np.float64).tolist()
     return 0.5 * lo + 0.5 * hi, 0.5 * hi - 0.5 * lo
 
 
@@ -128,7 +128,11 @@ def monomial_matrices(doms: FloatArray, basis: Basis, size: int) -> FloatArray:
     count = doms.shape[0]
     if basis is Basis.MONOMIAL:
         return np.broadcast_to(np.eye(size), (count, size, size)).copy()
-    alpha, beta = affine(doms)
+    mid, half = (0.0, 0.0) if count != 1 else midpoint(doms[0])
+    if half != 0.0:  # one fit: affine's operations on Python floats, then the same products
+        alpha, beta = np.array([1.0 / half]), np.array([-mid / half])
+    else:
+        alpha, beta = affine(doms)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         alpha_k, beta_p = _powers(alpha, size), _powers(beta, size)
         summed = (beta_p @ _shifted(basis, size).reshape(size, -1)).reshape(count, size, size)

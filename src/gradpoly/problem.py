@@ -8,6 +8,7 @@ float64 references of DESIGN.md: the closed-form optimum and the exact GD trajec
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import dataclass, field, replace
 from functools import cache, cached_property
 from typing import Any
@@ -959,25 +960,18 @@ def warn_unrepresentable(
     if lo.size > 1 and bool((lo == lo[0]).all() and (hi == hi[0]).all()):  # one axis: one x
         lo, hi = lo[:1], hi[:1]
     with np.errstate(all="ignore"):  # values beyond float64 are judged, not warned about
-        # (points, series): every reduction runs down the short axis, vectorised across series
-        if lo.size == 1:  # one x: the same operations on floats
-            low, high = float(lo[0]), float(hi[0])
-            x = ((0.5 * low + 0.5 * high) + (0.5 * high - 0.5 * low) * t)[:, None]
+        if rows.size == 1:  # one fit: the same operations on Python floats, no array set-up
+            row = int(rows[0])
+            fit = w if every else w[rows]  # (1, size), as the batched path multiplies it
+            judged = _one_judged(
+                coef[row], fit, float(lo[0]), float(hi[0]), float(final[row]), t, design
+            )
+            stray, highest, lowest = (np.array([value]) for value in judged[:3])
+            lost = unrepresentable(stray, highest - lowest, np.array([judged[3]]), judged[4])
         else:
-            x = (0.5 * lo + 0.5 * hi)[None, :] + (0.5 * hi - 0.5 * lo)[None, :] * t[:, None]
-        fitted = design @ (w if every else w[rows]).T
-        columns = np.ascontiguousarray((coef if every else coef[rows]).T)
-        monomial = np.empty_like(fitted)
-        monomial[:] = columns[size - 1]
-        for k in range(size - 2, -1, -1):  # Horner, as np.polynomial.polynomial.polyval
-            np.multiply(monomial, x, out=monomial)
-            monomial += columns[k]
-        monomial -= fitted
-        stray = np.max(np.abs(monomial, out=monomial), axis=0)
-        highest, lowest = np.max(fitted, axis=0), np.min(fitted, axis=0)
-        spread = np.sqrt(np.maximum(final[rows], 0.0))
-        top = np.maximum(np.abs(highest), np.abs(lowest))
-        lost = unrepresentable(stray, highest - lowest, spread, top)
+            stray, highest, lowest, lost = _many_judged(
+                coef, w, lo, hi, final, rows, every, t, design
+            )
     if lost.any():
         first = int(np.flatnonzero(lost)[0])
         what = (
@@ -991,6 +985,76 @@ def warn_unrepresentable(
             ),
             RepresentationWarning,
         )
+
+
+def _one_judged(
+    coef: FloatArray,
+    w: FloatArray,
+    low: float,
+    high: float,
+    final: float,
+    t: FloatArray,
+    design: FloatArray,
+) -> tuple[float, float, float, float, FloatArray]:
+    """One fit's ``(stray, highest, lowest, spread, top)`` as :func:`_many_judged` computes
+    a row's (``w`` its (1, size) fit): the same IEEE operations in the same order (Horner's
+    multiply, then add), on floats; NaN propagates as through NumPy's max and min."""
+    x = ((0.5 * low + 0.5 * high) + (0.5 * high - 0.5 * low) * t).tolist()
+    fitted = (design @ w.T)[:, 0].tolist()  # the batched path's product, to the bit
+    columns = coef.tolist()
+    last = columns[-1]
+    rest = columns[-2::-1]
+    strays = []
+    for point, value in zip(x, fitted, strict=True):
+        monomial = last
+        for column in rest:
+            monomial = monomial * point + column
+        strays.append(abs(monomial - value))
+    highest, lowest = _nan_extreme(max, fitted), _nan_extreme(min, fitted)
+    spread = math.sqrt(final) if final >= 0.0 else (final if final != final else 0.0)
+    top = np.array([_nan_extreme(max, [abs(highest), abs(lowest)])])
+    return _nan_extreme(max, strays), highest, lowest, spread, top
+
+
+def _nan_extreme(pick: Any, values: list[float]) -> float:
+    """``np.max`` or ``np.min`` (``pick``) of floats: NaN once any is NaN."""
+    return math.nan if any(value != value for value in values) else float(pick(values))
+
+
+def _many_judged(
+    coef: FloatArray,
+    w: FloatArray,
+    lo: FloatArray,
+    hi: FloatArray,
+    final: FloatArray,
+    rows: npt.NDArray[np.intp],
+    every: bool,
+    t: FloatArray,
+    design: FloatArray,
+) -> tuple[FloatArray, FloatArray, FloatArray, npt.NDArray[np.bool_]]:
+    """Per fit (``rows``), the largest stray of its monomials from its fit, its fitted values'
+    highest and lowest, and :func:`unrepresentable`'s verdict; run under ``errstate``."""
+    size = coef.shape[1]
+    # (points, series): every reduction runs down the short axis, vectorised across series
+    if lo.size == 1:  # one x: the same operations on floats
+        low, high = float(lo[0]), float(hi[0])
+        x = ((0.5 * low + 0.5 * high) + (0.5 * high - 0.5 * low) * t)[:, None]
+    else:
+        x = (0.5 * lo + 0.5 * hi)[None, :] + (0.5 * hi - 0.5 * lo)[None, :] * t[:, None]
+    fitted = design @ (w if every else w[rows]).T
+    columns = np.ascontiguousarray((coef if every else coef[rows]).T)
+    monomial = np.empty_like(fitted)
+    monomial[:] = columns[size - 1]
+    for k in range(size - 2, -1, -1):  # Horner, as np.polynomial.polynomial.polyval
+        np.multiply(monomial, x, out=monomial)
+        monomial += columns[k]
+    monomial -= fitted
+    stray = np.max(np.abs(monomial, out=monomial), axis=0)
+    highest, lowest = np.max(fitted, axis=0), np.min(fitted, axis=0)
+    spread = np.sqrt(np.maximum(final[rows], 0.0))
+    top = np.maximum(np.abs(highest), np.abs(lowest))
+    lost = unrepresentable(stray, highest - lowest, spread, top)
+    return stray, highest, lowest, lost
 
 
 @cache

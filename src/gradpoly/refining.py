@@ -17,28 +17,37 @@ from gradpoly.errors import CompiledWarning, warn
 @dataclass(frozen=True)
 class Compiled:
     """The refiner in Numba (:mod:`gradpoly._compensated_kernels`): the same operations point
-    by point, nothing built; its gradients equal the NumPy refiner's bit for bit where the
-    NumPy column sums are exact (``N (D+1) <=``
+    by point, both designs built once per fit (:meth:`of`); its gradients equal the NumPy
+    refiner's bit for bit where the NumPy column sums are exact (``N (D+1) <=``
     :data:`gradpoly.compensated.EXACT_SUM_SIZE`), and are exact sums beyond."""
 
     kernels: ModuleType
-    x: FloatArray
-    mid: float
-    half: float
+    designs: tuple[FloatArray, FloatArray, FloatArray, FloatArray] | None
+    """The powers' and the basis' high and low parts, (N, size) each; None out of range."""
+
+    @classmethod
+    def of(cls, kernels: ModuleType, x: FloatArray, mid: float, half: float, size: int) -> Compiled:
+        """The refiner of points ``x`` (float64, contiguous) on ``t = (x - mid) / half``."""
+        built = tuple(np.empty((x.size, size)) for _ in range(4))
+        status = kernels.designs(x, mid, half, *built)
+        return cls(kernels, built if status == kernels.OK else None)  # type: ignore[arg-type]
 
     def headroom(self, coef: FloatArray) -> tuple[float, float] | None:
-        out = np.empty(2)
-        if self.kernels.headroom(self.x, coef, self.mid, self.half, out) != self.kernels.OK:
+        if self.designs is None:
             return None
+        out = np.empty(2)
+        self.kernels.headroom(self.designs[0], coef, out)
         return float(out[0]), float(out[1])
 
     def gradient(
         self, coef: FloatArray, y: FloatArray, weights: FloatArray | None
     ) -> FloatArray | None:
+        if self.designs is None:
+            return None
         out = np.empty(coef.size)
         w = np.empty(1) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
         status = self.kernels.gradient(
-            self.x, np.ascontiguousarray(y), w, weights is not None, coef, self.mid, self.half, out
+            *self.designs, np.ascontiguousarray(y), w, weights is not None, coef, out
         )
         return out if status == self.kernels.OK else None
 
@@ -79,7 +88,7 @@ def _proven_kernels() -> ModuleType | None:
     coef = np.array([0.1, -1.0 / 3.0, 0.7, 1.0 / 7.0])
     expected = Designs.of(x, 1.0, 2.0, coef.size)
     try:
-        compiled = Compiled(_compensated_kernels, x, 1.0, 2.0)
+        compiled = Compiled.of(_compensated_kernels, x, 1.0, 2.0, coef.size)
         room, room_expected = compiled.headroom(coef), expected.headroom(coef)
         agree = room == room_expected and all(
             _same(compiled.gradient(coef, y, w), expected.gradient(coef, y, w))
@@ -110,4 +119,4 @@ def refiner(x: FloatArray, mid: float, half: float, size: int) -> Refiner:
     kernels = _TIER.compiled()
     if kernels is None:
         return Designs.of(x, mid, half, size)
-    return Compiled(kernels, np.ascontiguousarray(x, dtype=np.float64), mid, half)
+    return Compiled.of(kernels, np.ascontiguousarray(x, dtype=np.float64), mid, half, size)
