@@ -16,10 +16,27 @@ SHAPES = hnp.array_shapes(min_dims=2, max_dims=3, min_side=0, max_side=40)
 @settings(max_examples=200, deadline=None)
 @given(hnp.arrays(np.float64, SHAPES, elements=VALUES))
 def test_row_tests_equal_numpy_reductions_along_the_rows(a: np.ndarray) -> None:
+    same_as_numpy(a)
+
+
+def same_as_numpy(a: np.ndarray) -> None:
+    """Every per-row test of ``a`` gives NumPy's reduction's booleans."""
     rest = tuple(range(1, a.ndim))
     np.testing.assert_array_equal(rowwise.finite(a), np.isfinite(a).all(axis=rest))
     np.testing.assert_array_equal(rowwise.every(a > 0), (a > 0).all(axis=rest))
     np.testing.assert_array_equal(rowwise.some(np.isnan(a)), np.isnan(a).any(axis=rest))
+
+
+MANY_ROWS = st.tuples(
+    st.integers(rowwise.MANY - 2, rowwise.MANY + 300), st.integers(0, rowwise.SHORT + 2)
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(hnp.arrays(np.float64, MANY_ROWS, elements=VALUES))
+def test_many_short_rows_are_tested_column_by_column_with_the_same_booleans(a) -> None:
+    """Rows past :data:`rowwise.MANY` take the column-by-column path; few rows NumPy's."""
+    same_as_numpy(a)
 
 
 @settings(max_examples=200, deadline=None)

@@ -93,7 +93,9 @@ class ErrorMap:
 
 def _spectral_norms(matrices: FloatArray) -> FloatArray:
     """Each matrix's 2-norm (inf where it is not finite)."""
-    finite = np.isfinite(matrices).all(axis=(1, 2))
+    finite = rowwise.finite(matrices)
+    if finite.all():  # norm(ord=2)'s own computation (the largest singular value)
+        return np.asarray(np.linalg.svd(matrices, compute_uv=False).max(axis=-1))
     out = np.full(matrices.shape[0], np.inf)
     if finite.any():
         # norm(ord=2)'s own computation (the largest singular value), without its set-up

@@ -1213,7 +1213,7 @@ def refine_monomial(
         gradient = designs.gradient(current, y, weights)
         if gradient is None:
             break
-        points.append((float(np.linalg.norm(gradient)), current))
+        points.append((math.sqrt(gradient.dot(gradient)), current))  # np.linalg.norm, as it runs
         step = convert @ solver.normal(gradient)
         current = current + step
         if not np.isfinite(current).all():
