@@ -126,6 +126,24 @@ NOTEBOOK = Settings(200_000, 1e-5, "numpy", DType.FLOAT32, Basis.MONOMIAL, Optim
 of x, in NumPy, which do not converge. ``gradpoly.fit(x, y, **NOTEBOOK.options())``."""
 
 
+_CHOICES: tuple[tuple[str, type[Choice]], ...] = (
+    ("gradient", Gradient),
+    ("device", Device),
+    ("mode", Mode),
+    ("strategy", Strategy),
+    ("dtype", DType),
+    ("optimizer", Optimizer),
+)
+"""A config's fields that name a choice, with their vocabularies."""
+
+
+def _settle(config: Any, name: str, value: Any) -> None:
+    """Set a frozen config's field to its validated ``value`` where that is another object (a
+    config rebuilt by ``replace`` holds validated values already: nothing to set)."""
+    if getattr(config, name) is not value:
+        object.__setattr__(config, name, value)
+
+
 @dataclass(frozen=True)
 class FitConfig:
     """What to run: engine and its options, plus the loop's steps and learning rate (a
@@ -152,24 +170,17 @@ class FitConfig:
     huber_delta: float = 1.0
 
     def __post_init__(self) -> None:
-        for name, kind in (
-            ("gradient", Gradient),
-            ("device", Device),
-            ("mode", Mode),
-            ("strategy", Strategy),
-            ("dtype", DType),
-            ("optimizer", Optimizer),
-        ):
-            object.__setattr__(self, name, kind.parse(getattr(self, name)))
-        object.__setattr__(self, "steps", validation.steps(self.steps))
-        object.__setattr__(self, "momentum", validation.momentum(self.momentum))
+        for name, kind in _CHOICES:
+            _settle(self, name, kind.parse(getattr(self, name)))
+        _settle(self, "steps", validation.steps(self.steps))
+        _settle(self, "momentum", validation.momentum(self.momentum))
         if not callable(self.loss):
             from gradpoly.losses import Loss
 
-            object.__setattr__(self, "loss", Loss.parse(self.loss))
-        object.__setattr__(self, "huber_delta", validation.huber_delta(self.huber_delta))
-        object.__setattr__(self, "tol", validation.tol(self.tol))
-        object.__setattr__(self, "lr", validation.lr(self.lr))
+            _settle(self, "loss", Loss.parse(self.loss))
+        _settle(self, "huber_delta", validation.huber_delta(self.huber_delta))
+        _settle(self, "tol", validation.tol(self.tol))
+        _settle(self, "lr", validation.lr(self.lr))
         if not isinstance(self.engine, str):
             raise InvalidOptionError(f"engine must be a name, got {self.engine!r}")
 
