@@ -1216,10 +1216,11 @@ def refine_monomial(
         points.append((math.sqrt(gradient.dot(gradient)), current))  # np.linalg.norm, as it runs
         step = convert @ solver.normal(gradient)
         current = current + step
-        if not np.isfinite(current).all():
+        steps, now = step.tolist(), current.tolist()  # a few floats: no array operation
+        if not all(math.isfinite(value) for value in now):
             current = points[-1][1]
             break
-        if bool(np.all(np.abs(step) <= SETTLED * np.abs(current))):
+        if all(abs(a) <= SETTLED * abs(b) for a, b in zip(steps, now, strict=True)):
             return current  # the step is below float64's resolution: nothing left to gain
     if not points:
         return coef
