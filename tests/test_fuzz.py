@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import warnings
 from collections.abc import Callable
@@ -28,8 +29,13 @@ from gradpoly.options import Device, DType, make_config
 
 DTYPES = ("int64", "int8", "bool", "float16", "float32", "float64", "longdouble", "complex128")
 
+FUZZ_EXAMPLES = int(os.environ.get("GRADPOLY_FUZZ_EXAMPLES", "100"))
+"""Examples each fuzz test draws: 100 in the README's test command, 500 in CI's exhaustive
+pass (``.ci/run`` sets ``GRADPOLY_FUZZ_EXAMPLES=500``); derandomized, so each depth draws the
+same examples every run."""
+
 FUZZ = settings(
-    max_examples=500,
+    max_examples=FUZZ_EXAMPLES,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
