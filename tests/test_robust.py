@@ -180,6 +180,25 @@ def test_the_fused_loop_leaves_what_it_cannot_solve() -> None:
     assert state.converged[1]
 
 
+@needs_numba
+def test_one_compiled_irls_serves_every_layout() -> None:
+    """The fused loop costs one cold compile (~8 s on 2 cores), not one per argument layout:
+    one series, a shared axis broadcast to many, read-only y and per-series x all reach the
+    kernel as C-contiguous writable float64 (the shared axis as its one row)."""
+    from gradpoly.batched import _numba_kernels
+
+    x = np.linspace(0.0, 5.0, 40)
+    y = 1.0 + 0.5 * x
+    y[[5, 17]] += [4.0, -3.0]
+    frozen = np.tile(y, (3, 1))
+    frozen.setflags(write=False)
+    shared = gradpoly.robust_fit(x, np.tile(y, (3, 1)), 1, engine="numba")
+    for xs, ys in ((x, y), (x, frozen), (np.tile(x, (3, 1)), np.tile(y, (3, 1)))):
+        fit = gradpoly.robust_fit(xs, ys, 1, engine="numba")
+        np.testing.assert_array_equal(np.atleast_2d(fit.coef)[0], shared.coef[0])
+    assert len(_numba_kernels.irls.signatures) == 1
+
+
 def test_bad_options_are_named() -> None:
     x = np.linspace(0.0, 1.0, 20)
     with pytest.raises(InvalidOptionError, match="norm must be one of"):

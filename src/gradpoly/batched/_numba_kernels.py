@@ -621,7 +621,8 @@ def irls(x, y, used, recur, code, tuning, tolerance, limit, state, residuals, we
     """IRLS of every active series in one compiled loop, the rules of
     :mod:`gradpoly.many.robust`'s batched loop (statsmodels' RLM), each series on its own core.
 
-    ``state`` (B, 8) holds scale, deviance, iterations, converged, fallback and the H1 sums
+    ``x`` is (B, N), or (1, N) for one axis every series shares. ``state`` (B, 8) holds
+    scale, deviance, iterations, converged, fallback and the H1 sums
     (:func:`_h1_sums`, M-estimators); ``residuals`` and ``weights`` (B, N) the current ones. A
     NaN scale asks for the start: the least-squares fit's scale and deviance, from its
     residuals. A series' used points are gathered once; each weighted fit solves its Gram
@@ -643,10 +644,11 @@ def irls(x, y, used, recur, code, tuning, tolerance, limit, state, residuals, we
         yb = np.empty(m)
         r = np.empty(m)
         i = 0
+        row = b if x.shape[0] > 1 else b - b  # one row: the shared axis (b - b keeps b's type)
         for n in range(points):
             if used[b, n]:
                 index[i] = n
-                xb[i] = x[b, n]
+                xb[i] = x[row, n]
                 yb[i] = y[b, n]
                 r[i] = residuals[b, n]
                 i += 1

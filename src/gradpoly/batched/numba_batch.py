@@ -9,10 +9,12 @@ from functools import cache
 from typing import Any, ClassVar
 
 import numpy as np
+import numpy.typing as npt
 
 from gradpoly import bases, mapping, monotone, threads
 from gradpoly.batched import register
 from gradpoly.batched.base import Batch, BatchEngine, Descent, Plan, Reweighting
+from gradpoly.batched.batch import FloatArray
 from gradpoly.engines.base import OptionalLibrary
 from gradpoly.gram import Gram
 from gradpoly.options import Basis, Device
@@ -232,10 +234,10 @@ class NumbaBatch(BatchEngine):
         residuals = np.ascontiguousarray(state.residuals)
         weights = np.ascontiguousarray(state.weights)
         with np.errstate(all="ignore"):
-            _numba_kernels.irls(
-                np.asarray(state.x, dtype=np.float64),  # one axis broadcast: read, not copied
-                np.ascontiguousarray(state.y, dtype=np.float64),
-                np.ascontiguousarray(state.used),
+            _numba_kernels.irls(  # one signature for every call: one cold compile (~8 s)
+                _one_layout(_shared_row(state.x)),
+                _one_layout(state.y),
+                _one_layout(state.used, bool),
                 bases.rule(Basis.CHEBYSHEV).coefficients(size - 1),
                 NORM_CODES[norm],
                 float(tuning),
@@ -261,3 +263,16 @@ class NumbaBatch(BatchEngine):
         if weights is not state.weights:
             state.weights[done] = weights[done]
         state.active[done] = False
+
+
+def _shared_row(x: FloatArray) -> FloatArray:
+    """x (B, N) as the IRLS kernel reads it: one axis broadcast to every series is its one
+    row (1, N), not copied B times."""
+    return x[:1] if x.shape[0] > 1 and x.strides[0] == 0 else x
+
+
+def _one_layout(values: npt.NDArray[Any], dtype: Any = np.float64) -> npt.NDArray[Any]:
+    """``values`` C-contiguous and writable (copied only where they are not): numba compiles a
+    kernel once per layout and writability of its arguments, so a read-only or strided input
+    would cost the IRLS kernel a second cold compile."""
+    return np.require(values, dtype, ["C", "W"])
