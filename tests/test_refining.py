@@ -132,6 +132,22 @@ def test_lstsq_is_the_same_on_either_tier(compiled_tier, monkeypatch) -> None:
         assert relative_error(got, exact_lstsq(x, y, degree)) <= 1e-8, kind
 
 
+def test_the_compiled_refiner_compiles_once_whatever_the_inputs(compiled_tier) -> None:
+    """Read-only x, float32 y and weights reach the kernels as writable float64: one compiled
+    signature each, not one per caller's layout."""
+    x = np.linspace(0, 5, 40)
+    frozen = x.copy()
+    frozen.setflags(write=False)
+    y = np.sin(x)
+    expected = lstsq(x, y, 4)
+    np.testing.assert_array_equal(lstsq(frozen, y, 4), expected)
+    lstsq(x, y.astype(np.float32), 4)
+    lstsq(frozen, y, 4, weights=np.linspace(1.0, 2.0, 40).astype(np.float32))
+    assert compiled_tier.kernels is not None
+    assert len(kernels.designs.signatures) == 1
+    assert len(kernels.gradient.signatures) == 1
+
+
 def test_a_process_without_numba_keeps_numpy(monkeypatch) -> None:
     tier = refining._Tier()
     monkeypatch.setattr(refining, "_TIER", tier)

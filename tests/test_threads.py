@@ -69,3 +69,22 @@ def test_a_quiet_batch_gives_the_same_bits(monkeypatch) -> None:
     loud = lstsq_many(x, y, 3, drop_nan=True)
     np.testing.assert_array_equal(quiet.coef, loud.coef)
     np.testing.assert_array_equal(quiet.stats.stderr, loud.stats.stderr)
+
+
+def test_kernel_arrays_are_one_layout_and_copied_only_when_needed() -> None:
+    """One compiled signature per kernel: C-contiguous, writable float64 (or the dtype asked),
+    the input itself where it already is."""
+    ready = np.arange(6.0)
+    assert threads.kernel_array(ready) is ready
+    frozen = np.arange(6.0)
+    frozen.setflags(write=False)
+    for values in (frozen, np.arange(12.0)[::2], np.arange(6, dtype=np.float32),
+                   np.broadcast_to(np.arange(3.0), (2, 3))):  # fmt: skip
+        out = threads.kernel_array(values)
+        assert out is not values
+        assert out.dtype == np.float64
+        assert out.flags.c_contiguous
+        assert out.flags.writeable
+        np.testing.assert_array_equal(out, values)
+    mask = np.ones(4, dtype=bool)
+    assert threads.kernel_array(mask, bool) is mask

@@ -10,6 +10,7 @@ from types import ModuleType
 
 import numpy as np
 
+from gradpoly import threads
 from gradpoly.compensated import Designs, FloatArray, Refiner
 from gradpoly.errors import CompiledWarning, warn
 
@@ -27,9 +28,9 @@ class Compiled:
 
     @classmethod
     def of(cls, kernels: ModuleType, x: FloatArray, mid: float, half: float, size: int) -> Compiled:
-        """The refiner of points ``x`` (float64, contiguous) on ``t = (x - mid) / half``."""
+        """The refiner of points ``x`` on ``t = (x - mid) / half``."""
         built = tuple(np.empty((x.size, size)) for _ in range(4))
-        status = kernels.designs(x, mid, half, *built)
+        status = kernels.designs(threads.kernel_array(x), mid, half, *built)
         return cls(kernels, built if status == kernels.OK else None)  # type: ignore[arg-type]
 
     def headroom(self, coef: FloatArray) -> tuple[float, float] | None:
@@ -45,9 +46,9 @@ class Compiled:
         if self.designs is None:
             return None
         out = np.empty(coef.size)
-        w = np.empty(1) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
+        w = np.empty(1) if weights is None else threads.kernel_array(weights)
         status = self.kernels.gradient(
-            *self.designs, np.ascontiguousarray(y), w, weights is not None, coef, out
+            *self.designs, threads.kernel_array(y), w, weights is not None, coef, out
         )
         return out if status == self.kernels.OK else None
 
@@ -119,4 +120,4 @@ def refiner(x: FloatArray, mid: float, half: float, size: int) -> Refiner:
     kernels = _TIER.compiled()
     if kernels is None:
         return Designs.of(x, mid, half, size)
-    return Compiled.of(kernels, np.ascontiguousarray(x, dtype=np.float64), mid, half, size)
+    return Compiled.of(kernels, x, mid, half, size)

@@ -1,6 +1,7 @@
-"""The cores gradpoly may use, one pool of helper threads, and BLAS held to one thread
-around small-matrix work: on a few cores, BLAS threads left spinning after a batched
-product of tiny matrices steal the cores from the next parallel kernel (numba's)."""
+"""The cores gradpoly may use, one pool of helper threads, BLAS held to one thread around
+small-matrix work (on a few cores, BLAS threads left spinning after a batched product of tiny
+matrices steal the cores from the next parallel kernel, numba's), and arrays in the one layout
+the compiled kernels are specialised for."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ import itertools
 import os
 from collections.abc import Callable, Iterator
 from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
 
 
 @functools.cache
@@ -71,3 +75,13 @@ def quiet_blas(count: int) -> contextlib.AbstractContextManager[None]:
     """:func:`one_blas_thread` for the small-matrix work of a batch of ``count`` series (from
     :data:`QUIET_FROM`; a few series skip threadpoolctl's ~10 us)."""
     return one_blas_thread() if count >= QUIET_FROM else contextlib.nullcontext()
+
+
+def kernel_array(values: npt.NDArray[Any], dtype: Any = np.float64) -> npt.NDArray[Any]:
+    """``values`` as every numba kernel takes them: C-contiguous, writable, of ``dtype``
+    (copied only where they are not). Numba compiles a kernel once per layout, writability
+    and dtype of each argument: a read-only or strided input would cost a second cold compile,
+    seconds for the parallel kernels."""
+    if values.dtype == dtype and values.flags.c_contiguous and values.flags.writeable:
+        return values
+    return np.array(values, dtype=dtype, order="C")

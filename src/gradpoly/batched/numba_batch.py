@@ -9,7 +9,6 @@ from functools import cache
 from typing import Any, ClassVar
 
 import numpy as np
-import numpy.typing as npt
 
 from gradpoly import bases, mapping, monotone, threads
 from gradpoly.batched import register
@@ -169,16 +168,17 @@ class NumbaBatch(BatchEngine):
         counts, gapped = np.full(count, axis.used), np.zeros(count, dtype=bool)
         infinite = np.zeros(count, dtype=bool)
         a, aw = np.ascontiguousarray(axis.a.T), np.ascontiguousarray(axis.aw.T)
+        ones = threads.kernel_array(axis.ones)  # a user's read-only weights: no second compile
         with np.errstate(over="ignore", invalid="ignore"):
             if columns:
                 upper = [(j, k) for j in range(size) for k in range(j, size)]
                 pairs = np.ascontiguousarray(np.stack([aw[j] * a[k] for j, k in upper]))
                 _numba_kernels.shared_statistics_columns(
-                    y.T, aw, pairs, axis.ones, axis.used, g, c, s, counts, gapped, infinite
+                    y.T, aw, pairs, ones, axis.used, g, c, s, counts, gapped, infinite
                 )
             else:
                 _numba_kernels.shared_statistics(
-                    y, a, aw, axis.ones, axis.used, g, c, s, counts, gapped, infinite
+                    y, a, aw, ones, axis.used, g, c, s, counts, gapped, infinite
                 )
         return finish(axis, count, g, c, s, counts, gapped, basis, infinite)
 
@@ -235,9 +235,9 @@ class NumbaBatch(BatchEngine):
         weights = np.ascontiguousarray(state.weights)
         with np.errstate(all="ignore"):
             _numba_kernels.irls(  # one signature for every call: one cold compile (~8 s)
-                _one_layout(_shared_row(state.x)),
-                _one_layout(state.y),
-                _one_layout(state.used, bool),
+                threads.kernel_array(_shared_row(state.x)),
+                threads.kernel_array(state.y),
+                threads.kernel_array(state.used, bool),
                 bases.rule(Basis.CHEBYSHEV).coefficients(size - 1),
                 NORM_CODES[norm],
                 float(tuning),
@@ -269,10 +269,3 @@ def _shared_row(x: FloatArray) -> FloatArray:
     """x (B, N) as the IRLS kernel reads it: one axis broadcast to every series is its one
     row (1, N), not copied B times."""
     return x[:1] if x.shape[0] > 1 and x.strides[0] == 0 else x
-
-
-def _one_layout(values: npt.NDArray[Any], dtype: Any = np.float64) -> npt.NDArray[Any]:
-    """``values`` C-contiguous and writable (copied only where they are not): numba compiles a
-    kernel once per layout and writability of its arguments, so a read-only or strided input
-    would cost the IRLS kernel a second cold compile."""
-    return np.require(values, dtype, ["C", "W"])
