@@ -1,7 +1,7 @@
 """The cores gradpoly may use, one pool of helper threads, BLAS held to one thread around
 small-matrix work (on a few cores, BLAS threads left spinning after a batched product of tiny
 matrices steal the cores from the next parallel kernel, numba's), and arrays in the one layout
-the compiled kernels are specialised for."""
+a numba kernel is compiled for."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def quiet_blas(count: int) -> contextlib.AbstractContextManager[None]:
 
 
 def kernel_array(values: npt.NDArray[Any], dtype: Any = np.float64) -> npt.NDArray[Any]:
-    """``values`` as every numba kernel takes them: C-contiguous, writable, of ``dtype``
+    """``values`` as a numba kernel takes them: C-contiguous, writable, of ``dtype``
     (copied only where they are not). Numba compiles a kernel once per layout, writability
     and dtype of each argument: a read-only or strided input would cost a second cold compile,
     seconds for the parallel kernels."""
