@@ -124,10 +124,19 @@ def test_every_compile_route_follows_the_eager_trace(compiler, strategy, gradien
     np.testing.assert_allclose(compiled.coef, eager.coef, rtol=1e-12, atol=1e-15)
 
 
+STACK_GRAM = FitConfig(
+    engine="torch", gradient="manual", device="cpu", mode="compiled", strategy="gram",
+    dtype="float32",
+)  # fmt: skip
+"""The notebook's fit, compiled on the Gram statistics: the contract's configuration and cubic
+(:func:`tests.engines.checks.small_problem`), so its worker's package serves this test too."""
+
+
+@pytest.mark.xdist_group(str(STACK_GRAM))
 def test_a_stack_package_result_survives_later_calls() -> None:
     """Stack-buffer packages return the same memory on every call; the runner copies it."""
     x = np.linspace(0, 5, 100)
-    kwargs = dict(degree=4, steps=45, engine="torch", mode="compiled", strategy="gram")
+    kwargs = dict(degree=3, steps=45, engine="torch", mode="compiled", strategy="gram")
     first = fit(x, np.sin(x), **kwargs)
     trace, coef = first.trace.copy(), first.coef.copy()
     fit(x, np.cos(x), **kwargs)
