@@ -173,8 +173,18 @@ def _returns_its_own_memory(block, example) -> bool:
     return bool(first[1].data_ptr() == second[1].data_ptr())
 
 
+def _grouped_with(strategy: str) -> pytest.MarkDecorator:
+    """The xdist group of the contract's compiled float64 manual ``strategy`` configuration:
+    a test needing the stack package that group builds for the contract's cubic (four
+    coefficients, float64, a float64 lr tensor) loads it from the package cache instead of
+    compiling it cold again."""
+    options = dict(engine="torch", gradient="manual", device="cpu", mode="compiled")
+    return worker_group(FitConfig(strategy=strategy, dtype="float64", **options))
+
+
 def test_stack_and_heap_packages_in_one_process_are_what_they_ask_for(uncached) -> None:
-    """Inductor registers one CPU wrapper generator per process; each package gets its own."""
+    """Inductor registers one CPU wrapper generator per process; each package gets its own.
+    (Its own shapes: both packages are built here, the stack one after the heap one.)"""
     strategy, gradient = torch_engine.Strategy.GRAM, torch_engine.Gradient.MANUAL
     g = torch.eye(3, dtype=torch.float64)
     example = (
@@ -191,13 +201,15 @@ def test_stack_and_heap_packages_in_one_process_are_what_they_ask_for(uncached) 
     assert _returns_its_own_memory(stack, example)
 
 
+@_grouped_with("per-sample")
 def test_a_package_is_never_reused_for_other_strides(uncached) -> None:
     """AOTI trusts its example's strides unchecked; a column-major design got wrong steps."""
     strategy, gradient = torch_engine.Strategy.PER_SAMPLE, torch_engine.Gradient.MANUAL
     rows = torch.randn(30, 4, dtype=torch.float64)
     columns = rows.T.contiguous().T  # the same values, column-major (as chebvander gives)
     b = torch.randn(30, dtype=torch.float64)
-    w, n, lr = torch.zeros(4, dtype=torch.float64), torch.tensor(20), torch.tensor(0.01)
+    w, n = torch.zeros(4, dtype=torch.float64), torch.tensor(20)
+    lr = torch.tensor(0.01, dtype=torch.float64)
     reference = torch_engine.make_block(
         torch_engine.make_step(strategy, gradient, torch_engine.Mode.COMPILED), 20
     )(w, n, lr, rows, rows.T.contiguous(), b)
