@@ -201,9 +201,18 @@ def test_stack_and_heap_packages_in_one_process_are_what_they_ask_for(uncached) 
     assert _returns_its_own_memory(stack, example)
 
 
+@pytest.fixture
+def empty_table(monkeypatch):
+    """An empty in-process table with the package cache on: what this worker's group built
+    for the same key loads from the cache, anything else is built here."""
+    monkeypatch.setattr(torch_engine, "_PACKAGES", {})
+
+
 @_grouped_with("per-sample")
-def test_a_package_is_never_reused_for_other_strides(uncached) -> None:
-    """AOTI trusts its example's strides unchecked; a column-major design got wrong steps."""
+def test_a_package_is_never_reused_for_other_strides(empty_table) -> None:
+    """AOTI trusts its example's strides unchecked; a column-major design got wrong steps.
+    The row-major package is the contract's (cached by its group); the column-major one must
+    be another package, keyed by its strides, and fit as the reference does."""
     strategy, gradient = torch_engine.Strategy.PER_SAMPLE, torch_engine.Gradient.MANUAL
     rows = torch.randn(30, 4, dtype=torch.float64)
     columns = rows.T.contiguous().T  # the same values, column-major (as chebvander gives)
