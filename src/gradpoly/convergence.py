@@ -94,12 +94,12 @@ class ErrorMap:
 def _spectral_norms(matrices: FloatArray) -> FloatArray:
     """Each matrix's 2-norm (inf where it is not finite)."""
     finite = rowwise.finite(matrices)
-    if finite.all():  # norm(ord=2)'s own computation (the largest singular value)
-        return np.asarray(np.linalg.svd(matrices, compute_uv=False).max(axis=-1))
     out = np.full(matrices.shape[0], np.inf)
     if finite.any():
-        # norm(ord=2)'s own computation (the largest singular value), without its set-up
-        out[finite] = np.linalg.svd(matrices[finite], compute_uv=False).max(axis=-1)
+        # norm(ord=2)'s own computation (the largest singular value), without its set-up;
+        # every matrix finite (the common case): no gather
+        kept = matrices if finite.all() else matrices[finite]
+        out[finite] = np.linalg.svd(kept, compute_uv=False).max(axis=-1)
     return out
 
 

@@ -128,8 +128,9 @@ def monomial_matrices(doms: FloatArray, basis: Basis, size: int) -> FloatArray:
     count = doms.shape[0]
     if basis is Basis.MONOMIAL:
         return np.broadcast_to(np.eye(size), (count, size, size)).copy()
-    mid, half = (0.0, 0.0) if count != 1 else midpoint(doms[0])
-    if half != 0.0:  # one fit: affine's operations on Python floats, then the same products
+    one = midpoint(doms[0]) if count == 1 else None
+    if one is not None and one[1] != 0.0:  # one fit: affine's operations on floats
+        mid, half = one
         alpha, beta = np.array([1.0 / half]), np.array([-mid / half])
     else:
         alpha, beta = affine(doms)

@@ -966,8 +966,8 @@ def warn_unrepresentable(
             judged = _one_judged(
                 coef[row], fit, float(lo[0]), float(hi[0]), float(final[row]), t, design
             )
-            stray, highest, lowest = (np.array([value]) for value in judged[:3])
-            lost = unrepresentable(stray, highest - lowest, np.array([judged[3]]), judged[4])
+            stray, highest, lowest, spread, top = (np.array([value]) for value in judged)
+            lost = unrepresentable(stray, highest - lowest, spread, top)
         else:
             stray, highest, lowest, lost = _many_judged(
                 coef, w, lo, hi, final, rows, every, t, design
@@ -995,7 +995,7 @@ def _one_judged(
     final: float,
     t: FloatArray,
     design: FloatArray,
-) -> tuple[float, float, float, float, FloatArray]:
+) -> tuple[float, float, float, float, float]:
     """One fit's ``(stray, highest, lowest, spread, top)`` as :func:`_many_judged` computes
     a row's (``w`` its (1, size) fit): the same IEEE operations in the same order (Horner's
     multiply, then add), on floats; NaN propagates as through NumPy's max and min."""
@@ -1012,7 +1012,7 @@ def _one_judged(
         strays.append(abs(monomial - value))
     highest, lowest = _nan_extreme(max, fitted), _nan_extreme(min, fitted)
     spread = math.sqrt(final) if final >= 0.0 else (final if final != final else 0.0)
-    top = np.array([_nan_extreme(max, [abs(highest), abs(lowest)])])
+    top = _nan_extreme(max, [abs(highest), abs(lowest)])
     return _nan_extreme(max, strays), highest, lowest, spread, top
 
 
