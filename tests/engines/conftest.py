@@ -1,4 +1,4 @@
-"""Real AOTInductor packages, built once per test run, for the package tests."""
+"""A real AOTInductor package, built once per test run, for the package tests."""
 
 from __future__ import annotations
 
@@ -11,21 +11,49 @@ from gradpoly.engines import aoti, torch_engine
 from tests.engines.packages import package_fit
 
 
+class _Keyed(Exception):
+    """Raised in place of packaging: the cache key the fit would record (``args[0]``)."""
+
+
+def _key_of(degree: int) -> dict:
+    """The key a compiled fit of ``degree`` caches its package under, from its own packaging
+    call (nothing exported or compiled)."""
+
+    def capture(program, stack, key=None):
+        del program, stack
+        raise _Keyed(key)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(torch_engine, "_PACKAGES", {})
+        patch.setattr(torch_engine, "aoti_package", capture)
+        with pytest.raises(_Keyed) as caught:
+            package_fit(degree)
+    return caught.value.args[0]
+
+
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):
-    """Real packages and manifests for degree 4 and degree 2, and the degree-4 reference fit."""
+    """A real package and manifest for degree 4 with the degree-4 reference fit, and another
+    block's entry for degree 2: the manifest gradpoly writes for degree 2's key over bytes
+    that are not degree 4's package (its bytes, the last one changed). The cache checks the
+    key and the hash before it loads anything, so one compile serves both (each is ~20 s)."""
     root = tmp_path_factory.mktemp("built")
     saved = os.environ.get("GRADPOLY_CACHE_DIR")
     os.environ["GRADPOLY_CACHE_DIR"] = str(root)
     tables = dict(torch_engine._PACKAGES)
     try:
-        found = {}
-        for degree in (4, 2):
-            torch_engine._PACKAGES.clear()
-            before = set((root / "torch-packages").glob("*.pt2")) if root.exists() else set()
-            result = package_fit(degree)
-            (package,) = set((root / "torch-packages").glob("*.pt2")) - before
-            found[degree] = (package, package.with_suffix(".json"), result)
+        torch_engine._PACKAGES.clear()
+        result = package_fit(4)
+        (package,) = (root / "torch-packages").glob("*.pt2")
+        found = {4: (package, package.with_suffix(".json"), result)}
+        other = bytearray(package.read_bytes())
+        other[-1] ^= 0xFF
+        key = _key_of(2)
+        paths = aoti.package_paths(key)
+        assert paths is not None
+        assert paths[0] != package
+        aoti._store(*paths, key, bytes(other))
+        found[2] = (paths[0], paths[1], None)
     finally:
         torch_engine._PACKAGES.clear()
         torch_engine._PACKAGES.update(tables)
