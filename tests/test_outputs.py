@@ -46,6 +46,71 @@ def test_a_symlink_is_written_through_and_stays_a_link(tmp_path) -> None:
     assert real.read_text() == "new"
 
 
+NOBODY = 65534
+AS_ROOT = pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0,
+    reason="making a link of another owner needs root",
+)
+
+
+def _shared_folder(tmp_path: Path) -> Path:
+    """A sticky, world-writable folder such as /tmp, owned by this user."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    return shared
+
+
+@AS_ROOT
+@pytest.mark.parametrize("through", ["file", "folder"])
+def test_another_user_s_link_in_a_shared_folder_is_refused(tmp_path, cli, data_csv, through
+                                                          ) -> None:  # fmt: skip
+    """Another user's link in /tmp aimed at this user's file, or at a folder of theirs: the
+    write is refused (protected_symlinks' rule, whatever the system says) and nothing moves."""
+    shared = _shared_folder(tmp_path)
+    victim = tmp_path / "thesis.txt"
+    victim.write_text("years of work")
+    link = shared / "out.json"
+    link.symlink_to(victim if through == "file" else tmp_path)
+    os.lchown(link, NOBODY, NOBODY)
+    name = link if through == "file" else link / "thesis.txt"
+    with pytest.raises(OutputError, match=r"another user \(uid 65534\)"):
+        write_text_atomic(name, "{}")
+    assert victim.read_text() == "years of work"
+    assert link.is_symlink()
+    assert leftovers(tmp_path) == []
+    assert leftovers(shared) == []
+    code, _, err = cli("fit", str(data_csv), "--steps", "5", "--json", str(name))
+    assert code == 1
+    assert "another user" in err
+    assert len(err.strip().splitlines()) == 1
+    assert victim.read_text() == "years of work"
+
+
+@AS_ROOT
+@pytest.mark.parametrize("owner", ["mine", "the folder's owner's"])
+def test_a_link_of_this_user_or_the_folder_s_owner_is_followed(tmp_path, owner) -> None:
+    """The links protected_symlinks follows: this user's own, or the shared folder's owner's."""
+    shared = _shared_folder(tmp_path)
+    real = tmp_path / "real.json"
+    real.write_text("old")
+    link = shared / "out.json"
+    link.symlink_to(real)
+    if owner != "mine":
+        os.chown(shared, NOBODY, NOBODY)
+        os.lchown(link, NOBODY, NOBODY)
+    write_text_atomic(link, "new")
+    assert real.read_text() == "new"
+    assert link.is_symlink()
+
+
+def test_a_link_loop_is_one_clear_error(tmp_path) -> None:
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    with pytest.raises(OutputError, match="links"):
+        write_text_atomic(tmp_path / "a" / "out.json", "{}")
+
+
 @pytest.mark.parametrize("kind", ["directory", "fifo"])
 def test_non_regular_targets_are_refused(tmp_path, kind) -> None:
     target = tmp_path / "target"

@@ -3,10 +3,12 @@
 Every file gradpoly writes (``--json``, ``--plot``, ``--out``, ``FitResult.save``,
 ``io.write_rows``, the benchmark documents) goes through :func:`atomic_path`: the data goes to
 a temporary file beside the real target (a symlink is followed, and stays a symlink), is
-flushed to disk, and is renamed over the target only when complete. A directory, device,
-FIFO or socket is refused, a missing folder is named, a new file gets the umask's mode and a
-replaced file keeps its own, SIGTERM/SIGHUP/SIGINT remove the temporary file, and a full disk
-leaves the previous file intact. ``-`` means standard output for text outputs (JSON, CSV).
+flushed to disk, and is renamed over the target only when complete. A link another user made in
+a shared sticky folder (``/tmp``) is refused, as Linux's ``protected_symlinks`` refuses it,
+whatever the system's setting. A directory, device, FIFO or socket is refused, a missing
+folder is named, a new file gets the umask's mode and a replaced file keeps its own,
+SIGTERM/SIGHUP/SIGINT remove the temporary file, and a full disk leaves the previous file
+intact. ``-`` means standard output for text outputs (JSON, CSV).
 :func:`read_text` is the one text read that every loader shares.
 """
 
@@ -56,7 +58,7 @@ def resolve_output(path: str | Path, inputs: Iterable[str | Path] = ()) -> Path:
     given = Path(path)
     if str(path) == "" or given.name in ("", ".", ".."):
         raise OutputError(f"cannot write {str(path)!r}: it names a folder, not a file")
-    target = Path(os.path.realpath(given))
+    target = _resolved(given)
     try:
         info = os.stat(given)  # follows links: /dev/stdout is a pipe, a tty or a file
     except FileNotFoundError:
@@ -80,6 +82,56 @@ def resolve_output(path: str | Path, inputs: Iterable[str | Path] = ()) -> Path:
                 "choose another output name"
             )
     return target
+
+
+MAX_LINKS = 40
+"""Links followed in one output path at most (Linux's own limit), so a loop is an error."""
+
+
+def _resolved(given: Path) -> Path:
+    """``given`` with every link resolved, as ``os.path.realpath`` resolves it, checking each
+    link it follows (:func:`_check_link`); missing parts are kept as written."""
+    parts = list(reversed(given.parts))
+    current = Path(parts.pop()) if given.is_absolute() else Path.cwd()
+    links = 0
+    while parts:
+        part = parts.pop()
+        if part == "..":
+            current = current.parent
+            continue
+        candidate = current / part
+        try:
+            info = os.lstat(candidate)
+        except OSError:  # missing or unreadable: nothing to follow
+            current = candidate
+            continue
+        if not stat.S_ISLNK(info.st_mode):
+            current = candidate
+            continue
+        links += 1
+        if links > MAX_LINKS:
+            raise OutputError(f"cannot write {given}: more than {MAX_LINKS} links (a loop?)")
+        _check_link(given, candidate, info)
+        aim = Path(os.readlink(candidate))
+        if aim.is_absolute():
+            current = Path(aim.anchor)
+            aim = aim.relative_to(aim.anchor)
+        parts.extend(reversed(aim.parts))
+    return current
+
+
+def _check_link(given: Path, link: Path, info: os.stat_result) -> None:
+    """Refuse a link in a sticky, world-writable folder owned by neither this user nor the
+    folder's owner: another user's link there could aim the write at any file this user can
+    write (the rule of Linux's ``fs.protected_symlinks``, applied here whatever its setting,
+    since the rename below never asks the kernel to follow the link)."""
+    folder = os.stat(link.parent)
+    shared = folder.st_mode & stat.S_ISVTX and folder.st_mode & stat.S_IWOTH
+    if shared and info.st_uid not in (os.geteuid(), folder.st_uid):
+        raise OutputError(
+            f"cannot write {given}: {link} is a link that another user (uid {info.st_uid}) "
+            f"made in the shared folder {link.parent}; write to a file you own"
+        )
 
 
 def _kind(mode: int) -> str:
