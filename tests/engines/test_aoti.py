@@ -271,6 +271,49 @@ def test_an_inductor_folder_of_another_user_is_replaced(tmp_path, monkeypatch) -
     assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(tmp_path / "cache" / "inductor")
 
 
+def _headers_in(monkeypatch, folder: Path) -> None:
+    """torch's precompiled-header folder moved to ``folder``, its two switches on (restored)."""
+    from torch._inductor import codecache
+
+    monkeypatch.setattr(codecache, "_HEADER_DIR", str(folder))
+    monkeypatch.setattr(torch._inductor.config, "cpp_cache_precompile_headers", True)
+    monkeypatch.setattr(torch._inductor.config.aot_inductor, "precompile_headers", True)
+
+
+@pytest.mark.parametrize("whose", ["writable by others", "another user's"])
+def test_precompiled_headers_outside_a_private_folder_are_not_used(tmp_path, monkeypatch, whose
+                                                                   ) -> None:  # fmt: skip
+    """torch keeps precompiled headers in /tmp/torchinductor_<user> whatever
+    TORCHINDUCTOR_CACHE_DIR says: when that folder is not this user's own, none are used."""
+    if whose == "another user's" and os.geteuid() != 0:
+        pytest.skip("giving a folder to another owner needs root")
+    shared = tmp_path / "torchinductor_me"
+    shared.mkdir()
+    if whose == "writable by others":
+        shared.chmod(0o777)
+    else:
+        os.chown(shared, NOBODY, NOBODY)
+    _headers_in(monkeypatch, shared / "precompiled_headers")
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "mine"))
+    with pytest.warns(CacheWarning, match="precompiled headers are not private"):
+        aoti.safe_inductor_folder()
+    assert not torch._inductor.config.cpp_cache_precompile_headers
+    assert not torch._inductor.config.aot_inductor.precompile_headers
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(tmp_path / "mine")  # kept: private
+
+
+def test_precompiled_headers_in_an_own_folder_are_used(tmp_path, monkeypatch) -> None:
+    _headers_in(monkeypatch, tmp_path / "torchinductor_me" / "precompiled_headers")
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "mine"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheWarning)
+        aoti.safe_inductor_folder()
+    assert torch._inductor.config.cpp_cache_precompile_headers
+    assert torch._inductor.config.aot_inductor.precompile_headers
+    folder = tmp_path / "torchinductor_me" / "precompiled_headers"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
 def test_an_own_inductor_folder_is_kept_and_made_private(tmp_path, monkeypatch) -> None:
     mine = tmp_path / "torchinductor_me"
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(mine))

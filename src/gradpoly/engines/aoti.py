@@ -62,9 +62,12 @@ def safe_inductor_folder() -> None:
     The folder inductor would use (``$TORCHINDUCTOR_CACHE_DIR`` or ``/tmp/torchinductor_<user>``)
     is kept when it is this user's own (created 0700 when missing); otherwise inductor is
     pointed at ``<cache>/inductor``, or at a private scratch folder when the cache is unusable.
+    Precompiled headers are kept by torch in ``/tmp/torchinductor_<user>`` whatever the setting
+    (:func:`_private_headers`).
     """
     from torch._inductor.runtime.cache_dir_utils import default_cache_dir
 
+    _private_headers(Path(default_cache_dir()))
     configured = Path(os.environ.get("TORCHINDUCTOR_CACHE_DIR") or default_cache_dir())
     try:
         private_folder(root=configured)
@@ -78,6 +81,33 @@ def safe_inductor_folder() -> None:
         reason += f"; {exc}"
     warn(f"inductor's build folder is not private ({reason}); building in {replacement}")
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = replacement
+
+
+def _private_headers(default: Path) -> None:
+    """Compile without precompiled headers unless torch's folder for them is this user's own.
+
+    torch keeps them in ``<default folder>/precompiled_headers`` whatever
+    ``TORCHINDUCTOR_CACHE_DIR`` says, and reuses any header found there under the expected
+    name: another user's file there would be compiled into the package.
+    """
+    torch = load_torch()
+    from torch._inductor import codecache
+
+    folder = Path(getattr(codecache, "_HEADER_DIR", default / "precompiled_headers"))
+    config = torch._inductor.config
+    switches = (
+        (config, "cpp_cache_precompile_headers"),
+        (config.aot_inductor, "precompile_headers"),
+    )
+    used = [(owner, name) for owner, name in switches if getattr(owner, name, False)]
+    if not used:
+        return
+    try:
+        private_folder(root=folder)
+    except CacheError as exc:
+        for owner, name in used:
+            setattr(owner, name, False)
+        warn(f"torch's precompiled headers are not private ({exc}); compiling without them")
 
 
 # --- building ------------------------------------------------------------------------------
