@@ -1,7 +1,13 @@
 """Numba kernels of the batched backend; imported only when that backend first runs.
 
 Each series' points are read once: its basis functions are built in a small scratch block
-that stays in cache, then reduced into G, c and s. Series run in parallel (``prange``).
+that stays in cache, then reduced into G, c and s. The kernels that open a call (the Gram
+statistics of series on their own x or with weights per series, IRLS) are serial and release
+the GIL, the caller giving each core its series (:func:`gradpoly.threads.spread`): numba's
+``parallel=True`` doubles a kernel's cold compile. The shared-axis statistics of the grids and
+the descent run their series in parallel (``prange``): OpenMP's threads start within
+microseconds where a call of a few milliseconds would feel a helper thread's wake-up, and
+they spin a while after a parallel kernel, so a helper thread started right after one waits.
 """
 
 import numpy as np
@@ -49,7 +55,7 @@ def cholesky_solve(low, b):
         b[j] = acc / low[j, j]
 
 
-@njit(cache=True, parallel=True, fastmath=FAST)
+@njit(cache=True, nogil=True, fastmath=FAST)
 def statistics(x, y, w, weighted, counts, domains, degree, mapped, recur, g, c, s):
     """Fill g (B, D+1, D+1), c (B, D+1), s (B,) for every series; one pass over its points.
 
@@ -59,7 +65,9 @@ def statistics(x, y, w, weighted, counts, domains, degree, mapped, recur, g, c, 
     """
     count, points = x.shape
     size = degree + 1
-    for b in prange(count):
+    v = np.empty((size, points))  # scratch reused by every series (each writes it whole)
+    t = np.empty(points)
+    for b in range(count):
         lo, hi = np.inf, -np.inf
         for n in range(points):
             if not weighted or w[b, n] > 0:
@@ -73,9 +81,7 @@ def statistics(x, y, w, weighted, counts, domains, degree, mapped, recur, g, c, 
             width = max(abs(lo), 1.0) / 1024.0
             lo, hi = lo - width, lo + width
         domains[b, 0], domains[b, 1] = lo, hi
-        v = np.empty((size, points))
         mid, half = 0.5 * lo + 0.5 * hi, 0.5 * hi - 0.5 * lo  # no overflow near +-1e308
-        t = np.empty(points)
         for n in range(points):
             v[0, n] = 1.0
             t[n] = x[b, n] if not mapped else (x[b, n] - mid) / half  # as numpy maps
@@ -246,16 +252,16 @@ def shared_statistics(y, a, aw, weights, used, g, c, s, counts, gapped, infinite
         _row_moments(aw, a, z, m, inv, g, c, b)
 
 
-@njit(cache=True, parallel=True, fastmath=FAST)
+@njit(cache=True, nogil=True, fastmath=FAST)
 def shared_statistics_weighted(y, w, a, g, c, s, counts, infinite):
     """Series on one axis with weights per series: row b of y and of w (B, N) read once into
     a scratch block (a NaN/inf value gets weight 0, as a gap), then its own g, c, s and count
     (points of positive weight) summed from that block in cache. ``a`` (S, N) holds the
     basis functions."""
     count, points = y.shape
-    for b in prange(count):
-        z = np.empty(points)
-        m = np.empty(points)
+    z = np.empty(points)  # scratch reused by every series (each writes it whole)
+    m = np.empty(points)
+    for b in range(count):
         check = 0.0
         for n in range(points):
             check += y[b, n] - y[b, n]  # NaN once any value is NaN or inf

@@ -31,6 +31,10 @@ fresh install's first compile of the kernels takes about 14 s (then they load fr
 SPLIT_AT_LEAST = 64
 """Curves per core below which the compiled monotone steps run on one core."""
 
+SERIES_AT_LEAST = 256
+"""Series per core below which a serial statistics kernel runs in the calling thread alone (a
+series of a few hundred points is summed in about a microsecond; a helper thread costs tens)."""
+
 
 class CompiledShapes:
     """:class:`gradpoly.monotone.Shapes` by the kernels of ``_monotone_kernels``, the curves
@@ -114,20 +118,14 @@ class NumbaBatch(BatchEngine):
         w = np.empty((1, 1)) if batch.w is None else batch.w
         x, y = np.ascontiguousarray(batch.x), np.ascontiguousarray(batch.y)
         weighted = batch.w is not None
-        kernel(
-            x,
-            y,
-            w,
-            weighted,
-            batch.counts,
-            out.domains,
-            degree,
-            bases.rule(basis).mapped,
-            bases.rule(basis).coefficients(degree),
-            out.g,
-            out.c,
-            out.s,
-        )
+        mapped, recur = bases.rule(basis).mapped, bases.rule(basis).coefficients(degree)
+
+        def part(start: int, stop: int) -> None:  # series [start, stop) on one core
+            kernel(x[start:stop], y[start:stop], w[start:stop] if weighted else w, weighted,
+                   batch.counts[start:stop], out.domains[start:stop], degree, mapped, recur,
+                   out.g[start:stop], out.c[start:stop], out.s[start:stop])  # fmt: skip
+
+        threads.spread(len(y), part, SERIES_AT_LEAST)
 
     def shared(
         self,
@@ -157,10 +155,15 @@ class NumbaBatch(BatchEngine):
         if rows_w:  # per-series weights: every series its own G, from its row in cache
             g, c, s = np.empty((count, size, size)), np.empty((count, size)), np.empty(count)
             counts, infinite = np.empty(count), np.zeros(count, dtype=bool)
-            with np.errstate(over="ignore", invalid="ignore"):
-                _numba_kernels.shared_statistics_weighted(
-                    y, weights, np.ascontiguousarray(axis.a.T), g, c, s, counts, infinite
-                )
+            a, per = np.ascontiguousarray(axis.a.T), np.asarray(weights)
+
+            def weighted(start: int, stop: int) -> None:  # series [start, stop) on one core
+                with np.errstate(over="ignore", invalid="ignore"):
+                    _numba_kernels.shared_statistics_weighted(y[start:stop], per[start:stop],
+                        a, g[start:stop], c[start:stop], s[start:stop], counts[start:stop],
+                        infinite[start:stop])  # fmt: skip
+
+            threads.spread(count, weighted, SERIES_AT_LEAST)
             gapped = np.ones(count, dtype=bool)
             return finish(axis, count, g, c, s, counts, gapped, basis, infinite)
         g = np.broadcast_to(axis.shared_g, (count, size, size)).copy()
