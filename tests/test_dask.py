@@ -67,6 +67,51 @@ def test_fit_series_frame_equals_fit_many(long_parquet) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("change", "error", "match"),
+    [
+        ({"degree": "a"}, "InvalidOptionError", "degree must be a non-negative integer"),
+        ({"degree": 2.5}, "InvalidOptionError", "degree must be a non-negative integer"),
+        ({"degree": -1}, "InvalidOptionError", "degree must be a non-negative integer"),
+        ({"series_col": "nope"}, "InvalidDataError", "no column named 'nope'; it has id, t, v"),
+        ({"x_col": "nope"}, "InvalidDataError", "no column named 'nope'"),
+        ({"weights_col": "w"}, "InvalidDataError", "no column named 'w'"),
+        ({"bogus": 1}, "InvalidOptionError", "has no option 'bogus'; it passes fit_many's"),
+        ({"solver": "lstsq", "steps": 5}, "InvalidOptionError", "it passes lstsq_many's"),
+        ({"weights": [1.0]}, "InvalidOptionError", "sets weights= from the frame"),
+    ],
+)
+def test_fit_series_frame_refuses_bad_input_before_any_work(long_parquet, change, error, match
+                                                             ) -> None:  # fmt: skip
+    """One typed line when the call is made, as every front door gives: not a TypeError or
+    KeyError from inside a partition when it is computed."""
+    import gradpoly.errors
+    from gradpoly.dask import fit_series_frame, read_frame
+
+    folder, _ = long_parquet
+    lazy = read_frame(folder / "*.parquet", ["id", "t", "v"])
+    call = {"series_col": "id", "x_col": "t", "y_col": "v", "degree": 3} | change
+    with pytest.raises(getattr(gradpoly.errors, error), match=match):
+        fit_series_frame(lazy, **call)
+
+
+def test_fit_series_frame_passes_its_options_to_the_closed_form(long_parquet) -> None:
+    """solver="lstsq" passes lstsq_many's options (they were dropped): through the origin."""
+    from gradpoly.dask import fit_series_frame, read_frame
+
+    folder, frame = long_parquet
+    lazy = read_frame(folder / "*.parquet", ["id", "t", "v"])
+    rows = fit_series_frame(lazy, "id", "t", "v", degree=2, solver="lstsq", fixed={0: 0.0})
+    rows = rows.compute().sort_values("series")
+    groups = frame.groupby("id", sort=True)
+    xs = [g["t"].to_numpy() for _, g in groups]
+    ys = [g["v"].to_numpy() for _, g in groups]
+    expected = lstsq_many(xs, ys, 2, fixed={0: 0.0})
+    coef = rows[[f"coef_{j}" for j in range(3)]].to_numpy()
+    np.testing.assert_array_equal(coef[expected.valid, 0], 0.0)
+    np.testing.assert_allclose(coef[expected.valid], expected.coef[expected.valid], rtol=1e-9)
+
+
 def test_read_frame_errors(tmp_path, long_parquet) -> None:
     from gradpoly.dask import read_frame
 

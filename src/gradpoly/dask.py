@@ -10,14 +10,22 @@ Needs ``pip install -c constraints.txt 'gradpoly[dask]'``.
 from __future__ import annotations
 
 import glob
+import inspect
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from gradpoly import validation
 from gradpoly.engines.base import OptionalLibrary
-from gradpoly.errors import DataFileError, EngineUnavailableError, InvalidOptionError, warn
+from gradpoly.errors import (
+    DataFileError,
+    EngineUnavailableError,
+    InvalidDataError,
+    InvalidOptionError,
+    warn,
+)
 
 DASK = OptionalLibrary("dask", "dask")
 LAZY_FORMATS = (".parquet", ".csv")
@@ -164,8 +172,9 @@ def fit_series_frame(
 
     The frame is shuffled on ``series_col`` so that each series lies in one partition; each
     partition is then fitted by one batched ``fit_many`` (``solver="gd"``) or ``lstsq_many``
-    (``solver="lstsq"``; ``closed_form=True`` before 0.2) with ``options``. Rows are those
-    of :meth:`ManyResult.to_rows`.
+    (``solver="lstsq"``; ``closed_form=True`` before 0.2) with ``options`` (that function's
+    keyword options, checked here with the degree and the column names before any work).
+    Rows are those of :meth:`ManyResult.to_rows`.
     """
     if "closed_form" in options:
         warn(
@@ -176,7 +185,16 @@ def fit_series_frame(
     if solver not in ("lstsq", "gd"):
         raise InvalidOptionError(f"solver must be one of lstsq, gd, got {solver!r}")
     closed_form = solver == "lstsq"
+    degree = validation.degree(degree)
+    _check_options(solver, options)
     DASK.load()
+    names = [series_col, x_col, y_col] + ([weights_col] if weights_col is not None else [])
+    missing = [name for name in names if name not in frame.columns]
+    if missing:
+        raise InvalidDataError(
+            f"the frame has no column named {missing[0]!r}; it has "
+            f"{', '.join(map(str, frame.columns)) or 'none'}"
+        )
     meta = _empty_rows(degree)
     shuffled = frame.shuffle(on=series_col)
     return shuffled.map_partitions(
@@ -190,6 +208,34 @@ def fit_series_frame(
         options,
         meta=meta,
     )
+
+
+PARTITION_SET = frozenset({"weights", "sigma", "series", "mask"})
+"""Options of ``fit_many``/``lstsq_many`` that ``fit_series_frame`` sets from its columns."""
+
+
+def _check_options(solver: str, options: dict[str, Any]) -> None:
+    """Refuse, before any work, an option the partitions' fit does not take (a TypeError in
+    every partition otherwise) or one the frame's columns set."""
+    from gradpoly.many import fit_many, lstsq_many
+
+    fit = lstsq_many if solver == "lstsq" else fit_many
+    known = [
+        name
+        for name, parameter in inspect.signature(fit).parameters.items()
+        if parameter.kind is parameter.KEYWORD_ONLY and name not in PARTITION_SET
+    ]
+    for name in options:
+        if name in PARTITION_SET:
+            raise InvalidOptionError(
+                f"fit_series_frame() sets {name}= from the frame (weights_col, series_col); "
+                f"do not pass it"
+            )
+        if name not in known:
+            raise InvalidOptionError(
+                f"fit_series_frame(solver={solver!r}) has no option {name!r}; it passes "
+                f"{fit.__name__}'s: {', '.join(known)}"
+            )
 
 
 def _empty_rows(degree: int) -> Any:
@@ -227,7 +273,7 @@ def _fit_partition(
     ys = [g[y_col].to_numpy(dtype=np.float64) for _, g in groups]
     ws = [g[weights_col].to_numpy(dtype=np.float64) for _, g in groups] if weights_col else None
     if closed_form:
-        result = lstsq_many(xs, ys, degree, weights=ws)
+        result = lstsq_many(xs, ys, degree, weights=ws, **options)
     else:
         result = fit_many(xs, ys, degree, weights=ws, **options)
     return pd.DataFrame(result.to_rows(ids))
