@@ -330,7 +330,7 @@ def test_fit_reads_weights_from_a_column(capsys, weighted_csv) -> None:
         (["--tol", "0"], "tol must be a positive number"),
         (["--tol", "soon"], "tol must be a positive number or 'off'"),
         (["--weights-col", "nope"], "no column named 'nope'"),
-        (["--loss", "huber"], "loss huber needs autograd"),
+        (["--loss", "huber", "--engine", "numpy"], "loss huber needs autograd"),
         (["--optimizer", "nesterov", "--momentum", "1.5"], "momentum must be in [0, 1)"),
         (
             ["--engine", "numba", "--mode", "compiled", "--gradient", "autograd"],
@@ -351,6 +351,15 @@ def test_negative_weights_fail_in_one_line(capsys, tmp_path) -> None:
     code, _, err = run(capsys, "fit", str(path), "--weights-col", "w", "--degree", "1")
     assert code == 1
     assert "weights must be non-negative; weights[1] = -2.0" in err
+
+
+def test_a_loss_but_mse_runs_by_autograd_with_the_defaults(capsys, weighted_csv) -> None:
+    """``--loss huber`` alone runs (autograd on torch, as fit_many does): it refused for want
+    of a hand-written gradient that no engine has."""
+    pytest.importorskip("torch")
+    code, out, err = run(capsys, "fit", str(weighted_csv), "--loss", "huber", "--degree", "2")
+    assert code == 0, err
+    assert "torch-autograd" in out
 
 
 @pytest.fixture

@@ -119,13 +119,38 @@ def test_bad_losses_are_refused(loss, match) -> None:
     ("kwargs", "match"),
     [
         ({"engine": "numpy"}, "needs autograd, which engine numpy lacks"),
-        ({"engine": "torch", "gradient": "manual"}, "has no hand-written gradient"),
+        ({"engine": "numba"}, "needs autograd, which engine numba lacks"),
         ({"engine": "torch", "gradient": "autograd", "strategy": "gram"}, "computes only the MSE"),
     ],
 )
 def test_losses_need_autograd_and_per_sample(kwargs, match) -> None:
     with pytest.raises(InvalidOptionError, match=match):
         fit([0, 1, 2], [0, 1, 2], degree=1, steps=5, loss="huber", **kwargs)
+
+
+@pytest.mark.parametrize("loss", ["huber", "l1", lambda r: (r * r).mean()])
+def test_a_loss_but_mse_is_differentiated_by_autograd_as_fit_many_does(loss) -> None:
+    """No engine has a hand-written gradient for it: fit, like fit_many, takes autograd
+    whatever ``gradient`` says (it refused with the default "manual"), the same run as asking."""
+    x = np.linspace(0, 3, 40)
+    y = np.sin(x) + np.where(np.arange(40) % 9 == 0, 2.0, 0.0)
+    asked = fit(x, y, 2, steps=200, loss=loss, engine="torch", gradient="autograd")
+    for gradient in ("manual", None):
+        options = {} if gradient is None else {"gradient": gradient}
+        result = fit(x, y, 2, steps=200, loss=loss, **options)
+        assert result.config.gradient == "autograd"
+        assert result.config.engine == "torch"
+        np.testing.assert_array_equal(result.coef, asked.coef)
+        np.testing.assert_array_equal(result.trace, asked.trace)
+
+
+def test_an_explicit_config_without_autograd_for_a_loss_is_refused() -> None:
+    """A config built by hand keeps its gradient: the engine names what it lacks."""
+    from gradpoly.engines import get_engine
+
+    config = FitConfig(engine="torch", gradient="manual", loss="huber")
+    with pytest.raises(InvalidOptionError, match="has no hand-written gradient"):
+        get_engine("torch").check(config)
 
 
 def test_huber_delta_must_be_positive() -> None:

@@ -103,9 +103,10 @@ def fit(
         steps (every 10,000 on jax). ``result.converged``, ``result.steps_run``,
         ``result.stop_reason`` and ``result.coef_error`` say what happened.
     loss : {"mse", "huber", "l1"} or callable
-        The trace and the gradient's objective: ``mean(rho(b - A w))``. Anything but MSE needs
-        ``gradient="autograd"`` (torch or jax) and the per-sample strategy; a callable takes
-        the residuals in the engine's array type and returns a scalar.
+        The trace and the gradient's objective: ``mean(rho(b - A w))``. Anything but MSE is
+        differentiated by autograd whatever ``gradient`` says (torch or jax, the per-sample
+        strategy; no engine has a hand-written gradient for it), as in :func:`fit_many`; a
+        callable takes the residuals in the engine's array type and returns a scalar.
     progress : callable, optional
         Called with the number of steps done after every chunk of steps.
     fixed, through, slope : optional
@@ -128,7 +129,7 @@ def fit(
     )
     config = make_config(
         choice.engine,
-        gradient,
+        choice.gradient,
         device,
         choice.mode,
         choice.strategy,

@@ -15,7 +15,7 @@ from gradpoly import validation
 from gradpoly.bases import Basis as Basis  # re-exported: each basis lives in gradpoly.bases
 from gradpoly.choices import Choice as Choice  # re-exported: options' vocabulary
 from gradpoly.errors import InvalidOptionError
-from gradpoly.losses import describe
+from gradpoly.losses import Loss, describe
 from gradpoly.validation import AUTO as AUTO  # lr="auto" is part of the options' vocabulary
 
 
@@ -24,6 +24,15 @@ class Gradient(Choice):
 
     MANUAL = "manual"
     AUTOGRAD = "autograd"
+
+
+def differentiated(gradient: Gradient | str, loss: object) -> Gradient:
+    """How a descent takes its gradient: by autograd where asked, and for every loss but MSE
+    (no engine has a hand-written gradient for huber, l1 or a callable), hand-written
+    otherwise. One rule for ``fit`` (:func:`gradpoly.engines.resolve`) and ``fit_many``."""
+    chosen = Gradient.parse(gradient)
+    mse = isinstance(loss, str) and Loss.parse(loss) is Loss.MSE
+    return chosen if mse else Gradient.AUTOGRAD
 
 
 class Device(Choice):

@@ -475,7 +475,7 @@ def _config(descent: Descent, where: Placement) -> FitConfig:
     )  # fmt: skip
     return FitConfig(
         engine=choice.engine,
-        gradient=descent.gradient,
+        gradient=choice.gradient,
         device=where.device,
         mode=choice.mode,
         strategy=choice.strategy,

@@ -21,6 +21,7 @@ from gradpoly.options import (
     Optimizer,
     Strategy,
     auto_order,
+    differentiated,
     pick_optimizer,
 )
 from gradpoly.registry import Registry
@@ -47,12 +48,14 @@ AUTO = "auto"
 
 @dataclass(frozen=True)
 class Choice:
-    """What runs: an engine, its mode and strategy (``result.config`` records them too)."""
+    """What runs: an engine, its mode and strategy, its update rule and how it takes the
+    gradient (``result.config`` records them too)."""
 
     engine: str
     mode: Mode
     strategy: Strategy
     optimizer: Optimizer = Optimizer.GD
+    gradient: Gradient = Gradient.MANUAL
 
 
 def resolve(
@@ -71,14 +74,15 @@ def resolve(
     loop on the Gram statistics (every step O(D^2), no Python per step), else numpy's; torch
     for a CUDA device or for autograd and other losses (jax without torch); among the engines
     that honour every option given (a named mode or strategy is never dropped for a faster
-    engine that lacks it). ``mode=None``:
-    the engine's own (compiled for numba and jax, eager for numpy and torch).
-    ``strategy=None``: gram when auto chose the engine for the MSE, else the seed's
-    per-sample loop. ``optimizer="auto"``: Nesterov where the engine runs it in that mode,
-    else momentum, else gd (:func:`gradpoly.options.pick_optimizer`); with ``engine="auto"``
-    the engines that run Nesterov come first.
+    engine that lacks it). ``mode=None``: the engine's own (compiled for numba and jax, eager
+    for numpy and torch). ``strategy=None``: gram when auto chose the engine for the MSE, else
+    the seed's per-sample loop. A loss other than MSE is differentiated by autograd whatever
+    ``gradient`` says (:func:`gradpoly.options.differentiated`, as ``fit_many`` does).
+    ``optimizer="auto"``: Nesterov where the engine runs it in that mode, else momentum, else
+    gd (:func:`gradpoly.options.pick_optimizer`); with ``engine="auto"`` the engines that run
+    Nesterov come first.
     """
-    where, grad = Device.parse(device), Gradient.parse(gradient)
+    where, grad = Device.parse(device), differentiated(gradient, loss)
     picked = strategy is None and engine == AUTO
     if engine == AUTO:
         rules = FASTEST_FIRST if optimizer == AUTO else (Optimizer.parse(optimizer),)
@@ -109,7 +113,7 @@ def resolve(
         )
         return chosen.unsupported(config) is None
 
-    return Choice(engine, run_mode, run_strategy, pick_optimizer(optimizer, can_run))
+    return Choice(engine, run_mode, run_strategy, pick_optimizer(optimizer, can_run), grad)
 
 
 def _auto_engine(

@@ -217,7 +217,12 @@ class LoopEngine(ABC):
         return Availability(False, f"engine {self.name} has no {device} device")
 
     def unsupported(self, config: FitConfig) -> str | None:
-        """The first option of ``config`` this engine lacks, as a sentence, or None."""
+        """The first option of ``config`` this engine lacks, as a sentence, or None (a loss
+        other than MSE first: it is why autograd is needed)."""
+        if not config.is_mse:
+            problem = self.unsupported_loss(config)
+            if problem:
+                return problem
         for option, supported in (
             ("gradient", self.gradients),
             ("device", self.devices),
@@ -229,8 +234,6 @@ class LoopEngine(ABC):
             if value not in supported:
                 have = ", ".join(str(s) for s in supported)
                 return f"engine {self.name} does not support {option} {value!s} (it has: {have})"
-        if not config.is_mse:
-            return self.unsupported_loss(config)
         return None
 
     def unsupported_loss(self, config: FitConfig) -> str | None:

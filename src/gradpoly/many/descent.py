@@ -21,14 +21,23 @@ from gradpoly.errors import (
 from gradpoly.gram import Gram
 from gradpoly.losses import Loss
 from gradpoly.many.prepare import choose_backend
-from gradpoly.options import AUTO, Basis, Device, Gradient, Optimizer, pick_optimizer
+from gradpoly.options import (
+    AUTO,
+    Basis,
+    Device,
+    Gradient,
+    Optimizer,
+    differentiated,
+    pick_optimizer,
+)
 
 FloatArray = npt.NDArray[np.float64]
 
 
 def wants_autograd(gradient: Gradient | str, loss: Loss) -> bool:
-    """Whether the descent differentiates by autograd (asked for, or a loss other than MSE)."""
-    return Gradient.parse(gradient) is Gradient.AUTOGRAD or loss is not Loss.MSE
+    """Whether the descent differentiates by autograd (:func:`gradpoly.options.differentiated`:
+    asked for, or a loss other than MSE)."""
+    return differentiated(gradient, loss) is Gradient.AUTOGRAD
 
 
 def needs_autograd(backend: BatchBackend, gradient: Gradient, loss: Loss) -> bool:
