@@ -56,6 +56,21 @@ def test_auto_with_options_no_engine_runs_says_each_engines_reason() -> None:
         fit([0, 1, 2], [0, 1, 2], degree=1, strategy="spectral", optimizer="nesterov")
 
 
+def test_auto_without_the_device_is_unavailable_as_fit_many_says() -> None:
+    """Options some engine takes, but not here (no GPU): the engines are unavailable, not the
+    options bad; fit says it with fit_many's error type."""
+    from gradpoly import EngineUnavailableError, fit_many
+    from gradpoly.engines.torch_engine import cuda_availability
+
+    if cuda_availability().ok:
+        pytest.skip("a CUDA device is here")
+    x = np.linspace(0, 1, 10)
+    with pytest.raises(EngineUnavailableError, match="no engine here runs these options"):
+        fit(x, x, degree=1, device="cuda")
+    with pytest.raises(EngineUnavailableError):
+        fit_many(x, x[None], 1, device="cuda")
+
+
 @pytest.mark.parametrize("momentum", [-0.1, 1.0, 2])
 def test_momentum_out_of_range_is_refused(momentum) -> None:
     with pytest.raises(InvalidOptionError, match=r"momentum must be in \[0, 1\)"):

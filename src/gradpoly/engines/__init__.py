@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gradpoly.engines.base import Engine
-from gradpoly.errors import InvalidOptionError
+from gradpoly.errors import EngineUnavailableError, InvalidOptionError
 from gradpoly.options import (
     AUTO_EXCLUDED,
     FASTEST_FIRST,
@@ -89,7 +89,8 @@ def resolve(
         found = (_auto_engine(where, grad, loss, rule, mode, strategy) for rule in rules)
         named = next((name for name in found if name is not None), None)
         if named is None:
-            raise InvalidOptionError(_none_honours(where, grad, loss, rules[-1], mode, strategy))
+            message, missing = _none_honours(where, grad, loss, rules[-1], mode, strategy)
+            raise (EngineUnavailableError if missing else InvalidOptionError)(message)
         engine = named
     chosen = get_engine(engine)
     run_mode = chosen.modes[0] if mode is None else Mode.parse(mode)
@@ -157,9 +158,12 @@ def _none_honours(
     optimizer: Optimizer,
     mode: Mode | str | None,
     strategy: Strategy | str | None,
-) -> str:
-    """Why ``engine="auto"`` found nothing: each engine's own first reason, in one line."""
+) -> tuple[str, bool]:
+    """Why ``engine="auto"`` found nothing: each engine's own first reason, in one line; and
+    whether some engine takes these options but its library or device is missing here (an
+    EngineUnavailableError, as the batched fits raise, rather than a bad option)."""
     reasons = []
+    missing = False
     for name in [n for n in engine_names() if n not in AUTO_EXCLUDED]:
         chosen = get_engine(name)
         config = FitConfig(
@@ -172,8 +176,9 @@ def _none_honours(
             loss=loss,
         )
         reason = chosen.availability(config).reason
+        missing = missing or chosen.unsupported(config) is None
         reasons.append(reason if f"engine {name} " in reason else f"engine {name}: {reason}")
-    return "no engine here runs these options: " + "; ".join(reasons)
+    return "no engine here runs these options: " + "; ".join(reasons), missing
 
 
 @dataclass(frozen=True)
