@@ -156,3 +156,37 @@ def test_the_root_is_found_to_float64(coef: list[float], where: float) -> None:
     target = float(fit.predict(2.0 * where))
     found = fit.inverse(target)
     assert abs(float(fit.predict(found)) - target) <= 1e-12 * max(1.0, abs(target))
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda fitted: fitted.inverse([2.0]),
+        lambda fitted: fitted.inverse([2.0], interval="classical"),
+        lambda fitted: fitted.inverse([2.0], interval="delta"),
+        lambda fitted: fitted.detection_limits(),
+    ],
+    ids=["inverse", "classical", "delta", "limits"],
+)
+def test_a_constant_is_no_calibration_curve(read) -> None:
+    """Degree 0 has no slope: a typed error on every front door (an IndexError and a numpy
+    ValueError came from inside the interval and limit code)."""
+    x = np.linspace(0, 5, 20)
+    y = 2.0 + 0.01 * np.sin(7 * x)
+    fits = (gradpoly.lstsq(x, y, 0, full=True), gradpoly.lstsq_many(x, y[None], 0),
+            gradpoly.fit(x, y, 0))  # fmt: skip
+    for fitted in fits:
+        with pytest.raises(InvalidOptionError, match="degree 0 is a constant"):
+            read(fitted)
+
+
+def test_the_cli_refuses_a_constant_calibration_in_one_line(tmp_path, capsys) -> None:
+    from gradpoly.cli import main
+
+    x = np.linspace(0, 5, 20)
+    path = tmp_path / "standards.csv"
+    path.write_text("x,y\n" + "".join(f"{a},{2 + 0.1 * a}\n" for a in x))
+    assert main(["calibrate", str(path), "--degree", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "degree 0 is a constant" in err
+    assert len(err.strip().splitlines()) == 1

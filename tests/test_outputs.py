@@ -323,6 +323,37 @@ def test_cli_refuses_a_plot_on_standard_output(cli, data_csv) -> None:
     assert "only JSON and CSV" in err
 
 
+@pytest.mark.parametrize(("name", "magic"), [("fit.png", b"\x89PNG"), ("fit.PDF", b"%PDF"),
+                                             ("fit.svg", b"<?xml")])  # fmt: skip
+def test_a_plot_is_written_in_the_format_its_name_says(cli, data_csv, tmp_path, name, magic
+                                                       ) -> None:  # fmt: skip
+    code, _, err = cli("fit", str(data_csv), "--steps", "5", "--plot", str(tmp_path / name))
+    assert code == 0, err
+    assert (tmp_path / name).read_bytes().startswith(magic)
+
+
+@pytest.mark.parametrize("name", ["fit.jpg", "fit.xyz", "fit"])
+def test_a_plot_named_for_another_format_is_refused_before_fitting(cli, data_csv, tmp_path,
+                                                                   name) -> None:  # fmt: skip
+    """A .jpg once got PNG bytes: the name says the format, or the run is refused up front."""
+    code, out, err = cli("fit", str(data_csv), "--steps", "5", "--plot", str(tmp_path / name))
+    assert code == 1
+    assert "name it .png, .pdf, .svg" in err
+    assert len(err.strip().splitlines()) == 1
+    assert "coefficients" not in out
+    assert not (tmp_path / name).exists()
+
+
+def test_the_library_s_plots_follow_the_same_rule(tmp_path) -> None:
+    from gradpoly.plots import plot_traces
+
+    result = fit(np.linspace(0, 1, 20), np.linspace(0, 1, 20), degree=1, steps=5)
+    with pytest.raises(OutputError, match="name it"):
+        plot_traces({"run": result}, tmp_path / "trace.jpg")
+    plot_traces({"run": result}, tmp_path / "trace.svg")
+    assert (tmp_path / "trace.svg").read_bytes().startswith(b"<?xml")
+
+
 def test_cli_refuses_two_outputs_on_one_file(cli, data_csv, tmp_path) -> None:
     same = str(tmp_path / "same.out")
     code, _, err = cli("fit", str(data_csv), "--steps", "5", "--json", same, "--plot", same)

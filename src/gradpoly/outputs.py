@@ -41,6 +41,23 @@ def is_stdout(path: str | Path | None) -> bool:
     return path is not None and str(path) == STDOUT
 
 
+IMAGE_FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
+"""What a plot's file name may end with, and the format written: a PNG to look at, PDF or SVG
+(vector) for a paper."""
+
+
+def image_format(path: str | Path) -> str:
+    """The image format a plot at ``path`` is written in, from its extension; OutputError
+    (one line) for any other name, before any work (a ``.jpg`` once got PNG bytes)."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in IMAGE_FORMATS:
+        raise OutputError(
+            f"cannot write the plot {path}: name it {', '.join(IMAGE_FORMATS)} (the format "
+            "follows the extension)"
+        )
+    return IMAGE_FORMATS[suffix]
+
+
 def _umask() -> int:
     """The process umask (read by setting and restoring it, under a lock)."""
     with _UMASK_LOCK:

@@ -1,4 +1,4 @@
-"""Matplotlib figures (Agg backend, no screen needed), written atomically as PNG.
+"""Matplotlib figures (Agg backend, no screen needed), written atomically as PNG, PDF or SVG.
 
 ``plot_traces`` shows the MSE trace of several runs on a log scale against the least-squares
 optimum; ``plot_fit`` shows the data, each fitted curve and the residuals.
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from gradpoly.outputs import atomic_path
+from gradpoly.outputs import atomic_path, image_format
 from gradpoly.result import FitResult
 
 if TYPE_CHECKING:
@@ -40,10 +40,12 @@ def _pyplot() -> Any:
 
 
 def _save(plt: Any, fig: Any, path: str | Path) -> Path:
-    """Write ``fig`` as a PNG atomically (temp file + rename) and free it."""
+    """Write ``fig`` atomically (temp file + rename) as its name says (PNG, PDF or SVG:
+    :func:`gradpoly.outputs.image_format`) and free it."""
     try:
-        with atomic_path(path, suffix=".png") as tmp:
-            fig.savefig(tmp, format="png")
+        kind = image_format(path)
+        with atomic_path(path, suffix=Path(path).suffix) as tmp:
+            fig.savefig(tmp, format=kind)
     finally:
         plt.close(fig)
     return Path(path)

@@ -122,12 +122,19 @@ class Fitted:
         return values, values - half, values + half
 
     def _calibrated_rows(self) -> Rows:
-        """The rows, refused where a fit keeps no domain (the range of its standards)."""
+        """The rows, refused where a fit keeps no domain (the range of its standards) or is a
+        constant (no slope: nothing to read back, no detection limit)."""
         rows = self._rows()
         if rows.basis is Basis.MONOMIAL:
             raise InvalidOptionError(
                 "inverse prediction reads a curve on the range of its standards, which a "
                 "monomial-basis fit does not keep: fit with basis='chebyshev' (the default)"
+            )
+        if rows.basis_coef.shape[1] < 2:
+            raise InvalidOptionError(
+                "a calibration curve of degree 0 is a constant: its slope is 0, so no "
+                "measurement can be read back to x and no detection limit exists; fit degree "
+                ">= 1"
             )
         return rows
 

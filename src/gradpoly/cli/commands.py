@@ -134,7 +134,9 @@ def bench(
     dtype: Annotated[DType, typer.Option(help="Precision of every configuration.")] = DType.FLOAT32,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write records as JSON.")] = None,
     csv_path: Annotated[Path | None, typer.Option("--csv", help="Write records as CSV.")] = None,
-    plot: Annotated[Path | None, typer.Option(help="Write a bar chart (PNG, log scale).")] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write a bar chart (log scale; .png, .pdf or .svg).")
+    ] = None,
 ) -> None:
     """Time engine configurations on the seed problem: warm-up excluded, median and IQR, gated."""
     from gradpoly.bench import report, suite
@@ -198,7 +200,10 @@ def ladder(
     markdown: Annotated[
         Path | None, typer.Option(help="Write the ladder as a markdown table.")
     ] = None,
-    plot: Annotated[Path | None, typer.Option(help="Write a PNG of microseconds per step.")] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(help="Write a plot of microseconds per step (.png, .pdf or .svg)."),
+    ] = None,
 ) -> None:
     """The seed's torch loop, one remedy at a time: where autograd's time goes."""
     from gradpoly.bench import report
@@ -248,7 +253,8 @@ def derivative_command(
     ] = "grad-outputs",  # type: ignore[assignment]
     dtype: Annotated[DType, typer.Option(help="Precision.")] = DType.FLOAT64,
     plot: Annotated[
-        Path | None, typer.Option(help="PNG of f, its derivative, the exact one.")
+        Path | None,
+        typer.Option(help="Plot of f, its derivative, the exact one (.png, .pdf, .svg)."),
     ] = None,
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Write the result (or table).")

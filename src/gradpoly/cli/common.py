@@ -30,7 +30,13 @@ from gradpoly.errors import (
 from gradpoly.options import (
     Optimizer,
 )
-from gradpoly.outputs import is_stdout, json_text, resolve_output, write_text_atomic
+from gradpoly.outputs import (
+    image_format,
+    is_stdout,
+    json_text,
+    resolve_output,
+    write_text_atomic,
+)
 
 
 def _flags_as_flags(params: list[Any], ctx: Any) -> None:
@@ -238,6 +244,8 @@ def check_outputs(inputs: list[Path], **outputs: Path | None) -> bool:
         target = resolve_output(path, inputs)
         if target in seen:
             raise OutputError(f"{flag} and {seen[target]} name the same file {path}")
+        if option == "plot":
+            image_format(path)
         seen[target] = flag
     return piped
 

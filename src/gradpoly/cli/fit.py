@@ -289,7 +289,9 @@ def fit_command(
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Write the full result (with trace) as JSON.")
     ] = None,
-    plot: Annotated[Path | None, typer.Option(help="Write a PNG of the data and the fit.")] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write a plot of the data and the fit (.png, .pdf or .svg).")
+    ] = None,
     series_col: Annotated[
         str | None,
         typer.Option(help="Long table: fit one polynomial per value of this column (batched)."),
