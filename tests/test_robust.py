@@ -3,6 +3,8 @@ rule and H1 covariance, on its own test data and on polynomial fits one curve or
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -207,3 +209,30 @@ def test_bad_options_are_named() -> None:
         gradpoly.robust_fit(x, x, 1, tuning=0)
     with pytest.raises(InvalidOptionError, match="max_iter"):
         gradpoly.robust_fit(x, x, 1, max_iter=0)
+
+
+@pytest.mark.parametrize("norm", ["huber", "bisquare", "clip"])
+def test_a_series_with_as_many_points_as_coefficients_keeps_its_interpolant(norm) -> None:
+    """n = D + 1: nothing to reweight; the coefficients are the interpolant (lstsq_many's), the
+    statistics NaN with the no-degrees-of-freedom warning, not NaN coefficients "beyond
+    float64"; a series beside it is fitted as before."""
+    x = np.array([0.0, 1.0, 2.0])
+    y = np.array([[1.0, 2.0, 5.0], [0.5, -1.0, 2.0]])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = gradpoly.robust_fit(x, y, 2, norm=norm)
+    messages = [str(w.message) for w in caught]
+    assert not any("beyond float64" in m for m in messages)
+    assert any("no residual degrees of freedom" in m for m in messages)
+    np.testing.assert_allclose(result.coef, gradpoly.lstsq_many(x, y, 2).coef, rtol=1e-12,
+                               atol=1e-12)  # fmt: skip
+    assert np.isnan(result.stderr).all()
+    assert result.converged.all()
+    rng = np.random.default_rng(5)
+    wide = np.linspace(0, 1, 30)
+    both = gradpoly.robust_fit([x, wide], [y[0], np.sin(wide) + 0.01 * rng.standard_normal(30)],
+                               2, norm=norm)  # fmt: skip
+    alone = gradpoly.robust_fit(wide, np.sin(wide) + 0.0, 2, norm=norm)
+    assert np.isfinite(both.coef).all()
+    assert np.isfinite(both.stderr[1]).all()
+    assert np.isfinite(alone.coef).all()

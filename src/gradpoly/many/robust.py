@@ -192,7 +192,12 @@ def _iterate(
         stderr = np.sqrt(np.maximum(np.diagonal(cov, axis1=1, axis2=2), 0.0)) * y_scale
         cov = cov * y_scale * y_scale
     scale = scale * y_scale
-    valid = last.valid & np.isfinite(scale) & rowwise.finite(stderr)
+    # a series with as many points as coefficients interpolates them: nothing to reweight, its
+    # coefficients stand, its statistics (and clipping's scale) are NaN, as lstsq_many's are
+    # with the same warning; nothing is "lost"
+    interpolated = n <= size
+    valid = last.valid & ((np.isfinite(scale) & rowwise.finite(stderr)) | interpolated)
+    converged |= interpolated
     lost = np.flatnonzero(last.valid & ~valid)
     if lost.size:
         warn(
