@@ -867,3 +867,16 @@ def test_calibrate_keeps_a_curve_monotone(capsys, tmp_path) -> None:
     code, _, err = run(capsys, "calibrate", str(data), "--monotone", "up")
     assert code == 1
     assert "monotone must be" in err
+
+
+def test_every_command_s_warnings_are_one_line_each(capsys, tmp_path) -> None:
+    """The degree command let Python print its warning with a source line of typer's."""
+    path = tmp_path / "two.csv"
+    path.write_text("x,y\n1,1\n2,2\n")
+    for args in (["degree", str(path)], ["calibrate", str(path), "--degree", "1"]):
+        code, _, err = run(capsys, *args)
+        assert code == 0, err
+        lines = err.strip().splitlines()
+        assert lines, args
+        assert all(line.startswith("warning: ") for line in lines), err
+        assert "typer" not in err

@@ -170,17 +170,24 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def one_line_errors(command: F) -> F:
-    """Turn a GradpolyError into ``error: <message>`` on stderr and exit code 1."""
+    """Turn a GradpolyError into ``error: <message>`` on stderr and exit code 1; the library's
+    warnings (not Python's two-line form with a source line) as ``warning: ...`` lines on
+    stderr once the command is done, where it succeeded."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except GradpolyError as exc:
-            Console(stderr=True, highlight=False, soft_wrap=True).print(
-                f"[bold red]error:[/] {exc}"
-            )
-            raise typer.Exit(1) from None
+        stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+        failed = False
+        with warnings.catch_warnings(record=True) as caught:
+            try:
+                return command(*args, **kwargs)
+            except GradpolyError as exc:
+                failed = True
+                stderr.print(f"[bold red]error:[/] {exc}")
+                raise typer.Exit(1) from None
+            finally:
+                if not failed:  # an error is its one line; else each warning as one line
+                    print_warnings(stderr, caught)
 
     return wrapper  # type: ignore[return-value]
 
@@ -278,6 +285,12 @@ def warnings_as_lines(console: Console) -> Iterator[None]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         yield
+    print_warnings(console, caught)
+
+
+def print_warnings(console: Console, caught: list[warnings.WarningMessage]) -> None:
+    """Each distinct warning as one ``warning: ...`` line (every command's warnings are shown
+    so: :func:`one_line_errors` and :func:`warnings_as_lines`)."""
     seen: set[str] = set()
     for message in caught:
         text = str(message.message)
