@@ -245,7 +245,7 @@ class NumbaBatch(BatchEngine):
 
         def part(start: int, stop: int) -> None:  # rows [start, stop) on one core
             with np.errstate(all="ignore"):
-                _numba_kernels.irls(  # one signature for every call: one cold compile (~4 s)
+                _numba_kernels.irls(  # one signature for every call: one cold compile (~2 s)
                     x if shared else x[start:stop], y[start:stop], used[start:stop], recur,
                     NORM_CODES[norm], float(tuning), float(tolerance), float(limit),
                     columns[start:stop], residuals[start:stop], weights[start:stop],
