@@ -280,3 +280,32 @@ def test_null_ids_in_parquet_are_missing(tmp_path) -> None:
     pq.write_table(pa.table({"id": ["a", None, "a"], "x": [1.0, 2, 3], "y": [1.0, 2, 3]}), path)
     with pytest.raises(DataFileError, match="no 'id'"):
         read_long(path, "id")
+
+
+def test_a_quoted_field_keeps_its_line_break_as_the_dask_reader_does(tmp_path) -> None:
+    """A series label with a comma, a quote and a line break is read whole: the lines were
+    split before parsing, so "new\\nline" became "newline" (and could meet a series of that
+    name); the labels come back exactly through --out CSV, and Dask reads the same."""
+    import csv
+    import io
+
+    pd = pytest.importorskip("pandas")
+    from gradpoly.cli import main
+    from gradpoly.io import read_table
+
+    names = ["a,b", 'quote"d', "new\nline", "newline"]
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(["series", "t", "v"])
+    for name in names:
+        for t in np.linspace(0, 1, 8):
+            writer.writerow([name, t, np.sin(t) + len(name)])
+    path = tmp_path / "labels.csv"
+    path.write_text(text.getvalue())
+    table = read_table(path, ["t", "v"], ["series"])
+    assert sorted(set(table["series"])) == sorted(names)
+    out = tmp_path / "rows.csv"
+    assert main(["fit", str(path), "--series-col", "series", "--x-col", "t", "--y-col", "v",
+                 "--degree", "1", "--out", str(out)]) == 0  # fmt: skip
+    assert sorted(pd.read_csv(out, dtype={"series": str})["series"]) == sorted(names)
+    assert sorted(set(pd.read_csv(path)["series"])) == sorted(names)  # what Dask's reader sees

@@ -30,13 +30,21 @@ def _parse_float(text: str, path: str | Path, row: int, column: str) -> float:
         ) from None
 
 
+def _csv_rows(path: str | Path) -> list[list[str]]:
+    """The CSV file's records, blank ones left out: parsed from the text as a stream, so a
+    quoted field may hold a line break (splitting lines first dropped it: a series named
+    ``"new\nline"`` became ``"newline"``, where the Dask reader kept it)."""
+    records = csv.reader(io.StringIO(read_text(path), newline=""))
+    return [row for row in records if any(c.strip() for c in row)]
+
+
 def read_csv_columns(path: str | Path, names: Sequence[str]) -> list[npt.NDArray[np.float64]]:
     """Read numeric columns from a CSV file, by header name.
 
     Without a header (first row numeric) the first ``len(names)`` columns are taken in order.
     Missing columns and non-numeric cells raise DataFileError naming the row and column.
     """
-    rows = [row for row in csv.reader(read_text(path).splitlines()) if any(c.strip() for c in row)]
+    rows = _csv_rows(path)
     if not rows:
         raise DataFileError(f"{path}: the file has no rows")
     header = [c.strip() for c in rows[0]]
@@ -140,7 +148,7 @@ def _read_csv_table(
 ) -> dict[str, np.ndarray]:
     if not text:
         return dict(zip(numeric, read_csv_columns(path, numeric), strict=True))
-    rows = [row for row in csv.reader(read_text(path).splitlines()) if any(c.strip() for c in row)]
+    rows = _csv_rows(path)
     if not rows:
         raise DataFileError(f"{path}: the file has no rows")
     header = [c.strip() for c in rows[0]]
