@@ -309,3 +309,20 @@ def test_a_quoted_field_keeps_its_line_break_as_the_dask_reader_does(tmp_path) -
                  "--degree", "1", "--out", str(out)]) == 0  # fmt: skip
     assert sorted(pd.read_csv(out, dtype={"series": str})["series"]) == sorted(names)
     assert sorted(set(pd.read_csv(path)["series"])) == sorted(names)  # what Dask's reader sees
+
+
+def test_csv_labels_are_kept_as_written_as_every_other_reader_keeps_them(tmp_path) -> None:
+    """ " a" and "a" are two series, as in Parquet and for Dask's reader: stripping merged them
+    into one silently (twice the points, one fit)."""
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    from gradpoly.io import read_long
+
+    frame = pd.DataFrame({"s": ["a"] * 6 + [" a"] * 6, "t": np.tile(np.arange(6.0), 2),
+                          "v": np.r_[np.arange(6.0), -np.arange(6.0)]})  # fmt: skip
+    frame.to_csv(tmp_path / "long.csv", index=False)
+    frame.to_parquet(tmp_path / "long.parquet")
+    for name in ("long.csv", "long.parquet"):
+        ids, xs, _, _ = read_long(tmp_path / name, "s", "t", "v")
+        assert ids == ["a", " a"], name
+        assert [len(x) for x in xs] == [6, 6]

@@ -165,7 +165,8 @@ def _read_csv_table(
     out: dict[str, np.ndarray] = {}
     for name in text:
         j = header.index(name)
-        out[name] = np.array([row[j].strip() for row in body], dtype=object)
+        # as written (Parquet, NPZ and Dask's reader keep them so): " a" and "a" are two series
+        out[name] = np.array([row[j] for row in body], dtype=object)
     for name in numeric:
         j = header.index(name)
         out[name] = np.array(
