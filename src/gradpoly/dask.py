@@ -65,16 +65,12 @@ def read_frame(
         )
     except (OSError, ValueError) as exc:
         raise DataFileError(f"cannot read {text}: {exc}") from None
-    missing = [c for c in columns if c not in frame.columns]
     doubled = [c for c in columns if f"{c}.1" in frame.columns]  # pandas renames duplicates
     if doubled:
         raise DataFileError(
             f"{text}: the column name {doubled[0]!r} appears more than once; rename the duplicates"
         )
-    if missing:
-        raise DataFileError(
-            f"{text}: no column named {missing[0]!r}; it has {', '.join(map(str, frame.columns))}"
-        )
+    validation.columns(text, columns, frame.columns)
     frame = frame[columns]
     if drop_nan:
         frame = frame.map_partitions(keep_finite, list(drop_nan), meta=frame._meta)
@@ -189,12 +185,7 @@ def fit_series_frame(
     _check_options(solver, options)
     DASK.load()
     names = [series_col, x_col, y_col] + ([weights_col] if weights_col is not None else [])
-    missing = [name for name in names if name not in frame.columns]
-    if missing:
-        raise InvalidDataError(
-            f"the frame has no column named {missing[0]!r}; it has "
-            f"{', '.join(map(str, frame.columns)) or 'none'}"
-        )
+    validation.columns("the frame", names, frame.columns, error=InvalidDataError)
     meta = _empty_rows(degree)
     shuffled = frame.shuffle(on=series_col)
     return shuffled.map_partitions(

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from gradpoly import validation
 from gradpoly.engines.base import OptionalLibrary
 from gradpoly.errors import DataFileError, GradpolyError, OutputError
 from gradpoly.outputs import atomic_path, is_stdout, json_text, read_text, write_text_atomic
@@ -54,7 +55,7 @@ def read_csv_columns(path: str | Path, names: Sequence[str]) -> list[npt.NDArray
     except ValueError:
         has_header = True
     if has_header:
-        _missing(path, names, header, "the header has")
+        validation.columns(path, names, header, "the header has")
         index = [header.index(c) for c in names]
         body, first_row, labels = rows[1:], 2, list(names)
     else:
@@ -124,25 +125,6 @@ def _damaged_file(path: str | Path) -> Iterator[None]:
         raise DataFileError(f"cannot read {path}: damaged or not a table ({first})") from None
 
 
-def _missing(
-    path: str | Path, wanted: Sequence[str], have: Sequence[str], where: str = "it has"
-) -> None:
-    """Every wanted column present exactly once, or a DataFileError naming what is there."""
-    names = [str(h) for h in have]
-    gone = [c for c in wanted if c not in names]
-    if gone:
-        raise DataFileError(
-            f"{path}: no column named {gone[0]!r}; {where} {', '.join(names) or 'none'}"
-        )
-    for c in wanted:
-        places = [str(i + 1) for i, h in enumerate(names) if h == c]
-        if len(places) > 1:
-            raise DataFileError(
-                f"{path}: the column name {c!r} appears {len(places)} times (columns "
-                f"{', '.join(places)}); rename the duplicates"
-            )
-
-
 def _read_csv_table(
     path: str | Path, numeric: Sequence[str], text: Sequence[str]
 ) -> dict[str, np.ndarray]:
@@ -152,7 +134,7 @@ def _read_csv_table(
     if not rows:
         raise DataFileError(f"{path}: the file has no rows")
     header = [c.strip() for c in rows[0]]
-    _missing(path, [*text, *numeric], header)
+    validation.columns(path, [*text, *numeric], header)
     body = rows[1:]
     if not body:
         raise DataFileError(f"{path}: the file has a header but no data rows")
@@ -185,7 +167,7 @@ def _read_parquet(
         names = pq.read_schema(path).names
     except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
         raise DataFileError(f"cannot read {path}: {exc}") from None
-    _missing(path, [*text, *numeric], names)
+    validation.columns(path, [*text, *numeric], names)
     try:
         table = pq.read_table(path, columns=list(dict.fromkeys([*text, *numeric])))
     except (OSError, ValueError) as exc:
@@ -215,10 +197,10 @@ def _read_numpy(
         raise DataFileError(f"cannot read {path}: {exc}") from None
     if isinstance(loaded, np.lib.npyio.NpzFile):
         with loaded:
-            _missing(path, [*text, *numeric], loaded.files)
+            validation.columns(path, [*text, *numeric], loaded.files)
             columns = {name: _member(path, loaded, name) for name in [*text, *numeric]}
     elif loaded.dtype.names:
-        _missing(path, [*text, *numeric], loaded.dtype.names)
+        validation.columns(path, [*text, *numeric], loaded.dtype.names)
         columns = {name: loaded[name] for name in [*text, *numeric]}
     else:
         if text or loaded.ndim != 2 or loaded.shape[1] < len(numeric):

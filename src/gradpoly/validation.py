@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradpoly.errors import InvalidDataError, InvalidOptionError
+from gradpoly.errors import DataFileError, GradpolyError, InvalidDataError, InvalidOptionError
 
 AUTO = "auto"
 """``lr="auto"``: the learning rate that is optimal for the quadratic loss."""
@@ -349,6 +349,28 @@ def refuse_negative_weights(count: int, first: str | None = None) -> None:
 
 MISSING_IDS = frozenset({"", "nan", "none", "null", "na", "n/a", "<na>"})
 """Id texts that mean "no id" (pandas' missing-value spellings), compared lower-case."""
+
+
+def columns(
+    source: object,
+    wanted: Any,
+    have: Any,
+    where: str = "it has",
+    error: type[GradpolyError] = DataFileError,
+) -> None:
+    """Every wanted column present exactly once among ``have``, or ``error`` naming
+    ``source`` (a file, or a frame) and what is there: one check for every table reader."""
+    names = [str(h) for h in have]
+    gone = [c for c in wanted if c not in names]
+    if gone:
+        raise error(f"{source}: no column named {gone[0]!r}; {where} {', '.join(names) or 'none'}")
+    for c in wanted:
+        places = [str(i + 1) for i, h in enumerate(names) if h == c]
+        if len(places) > 1:
+            raise error(
+                f"{source}: the column name {c!r} appears {len(places)} times (columns "
+                f"{', '.join(places)}); rename the duplicates"
+            )
 
 
 def missing_ids(values: Any) -> npt.NDArray[np.bool_]:
