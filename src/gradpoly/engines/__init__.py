@@ -175,8 +175,9 @@ def _none_honours(
             optimizer=optimizer,
             loss=loss,
         )
-        reason = chosen.availability(config).reason
-        missing = missing or chosen.unsupported(config) is None
+        problem = chosen.unsupported(config)  # None: the options are fine, the engine absent
+        missing = missing or problem is None
+        reason = problem or chosen.availability(config).reason
         reasons.append(reason if f"engine {name} " in reason else f"engine {name}: {reason}")
     return "no engine here runs these options: " + "; ".join(reasons), missing
 
