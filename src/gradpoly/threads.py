@@ -81,7 +81,8 @@ def kernel_array(values: npt.NDArray[Any], dtype: Any = np.float64) -> npt.NDArr
     """``values`` as a numba kernel takes them: C-contiguous, writable, of ``dtype``
     (copied only where they are not). Numba compiles a kernel once per layout, writability
     and dtype of each argument: a read-only or strided input would cost a second cold compile,
-    seconds for the parallel kernels."""
+    seconds for the parallel kernels. torch's ``as_tensor`` takes them so too (it shares a
+    writable array and warns on a read-only one)."""
     if values.dtype == dtype and values.flags.c_contiguous and values.flags.writeable:
         return values
     return np.array(values, dtype=dtype, order="C")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -250,3 +252,18 @@ def test_stepping_only_the_running_series_changes_nothing(engine, device, loss, 
     np.testing.assert_array_equal(compact.steps_run, plain.steps_run)
     np.testing.assert_allclose(compact.coef, plain.coef, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(compact.traces, plain.traces, rtol=1e-12, atol=1e-14)
+
+
+def test_read_only_data_reach_torch_without_its_warning() -> None:
+    """A read-only y and a broadcast x: torch's as_tensor warned that it shares a
+    non-writable array ("undefined behavior"); the tensors now come from writable copies,
+    the same numbers."""
+    pytest.importorskip("torch")
+    x = np.linspace(0, 10, 60)
+    y = np.sin(x)[None].repeat(3, 0)
+    fresh = fit_many(x, y.copy(), 3, loss="huber", engine="torch")
+    y.setflags(write=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        locked = fit_many(np.broadcast_to(x, y.shape), y, 3, loss="huber", engine="torch")
+    np.testing.assert_array_equal(locked.coef, fresh.coef)

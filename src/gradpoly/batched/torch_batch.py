@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from gradpoly import threads
 from gradpoly.batched import register
 from gradpoly.batched.base import (
     CHECK_STEPS,
@@ -63,7 +64,9 @@ class TorchBatch(BatchEngine):
 
     def _tensor(self, values: Any, device: Device) -> Any:
         torch = TORCH.load()
-        return torch.as_tensor(np.ascontiguousarray(values), dtype=torch.float64).to(str(device))
+        # writable and C-ordered: torch shares such an array, and warns on a read-only one
+        array = threads.kernel_array(np.asarray(values))
+        return torch.as_tensor(array, dtype=torch.float64).to(str(device))
 
     def _rows(self, batch: Batch, domains: Any, degree: int, basis: Basis, device: Device) -> Any:
         """(features (b, D+1, N), y, weights or None, counts) of ``batch`` on ``device``."""
