@@ -342,6 +342,53 @@ def test_every_robust_door_gives_one_answer(norm: str) -> None:
             np.testing.assert_allclose(stderr, one.stderr, rtol=1e-6)
 
 
+@pytest.mark.parametrize("norm", ["huber", "bisquare", "clip"])
+def test_every_robust_door_keeps_an_interpolant(norm: str) -> None:
+    """As many points as coefficients: every robust door gives the interpolant that
+    lstsq_many gives (it was NaN, "beyond float64"), with NaN standard errors."""
+    x = np.array([0.0, 1.0, 2.5, 4.0])
+    y = np.array([[1.0, 2.0, 0.5, 3.0], [0.0, -1.0, 2.0, 1.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exact = gradpoly.lstsq_many(x, y, 3).coef
+        doors = [gradpoly.robust_fit(x, y, 3, norm=norm, engine="numpy").coef]
+        if NUMBA.availability().ok:
+            doors.append(gradpoly.robust_fit(x, y, 3, norm=norm, engine="numba").coef)
+        doors.append(gradpoly.robust_fit(x, y[0], 3, norm=norm).coef[None])
+        grid = _xarray_fit(x, y, 3, robust=norm)
+    xr_coef = grid["polyfit_coefficients"].sortby("degree").transpose("series", "degree")
+    doors.append(xr_coef.to_numpy())
+    scale = float(np.abs(exact).max())
+    for coef in doors:
+        np.testing.assert_allclose(coef, exact[: len(coef)], rtol=1e-9, atol=1e-12 * scale)
+
+
+def test_a_loss_but_mse_gets_one_verdict_at_every_descent_door(capsys, tmp_path) -> None:
+    """Huber with the default gradient: fit, fit_many and the CLI all run it by autograd (fit
+    and the CLI refused it), on the same curve to the same answer."""
+    pytest.importorskip("torch")
+    from gradpoly.cli import main
+
+    x, y = _capability_data()
+    one = gradpoly.fit(x, y[0], 3, loss="huber")
+    many = gradpoly.fit_many(x, y[:1], 3, loss="huber")
+    assert one.config.gradient == "autograd"
+    scale = float(np.abs(one.coef).max())
+    np.testing.assert_allclose(many.coef[0], one.coef, rtol=1e-7, atol=1e-9 * scale)
+    path = tmp_path / "curve.csv"
+    path.write_text(
+        "x,y\n" + "".join(f"{float(a)!r},{float(b)!r}\n" for a, b in zip(x, y[0], strict=True))
+    )
+    out = tmp_path / "fit.json"
+    assert main(["fit", str(path), "--degree", "3", "--loss", "huber", "--json", str(out)]) == 0
+    import json
+
+    saved = json.loads(out.read_text())
+    assert saved["config"]["gradient"] == "autograd"
+    np.testing.assert_allclose(saved["coef"], one.coef, rtol=1e-12, atol=1e-12 * scale)
+    capsys.readouterr()
+
+
 @pytest.mark.parametrize("criterion", ["aicc", "bic", "loo"])
 def test_every_degree_selection_door_gives_one_answer(criterion: str) -> None:
     """``select_degree`` on one curve, on B curves (shared axis and per series) and the xarray

@@ -323,6 +323,7 @@ CLI_FLAGS = st.lists(
             ["--json", "-"],
             ["--engine", "numba"],
             ["--weights-col", "w"],
+            ["--plot", "plot.xyz"],  # a name no image format has: refused before any work
         ]
     ),
     max_size=4,
